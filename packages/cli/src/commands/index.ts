@@ -1,0 +1,5 @@
+import type { RegisterCommand } from "../command.js";
+import { register as doctor } from "./doctor.js";
+
+/** Every `posttrain` subcommand, in the order `--help` lists them. Add new ones here. */
+export const commands: RegisterCommand[] = [doctor];
