@@ -28,7 +28,15 @@ export function resolvePnpm() {
   console.error(`[posttrain] installing pnpm@${version} into .tools/pnpm (once)`);
   const install = spawnSync(
     "npm",
-    ["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", join(root, ".tools", "pnpm"), `pnpm@${version}`],
+    [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+      "--prefix",
+      join(root, ".tools", "pnpm"),
+      `pnpm@${version}`,
+    ],
     { stdio: "inherit" },
   );
   if (install.status !== 0 || versionOf(local) !== version) {

@@ -9,7 +9,11 @@ export function peakRssMegabytes(): number {
 }
 
 /** Median wall time in seconds of `run` after `warmup` untimed calls. */
-export async function medianSeconds(params: { run: () => unknown; warmup?: number; repeats?: number }): Promise<{
+export async function medianSeconds(params: {
+  run: () => unknown;
+  warmup?: number;
+  repeats?: number;
+}): Promise<{
   median: number;
   samples: number[];
 }> {
@@ -35,7 +39,11 @@ export function machineDescription(): string {
  * `python3-torch`, OpenBLAS limited to `threads`) and returns the JSON object on its last
  * stdout line. Python is a benchmark/test reference only, never a runtime dependency.
  */
-export function runPythonReference(params: { script: string; args?: string[]; threads: number }): Record<string, unknown> {
+export function runPythonReference(params: {
+  script: string;
+  args?: string[];
+  threads: number;
+}): Record<string, unknown> {
   const result = spawnSync("/usr/bin/python3", [params.script, ...(params.args ?? [])], {
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,

@@ -1,5 +1,5 @@
-export { createProgram, exitCodes, main, UsageError } from "./program.js";
 export type { RegisterCommand } from "./command.js";
 export { output } from "./command.js";
-export { doctor } from "./commands/doctor.js";
 export type { DoctorReport } from "./commands/doctor.js";
+export { doctor } from "./commands/doctor.js";
+export { createProgram, exitCodes, main, UsageError } from "./program.js";

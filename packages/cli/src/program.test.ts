@@ -40,7 +40,12 @@ describe("posttrain CLI", () => {
   it("doctor reports Hub settings from the environment", () => {
     const result = spawnSync(process.execPath, [bin, "doctor", "--json"], {
       encoding: "utf8",
-      env: { ...process.env, HF_ENDPOINT: "http://127.0.0.1:9", HF_HUB_OFFLINE: "1", HF_HOME: "/tmp/hf-home" },
+      env: {
+        ...process.env,
+        HF_ENDPOINT: "http://127.0.0.1:9",
+        HF_HUB_OFFLINE: "1",
+        HF_HOME: "/tmp/hf-home",
+      },
     });
     const report = JSON.parse(result.stdout);
     expect(report.hub).toMatchObject({ endpoint: "http://127.0.0.1:9", offline: true });

@@ -13,7 +13,9 @@ export class UsageError extends PosttrainError {
 
 export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
 
-const packageJson = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+const packageJson = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
 
 export function createProgram(): Command {
   const program = new Command("posttrain")
@@ -35,7 +37,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return exitCodes.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code)) return exitCodes.ok;
+      if (["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code))
+        return exitCodes.ok;
       return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
     }
     if (error instanceof UsageError) {

@@ -101,7 +101,10 @@ describe("readFileVerified", () => {
       PosttrainError.hasCode(error, "integrity_missing"),
     );
     await expect(
-      readFileVerified({ path: bare, expectedSha256: "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881" }),
+      readFileVerified({
+        path: bare,
+        expectedSha256: "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+      }),
     ).resolves.toBeDefined();
   });
 });

@@ -44,10 +44,17 @@ async function syncDirectory(directory: string): Promise<void> {
  * that restarts after a crash or kill — sees either the old file or the new one, never a
  * mix. Parent directories are created.
  */
-export async function writeFileAtomic({ path, content, checksum = false }: WriteFileAtomicParams): Promise<WrittenFile> {
+export async function writeFileAtomic({
+  path,
+  content,
+  checksum = false,
+}: WriteFileAtomicParams): Promise<WrittenFile> {
   const directory = dirname(path);
   await mkdir(directory, { recursive: true });
-  const temporary = join(directory, `${atomicTemporaryPrefix}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`);
+  const temporary = join(
+    directory,
+    `${atomicTemporaryPrefix}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`,
+  );
   const hash = createHash("sha256");
   let size = 0;
   const handle = await open(temporary, "w");
@@ -68,7 +75,11 @@ export async function writeFileAtomic({ path, content, checksum = false }: Write
   } catch (error) {
     await handle.close().catch(() => {});
     await rm(temporary, { force: true });
-    throw new PosttrainError({ code: "atomic_write_failed", message: `could not write ${path}`, cause: error });
+    throw new PosttrainError({
+      code: "atomic_write_failed",
+      message: `could not write ${path}`,
+      cause: error,
+    });
   }
   await handle.close();
   const sha256 = hash.digest("hex");
@@ -81,7 +92,11 @@ export async function writeFileAtomic({ path, content, checksum = false }: Write
 }
 
 /** Writes `value` as pretty JSON (with a trailing newline) atomically. */
-export async function writeJsonAtomic(params: { path: string; value: unknown; checksum?: boolean }): Promise<WrittenFile> {
+export async function writeJsonAtomic(params: {
+  path: string;
+  value: unknown;
+  checksum?: boolean;
+}): Promise<WrittenFile> {
   return writeFileAtomic({
     path: params.path,
     content: `${JSON.stringify(params.value, null, 2)}\n`,

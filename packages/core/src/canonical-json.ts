@@ -13,7 +13,11 @@ export type CanonicalValue =
 
 export class CanonicalJsonError extends PosttrainError {
   constructor(path: string, reason: string) {
-    super({ code: "canonical_json_invalid", message: `cannot hash value at ${path}: ${reason}`, details: { path } });
+    super({
+      code: "canonical_json_invalid",
+      message: `cannot hash value at ${path}: ${reason}`,
+      details: { path },
+    });
     this.name = "CanonicalJsonError";
   }
 }
@@ -43,17 +47,24 @@ function write(value: unknown, path: string, seen: Set<object>): string {
         if (Array.isArray(value)) {
           return `[${value.map((item, index) => (item === undefined ? "null" : write(item, `${path}[${index}]`, seen))).join(",")}]`;
         }
-        if (ArrayBuffer.isView(value)) throw new CanonicalJsonError(path, "typed arrays are hashed by content, not as JSON");
+        if (ArrayBuffer.isView(value))
+          throw new CanonicalJsonError(path, "typed arrays are hashed by content, not as JSON");
         if (value instanceof Date) return JSON.stringify(value.toISOString());
         const prototype = Object.getPrototypeOf(value);
         if (prototype !== Object.prototype && prototype !== null) {
-          throw new CanonicalJsonError(path, `unsupported object type ${prototype?.constructor?.name ?? "unknown"}`);
+          throw new CanonicalJsonError(
+            path,
+            `unsupported object type ${prototype?.constructor?.name ?? "unknown"}`,
+          );
         }
         const entries = Object.keys(value)
           .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
           .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
         return `{${entries
-          .map((key) => `${JSON.stringify(key)}:${write((value as Record<string, unknown>)[key], `${path}.${key}`, seen)}`)
+          .map(
+            (key) =>
+              `${JSON.stringify(key)}:${write((value as Record<string, unknown>)[key], `${path}.${key}`, seen)}`,
+          )
           .join(",")}}`;
       } finally {
         seen.delete(value);

@@ -54,7 +54,9 @@ export class PosttrainError extends Error {
 
 /** Raised when a file's content does not match the hash recorded for it. */
 export class IntegrityError extends PosttrainError {
-  constructor(params: Omit<PosttrainErrorParams, "code"> & { code?: "integrity_mismatch" | "integrity_missing" }) {
+  constructor(
+    params: Omit<PosttrainErrorParams, "code"> & { code?: "integrity_mismatch" | "integrity_missing" },
+  ) {
     super({ ...params, code: params.code ?? "integrity_mismatch" });
     this.name = "IntegrityError";
   }

@@ -18,7 +18,13 @@ export interface EventLog {
 }
 
 /** Opens (creating if needed) an append-only JSONL event log, e.g. `runs/…/events.jsonl`. */
-export function createEventLog({ path, now = () => new Date() }: { path: string; now?: () => Date }): EventLog {
+export function createEventLog({
+  path,
+  now = () => new Date(),
+}: {
+  path: string;
+  now?: () => Date;
+}): EventLog {
   mkdirSync(dirname(path), { recursive: true });
   const started = now().getTime();
   return {

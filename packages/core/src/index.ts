@@ -1,14 +1,20 @@
-export { atomicTemporaryPrefix, isTemporaryFile, readFileVerified, writeFileAtomic, writeJsonAtomic } from "./atomic-file.js";
 export type { FileContent, WriteFileAtomicParams, WrittenFile } from "./atomic-file.js";
-export { CanonicalJsonError, canonicalJson, fingerprint, hashFile, sha256Hex } from "./canonical-json.js";
+export {
+  atomicTemporaryPrefix,
+  isTemporaryFile,
+  readFileVerified,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "./atomic-file.js";
 export type { CanonicalValue } from "./canonical-json.js";
-export { IntegrityError, PosttrainError } from "./errors.js";
+export { CanonicalJsonError, canonicalJson, fingerprint, hashFile, sha256Hex } from "./canonical-json.js";
 export type { PosttrainErrorParams } from "./errors.js";
-export { createEventLog, readEvents } from "./events.js";
+export { IntegrityError, PosttrainError } from "./errors.js";
 export type { EventLog, RunEvent } from "./events.js";
-export { createProgress, formatDuration } from "./progress.js";
+export { createEventLog, readEvents } from "./events.js";
 export type { ProgressParams, ProgressReporter, ProgressUpdate } from "./progress.js";
-export { Random } from "./random.js";
+export { createProgress, formatDuration } from "./progress.js";
 export type { RandomState } from "./random.js";
-export { formatPath, parseWithSchema, safeParseWithSchema, ValidationError } from "./validation.js";
+export { Random } from "./random.js";
 export type { SafeParseResult, ValidationIssue } from "./validation.js";
+export { formatPath, parseWithSchema, safeParseWithSchema, ValidationError } from "./validation.js";

@@ -17,7 +17,14 @@ describe("progress", () => {
   it("prints plain lines with rate, ETA and metrics when not on a TTY", () => {
     const { stream, lines } = capture();
     let clock = 0;
-    const progress = createProgress({ label: "sft", total: 100, unit: "steps", stream, intervalSeconds: 10, now: () => clock });
+    const progress = createProgress({
+      label: "sft",
+      total: 100,
+      unit: "steps",
+      stream,
+      intervalSeconds: 10,
+      now: () => clock,
+    });
     clock = 10;
     progress.update({ completed: 20, metrics: { loss: 1.5 } });
     clock = 12;
@@ -34,7 +41,13 @@ describe("progress", () => {
 
   it("draws a bar on a TTY", () => {
     const { stream, lines } = capture();
-    Object.assign(stream, { isTTY: true, columns: 120, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+    Object.assign(stream, {
+      isTTY: true,
+      columns: 120,
+      cursorTo: () => true,
+      clearLine: () => true,
+      moveCursor: () => true,
+    });
     const progress = createProgress({ label: "tokenize", total: 10, unit: "rows", stream, mode: "bar" });
     progress.update({ completed: 10 });
     progress.stop();

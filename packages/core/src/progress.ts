@@ -44,7 +44,9 @@ function formatMetric(value: number | string): string {
   if (typeof value === "string") return value;
   if (Number.isInteger(value)) return String(value);
   const magnitude = Math.abs(value);
-  return magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e6) ? value.toExponential(3) : value.toFixed(4);
+  return magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e6)
+    ? value.toExponential(3)
+    : value.toFixed(4);
 }
 
 function formatRate(rate: number): string {
@@ -68,7 +70,8 @@ export function createProgress(params: ProgressParams): ProgressReporter {
   const now = params.now ?? (() => performance.now() / 1000);
   const unit = params.unit ?? "it";
   const mode =
-    params.mode ?? (stream.isTTY === true && process.env["CI"] !== "true" && process.env["CI"] !== "1" ? "bar" : "lines");
+    params.mode ??
+    (stream.isTTY === true && process.env["CI"] !== "true" && process.env["CI"] !== "1" ? "bar" : "lines");
   const started = now();
   let last: ProgressUpdate = { completed: 0 };
   let lastPrinted = Number.NEGATIVE_INFINITY;
@@ -96,7 +99,9 @@ export function createProgress(params: ProgressParams): ProgressReporter {
         ? `in ${formatDuration(elapsed)}`
         : `eta ${total === undefined ? "?" : formatDuration(eta)} elapsed ${formatDuration(elapsed)}`;
       const metrics = formatMetrics(update.metrics);
-      stream.write(`[${params.label}] ${amount} ${formatRate(rate)} ${unit}/s ${timing}${metrics ? ` ${metrics}` : ""}\n`);
+      stream.write(
+        `[${params.label}] ${amount} ${formatRate(rate)} ${unit}/s ${timing}${metrics ? ` ${metrics}` : ""}\n`,
+      );
     };
     return {
       update(update) {

@@ -28,7 +28,9 @@ describe("Random", () => {
     const dpoFirst = draw(second.stream("dpo"), 5);
     expect(draw(second.stream("sft"), 5)).toEqual(sftBefore);
     expect(dpoFirst).toEqual(draw(Random.fromSeed(7).stream("dpo"), 5));
-    expect(draw(first.stream("sft").stream("worker-0"), 3)).not.toEqual(draw(first.stream("sft").stream("worker-1"), 3));
+    expect(draw(first.stream("sft").stream("worker-0"), 3)).not.toEqual(
+      draw(first.stream("sft").stream("worker-1"), 3),
+    );
   });
 
   it("streams are statistically uncorrelated", () => {
@@ -73,7 +75,9 @@ describe("Random", () => {
       expect(value).toBeGreaterThanOrEqual(0);
       expect(value).toBeLessThan(1);
     }
-    expect([...random.permutation(50)].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect([...random.permutation(50)].sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 50 }, (_, i) => i),
+    );
     expect(() => random.nextInt(0)).toThrow("bound");
     expect(() => Random.fromSeed(1.5)).toThrow("seed");
   });

@@ -13,12 +13,14 @@ function deriveKey(parent: string, name: string): string {
 
 function stateFromKey(key: string): [number, number, number, number] {
   const words: [number, number, number, number] = [0, 0, 0, 0];
-  for (let index = 0; index < 4; index += 1) words[index] = Number.parseInt(key.slice(index * 8, index * 8 + 8), 16) >>> 0;
+  for (let index = 0; index < 4; index += 1)
+    words[index] = Number.parseInt(key.slice(index * 8, index * 8 + 8), 16) >>> 0;
   if (words.every((word) => word === 0)) words[0] = 1; // xoshiro must not start from all zeros
   return words;
 }
 
-const rotateLeft = (value: number, shift: number): number => ((value << shift) | (value >>> (32 - shift))) >>> 0;
+const rotateLeft = (value: number, shift: number): number =>
+  ((value << shift) | (value >>> (32 - shift))) >>> 0;
 
 /**
  * A seeded, splittable pseudo-random generator (xoshiro128** on 32-bit integer arithmetic,
@@ -48,7 +50,10 @@ export class Random {
   /** Restores a generator saved with {@link Random.getState}. */
   static fromState(saved: RandomState): Random {
     if (!/^[0-9a-f]{64}$/.test(saved.key) || saved.state.length !== 4) {
-      throw new PosttrainError({ code: "invalid_random_state", message: "random state must have a 64-hex key and 4 words" });
+      throw new PosttrainError({
+        code: "invalid_random_state",
+        message: "random state must have a 64-hex key and 4 words",
+      });
     }
     return new Random(saved.key, saved.state);
   }
@@ -87,7 +92,10 @@ export class Random {
   /** A uniform integer in [0, bound), without modulo bias. `bound` ≤ 2^32. */
   nextInt(bound: number): number {
     if (!Number.isInteger(bound) || bound <= 0 || bound > 4294967296) {
-      throw new PosttrainError({ code: "invalid_bound", message: `bound must be an integer in [1, 2^32], got ${bound}` });
+      throw new PosttrainError({
+        code: "invalid_bound",
+        message: `bound must be an integer in [1, 2^32], got ${bound}`,
+      });
     }
     const limit = 4294967296 - (4294967296 % bound);
     for (;;) {

@@ -14,7 +14,13 @@ describe("parseWithSchema", () => {
   });
 
   it("names every offending path in one error", () => {
-    const value = { name: "", stages: [{ kind: "sft", learningRate: 1 }, { kind: "ppo", learningRate: -1 }] };
+    const value = {
+      name: "",
+      stages: [
+        { kind: "sft", learningRate: 1 },
+        { kind: "ppo", learningRate: -1 },
+      ],
+    };
     let error: unknown;
     try {
       parseWithSchema({ schema, value, label: "recipe micro" });
@@ -24,7 +30,11 @@ describe("parseWithSchema", () => {
     expect(error).toBeInstanceOf(ValidationError);
     const validation = error as ValidationError;
     expect(validation.code).toBe("validation_failed");
-    expect(validation.issues.map((issue) => issue.path)).toEqual(["name", "stages[1].kind", "stages[1].learningRate"]);
+    expect(validation.issues.map((issue) => issue.path)).toEqual([
+      "name",
+      "stages[1].kind",
+      "stages[1].learningRate",
+    ]);
     expect(validation.message).toMatch(/^invalid recipe micro:\n {2}- name: /);
   });
 

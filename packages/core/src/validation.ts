@@ -29,7 +29,12 @@ export function formatPath(path: readonly PropertyKey[]): string {
   for (const part of path) {
     if (typeof part === "number") text += `[${part}]`;
     else if (typeof part === "symbol") text += `[${String(part)}]`;
-    else text += /^[A-Za-z_$][\w$]*$/.test(part) ? (text === "" ? part : `.${part}`) : `[${JSON.stringify(part)}]`;
+    else
+      text += /^[A-Za-z_$][\w$]*$/.test(part)
+        ? text === ""
+          ? part
+          : `.${part}`
+        : `[${JSON.stringify(part)}]`;
   }
   return text === "" ? "(root)" : text;
 }
@@ -48,7 +53,10 @@ export function safeParseWithSchema<Schema extends z.ZodType>(params: {
 }): SafeParseResult<z.output<Schema>> {
   const result = params.schema.safeParse(params.value);
   if (result.success) return { success: true, value: result.data };
-  return { success: false, error: new ValidationError({ label: params.label, issues: issuesOf(result.error) }) };
+  return {
+    success: false,
+    error: new ValidationError({ label: params.label, issues: issuesOf(result.error) }),
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { availableParallelism, cpus, homedir, totalmem } from "node:os";
 import { readdirSync } from "node:fs";
 import { createRequire } from "node:module";
+import { availableParallelism, cpus, homedir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import type { Command } from "commander";
 import { output } from "../command.js";
@@ -12,7 +12,12 @@ export interface DoctorReport {
   platform: string;
   cpu: { model: string; cores: number; threadsUsed: number };
   memoryGiB: number;
-  onnxruntime: { loaded: boolean; version: string | null; executionProviders: string[]; error: string | null };
+  onnxruntime: {
+    loaded: boolean;
+    version: string | null;
+    executionProviders: string[];
+    error: string | null;
+  };
   caches: { huggingFaceHome: string; huggingFaceHubCache: string; posttrainCache: string };
   hub: { endpoint: string; offline: boolean; tokenSet: boolean };
 }
@@ -38,7 +43,12 @@ async function probeOnnxRuntime(): Promise<DoctorReport["onnxruntime"]> {
         !["cuda", "tensorrt"].includes(name) ||
         providerFiles.some((file) => file.endsWith(`libonnxruntime_providers_${name}.so`)),
     );
-    return { loaded: true, version: ort.env.versions?.common ?? null, executionProviders: usable, error: null };
+    return {
+      loaded: true,
+      version: ort.env.versions?.common ?? null,
+      executionProviders: usable,
+      error: null,
+    };
   } catch (error) {
     return { loaded: false, version: null, executionProviders: [], error: (error as Error).message };
   }

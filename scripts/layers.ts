@@ -1,0 +1,142 @@
+// The layer rules of the monorepo, checked by scripts/layers.test.ts (part of `npm test`).
+//
+//   core ← hub ← data;  core ← verifiers;  core ← engine;
+//   (data, engine, verifiers) ← (sft, dpo, rlvr, evals) ← recipe ← cli
+//
+// A package may depend on (and import) only the packages listed for it below: never a
+// higher layer, never a sibling in its own layer, and the workspace graph has no cycles.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+
+export const allowedDependencies: Record<string, readonly string[]> = {
+  core: [],
+  hub: ["core"],
+  data: ["core", "hub"],
+  verifiers: ["core"],
+  engine: ["core"],
+  sft: ["core", "hub", "data", "verifiers", "engine"],
+  dpo: ["core", "hub", "data", "verifiers", "engine"],
+  rlvr: ["core", "hub", "data", "verifiers", "engine"],
+  evals: ["core", "hub", "data", "verifiers", "engine"],
+  recipe: ["core", "hub", "data", "verifiers", "engine", "sft", "dpo", "rlvr", "evals"],
+  cli: ["core", "hub", "data", "verifiers", "engine", "sft", "dpo", "rlvr", "evals", "recipe"],
+};
+
+export interface LayerViolation {
+  kind:
+    | "unknown-package"
+    | "forbidden-dependency"
+    | "forbidden-import"
+    | "undeclared-import"
+    | "escaping-import"
+    | "cycle";
+  message: string;
+}
+
+const scope = "@posttrain/";
+
+function sourceFiles(directory: string): string[] {
+  if (!existsSync(directory)) return [];
+  const files: string[] = [];
+  for (const entry of readdirSync(directory)) {
+    const path = join(directory, entry);
+    if (statSync(path).isDirectory()) files.push(...sourceFiles(path));
+    else if (/\.(ts|tsx|mts|js|mjs)$/.test(entry) && !entry.endsWith(".d.ts")) files.push(path);
+  }
+  return files;
+}
+
+const importPattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"']+)["']/g;
+
+/** Checks `packages/*` under `root`; returns every violation found (empty when clean). */
+export function checkLayers({ root }: { root: string }): LayerViolation[] {
+  const violations: LayerViolation[] = [];
+  const packagesDirectory = join(root, "packages");
+  const graph = new Map<string, string[]>();
+  for (const name of readdirSync(packagesDirectory).sort()) {
+    const manifestPath = join(packagesDirectory, name, "package.json");
+    if (!existsSync(manifestPath)) continue;
+    const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as {
+      name: string;
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+    };
+    const short = manifest.name.startsWith(scope) ? manifest.name.slice(scope.length) : manifest.name;
+    const allowed = allowedDependencies[short];
+    if (allowed === undefined) {
+      violations.push({
+        kind: "unknown-package",
+        message: `${manifest.name} has no layer: add it to allowedDependencies in scripts/layers.ts`,
+      });
+      continue;
+    }
+    const declared = Object.keys({
+      ...manifest.dependencies,
+      ...manifest.devDependencies,
+      ...manifest.peerDependencies,
+    })
+      .filter((dependency) => dependency.startsWith(scope))
+      .map((dependency) => dependency.slice(scope.length));
+    graph.set(short, declared);
+    for (const dependency of declared) {
+      if (!allowed.includes(dependency)) {
+        violations.push({
+          kind: "forbidden-dependency",
+          message: `${manifest.name} depends on ${scope}${dependency}, which its layer may not use (allowed: ${allowed.join(", ") || "none"})`,
+        });
+      }
+    }
+    const packageRoot = resolve(packagesDirectory, name);
+    for (const file of sourceFiles(join(packageRoot, "src"))) {
+      const text = readFileSync(file, "utf8");
+      const where = relative(root, file);
+      for (const match of text.matchAll(importPattern)) {
+        const specifier = match[1] ?? "";
+        if (specifier.startsWith(scope)) {
+          const target = specifier.slice(scope.length).split("/")[0] ?? "";
+          if (target === short) continue;
+          if (!allowed.includes(target)) {
+            violations.push({
+              kind: "forbidden-import",
+              message: `${where} imports ${specifier}: ${manifest.name} may not import ${scope}${target}`,
+            });
+          } else if (!declared.includes(target)) {
+            violations.push({
+              kind: "undeclared-import",
+              message: `${where} imports ${specifier} but ${manifest.name}/package.json does not declare it`,
+            });
+          }
+        } else if (specifier.startsWith(".")) {
+          const target = resolve(join(file, ".."), specifier);
+          if (!target.startsWith(packageRoot + sep)) {
+            violations.push({
+              kind: "escaping-import",
+              message: `${where} imports ${specifier}, which reaches outside ${manifest.name}: import the package instead`,
+            });
+          }
+        }
+      }
+    }
+  }
+  // Cycles in the declared workspace graph (depth-first search with colours).
+  const state = new Map<string, "visiting" | "done">();
+  const stack: string[] = [];
+  const visit = (node: string) => {
+    state.set(node, "visiting");
+    stack.push(node);
+    for (const next of graph.get(node) ?? []) {
+      if (state.get(next) === "visiting") {
+        const cycle = [...stack.slice(stack.indexOf(next)), next];
+        violations.push({
+          kind: "cycle",
+          message: `dependency cycle: ${cycle.map((n) => scope + n).join(" → ")}`,
+        });
+      } else if (!state.has(next) && graph.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(node, "done");
+  };
+  for (const node of graph.keys()) if (!state.has(node)) visit(node);
+  return violations;
+}
