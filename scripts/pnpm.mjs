@@ -4,7 +4,7 @@
 // pinned version is installed once into .tools/ (from the npm registry) and reused.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -46,12 +46,17 @@ export function resolvePnpm() {
   return local;
 }
 
+/**
+ * The environment for running pnpm and the tools it starts: the pinned pnpm's folder first
+ * on PATH (turbo looks pnpm up there), and no package-manager version switching.
+ */
+export function pnpmEnvironment(pnpm) {
+  const path = pnpm === "pnpm" ? process.env.PATH : `${dirname(pnpm)}${delimiter}${process.env.PATH ?? ""}`;
+  return { ...process.env, PATH: path, COREPACK_ENABLE_STRICT: "0", npm_config_manage_package_manager_versions: "false" };
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const pnpm = resolvePnpm();
-  const result = spawnSync(pnpm, process.argv.slice(2), {
-    stdio: "inherit",
-    cwd: root,
-    env: { ...process.env, COREPACK_ENABLE_STRICT: "0", npm_config_manage_package_manager_versions: "false" },
-  });
+  const result = spawnSync(pnpm, process.argv.slice(2), { stdio: "inherit", cwd: root, env: pnpmEnvironment(pnpm) });
   process.exit(result.status ?? 1);
 }

@@ -7,11 +7,11 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { resolvePnpm } from "./pnpm.mjs";
+import { pnpmEnvironment, resolvePnpm } from "./pnpm.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pnpm = resolvePnpm();
-const env = { ...process.env, npm_config_manage_package_manager_versions: "false" };
+const env = pnpmEnvironment(pnpm);
 
 function run(args) {
   const result = spawnSync(pnpm, args, { stdio: "inherit", cwd: root, env });
