@@ -52,11 +52,20 @@ export function resolvePnpm() {
  */
 export function pnpmEnvironment(pnpm) {
   const path = pnpm === "pnpm" ? process.env.PATH : `${dirname(pnpm)}${delimiter}${process.env.PATH ?? ""}`;
-  return { ...process.env, PATH: path, COREPACK_ENABLE_STRICT: "0", npm_config_manage_package_manager_versions: "false" };
+  return {
+    ...process.env,
+    PATH: path,
+    COREPACK_ENABLE_STRICT: "0",
+    npm_config_manage_package_manager_versions: "false",
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const pnpm = resolvePnpm();
-  const result = spawnSync(pnpm, process.argv.slice(2), { stdio: "inherit", cwd: root, env: pnpmEnvironment(pnpm) });
+  const result = spawnSync(pnpm, process.argv.slice(2), {
+    stdio: "inherit",
+    cwd: root,
+    env: pnpmEnvironment(pnpm),
+  });
   process.exit(result.status ?? 1);
 }

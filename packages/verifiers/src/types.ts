@@ -24,7 +24,11 @@ export interface Verifier<Label = unknown> {
   version: string;
   description: string;
   labelSchema: z.ZodType<Label>;
-  verify(params: { response: string; label: Label; context: VerifyContext }): VerifierResult | Promise<VerifierResult>;
+  verify(params: {
+    response: string;
+    label: Label;
+    context: VerifyContext;
+  }): VerifierResult | Promise<VerifierResult>;
 }
 
 /**
