@@ -1,0 +1,177 @@
+import { lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { downloadFileToCacheDir } from "@huggingface/hub";
+import { sha256Hex } from "@posttrain/core";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { downloadRepoFile } from "./download.js";
+import { HubError } from "./errors.js";
+import { gitBlobOid } from "./git-oid.js";
+import { resolveRevision } from "./resolve.js";
+import { startTestHub, type TestHub } from "./test-support/index.js";
+
+const token = "hf_test_token";
+const repo = { type: "dataset" as const, name: "acme/math" };
+const trainV1 = Array.from({ length: 200 }, (_, index) =>
+  JSON.stringify({ id: index, q: `${index}+1` }),
+).join("\n");
+const trainV2 = `${trainV1}\n{"id":200}`;
+const fastRetry = { attempts: 4, initialDelayMilliseconds: 5, maximumDelayMilliseconds: 20 };
+
+let hub: TestHub;
+let cacheDirectory: string;
+
+beforeAll(async () => {
+  hub = await startTestHub({
+    token,
+    repos: [
+      {
+        ...repo,
+        commits: [
+          { files: { "README.md": "# math v1\n", "data/train.jsonl": trainV1 }, message: "v1" },
+          { files: { "README.md": "# math v2\n", "data/train.jsonl": trainV2 }, message: "v2" },
+        ],
+      },
+    ],
+  });
+});
+afterAll(async () => {
+  await hub.close();
+});
+beforeEach(async () => {
+  cacheDirectory = await mkdtemp(join(tmpdir(), "hub-cache-"));
+  hub.clearFaults();
+});
+afterEach(async () => {
+  await rm(cacheDirectory, { recursive: true, force: true });
+});
+
+function overrides() {
+  return { hubUrl: hub.url, cacheDirectory, accessToken: undefined, offline: false, retry: fastRetry };
+}
+
+async function allFiles(directory: string): Promise<string[]> {
+  return (await readdir(directory, { recursive: true })).map(String).sort();
+}
+
+describe("downloadRepoFile", () => {
+  it("downloads an LFS file into the HF cache layout, verified against the LFS oid", async () => {
+    const [, second] = hub.commitShas(repo.name);
+    const file = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: second!,
+      path: "data/train.jsonl",
+    });
+    expect(file.sha256).toBe(sha256Hex(trainV2));
+    expect(file.size).toBe(Buffer.byteLength(trainV2));
+    expect(file.localPath).toBe(
+      join(cacheDirectory, "datasets--acme--math", "snapshots", second!, "data", "train.jsonl"),
+    );
+    expect(await readFile(file.localPath, "utf8")).toBe(trainV2);
+    expect(await readlink(file.localPath)).toBe(join("..", "..", "..", "blobs", sha256Hex(trainV2)));
+  });
+
+  it("names non-LFS blobs by their git oid, as Python does", async () => {
+    const [, second] = hub.commitShas(repo.name);
+    const file = await downloadRepoFile({ ...overrides(), repo, revision: second!, path: "README.md" });
+    const blob = await readlink(file.localPath);
+    expect(blob.endsWith(gitBlobOid(Buffer.from("# math v2\n")))).toBe(true);
+  });
+
+  it("produces a cache @huggingface/hub's own downloadFileToCacheDir reads without a request", async () => {
+    const [, second] = hub.commitShas(repo.name);
+    await downloadRepoFile({ ...overrides(), repo, revision: second!, path: "data/train.jsonl" });
+    const before = hub.requests.length;
+    const pointer = await downloadFileToCacheDir({
+      repo: { type: "dataset", name: repo.name },
+      path: "data/train.jsonl",
+      revision: second!,
+      hubUrl: hub.url,
+      cacheDir: cacheDirectory,
+    });
+    expect(await readFile(pointer, "utf8")).toBe(trainV2);
+    expect(hub.requests.length).toBe(before);
+  });
+
+  it("keeps serving a pinned SHA while the branch moves", async () => {
+    const [first] = hub.commitShas(repo.name);
+    const pinned = await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "README.md" });
+    expect(await readFile(pinned.localPath, "utf8")).toBe("# math v1\n");
+    const moved = hub.addCommit({ repo: repo.name, files: { "README.md": "# math v3\n" } });
+    const { sha } = await resolveRevision({ ...overrides(), repo });
+    expect(sha).toBe(moved);
+    const again = await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "README.md" });
+    expect(await readFile(again.localPath, "utf8")).toBe("# math v1\n");
+  });
+
+  it("re-downloads a corrupted cached file", async () => {
+    const [first] = hub.commitShas(repo.name);
+    const file = await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "data/train.jsonl" });
+    const blob = join(cacheDirectory, "datasets--acme--math", "blobs", sha256Hex(trainV1));
+    await writeFile(blob, "garbage");
+    const repaired = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: first!,
+      path: "data/train.jsonl",
+    });
+    expect(repaired.sha256).toBe(sha256Hex(trainV1));
+    expect(await readFile(file.localPath, "utf8")).toBe(trainV1);
+  });
+
+  it("fails with hub_hash_mismatch when the upstream file is corrupt, leaving nothing in the cache", async () => {
+    const [first] = hub.commitShas(repo.name);
+    hub.setFault({ kind: "corrupt", path: "data/train.jsonl" });
+    const error = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: first!,
+      path: "data/train.jsonl",
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(HubError);
+    expect((error as HubError).code).toBe("hub_hash_mismatch");
+    expect((error as HubError).message).toContain("acme/math");
+    expect((error as HubError).message).toContain(first);
+    expect((error as HubError).message).toContain("data/train.jsonl");
+    expect((error as HubError).details).toMatchObject({
+      expected: sha256Hex(trainV1),
+      path: "data/train.jsonl",
+    });
+    expect((error as HubError).details?.["actual"]).not.toBe(sha256Hex(trainV1));
+    const left = await allFiles(join(cacheDirectory, "datasets--acme--math"));
+    expect(left.filter((name) => name.startsWith("blobs/") && name !== "blobs")).toEqual([]);
+  });
+
+  it("retries a transfer cut half-way and never leaves a truncated file", async () => {
+    const [first] = hub.commitShas(repo.name);
+    hub.setFault({ kind: "cut", path: "data/train.jsonl", times: 2 });
+    const file = await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "data/train.jsonl" });
+    expect(file.sha256).toBe(sha256Hex(trainV1));
+    const blobs = await readdir(join(cacheDirectory, "datasets--acme--math", "blobs"));
+    expect(blobs).toEqual([sha256Hex(trainV1)]);
+  });
+
+  it("retries 503 answers with backoff", async () => {
+    const [first] = hub.commitShas(repo.name);
+    hub.setFault({ kind: "unavailable", path: "README.md", times: 2 });
+    const file = await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "README.md" });
+    expect(await readFile(file.localPath, "utf8")).toBe("# math v1\n");
+  });
+
+  it("gives up with hub_transfer_failed when every attempt is cut, with no partial file", async () => {
+    const [first] = hub.commitShas(repo.name);
+    hub.setFault({ kind: "cut", path: "data/train.jsonl", times: 10 });
+    const error = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: first!,
+      path: "data/train.jsonl",
+    }).catch((caught: unknown) => caught);
+    expect((error as HubError).code).toBe("hub_transfer_failed");
+    const storage = join(cacheDirectory, "datasets--acme--math");
+    const files = await allFiles(storage).catch(() => []);
+    expect(files.filter((name) => !["blobs"].includes(name))).toEqual([]);
+    await expect(lstat(join(storage, "snapshots", first!, "data", "train.jsonl"))).rejects.toThrow();
+  });
+});

@@ -1,0 +1,424 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { lstat, rm, stat } from "node:fs/promises";
+import { fileDownloadInfo, HubApiError, pathsInfo } from "@huggingface/hub";
+import { PosttrainError, parseWithSchema, writeFileAtomic } from "@posttrain/core";
+import { z } from "zod";
+import {
+  blobPath,
+  inspectSnapshotFile,
+  linkSnapshotFile,
+  type RepoCache,
+  removeCachedFile,
+  repoCache,
+  snapshotFilePath,
+} from "./cache-layout.js";
+import { HubError, type RequestContext } from "./errors.js";
+import { createGitBlobHasher } from "./git-oid.js";
+import type { HubFile } from "./list.js";
+import {
+  isCommitSha,
+  parseRepoReference,
+  type RepoReference,
+  repoPathSchema,
+  revisionSchema,
+} from "./repository.js";
+import { hubRequest, offlineMissing } from "./request.js";
+import { resolveRevision } from "./resolve.js";
+import { type EffectiveHubSettings, effectiveSettings, type HubOverrides } from "./settings.js";
+import { TransientTransferError } from "./transport.js";
+
+/** A file present and verified in the cache. */
+export interface DownloadedFile {
+  /** Path inside the repo. */
+  path: string;
+  /** `<cache>/<repo folder>/snapshots/<sha>/<path>` (a symlink into `blobs/`). */
+  localPath: string;
+  size: number;
+  /** sha256 of the content, as verified. */
+  sha256: string;
+}
+
+export interface DownloadRepoFileParams extends HubOverrides {
+  repo: RepoReference;
+  /** Commit SHA (a branch is resolved first, but pin SHAs for reproducibility). */
+  revision: string;
+  path: string;
+  /**
+   * sha256 the content must have (e.g. from a lock file), checked in addition to the Hub's
+   * own hash. null or absent: only the Hub's hash is checked.
+   */
+  expectedSha256?: string | null | undefined;
+  /** The file's listing entry, when the caller has it: saves one `paths-info` request. */
+  file?: HubFile | undefined;
+}
+
+/** What a file's content must hash to. */
+interface Expectation {
+  /** The blob name (etag) in the cache: the LFS sha256 or the git blob oid. */
+  blobName: string | undefined;
+  sha256: string | undefined;
+  gitOid: string | undefined;
+  size: number | undefined;
+}
+
+interface Digest {
+  sha256: string;
+  gitOid: string;
+  size: number;
+}
+
+const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits");
+
+/**
+ * Downloads one file of a repo at a commit into the standard HF cache (see cache-layout.ts),
+ * verified, and returns where it is.
+ *
+ * Guarantees:
+ * - Verified: content must match the Hub's hash — the LFS oid (sha256) for LFS files, the
+ *   git blob oid (sha1 of `"blob <size>\0"` + content) for non-LFS files, for which the Hub
+ *   publishes no sha256 — and `expectedSha256` when given. A file already cached is
+ *   re-verified against the name of the blob it links to, so a cache corrupted on disk is
+ *   noticed even offline.
+ * - On a mismatch the bad copy is deleted and the file downloaded once more; a second
+ *   mismatch fails with `hub_hash_mismatch` naming repo, revision, file, expected and actual.
+ * - Never a truncated or unverified file in the cache: content streams into a temporary file
+ *   beside the blob and is renamed into place only once its size and hash check out.
+ * - Transient failures (5xx, 429, reset or cut connections) are retried with exponential
+ *   backoff; `hub_transfer_failed` once the attempts are exhausted.
+ * - `HF_HUB_OFFLINE=1`: served from the cache, `hub_offline_missing` when absent.
+ */
+export async function downloadRepoFile(params: DownloadRepoFileParams): Promise<DownloadedFile> {
+  const repo = parseRepoReference(params.repo);
+  const revision = parseWithSchema({ schema: revisionSchema, value: params.revision, label: "revision" });
+  const path = parseWithSchema({ schema: repoPathSchema, value: params.path, label: "repo file path" });
+  const expectedSha256 =
+    params.expectedSha256 === undefined || params.expectedSha256 === null
+      ? undefined
+      : parseWithSchema({ schema: sha256Schema, value: params.expectedSha256, label: "expectedSha256" });
+  const settings = effectiveSettings(params);
+  const sha = isCommitSha(revision) ? revision : (await resolveRevision({ ...params, repo, revision })).sha;
+  return downloadResolvedFile({ settings, repo, sha, path, expectedSha256, file: params.file });
+}
+
+/** {@link downloadRepoFile} once inputs are validated and the revision is a SHA. */
+export async function downloadResolvedFile(params: {
+  settings: EffectiveHubSettings;
+  repo: RepoReference;
+  sha: string;
+  path: string;
+  expectedSha256: string | undefined;
+  file: HubFile | undefined;
+}): Promise<DownloadedFile> {
+  const { settings, repo, sha, path, expectedSha256, file } = params;
+  const cache = repoCache({ cacheDirectory: settings.cacheDirectory, repo });
+  const context: RequestContext = { repo, revision: sha, path };
+  const localPath = snapshotFilePath(cache, sha, path);
+
+  let cachedCopyWasCorrupt = false;
+  const cached = await inspectSnapshotFile(cache, sha, path);
+  if (cached.kind !== "missing") {
+    const expectation =
+      cached.kind === "linked" ? expectationFromBlobName(cached.blobName) : emptyExpectation();
+    if (expectedSha256 !== undefined) expectation.sha256 = expectedSha256;
+    if (file !== undefined) mergeListing(expectation, file);
+    const local = cached.kind === "linked" ? cached.blobPath : cached.path;
+    const digest = await digestFile(local, expectation.gitOid !== undefined);
+    const failure = compare(expectation, digest);
+    const blobMatchesListing = cached.kind !== "linked" || expectation.blobName === cached.blobName;
+    if (failure === undefined && blobMatchesListing) {
+      return { path, localPath, size: digest.size, sha256: digest.sha256 };
+    }
+    await removeCachedFile({
+      cache,
+      sha,
+      path,
+      ...(cached.kind === "linked" ? { blobPath: cached.blobPath } : {}),
+    });
+    if (settings.offline) {
+      throw hashMismatch({
+        context,
+        expected: failure?.expected ?? String(expectation.blobName),
+        actual: failure?.actual ?? (cached.kind === "linked" ? cached.blobName : "unknown"),
+        algorithm: failure?.algorithm ?? "blob name",
+        note: "the cached copy was corrupt and has been deleted; HF_HUB_OFFLINE=1 prevents downloading it again",
+      });
+    }
+    cachedCopyWasCorrupt = true;
+  } else if (settings.offline) {
+    throw offlineMissing({ context, what: `file ${JSON.stringify(path)} at commit ${sha}` });
+  }
+
+  const listing = file ?? (await fetchFileListing({ settings, repo, sha, path }));
+  if (expectedSha256 !== undefined && listing.sha256 !== null && listing.sha256 !== expectedSha256) {
+    throw hashMismatch({
+      context,
+      expected: expectedSha256,
+      actual: listing.sha256,
+      algorithm: "sha256",
+      note: "the Hub's LFS oid for this file differs from the expected sha256",
+    });
+  }
+  const expectation = emptyExpectation();
+  mergeListing(expectation, listing);
+  if (expectedSha256 !== undefined) expectation.sha256 = expectedSha256;
+  const blobName = expectation.blobName!;
+  const blob = blobPath(cache, blobName);
+
+  // The blob may already be cached for another commit: verify it and link it.
+  if (await exists(blob)) {
+    const digest = await digestFile(blob, expectation.gitOid !== undefined);
+    if (compare(expectation, digest) === undefined) {
+      await linkSnapshotFile({ cache, sha, path, blobName });
+      return { path, localPath, size: digest.size, sha256: digest.sha256 };
+    }
+    await rm(blob, { force: true });
+    cachedCopyWasCorrupt = true;
+  }
+
+  const downloads = cachedCopyWasCorrupt ? 1 : 2;
+  let lastMismatch: HubError | undefined;
+  for (let attempt = 1; attempt <= downloads; attempt += 1) {
+    try {
+      const digest = await fetchIntoBlob({
+        settings,
+        cache,
+        repo,
+        sha,
+        path,
+        blobName,
+        expectation,
+        context,
+      });
+      await linkSnapshotFile({ cache, sha, path, blobName });
+      return { path, localPath, size: digest.size, sha256: digest.sha256 };
+    } catch (error) {
+      if (!(error instanceof HubError) || error.code !== "hub_hash_mismatch") throw error;
+      lastMismatch = error;
+    }
+  }
+  throw lastMismatch!;
+}
+
+function emptyExpectation(): Expectation {
+  return { blobName: undefined, sha256: undefined, gitOid: undefined, size: undefined };
+}
+
+/** A cached blob's name is its etag: 64 hex = LFS sha256, 40 hex = git blob oid. */
+function expectationFromBlobName(blobName: string): Expectation {
+  const expectation = emptyExpectation();
+  expectation.blobName = blobName;
+  if (/^[0-9a-f]{64}$/.test(blobName)) expectation.sha256 = blobName;
+  else if (/^[0-9a-f]{40}$/.test(blobName)) expectation.gitOid = blobName;
+  return expectation;
+}
+
+function mergeListing(expectation: Expectation, file: HubFile): void {
+  expectation.blobName = file.sha256 ?? file.gitOid;
+  expectation.size = file.size;
+  if (file.sha256 !== null) expectation.sha256 = file.sha256;
+  else expectation.gitOid = file.gitOid;
+}
+
+/** The first check that fails, or undefined when the digest meets every expectation. */
+function compare(
+  expectation: Expectation,
+  digest: Digest,
+): { algorithm: string; expected: string; actual: string } | undefined {
+  if (expectation.size !== undefined && expectation.size !== digest.size) {
+    return { algorithm: "size", expected: `${expectation.size} bytes`, actual: `${digest.size} bytes` };
+  }
+  if (expectation.sha256 !== undefined && expectation.sha256 !== digest.sha256) {
+    return { algorithm: "sha256", expected: expectation.sha256, actual: digest.sha256 };
+  }
+  if (expectation.gitOid !== undefined && expectation.gitOid !== digest.gitOid) {
+    return { algorithm: "git blob oid", expected: expectation.gitOid, actual: digest.gitOid };
+  }
+  return undefined;
+}
+
+function hashMismatch(params: {
+  context: RequestContext;
+  expected: string;
+  actual: string;
+  algorithm: string;
+  note: string;
+}): HubError {
+  const { context, expected, actual, algorithm } = params;
+  return new HubError({
+    code: "hub_hash_mismatch",
+    message: `hash mismatch for ${context.repo.type} ${context.repo.name} revision ${context.revision} file ${context.path}: expected ${algorithm} ${expected}, got ${actual} (${params.note})`,
+    details: {
+      repo: context.repo.name,
+      repoType: context.repo.type,
+      revision: context.revision,
+      path: context.path,
+      algorithm,
+      expected,
+      actual,
+    },
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function digestFile(path: string, withGitOid: boolean): Promise<Digest> {
+  const { size } = await stat(path);
+  const sha256 = createHash("sha256");
+  const git = withGitOid ? createGitBlobHasher(size) : undefined;
+  let counted = 0;
+  for await (const chunk of createReadStream(path)) {
+    const bytes = chunk as Buffer;
+    sha256.update(bytes);
+    git?.update(bytes);
+    counted += bytes.byteLength;
+  }
+  return { sha256: sha256.digest("hex"), gitOid: git?.digest() ?? "", size: counted };
+}
+
+const pathInfoSchema = z.object({
+  path: z.string(),
+  type: z.string(),
+  size: z.number().int().nonnegative(),
+  oid: z.string().regex(/^[0-9a-f]{40}$/),
+  lfs: z
+    .object({ oid: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative() })
+    .optional()
+    .nullable(),
+});
+
+/** The listing entry of one file (`POST /api/{type}s/{name}/paths-info/{sha}`). */
+async function fetchFileListing(params: {
+  settings: EffectiveHubSettings;
+  repo: RepoReference;
+  sha: string;
+  path: string;
+}): Promise<HubFile> {
+  const { settings, repo, sha, path } = params;
+  const context = { repo, revision: sha, path };
+  const infos = await hubRequest({
+    settings,
+    context,
+    operation: (fetch) =>
+      pathsInfo({
+        repo,
+        paths: [path],
+        revision: sha,
+        hubUrl: settings.endpoint,
+        fetch,
+        ...(settings.accessToken === undefined ? {} : { accessToken: settings.accessToken }),
+      }),
+  });
+  const match = infos.find((info) => info.path === path && info.type === "file");
+  if (match === undefined) {
+    throw new HubError({
+      code: "hub_file_not_found",
+      message: `${repo.type} ${repo.name} has no file ${JSON.stringify(path)} at revision ${sha}`,
+      details: { repo: repo.name, repoType: repo.type, revision: sha, path },
+    });
+  }
+  const parsed = parseWithSchema({ schema: pathInfoSchema, value: match, label: "Hub paths-info entry" });
+  return {
+    path,
+    size: parsed.lfs?.size ?? parsed.size,
+    sha256: parsed.lfs?.oid ?? null,
+    gitOid: parsed.oid,
+  };
+}
+
+/**
+ * Streams the file into `blobs/<blobName>` through a temporary file, hashing as it goes;
+ * a short body is a transient error (retried), a wrong hash a `hub_hash_mismatch` — in both
+ * cases the temporary file is removed and nothing is renamed into the cache.
+ */
+async function fetchIntoBlob(params: {
+  settings: EffectiveHubSettings;
+  cache: RepoCache;
+  repo: RepoReference;
+  sha: string;
+  path: string;
+  blobName: string;
+  expectation: Expectation;
+  context: RequestContext;
+}): Promise<Digest> {
+  const { settings, cache, repo, sha, path, blobName, expectation, context } = params;
+  const token = settings.accessToken === undefined ? {} : { accessToken: settings.accessToken };
+  return hubRequest({
+    settings,
+    context,
+    operation: async (fetch) => {
+      const info = await fileDownloadInfo({
+        repo,
+        path,
+        revision: sha,
+        hubUrl: settings.endpoint,
+        fetch,
+        ...token,
+      });
+      if (info === null) {
+        throw new HubError({
+          code: "hub_file_not_found",
+          message: `${repo.type} ${repo.name} has no file ${JSON.stringify(path)} at revision ${sha}`,
+          details: { repo: repo.name, repoType: repo.type, revision: sha, path },
+        });
+      }
+      const sameOrigin = new URL(info.url).origin === new URL(settings.endpoint).origin;
+      const response = await fetch(info.url, {
+        headers:
+          sameOrigin && settings.accessToken !== undefined
+            ? { Authorization: `Bearer ${settings.accessToken}` }
+            : {},
+      });
+      if (!response.ok) {
+        await response.body?.cancel().catch(() => {});
+        throw new HubApiError(info.url, response.status, response.headers.get("x-request-id") ?? undefined);
+      }
+      if (response.body === null) throw new TransientTransferError(`empty body for ${path}`);
+      const expectedSize = expectation.size ?? info.size;
+      const body = response.body;
+      let digest: Digest | undefined;
+      async function* verifiedChunks(): AsyncGenerator<Uint8Array> {
+        const sha256 = createHash("sha256");
+        const git = expectation.gitOid !== undefined ? createGitBlobHasher(expectedSize) : undefined;
+        let size = 0;
+        for await (const chunk of body) {
+          sha256.update(chunk);
+          git?.update(chunk);
+          size += chunk.byteLength;
+          if (size > expectedSize) break;
+          yield chunk;
+        }
+        if (size !== expectedSize) {
+          throw new TransientTransferError(
+            `transfer of ${path} ended after ${size} of ${expectedSize} bytes; the partial file was discarded`,
+          );
+        }
+        digest = { sha256: sha256.digest("hex"), gitOid: git?.digest() ?? "", size };
+        const failure = compare(expectation, digest);
+        if (failure !== undefined) {
+          throw hashMismatch({
+            context,
+            ...failure,
+            note: "the downloaded content was discarded, nothing was written to the cache",
+          });
+        }
+      }
+      try {
+        await writeFileAtomic({ path: blobPath(cache, blobName), content: verifiedChunks() });
+      } catch (error) {
+        // writeFileAtomic wraps what the content stream threw; retries classify the inner error.
+        if (PosttrainError.hasCode(error, "atomic_write_failed") && error.cause !== undefined)
+          throw error.cause;
+        throw error;
+      }
+      return digest!;
+    },
+  });
+}

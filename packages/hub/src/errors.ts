@@ -1,0 +1,173 @@
+import { HubApiError } from "@huggingface/hub";
+import { PosttrainError } from "@posttrain/core";
+
+/**
+ * Stable error codes of this package:
+ * - `hub_unauthorized`: HTTP 401. The repo is private (set `HF_TOKEN`) — the Hub also answers
+ *   401 for a repo that does not exist when no token is sent — or the token is invalid.
+ * - `hub_gated`: HTTP 403 or a `GatedRepo` answer: the repo is gated and this token has not
+ *   been granted access (accept the conditions on the repo page).
+ * - `hub_not_found`: HTTP 404 for the repo itself (wrong name or type).
+ * - `hub_revision_not_found`: the branch, tag or commit does not exist in the repo.
+ * - `hub_file_not_found`: the file does not exist at that revision.
+ * - `hub_hash_mismatch`: the downloaded content does not match the Hub's hash (sha256 = LFS
+ *   oid, or the git blob oid for non-LFS files), even after one fresh download.
+ * - `hub_offline_missing`: `HF_HUB_OFFLINE=1` and what was asked for is not in the cache.
+ * - `hub_transfer_failed`: a transient failure (5xx, 429, connection reset, cut transfer)
+ *   persisted after every retry, or the Hub answered something this client cannot use.
+ * - `hub_invalid_argument`: a repo name, revision or path this package refuses before any
+ *   request is made.
+ * - `hub_upload_failed`: the Hub refused a commit.
+ */
+export type HubErrorCode =
+  | "hub_unauthorized"
+  | "hub_gated"
+  | "hub_not_found"
+  | "hub_revision_not_found"
+  | "hub_file_not_found"
+  | "hub_hash_mismatch"
+  | "hub_offline_missing"
+  | "hub_transfer_failed"
+  | "hub_invalid_argument"
+  | "hub_upload_failed";
+
+/** Every failure of a Hub transfer. `details` always names the repo (and revision/path when known). */
+export class HubError extends PosttrainError {
+  declare readonly code: HubErrorCode;
+
+  constructor(params: {
+    code: HubErrorCode;
+    message: string;
+    cause?: unknown;
+    details?: Record<string, unknown>;
+  }) {
+    super(params);
+    this.name = "HubError";
+  }
+}
+
+/** What a request was about, used to word errors. */
+export interface RequestContext {
+  repo: { type: string; name: string };
+  revision?: string | undefined;
+  path?: string | undefined;
+}
+
+function describe(context: RequestContext): string {
+  return `${context.repo.type} ${context.repo.name}`;
+}
+
+function contextDetails(context: RequestContext): Record<string, unknown> {
+  return {
+    repo: context.repo.name,
+    repoType: context.repo.type,
+    ...(context.revision === undefined ? {} : { revision: context.revision }),
+    ...(context.path === undefined ? {} : { path: context.path }),
+  };
+}
+
+/**
+ * The Hub's error code for a failed request: the `X-Error-Code` header when the transport
+ * recorded it, else inferred from the message the Hub wrote in the body.
+ */
+function hubErrorCodeOf(error: HubApiError, recorded: string | undefined): string | undefined {
+  if (recorded !== undefined) return recorded;
+  const text = error.message;
+  if (/revision not found|invalid rev id/i.test(text)) return "RevisionNotFound";
+  if (/entry not found/i.test(text)) return "EntryNotFound";
+  if (/gated/i.test(text)) return "GatedRepo";
+  if (/repository not found/i.test(text)) return "RepoNotFound";
+  return undefined;
+}
+
+/** True for HTTP statuses worth retrying: server errors, rate limiting, request timeout. */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408;
+}
+
+/**
+ * Converts an `HubApiError` (or any HTTP status plus optional Hub error code) into the
+ * {@link HubError} a user can act on. `errorCode` is the Hub's `X-Error-Code` header
+ * (`RepoNotFound`, `RevisionNotFound`, `EntryNotFound`, `GatedRepo`) when it is known.
+ */
+export function hubErrorFromStatus(params: {
+  status: number;
+  errorCode?: string | undefined;
+  message?: string | undefined;
+  context: RequestContext;
+  cause?: unknown;
+}): HubError {
+  const { status, errorCode, context, cause } = params;
+  const where = describe(context);
+  const details = {
+    ...contextDetails(context),
+    status,
+    ...(errorCode === undefined ? {} : { hubErrorCode: errorCode }),
+  };
+  const serverMessage = params.message === undefined ? "" : ` (Hub: ${params.message})`;
+  const base = { cause, details };
+  if (errorCode === "GatedRepo" || status === 403) {
+    return new HubError({
+      code: "hub_gated",
+      message: `${where} is gated and this token has no access: request access on the repo page, then set HF_TOKEN to a token of the account that was granted it${serverMessage}`,
+      ...base,
+    });
+  }
+  if (status === 401) {
+    return new HubError({
+      code: "hub_unauthorized",
+      message: `${where}: unauthorized (401). The repo is private (set HF_TOKEN to a token with read access) or does not exist, or the token is invalid${serverMessage}`,
+      ...base,
+    });
+  }
+  if (status === 404) {
+    if (errorCode === "RevisionNotFound") {
+      return new HubError({
+        code: "hub_revision_not_found",
+        message: `${where} has no revision ${JSON.stringify(context.revision ?? "main")}${serverMessage}`,
+        ...base,
+      });
+    }
+    if (errorCode === "EntryNotFound") {
+      return new HubError({
+        code: "hub_file_not_found",
+        message: `${where} has no file ${JSON.stringify(context.path ?? "")} at revision ${context.revision ?? "main"}${serverMessage}`,
+        ...base,
+      });
+    }
+    return new HubError({
+      code: "hub_not_found",
+      message: `${where} not found (404): check the repo name and type (dataset or model)${serverMessage}`,
+      ...base,
+    });
+  }
+  return new HubError({
+    code: "hub_transfer_failed",
+    message: `${where}: the Hub answered HTTP ${status}${serverMessage}`,
+    ...base,
+  });
+}
+
+/**
+ * Wraps anything a request threw into a {@link HubError}; HubErrors pass through unchanged.
+ * `errorCode` is the `X-Error-Code` header of the failed response, when known.
+ */
+export function toHubError(error: unknown, context: RequestContext, errorCode?: string): HubError {
+  if (error instanceof HubError) return error;
+  if (error instanceof HubApiError) {
+    return hubErrorFromStatus({
+      status: error.statusCode,
+      errorCode: hubErrorCodeOf(error, errorCode),
+      message: error.message,
+      context,
+      cause: error,
+    });
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new HubError({
+    code: "hub_transfer_failed",
+    message: `${describe(context)}: request failed: ${reason}`,
+    cause: error,
+    details: contextDetails(context),
+  });
+}

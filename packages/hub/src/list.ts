@@ -1,0 +1,154 @@
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { listFiles } from "@huggingface/hub";
+import { parseWithSchema } from "@posttrain/core";
+import { z } from "zod";
+import { inspectSnapshotFile, repoCache, snapshotDirectory } from "./cache-layout.js";
+import { HubError } from "./errors.js";
+import { lfsPointerOid } from "./git-oid.js";
+import { createPathFilter } from "./patterns.js";
+import { isCommitSha, parseRepoReference, type RepoReference, revisionSchema } from "./repository.js";
+import { hubRequest, offlineMissing } from "./request.js";
+import { effectiveSettings, type HubOverrides } from "./settings.js";
+
+/** One file of a repo at a commit. */
+export interface HubFile {
+  /** Path inside the repo, `/`-separated. */
+  path: string;
+  /** Size of the content in bytes (for LFS files, of the real content, not the pointer). */
+  size: number;
+  /** sha256 of the content: the LFS oid; null for files stored in git without LFS. */
+  sha256: string | null;
+  /** The git blob id: of the content for non-LFS files, of the LFS pointer for LFS files. */
+  gitOid: string;
+}
+
+export interface ListRepoFilesParams extends HubOverrides {
+  repo: RepoReference;
+  /** Commit SHA to list (a branch name works too, but pin SHAs for reproducibility). */
+  revision: string;
+  /** Globs with huggingface_hub `allow_patterns` semantics (see patterns.ts); all files when absent. */
+  include?: string[] | undefined;
+}
+
+const treeEntrySchema = z.object({
+  type: z.string(),
+  path: z.string(),
+  size: z.number().int().nonnegative(),
+  oid: z.string().regex(/^[0-9a-f]{40}$/),
+  lfs: z
+    .object({ oid: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative() })
+    .optional()
+    .nullable(),
+});
+
+/**
+ * Lists every file of a repo at a revision, recursively, sorted by path. Online it uses
+ * `listFiles` (`GET /api/{type}s/{name}/tree/{revision}?recursive=true`, following `Link`
+ * pagination); the library puts the revision into the URL unencoded, so it is encoded here
+ * (`refs/convert/parquet` → `refs%2Fconvert%2Fparquet`). Offline it lists the cached
+ * snapshot folder — which holds only the files downloaded so far.
+ */
+export async function listRepoFiles(params: ListRepoFilesParams): Promise<HubFile[]> {
+  const repo = parseRepoReference(params.repo);
+  const revision = parseWithSchema({ schema: revisionSchema, value: params.revision, label: "revision" });
+  const settings = effectiveSettings(params);
+  const keep = createPathFilter(params.include);
+  const context = { repo, revision };
+  if (settings.offline) {
+    if (!isCommitSha(revision)) {
+      throw new HubError({
+        code: "hub_invalid_argument",
+        message: `offline listing needs a commit SHA, got ${JSON.stringify(revision)}: resolve it first with resolveRevision`,
+        details: { repo: repo.name, repoType: repo.type, revision },
+      });
+    }
+    return (
+      await listCachedSnapshot({ cacheDirectory: settings.cacheDirectory, repo, sha: revision })
+    ).filter((file) => keep(file.path));
+  }
+  const entries = await hubRequest({
+    settings,
+    context,
+    operation: async (fetch) => {
+      const collected: unknown[] = [];
+      for await (const entry of listFiles({
+        repo,
+        revision: encodeURIComponent(revision),
+        recursive: true,
+        expand: false,
+        hubUrl: settings.endpoint,
+        fetch,
+        ...(settings.accessToken === undefined ? {} : { accessToken: settings.accessToken }),
+      })) {
+        collected.push(entry);
+      }
+      return collected;
+    },
+  });
+  const files: HubFile[] = [];
+  entries.forEach((entry, index) => {
+    const parsed = parseWithSchema({
+      schema: treeEntrySchema,
+      value: entry,
+      label: `Hub tree entry [${index}]`,
+    });
+    if (parsed.type !== "file") return;
+    files.push({
+      path: parsed.path,
+      size: parsed.lfs?.size ?? parsed.size,
+      sha256: parsed.lfs?.oid ?? null,
+      gitOid: parsed.oid,
+    });
+  });
+  return files
+    .filter((file) => keep(file.path))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * The files of a cached snapshot, with hashes recovered from the blob names the links point
+ * at: a 64-hex blob is an LFS file (its name is the sha256; the pointer's git id is
+ * recomputed), a 40-hex blob is a git blob id.
+ */
+export async function listCachedSnapshot(params: {
+  cacheDirectory: string;
+  repo: RepoReference;
+  sha: string;
+}): Promise<HubFile[]> {
+  const cache = repoCache(params);
+  const root = snapshotDirectory(cache, params.sha);
+  let names: string[];
+  try {
+    names = (await readdir(root, { recursive: true })).map(String);
+  } catch {
+    throw offlineMissing({
+      context: { repo: params.repo, revision: params.sha },
+      what: `snapshot ${params.sha}`,
+    });
+  }
+  const files: HubFile[] = [];
+  for (const name of names.sort()) {
+    const path = name.split(/[\\/]/).join("/");
+    if (path.split("/").some((segment) => segment.startsWith(".tmp-"))) continue;
+    const entry = await inspectSnapshotFile(cache, params.sha, path);
+    if (entry.kind === "missing") continue;
+    if (entry.kind === "copied") {
+      const { size } = await stat(join(root, name));
+      files.push({ path, size, sha256: null, gitOid: "" });
+      continue;
+    }
+    const { size } = await stat(entry.blobPath);
+    if (/^[0-9a-f]{64}$/.test(entry.blobName)) {
+      files.push({
+        path,
+        size,
+        sha256: entry.blobName,
+        gitOid: lfsPointerOid({ sha256: entry.blobName, size }),
+      });
+    } else {
+      files.push({ path, size, sha256: null, gitOid: entry.blobName });
+    }
+  }
+  return files;
+}

@@ -1,0 +1,13 @@
+/**
+ * Test support for code that talks to the Hugging Face Hub: a local Hub-compatible server
+ * (`startTestHub`) serving fixture repos, with fault injection. Import from
+ * `@posttrain/hub/test`; never used in production code.
+ */
+export { defaultLfsPatterns, type FixtureRepo, lfsSizeThreshold } from "./fixture-store.js";
+export {
+  type StartTestHubParams,
+  startTestHub,
+  type TestHub,
+  type TestHubFault,
+  type TestHubRequest,
+} from "./server.js";
