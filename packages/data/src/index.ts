@@ -1,0 +1,11 @@
+export * from "./arrow-rows.js";
+export * from "./chat-template.js";
+export * from "./errors.js";
+export * from "./mixing.js";
+export * from "./packing.js";
+export * from "./readers.js";
+export * from "./row-formats.js";
+export * from "./spec.js";
+export * from "./tokenizer.js";
+export { tokenizerJsonFromVocabulary } from "./tokenizer-json-from-vocabulary.js";
+export * from "./transforms.js";

@@ -1,0 +1,131 @@
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import { createGunzip } from "node:zlib";
+import { RecordBatchReader, Table } from "apache-arrow";
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
+import { compressors } from "hyparquet-compressors";
+import { tableFromRows } from "./arrow-rows.js";
+import { DataError } from "./errors.js";
+
+/** File formats the readers handle, chosen by extension. */
+export type DataFileFormat = "parquet" | "jsonl" | "jsonl.gz" | "arrow";
+
+const extensions: Array<[string, DataFileFormat]> = [
+  [".parquet", "parquet"],
+  [".jsonl.gz", "jsonl.gz"],
+  [".json.gz", "jsonl.gz"],
+  [".jsonl", "jsonl"],
+  [".json", "jsonl"],
+  [".arrow", "arrow"],
+  [".ipc", "arrow"],
+  [".feather", "arrow"],
+];
+
+/** The format of a data file, or `null` when its extension is not a data format. */
+export function dataFileFormat(path: string): DataFileFormat | null {
+  const lower = path.toLowerCase();
+  return extensions.find(([extension]) => lower.endsWith(extension))?.[1] ?? null;
+}
+
+function requireFormat(path: string): DataFileFormat {
+  const format = dataFileFormat(path);
+  if (format === null) {
+    throw new DataError({
+      code: "data_unsupported_format",
+      message: `no reader for ${path} (parquet, jsonl, jsonl.gz, arrow)`,
+    });
+  }
+  return format;
+}
+
+/**
+ * Streams a data file as Arrow tables of at most about `batchRows` rows: Parquet one row
+ * group at a time (hyparquet, with hyparquet-compressors for zstd/brotli/lz4/gzip), JSONL
+ * and gzipped JSONL line by line, Arrow IPC (file or stream) one record batch at a time.
+ * Only one batch of text is held at once, however large the file.
+ */
+export async function* readTableBatches(params: { path: string; batchRows?: number }): AsyncGenerator<Table> {
+  const { path } = params;
+  const batchRows = params.batchRows ?? 4096;
+  const format = requireFormat(path);
+  try {
+    if (format === "parquet") {
+      const file = await asyncBufferFromFile(path);
+      const metadata = await parquetMetadataAsync(file);
+      let rowStart = 0;
+      for (const group of metadata.row_groups) {
+        const groupRows = Number(group.num_rows);
+        for (let start = rowStart; start < rowStart + groupRows; start += batchRows) {
+          const rowEnd = Math.min(start + batchRows, rowStart + groupRows);
+          const rows = (await parquetReadObjects({
+            file,
+            metadata,
+            rowStart: start,
+            rowEnd,
+            compressors,
+          })) as Record<string, unknown>[];
+          yield tableFromRows(rows);
+        }
+        rowStart += groupRows;
+      }
+      return;
+    }
+    if (format === "arrow") {
+      const reader = await RecordBatchReader.from(createReadStream(path));
+      for await (const batch of reader) yield new Table(batch);
+      return;
+    }
+    const input =
+      format === "jsonl.gz" ? createReadStream(path).pipe(createGunzip()) : createReadStream(path);
+    const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    let rows: Record<string, unknown>[] = [];
+    let lineNumber = 0;
+    for await (const line of lines) {
+      lineNumber += 1;
+      if (line.trim() === "") continue;
+      try {
+        rows.push(JSON.parse(line) as Record<string, unknown>);
+      } catch (error) {
+        throw new DataError({
+          code: "data_read_failed",
+          message: `${path}:${lineNumber} is not valid JSON`,
+          cause: error,
+          details: { path, line: lineNumber },
+        });
+      }
+      if (rows.length >= batchRows) {
+        yield tableFromRows(rows);
+        rows = [];
+      }
+    }
+    if (rows.length > 0) yield tableFromRows(rows);
+  } catch (error) {
+    if (error instanceof DataError) throw error;
+    throw new DataError({
+      code: "data_read_failed",
+      message: `could not read ${path}`,
+      cause: error,
+      details: { path },
+    });
+  }
+}
+
+/** Counts a file's rows (Parquet from its footer; others by streaming). */
+export async function countRows(params: { path: string }): Promise<number> {
+  const format = requireFormat(params.path);
+  if (format === "parquet") {
+    try {
+      const metadata = await parquetMetadataAsync(await asyncBufferFromFile(params.path));
+      return Number(metadata.num_rows);
+    } catch (error) {
+      throw new DataError({
+        code: "data_read_failed",
+        message: `could not read ${params.path}`,
+        cause: error,
+      });
+    }
+  }
+  let count = 0;
+  for await (const table of readTableBatches({ path: params.path, batchRows: 16384 })) count += table.numRows;
+  return count;
+}
