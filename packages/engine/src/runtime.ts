@@ -1,0 +1,162 @@
+/**
+ * Runs emitted graphs with onnxruntime-node. A {@link CompiledGraph} wraps one
+ * `InferenceSession` (cached by model hash and options, so one session serves every step and
+ * every shape), feeds typed arrays without copying, and writes outputs into preallocated
+ * buffers that are reused every call.
+ */
+import { cpus } from "node:os";
+import { sha256Hex } from "@posttrain/core";
+import * as ort from "onnxruntime-node";
+import type { EmittedModel } from "./emit.js";
+import { ExecutionProviderError, RuntimeInputError } from "./errors.js";
+import type { DataType } from "./graph.js";
+
+/** Execution providers accepted by {@link compileGraph}; only `cpu` ships in every binary. */
+export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
+
+export interface CompileOptions {
+  /** Defaults to `cpu`. Others must be present in the installed onnxruntime-node binary. */
+  executionProvider?: ExecutionProvider;
+  /** Intra-op threads; defaults to the number of CPU cores. */
+  threads?: number;
+  /**
+   * Defaults to `all` (fuses Transpose+MatMul, elementwise chains, ...), or `basic` for
+   * float64 graphs: ORT's extended fusions (e.g. QuickGelu from x·sigmoid(x)) have float32
+   * kernels only.
+   */
+  optimizationLevel?: "disabled" | "basic" | "extended" | "all";
+}
+
+/** Typed array for each dtype. */
+export type TypedArrayFor<T extends DataType> = T extends "float32"
+  ? Float32Array
+  : T extends "float64"
+    ? Float64Array
+    : T extends "int64"
+      ? BigInt64Array
+      : Uint8Array;
+
+/** A run input: data in row-major order and its concrete dimensions. */
+export interface Feed {
+  data: Float32Array | Float64Array | BigInt64Array | Uint8Array;
+  dims: readonly number[];
+}
+
+const ortTypes: Record<DataType, ort.Tensor.Type> = {
+  float32: "float32",
+  float64: "float64",
+  int64: "int64",
+  bool: "bool",
+};
+
+/**
+ * A preallocated output: ONNX Runtime writes into `data` on every run where its dims match.
+ * `data` may be a view into a larger buffer (e.g. one flat gradient buffer).
+ */
+export class OutputBuffer {
+  readonly tensor: ort.Tensor;
+  constructor(
+    readonly data: Float32Array | Float64Array | BigInt64Array | Uint8Array,
+    readonly dims: readonly number[],
+    dtype: DataType,
+  ) {
+    this.tensor = new ort.Tensor(ortTypes[dtype], data as never, [...dims]);
+  }
+}
+
+function toTensor(name: string, dtype: DataType, feed: Feed | ort.Tensor): ort.Tensor {
+  if (feed instanceof ort.Tensor) return feed;
+  const count = feed.dims.reduce((a, b) => a * b, 1);
+  if (count !== feed.data.length) {
+    throw new RuntimeInputError({
+      message: `input ${name}: ${feed.data.length} values for dims [${feed.dims.join(", ")}]`,
+    });
+  }
+  return new ort.Tensor(ortTypes[dtype], feed.data as never, [...feed.dims]);
+}
+
+function usesFloat64(model: EmittedModel): boolean {
+  return [...model.inputs, ...Object.values(model.outputs)].some((tensor) => tensor.dtype === "float64");
+}
+
+const sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+/** Names of the execution providers in this onnxruntime-node binary. */
+export function availableExecutionProviders(): string[] {
+  return ort.listSupportedBackends().map((backend) => backend.name);
+}
+
+/** A compiled graph: one cached session plus the input/output metadata of its model. */
+export class CompiledGraph {
+  private constructor(
+    readonly session: ort.InferenceSession,
+    readonly model: EmittedModel,
+    readonly hash: string,
+  ) {}
+
+  /** Compiles (or reuses) a session for `model`; see {@link CompileOptions}. */
+  static async create(params: { model: EmittedModel } & CompileOptions): Promise<CompiledGraph> {
+    const executionProvider = params.executionProvider ?? "cpu";
+    const options: ort.InferenceSession.SessionOptions = {
+      executionProviders: [executionProvider],
+      intraOpNumThreads: params.threads ?? cpus().length,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: params.optimizationLevel ?? (usesFloat64(params.model) ? "basic" : "all"),
+      executionMode: "sequential",
+    };
+    const hash = sha256Hex(params.model.bytes);
+    const key = `${hash}:${executionProvider}:${options.intraOpNumThreads}:${options.graphOptimizationLevel}`;
+    let session = sessions.get(key);
+    if (session === undefined) {
+      if (executionProvider !== "cpu" && !availableExecutionProviders().includes(executionProvider)) {
+        throw new ExecutionProviderError({
+          message: `execution provider ${executionProvider} is not in this onnxruntime-node build (available: ${availableExecutionProviders().join(", ")})`,
+        });
+      }
+      session = ort.InferenceSession.create(params.model.bytes, options).catch((error: unknown) => {
+        sessions.delete(key);
+        if (executionProvider !== "cpu") {
+          throw new ExecutionProviderError({
+            message: `execution provider ${executionProvider} failed to start`,
+            cause: error,
+          });
+        }
+        throw error;
+      });
+      sessions.set(key, session);
+    }
+    return new CompiledGraph(await session, params.model, hash);
+  }
+
+  /**
+   * Runs the graph. `feeds` maps every model input name to its data; `outputs` maps output
+   * names to preallocated buffers (outputs not listed are allocated by ONNX Runtime and
+   * returned as fresh arrays).
+   */
+  async run(params: {
+    feeds: Readonly<Record<string, Feed | ort.Tensor>>;
+    outputs?: Readonly<Record<string, OutputBuffer>>;
+  }): Promise<Record<string, Feed>> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const input of this.model.inputs) {
+      const feed = params.feeds[input.name];
+      if (feed === undefined)
+        throw new RuntimeInputError({ message: `missing input ${input.name} (${input.describe()})` });
+      feeds[input.name] = toTensor(input.name, input.dtype, feed);
+    }
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const name of Object.keys(this.model.outputs))
+      fetches[name] = params.outputs?.[name]?.tensor ?? null;
+    const results = await this.session.run(feeds, fetches);
+    const values: Record<string, Feed> = {};
+    for (const [name, tensor] of Object.entries(results)) {
+      values[name] = { data: tensor.data as Feed["data"], dims: tensor.dims };
+    }
+    return values;
+  }
+}
+
+/** Compiles an emitted model into a {@link CompiledGraph} (sessions are cached by model hash and options). */
+export function compileGraph(params: { model: EmittedModel } & CompileOptions): Promise<CompiledGraph> {
+  return CompiledGraph.create(params);
+}
