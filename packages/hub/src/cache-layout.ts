@@ -12,7 +12,7 @@ import type { RepoReference } from "./repository.js";
  * ```
  * <cacheDirectory>/datasets--owner--name/      (models--owner--name for models)
  *   refs/main                                  text file holding the commit SHA of "main"
- *   refs/convert/parquet                       the same for other refs
+ *   refs/refs/convert/parquet                  the same for ref R, at refs/R (as Python writes it)
  *   blobs/<sha256>                             content of an LFS file, named by its LFS oid
  *   blobs/<git blob oid>                       content of a non-LFS file, named by its git oid
  *   snapshots/<commit sha>/<path>              relative symlink to ../../blobs/<etag>

@@ -47,7 +47,17 @@ afterEach(async () => {
 });
 
 function overrides() {
-  return { hubUrl: hub.url, cacheDirectory, accessToken: undefined, offline: false, retry: fastRetry };
+  return { hubUrl: hub.url, cacheDirectory, accessToken: null, offline: false, retry: fastRetry };
+}
+
+/** Full-content GETs of LFS objects (the CDN route) since request number `since`. */
+function lfsObjectGets(since: number): number {
+  return hub.requests
+    .slice(since)
+    .filter(
+      (request) =>
+        request.method === "GET" && request.url.startsWith("/__lfs/objects/") && request.range === undefined,
+    ).length;
 }
 
 async function allFiles(directory: string): Promise<string[]> {
@@ -123,6 +133,7 @@ describe("downloadRepoFile", () => {
   it("fails with hub_hash_mismatch when the upstream file is corrupt, leaving nothing in the cache", async () => {
     const [first] = hub.commitShas(repo.name);
     hub.setFault({ kind: "corrupt", path: "data/train.jsonl" });
+    const before = hub.requests.length;
     const error = await downloadRepoFile({
       ...overrides(),
       repo,
@@ -139,6 +150,8 @@ describe("downloadRepoFile", () => {
       path: "data/train.jsonl",
     });
     expect((error as HubError).details?.["actual"]).not.toBe(sha256Hex(trainV1));
+    // Downloaded, found corrupt, downloaded once more, then failed.
+    expect(lfsObjectGets(before)).toBe(2);
     const left = await allFiles(join(cacheDirectory, "datasets--acme--math"));
     expect(left.filter((name) => name.startsWith("blobs/") && name !== "blobs")).toEqual([]);
   });
@@ -146,8 +159,11 @@ describe("downloadRepoFile", () => {
   it("retries a transfer cut half-way and never leaves a truncated file", async () => {
     const [first] = hub.commitShas(repo.name);
     hub.setFault({ kind: "cut", path: "data/train.jsonl", times: 2 });
+    const before = hub.requests.length;
     const file = await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "data/train.jsonl" });
     expect(file.sha256).toBe(sha256Hex(trainV1));
+    // Two cut transfers, then a whole one: three GETs of the LFS object besides the size probes.
+    expect(lfsObjectGets(before)).toBe(3);
     const blobs = await readdir(join(cacheDirectory, "datasets--acme--math", "blobs"));
     expect(blobs).toEqual([sha256Hex(trainV1)]);
   });
@@ -155,8 +171,11 @@ describe("downloadRepoFile", () => {
   it("retries 503 answers with backoff", async () => {
     const [first] = hub.commitShas(repo.name);
     hub.setFault({ kind: "unavailable", path: "README.md", times: 2 });
+    const before = hub.requests.length;
     const file = await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "README.md" });
     expect(await readFile(file.localPath, "utf8")).toBe("# math v1\n");
+    const resolves = hub.requests.slice(before).filter((request) => request.url.includes("/resolve/"));
+    expect(resolves.length).toBeGreaterThanOrEqual(4);
   });
 
   it("gives up with hub_transfer_failed when every attempt is cut, with no partial file", async () => {

@@ -72,10 +72,11 @@ function contextDetails(context: RequestContext): Record<string, unknown> {
  */
 function hubErrorCodeOf(error: HubApiError, recorded: string | undefined): string | undefined {
   if (recorded !== undefined) return recorded;
-  const text = error.message;
+  // The library appends ". URL: <request url>", which must not be mistaken for the message.
+  const text = error.message.split(". URL: ")[0] ?? "";
   if (/revision not found|invalid rev id/i.test(text)) return "RevisionNotFound";
   if (/entry not found/i.test(text)) return "EntryNotFound";
-  if (/gated/i.test(text)) return "GatedRepo";
+  if (/gated|access to .* is restricted/i.test(text)) return "GatedRepo";
   if (/repository not found/i.test(text)) return "RepoNotFound";
   return undefined;
 }

@@ -39,7 +39,8 @@ export const defaultRetryPolicy: RetryPolicy = {
 /** Per-call overrides of the environment-derived {@link HubSettings}. */
 export interface HubOverrides {
   hubUrl?: string | undefined;
-  accessToken?: string | undefined;
+  /** A token, or `null` to send none even when `HF_TOKEN` is set; undefined: from the environment. */
+  accessToken?: string | null | undefined;
   fetch?: typeof fetch | undefined;
   cacheDirectory?: string | undefined;
   offline?: boolean | undefined;
@@ -91,7 +92,7 @@ export function effectiveSettings(overrides: HubOverrides = {}): EffectiveHubSet
   const base = hubSettingsFromEnvironment();
   return {
     endpoint: (overrides.hubUrl ?? base.endpoint).replace(/\/+$/, ""),
-    accessToken: overrides.accessToken ?? base.accessToken,
+    accessToken: overrides.accessToken === null ? undefined : (overrides.accessToken ?? base.accessToken),
     cacheDirectory: overrides.cacheDirectory ?? base.cacheDirectory,
     offline: overrides.offline ?? base.offline,
     fetch: overrides.fetch ?? globalThis.fetch,

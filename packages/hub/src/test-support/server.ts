@@ -43,6 +43,10 @@ export interface TestHubRequest {
   method: string;
   /** Path and query, as received. */
   url: string;
+  /** The `Range` header, when sent (e.g. `bytes=0-0` for the size probe @huggingface/hub makes). */
+  range?: string;
+  /** True when the request carried an `Authorization` header. */
+  authorized: boolean;
 }
 
 export interface TestHub {
@@ -503,7 +507,12 @@ export async function startTestHub(params: StartTestHubParams): Promise<TestHub>
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
-    requests.push({ method: request.method ?? "", url: request.url ?? "" });
+    requests.push({
+      method: request.method ?? "",
+      url: request.url ?? "",
+      authorized: request.headers.authorization !== undefined,
+      ...(request.headers.range === undefined ? {} : { range: request.headers.range }),
+    });
     const url = new URL(request.url ?? "/", baseUrl);
     const segments = url.pathname
       .split("/")
