@@ -1,0 +1,128 @@
+/**
+ * Python string semantics the IFEval reference relies on, reproduced for JavaScript strings.
+ *
+ * The reference checks are written against Python 3 `str` methods and the `re` module with
+ * Unicode patterns. JavaScript differs in small ways that change verdicts at the edges:
+ * `\b` and `\w` are ASCII-only in JavaScript, `String.prototype.trim` strips U+FEFF (Python's
+ * `str.strip()` does not) but not U+001C–U+001F or U+0085 (Python's does), and there is no
+ * `str.isupper()`. Every check in this folder goes through these helpers instead.
+ */
+
+/** Python's whitespace set (`str.isspace()`), as a regular-expression class body. */
+const pythonSpaceClass =
+  "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+
+/** Python's `\s` for `str` patterns. */
+export const pythonSpace = `[${pythonSpaceClass}]`;
+
+/** Python's `\S` for `str` patterns. */
+export const pythonNonSpace = `[^${pythonSpaceClass}]`;
+
+/** Python's `\w` for `str` patterns: letters, numbers (any Unicode category N) and `_`. */
+export const pythonWordCharacter = "[\\p{L}\\p{N}_]";
+
+const leadingSpace = new RegExp(`^${pythonSpace}+`, "u");
+const trailingSpace = new RegExp(`${pythonSpace}+$`, "u");
+const spaceRun = new RegExp(`${pythonSpace}+`, "u");
+
+/** `text.strip()` with no argument. */
+export function pythonStrip(text: string): string {
+  return text.replace(leadingSpace, "").replace(trailingSpace, "");
+}
+
+/** `text.strip(characters)`: removes any of `characters` from both ends. */
+export function pythonStripCharacters(text: string, characters: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && characters.includes(text[start]!)) start += 1;
+  while (end > start && characters.includes(text[end - 1]!)) end -= 1;
+  return text.slice(start, end);
+}
+
+/** `text.lstrip(characters)`. */
+export function pythonLeftStripCharacters(text: string, characters: string): string {
+  let start = 0;
+  while (start < text.length && characters.includes(text[start]!)) start += 1;
+  return text.slice(start);
+}
+
+/** `text.rstrip(characters)`. */
+export function pythonRightStripCharacters(text: string, characters: string): string {
+  let end = text.length;
+  while (end > 0 && characters.includes(text[end - 1]!)) end -= 1;
+  return text.slice(0, end);
+}
+
+/** `text.split()` with no argument: split on whitespace runs, drop empty pieces. */
+export function pythonSplitWhitespace(text: string): string[] {
+  return text.split(spaceRun).filter((piece) => piece !== "");
+}
+
+const casedUpper = /[\p{Uppercase}\p{Lt}]/u;
+const casedLower = /\p{Lowercase}/u;
+
+/** `text.isupper()`: at least one cased character and no lowercase one. */
+export function pythonIsUpper(text: string): boolean {
+  return casedUpper.test(text) && !casedLower.test(text);
+}
+
+/** `text.islower()`: at least one cased character and no uppercase or titlecase one. */
+export function pythonIsLower(text: string): boolean {
+  return casedLower.test(text) && !casedUpper.test(text);
+}
+
+/** Python's `\b` for `str` patterns (a `\w`/`\W` transition), usable inside a `u` regex. */
+export const pythonWordBoundary = `(?:(?<=${pythonWordCharacter})(?!${pythonWordCharacter})|(?<!${pythonWordCharacter})(?=${pythonWordCharacter}))`;
+
+/** Escapes `text` so that it matches literally inside a regular expression. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+}
+
+/**
+ * The reference passes user-supplied keywords straight to `re.search(keyword, ...)`, so a
+ * keyword is a regular expression there. We compile it as one too (case-insensitive, Unicode),
+ * and fall back to a literal match when the text is not a valid JavaScript pattern (Python
+ * would raise `re.error` on most such inputs; a literal match is the useful reading).
+ */
+export function keywordPattern(params: { keyword: string; flags: string }): RegExp {
+  try {
+    return new RegExp(params.keyword, params.flags);
+  } catch {
+    return new RegExp(escapeRegExp(params.keyword), params.flags);
+  }
+}
+
+/** `len(re.findall(keyword, text, flags=re.IGNORECASE))`. */
+export function countKeywordMatches(params: { keyword: string; text: string }): number {
+  const pattern = keywordPattern({ keyword: params.keyword, flags: "giu" });
+  let count = 0;
+  for (const match of params.text.matchAll(pattern)) {
+    count += 1;
+    if (match[0] === "" && count > params.text.length + 1) break;
+  }
+  return count;
+}
+
+/** `re.search(keyword, text, flags=re.IGNORECASE) is not None`. */
+export function containsKeyword(params: { keyword: string; text: string }): boolean {
+  return keywordPattern({ keyword: params.keyword, flags: "iu" }).test(params.text);
+}
+
+/** `collections.Counter(text)[character]`: occurrences of one code point. */
+export function countCharacter(params: { text: string; character: string }): number {
+  let count = 0;
+  for (const character of params.text) if (character === params.character) count += 1;
+  return count;
+}
+
+/** Python's `str.count(sub)`: non-overlapping occurrences (`len(text) + 1` for the empty string). */
+export function pythonCount(params: { text: string; substring: string }): number {
+  if (params.substring === "") return [...params.text].length + 1;
+  return params.text.split(params.substring).length - 1;
+}
+
+/** Reverses by code point, like Python's `text[::-1]`. */
+export function reverseCodePoints(text: string): string {
+  return [...text].reverse().join("");
+}
