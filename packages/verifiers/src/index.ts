@@ -1,0 +1,65 @@
+/**
+ * @posttrain/verifiers — exact, hardened verifiers for RLVR rewards and evals.
+ * See README.md for every verifier's semantics and where we differ from open-instruct.
+ */
+
+export {
+  InvalidLabelError,
+  InvalidRemapError,
+  MathNormalizationError,
+  UnknownVerifierError,
+  VerifierTimeoutError,
+  VerifierWorkerError,
+} from "./errors.js";
+// GSM8K helpers.
+export {
+  extractHashAnswer,
+  extractLastNumber,
+  extractNumbers,
+  gsm8kAnswersEqual,
+  gsm8kLabelSchema,
+  gsm8kStrictVerifier,
+  gsm8kVerifier,
+  isHedgedAnswer,
+  parseGsm8kNumber,
+  stripThousandsSeparators,
+} from "./gsm8k.js";
+export {
+  countWhitespaceTokens,
+  lengthPenaltyScale,
+  maxLengthVerifier,
+  upToMaxLengthVerifier,
+} from "./length.js";
+export { cleanAnswer } from "./math/clean-answer.js";
+export type { MathEquivalence } from "./math/equivalence.js";
+export { isMathEquivalent } from "./math/equivalence.js";
+export type { MathAnswerSource, MathCandidate, MathExtraction } from "./math/extract.js";
+// Math helpers.
+export {
+  extractBoxedContents,
+  extractLastDollarAnswer,
+  extractMathAnswer,
+  extractMinervaAnswer,
+  lastBoxedContent,
+} from "./math/extract.js";
+export { normalizeFinalAnswer } from "./math/normalize-final-answer.js";
+export { hendrycksIsEquivalent, stripString } from "./math/strip-string.js";
+export { mathLabelSchema, mathVerifier, strictMathVerifier } from "./math/verifiers.js";
+export { VerifierPool } from "./pool.js";
+export { stripReasoning } from "./reasoning.js";
+export { getVerifier, parseRemap, verifierProbes, verifierRegistry } from "./registry.js";
+export type { ProbeOutcome, ProbeReport, VerifierProbeReport } from "./run-probes.js";
+export { formatProbeReport, runProbes } from "./run-probes.js";
+// String and length verifiers.
+export {
+  extractAnswerTags,
+  normalizeAnswerText,
+  stringF1Verifier,
+  stringMatcherVerifier,
+  tokenF1,
+} from "./string-match.js";
+export type { Verifier, VerifierProbe, VerifierResult, VerifyContext } from "./types.js";
+export type { VerifiedRow, VerifyOutput, VerifyParams, VerifyRow, VerifySummary } from "./verify.js";
+export { verify } from "./verify.js";
+export type { CheckResult, VerifyOneParams } from "./verify-one.js";
+export { defaultMaximumResponseCharacters, defaultTimeoutMilliseconds, verifyOne } from "./verify-one.js";

@@ -11,6 +11,18 @@ export interface VerifyContext {
   /** Hard wall-clock bound for this check, in milliseconds. */
   timeoutMilliseconds: number;
   signal?: AbortSignal;
+  /**
+   * Epoch milliseconds after which a long check should give up (cooperative; the hard bound
+   * is the worker pool's). Set by `verifyOne` / `verify`.
+   */
+  deadline?: number;
+  /**
+   * Counts tokens of the judged response for the length verifiers. Default: whitespace-
+   * separated words (see `countWhitespaceTokens`). Inject the policy's tokenizer here.
+   */
+  countTokens?: (text: string) => number;
+  /** A token count computed elsewhere (e.g. by `verify` on the main thread); wins over `countTokens`. */
+  responseTokenCount?: number;
 }
 
 /**

@@ -1,0 +1,153 @@
+/**
+ * Answer extraction from a model's math output, following open-instruct / lm-evaluation-
+ * harness (Minerva) conventions, with the candidates recorded so a verdict can be explained.
+ */
+
+/** Where an extracted answer came from. */
+export type MathAnswerSource = "boxed" | "minerva" | "dollars" | "whole_output";
+
+export interface MathCandidate {
+  source: MathAnswerSource;
+  /** The answer text as extracted (before normalisation). */
+  text: string;
+}
+
+export interface MathExtraction {
+  /** The answer that is judged: the first candidate, or undefined when nothing was found. */
+  extracted: string | undefined;
+  source: MathAnswerSource | undefined;
+  /** Every candidate, in the order open-instruct tries them. */
+  candidates: MathCandidate[];
+  /** The contents of every `\boxed{}` / `\fbox{}` in the response, in order. */
+  boxed: string[];
+}
+
+const boxCommands = ["\\boxed", "\\fbox"] as const;
+
+/**
+ * Reads the braced group that starts at `open` (which must be `{`), counting nested braces.
+ * Returns the inner text and the index after the closing brace, or undefined when the group
+ * never closes (a truncated answer never counts).
+ */
+function readBraced(text: string, open: number): { inner: string; end: number } | undefined {
+  let depth = 0;
+  for (let index = open; index < text.length; index += 1) {
+    const character = text[index];
+    if (character === "{") depth += 1;
+    else if (character === "}") {
+      depth -= 1;
+      if (depth === 0) return { inner: text.slice(open + 1, index), end: index + 1 };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Every `\boxed{…}` / `\fbox{…}` (nested braces allowed) and `\boxed X` (space form, up to
+ * the next `$` or line end), in order of appearance. Unclosed boxes are skipped.
+ */
+export function extractBoxedContents(params: { text: string }): string[] {
+  const { text } = params;
+  const found: string[] = [];
+  let index = 0;
+  while (index < text.length) {
+    let next = -1;
+    let command = "";
+    for (const candidate of boxCommands) {
+      const position = text.indexOf(candidate, index);
+      if (position >= 0 && (next < 0 || position < next)) {
+        next = position;
+        command = candidate;
+      }
+    }
+    if (next < 0) break;
+    let cursor = next + command.length;
+    if (text[cursor] === "{") {
+      const group = readBraced(text, cursor);
+      if (group === undefined) {
+        index = cursor;
+        continue;
+      }
+      found.push(group.inner);
+      index = group.end;
+      continue;
+    }
+    if (text[cursor] === " ") {
+      while (text[cursor] === " ") cursor += 1;
+      let end = cursor;
+      while (end < text.length && text[end] !== "$" && text[end] !== "\n") end += 1;
+      const inner = text.slice(cursor, end).trim();
+      if (inner !== "") found.push(inner);
+      index = end;
+      continue;
+    }
+    index = cursor;
+  }
+  return found;
+}
+
+/** The content of the last `\boxed{}` / `\fbox{}` in `text`, or undefined. */
+export function lastBoxedContent(params: { text: string }): string | undefined {
+  const all = extractBoxedContents(params);
+  return all[all.length - 1];
+}
+
+const minervaSuffix = "I hope it is correct.";
+// As in the reference: `.` (any character but a newline) before " I hope it is correct.".
+const minervaPattern = /Final Answer: The final answer is(.*?). I hope it is correct./;
+
+/**
+ * The Minerva answer: the text between "Final Answer: The final answer is" and the next
+ * "<any character>I hope it is correct." (the suffix is optional at the very end, as in
+ * lm-evaluation-harness, which appends it before matching). The FIRST such sentence counts,
+ * as in the reference. Undefined when absent (the reference's "[invalidanswer]").
+ */
+export function extractMinervaAnswer(params: { text: string }): string | undefined {
+  const match = minervaPattern.exec(`${params.text}${minervaSuffix}`);
+  return match?.[1]?.trim();
+}
+
+/**
+ * The text between the last two `$` signs (open-instruct's fallback "last LaTeX answer"),
+ * or undefined when there are fewer than two.
+ */
+export function extractLastDollarAnswer(params: { text: string }): string | undefined {
+  const { text } = params;
+  const last = text.lastIndexOf("$");
+  if (last <= 0) return undefined;
+  const previous = text.lastIndexOf("$", last - 1);
+  if (previous < 0) return undefined;
+  return text.slice(previous + 1, last);
+}
+
+/**
+ * Extracts the answer of a math response.
+ *
+ * - `flex` (open-instruct `math`): candidates in order — the last `\boxed{}` / `\fbox{}`, the
+ *   Minerva "Final Answer: The final answer is X. I hope it is correct." form, then (only when
+ *   neither exists) the text between the last two `$`, else the whole output.
+ * - `strict` (`strict_math`): the Minerva form only (open-instruct also falls back to the
+ *   Minerva-normalised whole output, which unwraps any `$…$`: not strict, so we do not).
+ *
+ * `extracted` is the first candidate; all are listed in `candidates`.
+ */
+export function extractMathAnswer(params: { response: string; mode?: "flex" | "strict" }): MathExtraction {
+  const { response } = params;
+  const mode = params.mode ?? "flex";
+  const candidates: MathCandidate[] = [];
+  const boxed = extractBoxedContents({ text: response });
+  if (mode === "flex") {
+    const last = boxed[boxed.length - 1];
+    if (last !== undefined) candidates.push({ source: "boxed", text: last });
+  }
+  const minerva = extractMinervaAnswer({ text: response });
+  if (minerva !== undefined) candidates.push({ source: "minerva", text: minerva });
+  if (mode === "flex" && candidates.length === 0) {
+    const dollars = extractLastDollarAnswer({ text: response });
+    if (dollars !== undefined) candidates.push({ source: "dollars", text: dollars });
+  }
+  if (mode === "flex" && candidates.length === 0 && response.trim() !== "")
+    candidates.push({ source: "whole_output", text: response.trim() });
+  const first = candidates[0];
+  return { extracted: first?.text, source: first?.source, candidates, boxed };
+}

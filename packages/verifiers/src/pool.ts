@@ -1,0 +1,162 @@
+/**
+ * A pool of verifier worker threads with a hard time bound per check: a check that has not
+ * answered within its bound gets score 0 with `details.timeout`, and its worker is
+ * terminated and replaced (a stuck CAS call or regex cannot be interrupted any other way).
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { VerifierWorkerError } from "./errors.js";
+import type { CheckResult } from "./verify-one.js";
+import type { CheckTask, WorkerMessage } from "./worker-protocol.js";
+
+/**
+ * The compiled worker entry. From dist/ it sits next to this module; from src/ (vitest loads
+ * TypeScript sources) it is `../dist/worker.js`, so tests need a prior `tsc -b`.
+ */
+export function workerEntry(): URL {
+  const here = import.meta.url;
+  return here.endsWith(".ts") ? new URL("../dist/worker.js", here) : new URL("./worker.js", here);
+}
+
+interface Pending {
+  task: CheckTask;
+  resolve: (result: CheckResult) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  current: Pending | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class VerifierPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private readonly entry: URL;
+  private closed = false;
+  /** Workers replaced after a timeout or crash. */
+  replacedWorkers = 0;
+
+  /** Number of worker threads. */
+  readonly size: number;
+
+  constructor(params: { size: number }) {
+    this.size = Math.max(1, params.size);
+    this.entry = workerEntry();
+    if (!existsSync(fileURLToPath(this.entry))) {
+      throw new VerifierWorkerError({
+        message: `verifier worker ${fileURLToPath(this.entry)} is missing: build @posttrain/verifiers first (tsc -b)`,
+      });
+    }
+    for (let index = 0; index < this.size; index += 1) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(this.entry);
+    const slot: Slot = { worker, ready: false, current: undefined, timer: undefined };
+    worker.on("message", (message: WorkerMessage) => this.onMessage(slot, message));
+    worker.on("error", (error) => this.onFailure(slot, error));
+    worker.on("exit", (code) => {
+      if (!this.closed && this.slots.includes(slot))
+        this.onFailure(slot, new Error(`worker exited with code ${code}`));
+    });
+    return slot;
+  }
+
+  private onMessage(slot: Slot, message: WorkerMessage): void {
+    if (message.type === "ready") {
+      slot.ready = true;
+      this.dispatch();
+      return;
+    }
+    const pending = slot.current;
+    if (pending === undefined || pending.task.id !== message.id) return;
+    if (slot.timer !== undefined) clearTimeout(slot.timer);
+    slot.current = undefined;
+    slot.timer = undefined;
+    if (message.type === "result") pending.resolve(message.result);
+    else
+      pending.reject(new VerifierWorkerError({ message: `${message.error.code}: ${message.error.message}` }));
+    this.dispatch();
+  }
+
+  /** Replaces `slot`'s worker; the task it was running (if any) gets `result`. */
+  private replace(slot: Slot, result: CheckResult | undefined): void {
+    const index = this.slots.indexOf(slot);
+    if (index < 0) return;
+    if (slot.timer !== undefined) clearTimeout(slot.timer);
+    const pending = slot.current;
+    slot.current = undefined;
+    this.slots.splice(index, 1);
+    void slot.worker.terminate();
+    this.replacedWorkers += 1;
+    if (!this.closed) this.slots.push(this.spawn());
+    if (pending !== undefined && result !== undefined) pending.resolve(result);
+    this.dispatch();
+  }
+
+  private onFailure(slot: Slot, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!slot.ready && slot.current === undefined && this.slots.every((other) => !other.ready)) {
+      // A worker that cannot even start will never run anything: fail everything queued.
+      const failure = new VerifierWorkerError({
+        message: `verifier worker failed to start: ${message}`,
+        cause: error,
+      });
+      for (const pending of this.queue.splice(0)) pending.reject(failure);
+      this.closed = true;
+      return;
+    }
+    this.replace(slot, {
+      score: 0,
+      details: { error: { code: "verifier_worker_failed", message } },
+      error: true,
+      timeout: false,
+    });
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.current !== undefined) continue;
+      const pending = this.queue.shift();
+      if (pending === undefined) return;
+      slot.current = pending;
+      const bound = pending.task.timeoutMilliseconds;
+      slot.timer = setTimeout(() => {
+        this.replace(slot, {
+          score: 0,
+          details: {
+            verifier: pending.task.verifier,
+            timeout: true,
+            timeoutMilliseconds: bound,
+            error: { code: "verifier_timeout", message: `check exceeded its time bound of ${bound} ms` },
+          },
+          error: false,
+          timeout: true,
+        });
+      }, bound);
+      slot.worker.postMessage(pending.task);
+    }
+  }
+
+  /** Queues one check; resolves with its result (timeouts and crashes are results too). */
+  run(task: CheckTask): Promise<CheckResult> {
+    if (this.closed)
+      return Promise.reject(new VerifierWorkerError({ message: "the verifier pool is closed" }));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ task, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Terminates every worker. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const slots = this.slots.splice(0);
+    for (const slot of slots) if (slot.timer !== undefined) clearTimeout(slot.timer);
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+}
