@@ -13,5 +13,10 @@ export {
   hubSettingsFromEnvironment,
   type RetryPolicy,
 } from "./settings.js";
-export { type RepoSnapshot, type SnapshotRepoParams, snapshotRepo } from "./snapshot.js";
+export {
+  type RepoSnapshot,
+  type SnapshotProgress,
+  type SnapshotRepoParams,
+  snapshotRepo,
+} from "./snapshot.js";
 export { type UploadFilesParams, uploadFiles } from "./upload.js";

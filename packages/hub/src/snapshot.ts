@@ -15,6 +15,16 @@ export interface SnapshotRepoParams extends HubOverrides {
   include?: string[] | undefined;
   /** Files downloaded at the same time (default 4). */
   concurrency?: number | undefined;
+  /** Called after each file is in the cache (downloaded or verified), e.g. to drive a progress bar. */
+  onFileDone?: ((event: SnapshotProgress) => void) | undefined;
+}
+
+export interface SnapshotProgress {
+  file: DownloadedFile;
+  filesCompleted: number;
+  filesTotal: number;
+  bytesCompleted: number;
+  bytesTotal: number;
 }
 
 export interface RepoSnapshot {
@@ -47,6 +57,9 @@ export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnap
   const concurrency = Math.max(1, Math.floor(params.concurrency ?? 4));
   const results: DownloadedFile[] = new Array(files.length);
   let next = 0;
+  let filesCompleted = 0;
+  let bytesCompleted = 0;
+  const bytesTotal = files.reduce((sum, file) => sum + file.size, 0);
   async function worker(): Promise<void> {
     while (next < files.length) {
       const index = next;
@@ -59,6 +72,15 @@ export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnap
         path: file.path,
         expectedSha256: undefined,
         file: settings.offline ? undefined : file,
+      });
+      filesCompleted += 1;
+      bytesCompleted += results[index].size;
+      params.onFileDone?.({
+        file: results[index],
+        filesCompleted,
+        filesTotal: files.length,
+        bytesCompleted,
+        bytesTotal,
       });
     }
   }

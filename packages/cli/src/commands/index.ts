@@ -1,5 +1,6 @@
 import type { RegisterCommand } from "../command.js";
 import { register as doctor } from "./doctor.js";
+import { register as hub } from "./hub.js";
 
 /** Every `posttrain` subcommand, in the order `--help` lists them. Add new ones here. */
-export const commands: RegisterCommand[] = [doctor];
+export const commands: RegisterCommand[] = [doctor, hub];
