@@ -1,0 +1,263 @@
+import { execFile } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+import { CodeSandboxError } from "./errors.js";
+
+/** The languages the sandbox runs. TypeScript is transpiled to JavaScript first. */
+export type ProgramLanguage = "python" | "javascript" | "typescript";
+
+/**
+ * What isolation this machine allows, probed once per process:
+ * - `networkNamespace` / `pidNamespace`: `unshare --net --pid --fork` works (as root, or with
+ *   unprivileged user namespaces). The program sees no network interface at all, and killing
+ *   its first process tears down every process it started, even ones that called `setsid`.
+ * - `userSwitch`: we are root and `setpriv` can drop to a fresh, unused user id per run, which
+ *   makes RLIMIT_NPROC effective (root ignores it) and keeps the program away from files
+ *   that are not world-readable and from signalling our processes.
+ * - `prlimit`: util-linux `prlimit` applies CPU / address-space / process / file-size limits
+ *   to the exec'd interpreter (without it, the Python prelude cannot apply them to itself
+ *   before the interpreter starts, so only the wall timeout and output cap hold).
+ */
+export interface SandboxIsolation {
+  networkNamespace: boolean;
+  pidNamespace: boolean;
+  userSwitch: boolean;
+  prlimit: boolean;
+  /** The `unshare` arguments that create the namespaces (empty when unavailable). */
+  namespaceArguments: string[];
+  tools: { unshare: string | null; setpriv: string | null; prlimit: string | null };
+  notes: string[];
+}
+
+/** A runtime the sandbox runs programs with, and whether it may run under the sandbox user. */
+export interface SandboxInterpreter {
+  language: "python" | "javascript";
+  executable: string;
+  version: string;
+  /** False when the interpreter is not reachable by the sandbox user (e.g. under /root). */
+  userSwitch: boolean;
+}
+
+function findOnPath(name: string): string | null {
+  const directories = (process.env.PATH ?? "").split(delimiter).filter((entry) => entry !== "");
+  for (const directory of [
+    ...directories,
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+  ]) {
+    const candidate = join(directory, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+interface CommandResult {
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+function runCommand(command: string, args: string[], timeoutMilliseconds = 10_000): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      args,
+      { timeout: timeoutMilliseconds, encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } },
+      (error, stdout, stderr) => {
+        resolve({ ok: error === null, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** A user id that no account uses: the sandbox runs each process as a fresh one. */
+export const probeUserId = 2_000_000_000;
+
+let isolationPromise: Promise<SandboxIsolation> | undefined;
+
+/** Probes (once) which isolation features this machine supports. */
+export function detectSandboxIsolation(): Promise<SandboxIsolation> {
+  isolationPromise ??= (async () => {
+    const tools = {
+      unshare: findOnPath("unshare"),
+      setpriv: findOnPath("setpriv"),
+      prlimit: findOnPath("prlimit"),
+    };
+    const notes: string[] = [];
+    let namespaces = false;
+    let namespaceArguments: string[] = [];
+    if (process.env.POSTTRAIN_SANDBOX_NO_NAMESPACES === "1")
+      notes.push("namespaces disabled by POSTTRAIN_SANDBOX_NO_NAMESPACES=1");
+    else if (tools.unshare === null) notes.push("util-linux unshare not found: no network or PID namespace");
+    else {
+      const asRoot = process.getuid?.() === 0;
+      const args = asRoot
+        ? ["--net", "--pid", "--fork", "--kill-child", "--", "true"]
+        : ["--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child", "--", "true"];
+      namespaces = (await runCommand(tools.unshare, args)).ok;
+      if (namespaces) namespaceArguments = args.slice(0, -1);
+      if (!namespaces)
+        notes.push(
+          "unshare --net --pid failed here (no privileges or user namespaces): no network or PID namespace",
+        );
+    }
+    let userSwitch = false;
+    if (process.getuid?.() !== 0)
+      notes.push("not root: programs run as the current user; RLIMIT_NPROC applies to that user");
+    else if (tools.setpriv === null)
+      notes.push("setpriv not found: programs run as root, RLIMIT_NPROC is not enforced");
+    else {
+      userSwitch = (
+        await runCommand(tools.setpriv, [
+          `--reuid=${probeUserId}`,
+          `--regid=${probeUserId}`,
+          "--clear-groups",
+          "--",
+          "true",
+        ])
+      ).ok;
+      if (!userSwitch)
+        notes.push("setpriv could not switch user: programs run as root, RLIMIT_NPROC is not enforced");
+    }
+    if (tools.prlimit === null)
+      notes.push(
+        "prlimit not found: CPU, memory, process and file-size limits are applied by the Python prelude only",
+      );
+    return {
+      networkNamespace: namespaces,
+      pidNamespace: namespaces,
+      userSwitch,
+      prlimit: tools.prlimit !== null,
+      namespaceArguments,
+      tools,
+      notes,
+    };
+  })();
+  return isolationPromise;
+}
+
+async function probeInterpreter(params: {
+  executable: string;
+  args: string[];
+  isolation: SandboxIsolation;
+}): Promise<{ runs: boolean; runsAsSandboxUser: boolean; output: string }> {
+  const direct = await runCommand(params.executable, params.args);
+  if (!direct.ok) return { runs: false, runsAsSandboxUser: false, output: direct.stderr };
+  let runsAsSandboxUser = false;
+  if (params.isolation.userSwitch && params.isolation.tools.setpriv !== null) {
+    const switched = await runCommand(params.isolation.tools.setpriv, [
+      `--reuid=${probeUserId}`,
+      `--regid=${probeUserId}`,
+      "--clear-groups",
+      "--",
+      params.executable,
+      ...params.args,
+    ]);
+    runsAsSandboxUser = switched.ok && switched.stdout === direct.stdout;
+  }
+  return { runs: true, runsAsSandboxUser, output: direct.stdout.trim() };
+}
+
+const interpreterPromises = new Map<string, Promise<SandboxInterpreter>>();
+
+const pythonVersionProbe = [
+  "-I",
+  "-c",
+  "import sys; assert sys.version_info >= (3, 8); print(sys.executable + '\\n' + sys.version.split()[0])",
+];
+
+async function resolvePython(isolation: SandboxIsolation): Promise<SandboxInterpreter> {
+  const override = process.env.POSTTRAIN_PYTHON;
+  const candidates: string[] = [];
+  if (override !== undefined && override !== "") candidates.push(override);
+  else {
+    const onPath = findOnPath("python3");
+    if (onPath !== null) candidates.push(onPath);
+    candidates.push("/usr/bin/python3");
+  }
+  const usable: SandboxInterpreter[] = [];
+  for (const candidate of candidates) {
+    // Resolve shims (pyenv, asdf) to the real executable so each test skips the shim.
+    const first = await probeInterpreter({ executable: candidate, args: pythonVersionProbe, isolation });
+    if (!first.runs) continue;
+    const [executable = candidate, version = "unknown"] = first.output.split("\n");
+    const probe = await probeInterpreter({ executable, args: pythonVersionProbe, isolation });
+    if (!probe.runs) continue;
+    const interpreter: SandboxInterpreter = {
+      language: "python",
+      executable,
+      version,
+      userSwitch: probe.runsAsSandboxUser,
+    };
+    if (interpreter.userSwitch || !isolation.userSwitch) return interpreter;
+    usable.push(interpreter);
+  }
+  const fallback = usable[0];
+  if (fallback !== undefined) {
+    isolation.notes.push(
+      `${fallback.executable} is not executable by the sandbox user: Python programs run as root`,
+    );
+    return fallback;
+  }
+  throw new CodeSandboxError({
+    code: "sandbox_interpreter_missing",
+    message:
+      override !== undefined && override !== ""
+        ? `POSTTRAIN_PYTHON=${override} is not a working Python >= 3.8 interpreter`
+        : "no Python >= 3.8 interpreter found: install python3 (Debian: apt-get install python3) or set POSTTRAIN_PYTHON",
+    details: { candidates },
+  });
+}
+
+async function resolveNode(isolation: SandboxIsolation): Promise<SandboxInterpreter> {
+  const probe = await probeInterpreter({
+    executable: process.execPath,
+    args: ["-e", "process.stdout.write(process.version)"],
+    isolation,
+  });
+  if (!probe.runs) {
+    throw new CodeSandboxError({
+      code: "sandbox_interpreter_missing",
+      message: `cannot run ${process.execPath} for JavaScript programs`,
+    });
+  }
+  if (isolation.userSwitch && !probe.runsAsSandboxUser) {
+    isolation.notes.push(
+      `${process.execPath} is not executable by the sandbox user: JavaScript programs run as root`,
+    );
+  }
+  return {
+    language: "javascript",
+    executable: process.execPath,
+    version: probe.output,
+    userSwitch: probe.runsAsSandboxUser,
+  };
+}
+
+/** Finds (once per language) the interpreter that runs programs of `language`. */
+export async function resolveInterpreter({
+  language,
+}: {
+  language: ProgramLanguage;
+}): Promise<SandboxInterpreter> {
+  const runtime = language === "python" ? "python" : "javascript";
+  let promise = interpreterPromises.get(runtime);
+  if (promise === undefined) {
+    promise = detectSandboxIsolation().then((isolation) =>
+      runtime === "python" ? resolvePython(isolation) : resolveNode(isolation),
+    );
+    interpreterPromises.set(runtime, promise);
+    // A missing interpreter may be installed later: do not cache the failure.
+    promise.catch(() => interpreterPromises.delete(runtime));
+  }
+  return promise;
+}
