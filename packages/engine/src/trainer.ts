@@ -1,0 +1,258 @@
+/**
+ * A causal-LM training step on onnxruntime-node: one forward+backward graph (masked token
+ * cross-entropy through the chunked LM head; gradients of every parameter as outputs written
+ * straight into one flat gradient buffer), gradient accumulation over micro-batches, global
+ * grad-norm clipping, a learning-rate schedule and AdamW over flat buffers.
+ */
+import { parseWithSchema, Random } from "@posttrain/core";
+import { z } from "zod";
+import { gradients } from "./autodiff.js";
+import { emitModel } from "./emit.js";
+import { GraphBuilder, type GraphTensor } from "./graph.js";
+import { type Reduction, tokenCrossEntropy } from "./losses.js";
+import type { LlamaModel } from "./model/llama.js";
+import { AdamW, type AdamWOptions, clipFactor, globalGradientNorm } from "./optimizer.js";
+import { ParameterLayout, packParameters } from "./parameters.js";
+import { type CompiledGraph, type CompileOptions, compileGraph, type Feed, OutputBuffer } from "./runtime.js";
+import { type LearningRateSchedule, learningRateAt, learningRateScheduleSchema } from "./schedule.js";
+
+/** One micro-batch of token rows, all `[batchSize, sequenceLength]` row-major. */
+export interface TokenBatch {
+  batchSize: number;
+  sequenceLength: number;
+  inputIds: BigInt64Array;
+  /** Next-token targets (already shifted); any valid id where `lossMask` is 0. */
+  labels: BigInt64Array;
+  /** 1 where the token's loss counts, 0 elsewhere (prompt, padding). */
+  lossMask: Float32Array;
+  /** Defaults to 0…sequenceLength−1 on every row. */
+  positionIds?: BigInt64Array;
+  /** Defaults to one segment per row. */
+  segmentIds?: BigInt64Array;
+}
+
+export const trainerOptionsSchema = z.object({
+  schedule: learningRateScheduleSchema,
+  adamW: z
+    .object({
+      beta1: z.number().min(0).lt(1).optional(),
+      beta2: z.number().min(0).lt(1).optional(),
+      epsilon: z.number().positive().optional(),
+      weightDecay: z.number().min(0).optional(),
+    })
+    .default({}),
+  /** Clip the global gradient norm to this value (none when absent). */
+  maxGradientNorm: z.number().positive().optional(),
+  /** `mean`: token-mean over all micro-batches of a step; `sum`: token sum. */
+  reduction: z.enum(["sum", "mean"]).default("mean"),
+  /** Row chunks of the fused LM head + loss. */
+  lossChunks: z.number().int().positive().default(4),
+});
+
+export type TrainerOptions = z.input<typeof trainerOptionsSchema>;
+
+export interface StepResult {
+  /** The step number after this update (1 for the first). */
+  step: number;
+  loss: number;
+  gradientNorm: number;
+  learningRate: number;
+  tokens: number;
+  /** Wall seconds of the forward+backward runs and of clipping + AdamW. */
+  seconds: { forwardBackward: number; optimizer: number };
+}
+
+function defaultPositions(batch: TokenBatch): BigInt64Array {
+  const positions = new BigInt64Array(batch.batchSize * batch.sequenceLength);
+  for (let index = 0; index < positions.length; index += 1)
+    positions[index] = BigInt(index % batch.sequenceLength);
+  return positions;
+}
+
+/** Builds the training graph: loss = reduction(masked CE) · loss_scale, plus every gradient. */
+export function buildCausalLmTrainingGraph(params: {
+  model: LlamaModel;
+  lossChunks: number;
+  reduction?: Reduction;
+}): {
+  graph: GraphBuilder;
+  outputs: Record<string, GraphTensor>;
+} {
+  const graph = new GraphBuilder();
+  const parameters = params.model.declareParameters(graph);
+  const inputs = params.model.declareInputs(graph);
+  const labels = graph.input({ name: "labels", dtype: "int64", shape: ["batch", "sequence"] });
+  const mask = graph.input({ name: "loss_mask", dtype: "float32", shape: ["batch", "sequence"] });
+  const lossScale = graph.input({ name: "loss_scale", dtype: "float32", shape: [] });
+  const logProbs = params.model.tokenLogProbs({
+    graph,
+    parameters,
+    inputs,
+    labels,
+    chunks: params.lossChunks,
+  });
+  const loss = graph.mul(
+    tokenCrossEntropy({ graph, logProbs, mask, reduction: params.reduction ?? "sum" }),
+    lossScale,
+  );
+  const names = [...parameters.keys()];
+  const grads = gradients({ graph, loss, parameters: names.map((name) => parameters.get(name)!) });
+  const outputs: Record<string, GraphTensor> = { loss };
+  names.forEach((name, index) => {
+    outputs[`grad:${name}`] = grads[index]!;
+  });
+  return { graph, outputs };
+}
+
+export class CausalLmTrainer {
+  readonly layout: ParameterLayout;
+  readonly parameters: Float32Array;
+  readonly gradients: Float32Array;
+  readonly optimizer: AdamW;
+  step = 0;
+  private scratch: Float32Array | undefined;
+  private readonly gradientOutputs: Record<string, OutputBuffer>;
+  private scratchOutputs: Record<string, OutputBuffer> | undefined;
+  private readonly lossOutput = new OutputBuffer(new Float32Array(1), [], "float32");
+
+  private constructor(
+    readonly model: LlamaModel,
+    readonly options: z.output<typeof trainerOptionsSchema>,
+    readonly compiled: CompiledGraph,
+    parameters: Float32Array,
+  ) {
+    this.layout = new ParameterLayout(model.parameterSpecs());
+    this.parameters = parameters;
+    this.gradients = new Float32Array(this.layout.length);
+    this.optimizer = new AdamW({ layout: this.layout, options: options.adamW as AdamWOptions });
+    this.gradientOutputs = this.outputViews(this.gradients);
+  }
+
+  /**
+   * Compiles the training graph and initialises parameters from `seed` (or copies
+   * `initialParameters`, a flat buffer in {@link ParameterLayout} order).
+   */
+  static async create(
+    params: {
+      model: LlamaModel;
+      options: TrainerOptions;
+      seed?: number;
+      initialParameters?: Float32Array;
+    } & CompileOptions,
+  ): Promise<CausalLmTrainer> {
+    const options = parseWithSchema({
+      schema: trainerOptionsSchema,
+      value: params.options,
+      label: "trainer options",
+    });
+    const { graph, outputs } = buildCausalLmTrainingGraph({
+      model: params.model,
+      lossChunks: options.lossChunks,
+    });
+    const compiled = await compileGraph({
+      model: emitModel({ graph, outputs, name: "causal-lm-train" }),
+      ...(params.executionProvider === undefined ? {} : { executionProvider: params.executionProvider }),
+      ...(params.threads === undefined ? {} : { threads: params.threads }),
+      ...(params.optimizationLevel === undefined ? {} : { optimizationLevel: params.optimizationLevel }),
+    });
+    const layout = new ParameterLayout(params.model.parameterSpecs());
+    const parameters =
+      params.initialParameters !== undefined
+        ? Float32Array.from(params.initialParameters)
+        : packParameters({
+            layout,
+            values: params.model.initialValues(Random.fromSeed(params.seed ?? 0).stream("init")),
+          });
+    if (parameters.length !== layout.length)
+      throw new Error(`initialParameters must have ${layout.length} floats`);
+    return new CausalLmTrainer(params.model, options, compiled, parameters);
+  }
+
+  private outputViews(buffer: Float32Array): Record<string, OutputBuffer> {
+    const outputs: Record<string, OutputBuffer> = {};
+    for (const entry of this.layout.entries) {
+      outputs[`grad:${entry.name}`] = new OutputBuffer(
+        this.layout.view(buffer, entry.name),
+        entry.shape,
+        "float32",
+      );
+    }
+    return outputs;
+  }
+
+  private feeds(batch: TokenBatch, lossScale: number): Record<string, Feed> {
+    const dims = [batch.batchSize, batch.sequenceLength];
+    const feeds: Record<string, Feed> = {
+      input_ids: { data: batch.inputIds, dims },
+      labels: { data: batch.labels, dims },
+      loss_mask: { data: batch.lossMask, dims },
+      position_ids: { data: batch.positionIds ?? defaultPositions(batch), dims },
+      segment_ids: {
+        data: batch.segmentIds ?? new BigInt64Array(batch.batchSize * batch.sequenceLength),
+        dims,
+      },
+      loss_scale: { data: Float32Array.of(lossScale), dims: [] },
+    };
+    for (const entry of this.layout.entries)
+      feeds[entry.name] = { data: this.layout.view(this.parameters, entry.name), dims: entry.shape };
+    return feeds;
+  }
+
+  /** Runs forward+backward over the micro-batches, accumulating into {@link CausalLmTrainer.gradients}. */
+  async accumulateGradients(microBatches: readonly TokenBatch[]): Promise<{ loss: number; tokens: number }> {
+    let tokens = 0;
+    for (const batch of microBatches) for (const value of batch.lossMask) tokens += value;
+    const lossScale = this.options.reduction === "mean" ? 1 / Math.max(1, tokens) : 1;
+    let loss = 0;
+    for (const [index, batch] of microBatches.entries()) {
+      const accumulate = index > 0;
+      if (accumulate && this.scratch === undefined) {
+        this.scratch = new Float32Array(this.layout.length);
+        this.scratchOutputs = this.outputViews(this.scratch);
+      }
+      await this.compiled.run({
+        feeds: this.feeds(batch, lossScale),
+        outputs: { ...(accumulate ? this.scratchOutputs! : this.gradientOutputs), loss: this.lossOutput },
+      });
+      loss += this.lossOutput.data[0] as number;
+      if (accumulate) {
+        const gradients = this.gradients;
+        const scratch = this.scratch!;
+        for (let position = 0; position < gradients.length; position += 1)
+          gradients[position]! += scratch[position]!;
+      }
+    }
+    return { loss, tokens };
+  }
+
+  /** One optimizer step over `microBatches` (gradient accumulation when there are several). */
+  async trainStep(params: { microBatches: readonly TokenBatch[] }): Promise<StepResult> {
+    if (params.microBatches.length === 0) throw new Error("trainStep needs at least one micro-batch");
+    const started = performance.now();
+    const { loss, tokens } = await this.accumulateGradients(params.microBatches);
+    const backwardDone = performance.now();
+    const gradientNorm = globalGradientNorm(this.gradients);
+    const learningRate = learningRateAt({
+      schedule: this.options.schedule as LearningRateSchedule,
+      step: this.step,
+    });
+    this.optimizer.update({
+      parameters: this.parameters,
+      gradients: this.gradients,
+      learningRate,
+      gradientScale: clipFactor({ norm: gradientNorm, maxNorm: this.options.maxGradientNorm }),
+    });
+    this.step += 1;
+    return {
+      step: this.step,
+      loss,
+      gradientNorm,
+      learningRate,
+      tokens,
+      seconds: {
+        forwardBackward: (backwardDone - started) / 1000,
+        optimizer: (performance.now() - backwardDone) / 1000,
+      },
+    };
+  }
+}
