@@ -194,3 +194,107 @@ describe("downloadRepoFile", () => {
     await expect(lstat(join(storage, "snapshots", first!, "data", "train.jsonl"))).rejects.toThrow();
   });
 });
+
+describe("downloadRepoFile, more cases", () => {
+  it("verifies non-LFS files by git blob oid and repairs them", async () => {
+    const [first] = hub.commitShas(repo.name);
+    const file = await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "README.md" });
+    await writeFile(file.localPath, "# math v9\n");
+    const repaired = await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "README.md" });
+    expect(await readFile(repaired.localPath, "utf8")).toBe("# math v1\n");
+    expect(repaired.sha256).toBe(sha256Hex("# math v1\n"));
+  });
+
+  it("checks expectedSha256 against the Hub's oid and against non-LFS content", async () => {
+    const [first] = hub.commitShas(repo.name);
+    const wrong = "0".repeat(64);
+    const lfs = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: first!,
+      path: "data/train.jsonl",
+      expectedSha256: wrong,
+    }).catch((caught: unknown) => caught);
+    expect((lfs as HubError).code).toBe("hub_hash_mismatch");
+    expect((lfs as HubError).details).toMatchObject({ expected: wrong, actual: sha256Hex(trainV1) });
+    const plain = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: first!,
+      path: "README.md",
+      expectedSha256: wrong,
+    }).catch((caught: unknown) => caught);
+    expect((plain as HubError).code).toBe("hub_hash_mismatch");
+    const right = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: first!,
+      path: "README.md",
+      expectedSha256: sha256Hex("# math v1\n"),
+    });
+    expect(right.sha256).toBe(sha256Hex("# math v1\n"));
+  });
+
+  it("reports a missing file and refuses unsafe paths before any request", async () => {
+    const [first] = hub.commitShas(repo.name);
+    const missing = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: first!,
+      path: "nope.txt",
+    }).catch((caught: unknown) => caught);
+    expect((missing as HubError).code).toBe("hub_file_not_found");
+    expect((missing as HubError).message).toContain("nope.txt");
+    const before = hub.requests.length;
+    for (const path of ["../escape", "/abs", "a//b", "a/./b"]) {
+      await expect(downloadRepoFile({ ...overrides(), repo, revision: first!, path })).rejects.toThrow(
+        /path/,
+      );
+    }
+    expect(hub.requests.length).toBe(before);
+  });
+
+  it("lets concurrent downloads of the same file both succeed", async () => {
+    const [first] = hub.commitShas(repo.name);
+    const results = await Promise.all(
+      [1, 2, 3].map(() =>
+        downloadRepoFile({ ...overrides(), repo, revision: first!, path: "data/train.jsonl" }),
+      ),
+    );
+    for (const result of results) expect(result.sha256).toBe(sha256Hex(trainV1));
+    expect(await readdir(join(cacheDirectory, "datasets--acme--math", "blobs"))).toEqual([
+      sha256Hex(trainV1),
+    ]);
+  });
+
+  it("links a blob already cached for another commit instead of downloading it again", async () => {
+    const shas = hub.commitShas(repo.name);
+    const moved = hub.addCommit({
+      repo: repo.name,
+      files: { "README.md": "# math v1\n", "data/train.jsonl": trainV1 },
+    });
+    await downloadRepoFile({ ...overrides(), repo, revision: shas[0]!, path: "data/train.jsonl" });
+    const before = hub.requests.length;
+    const relinked = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: moved,
+      path: "data/train.jsonl",
+    });
+    expect(relinked.localPath).toContain(moved);
+    expect(lfsObjectGets(before)).toBe(0);
+  });
+
+  it("explains a malformed token", async () => {
+    const [first] = hub.commitShas(repo.name);
+    const error = await downloadRepoFile({
+      ...overrides(),
+      accessToken: "not-a-token",
+      repo,
+      revision: first!,
+      path: "README.md",
+    }).catch((caught: unknown) => caught);
+    expect((error as HubError).code).toBe("hub_unauthorized");
+    expect((error as HubError).message).toContain("hf_");
+  });
+});

@@ -165,6 +165,14 @@ export function toHubError(error: unknown, context: RequestContext, errorCode?: 
     });
   }
   const reason = error instanceof Error ? error.message : String(error);
+  if (error instanceof TypeError && /access token must start with/i.test(reason)) {
+    return new HubError({
+      code: "hub_unauthorized",
+      message: `${describe(context)}: the access token (HF_TOKEN) is malformed: Hub tokens start with "hf_"`,
+      cause: error,
+      details: contextDetails(context),
+    });
+  }
   return new HubError({
     code: "hub_transfer_failed",
     message: `${describe(context)}: request failed: ${reason}`,
