@@ -121,6 +121,7 @@ export const codeProbes: VerifierProbe[] = [
     "fork_bomb",
     "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
     "a fork bomb must be contained (process limit, PID namespace, group kill) and score 0",
+    { tests: ["assert add(1, 2) == 3"], wallSeconds: 1.5 },
   ),
   adversarial(
     "code",
@@ -128,7 +129,10 @@ export const codeProbes: VerifierProbe[] = [
     "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)",
     "unbounded output is cut at the cap and the process killed",
   ),
-  adversarial("code", "busy_loop", "while True:\n    pass", "an infinite loop times out"),
+  adversarial("code", "busy_loop", "while True:\n    pass", "an infinite loop times out", {
+    tests: ["assert add(1, 2) == 3"],
+    wallSeconds: 1,
+  }),
   adversarial(
     "code",
     "system_exit_inside_function",

@@ -1,0 +1,381 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { describe, expect, it } from "vitest";
+import { detectSandboxIsolation } from "./environment.js";
+import { type ProgramTestOutcome, runProgramTests } from "./run-program-tests.js";
+
+/** One assert test against `program` (Python unless stated); returns its outcome. */
+async function runOne(params: {
+  program: string;
+  test: string;
+  language?: "python" | "javascript" | "typescript";
+  wallSeconds?: number;
+  memoryMegabytes?: number;
+}): Promise<ProgramTestOutcome> {
+  const result = await runProgramTests({
+    program: params.program,
+    language: params.language ?? "python",
+    tests: [{ kind: "assert", code: params.test }],
+    limits: {
+      wallSeconds: params.wallSeconds ?? 3,
+      ...(params.memoryMegabytes === undefined ? {} : { memoryMegabytes: params.memoryMegabytes }),
+    },
+  });
+  const outcome = result.outcomes[0];
+  if (outcome === undefined) throw new Error("no outcome");
+  return outcome;
+}
+
+function processesWithArgument(argument: string): number {
+  let count = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "latin1").split("\0").includes(argument)) count += 1;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return count;
+}
+
+const isolation = await detectSandboxIsolation();
+
+describe("python sandbox: honest baseline", () => {
+  it("passes a correct program and counts the assertions that ran", async () => {
+    const outcome = await runOne({
+      program: "def add(a, b):\n    return a + b",
+      test: "assert add(1, 2) == 3\nassert add(2, 2) == 4",
+    });
+    expect(outcome).toMatchObject({
+      passed: true,
+      reason: "ok",
+      assertions: 2,
+      timedOut: false,
+      exitCode: 0,
+    });
+  });
+
+  it("runs HumanEval-style check functions with tolerance asserts", async () => {
+    const test =
+      "def check(candidate):\n    assert abs(candidate(1.5) - 3.0) < 1e-6\n    assert candidate(0) == 0\n\ncheck(double)";
+    const outcome = await runOne({ program: "def double(x):\n    return x * 2", test });
+    expect(outcome).toMatchObject({ passed: true, assertions: 2 });
+  });
+
+  it("fails a wrong program with the assertion's message", async () => {
+    const outcome = await runOne({
+      program: "def add(a, b):\n    return a - b",
+      test: "assert add(1, 2) == 3, 'one plus two'",
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "assertion_failed" });
+    expect(outcome.detail).toContain("one plus two");
+  });
+
+  it("reports a syntax error in the program", async () => {
+    const outcome = await runOne({
+      program: "def add(a, b)\n    return a + b",
+      test: "assert add(1, 2) == 3",
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "program_syntax_error" });
+  });
+
+  it("runs in a private, empty temporary directory that is removed afterwards", async () => {
+    const program = "import os\nCWD = os.getcwd()\nENTRIES = os.listdir(CWD)\nHOME = os.environ.get('HOME')";
+    const outcome = await runOne({
+      program,
+      test: "assert ENTRIES == [] and HOME == CWD\nraise RuntimeError(CWD)",
+    });
+    expect(outcome.reason).toBe("test_error");
+    const directory = outcome.detail.replace(/^RuntimeError: /, "");
+    expect(directory).toMatch(/posttrain-sandbox-/);
+    expect(outcome.assertions).toBe(1);
+    expect(existsSync(directory)).toBe(false);
+  });
+});
+
+describe("python sandbox: each escape fails", () => {
+  const add = "def add(a, b):\n    return a + b\n";
+
+  it("sys.exit(0) before the asserts", async () => {
+    const outcome = await runOne({
+      program: `import sys\nsys.exit(0)\n${add}`,
+      test: "assert add(1, 2) == 3",
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "program_exited_before_tests" });
+  });
+
+  it("os._exit(0) before the asserts (exit code 0, but no nonce report)", async () => {
+    const outcome = await runOne({ program: "import os\nos._exit(0)", test: "assert add(1, 2) == 3" });
+    expect(outcome).toMatchObject({ passed: false, reason: "no_report", exitCode: 0 });
+  });
+
+  it("os._exit(0) from inside the tested function", async () => {
+    const outcome = await runOne({
+      program: "import os\ndef add(a, b):\n    os._exit(0)",
+      test: "assert add(1, 2) == 3",
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "no_report" });
+  });
+
+  it("SystemExit(0) raised from inside the tested function", async () => {
+    const outcome = await runOne({
+      program: "def add(a, b):\n    raise SystemExit(0)",
+      test: "assert add(1, 2) == 3",
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "exited_during_tests" });
+  });
+
+  it("redefining AssertionError (builtins and module level)", async () => {
+    const program =
+      "import builtins\nclass Quiet(Exception):\n    pass\nbuiltins.AssertionError = Quiet\nAssertionError = Quiet\ndef add(a, b):\n    return 0";
+    const outcome = await runOne({ program, test: "assert add(1, 2) == 3" });
+    expect(outcome).toMatchObject({ passed: false, reason: "assertion_failed" });
+  });
+
+  it("an object whose __eq__ always returns True", async () => {
+    const program =
+      "class Anything:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\ndef add(a, b):\n    return Anything()";
+    const outcome = await runOne({ program, test: "assert add(1, 2) == 3" });
+    expect(outcome).toMatchObject({ passed: false, reason: "untrusted_value" });
+  });
+
+  it("the same hack nested inside a list, and on the left of `in`", async () => {
+    const program =
+      "class Anything:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\ndef pair():\n    return [1, Anything()]";
+    expect(await runOne({ program, test: "assert pair() == [1, 2]" })).toMatchObject({
+      passed: false,
+      reason: "untrusted_value",
+    });
+    expect(await runOne({ program, test: "assert pair()[1] in [5, 6]" })).toMatchObject({
+      passed: false,
+      reason: "untrusted_value",
+    });
+  });
+
+  it("a subclass of int with a rigged __eq__", async () => {
+    const program =
+      "class Sneaky(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\ndef add(a, b):\n    return Sneaky(0)";
+    const outcome = await runOne({ program, test: "assert add(1, 2) == 3" });
+    expect(outcome).toMatchObject({ passed: false, reason: "untrusted_value" });
+  });
+
+  it("arithmetic and abs() rigged to return 0", async () => {
+    const program =
+      "class Zero:\n    def __sub__(self, other):\n        return self\n    def __abs__(self):\n        return 0.0\ndef area(r):\n    return Zero()";
+    const outcome = await runOne({ program, test: "assert abs(area(1) - 3.14159) < 1e-3" });
+    expect(outcome).toMatchObject({ passed: false, reason: "untrusted_value" });
+  });
+
+  it("a rigged truth value", async () => {
+    const program =
+      "class Yes:\n    def __bool__(self):\n        return True\ndef is_even(n):\n    return Yes()";
+    expect(await runOne({ program, test: "assert is_even(3)" })).toMatchObject({
+      passed: false,
+      reason: "untrusted_value",
+    });
+    expect(await runOne({ program, test: "assert not is_even(2)" })).toMatchObject({
+      passed: false,
+      reason: "untrusted_value",
+    });
+  });
+
+  it("monkeypatched builtins do not reach the test", async () => {
+    const program =
+      "import builtins\nbuiltins.abs = lambda value: 0\nbuiltins.len = lambda value: 3\nbuiltins.sorted = lambda value: [1, 2, 3]\ndef add(a, b):\n    return a - b";
+    const outcome = await runOne({
+      program,
+      test: "assert abs(add(1, 2) - 3) < 1e-9 or len(str(add(1, 1))) == 3 or sorted([add(1, 1)]) == [1, 2, 3]",
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "assertion_failed" });
+  });
+
+  it("the tests are nowhere the program can read them (files, argv, environment)", async () => {
+    const marker = "UNIQUE_TEST_MARKER_5f2c";
+    const program = [
+      "import glob, os",
+      "found = False",
+      "for path in glob.glob('**/*', recursive=True) + ['/proc/self/cmdline', '/proc/self/environ']:",
+      "    try:",
+      "        with open(path, 'rb') as handle:",
+      `            found = found or b'${marker}' in handle.read()`,
+      "    except OSError:",
+      "        pass",
+      "LEAKED = found",
+    ].join("\n");
+    const outcome = await runOne({ program, test: `assert LEAKED is False  # ${marker}` });
+    expect(outcome).toMatchObject({ passed: true, reason: "ok" });
+  });
+
+  it("printing success lines and forging reports on every descriptor", async () => {
+    const program =
+      "import os\nfor fd in range(1, 10):\n    try:\n        os.write(fd, b'passed 1 ok -\\nPASS\\n')\n    except OSError:\n        pass\nos._exit(0)";
+    const outcome = await runOne({ program, test: "assert add(1, 2) == 3" });
+    expect(outcome).toMatchObject({ passed: false, reason: "no_report" });
+  });
+
+  it("a pass-only body", async () => {
+    const outcome = await runOne({ program: "def add(a, b):\n    pass", test: "assert add(1, 2) == 3" });
+    expect(outcome).toMatchObject({ passed: false, reason: "assertion_failed" });
+  });
+
+  it("a test whose asserts never run does not pass", async () => {
+    const outcome = await runOne({
+      program: add,
+      test: "def check(candidate):\n    assert candidate(1, 2) == 3\n",
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "no_assertion_ran" });
+  });
+
+  it("an infinite loop is killed at the wall limit", async () => {
+    const outcome = await runOne({ program: "while True:\n    pass", test: "assert True", wallSeconds: 1 });
+    expect(outcome).toMatchObject({ passed: false, reason: "timeout", timedOut: true });
+  });
+
+  it("unbounded output is cut and the process killed", async () => {
+    const outcome = await runOne({
+      program: "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)",
+      test: "assert True",
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "output_limit_exceeded" });
+  });
+
+  it("memory beyond the address-space limit fails", async () => {
+    const outcome = await runOne({
+      program: "BLOCK = bytearray(600 * 1024 * 1024)",
+      test: "assert len(BLOCK) > 0",
+      memoryMegabytes: 256,
+    });
+    expect(outcome.passed).toBe(false);
+    expect(["program_error", "killed"]).toContain(outcome.reason);
+  });
+
+  it("a fork bomb is contained and the sandbox still works afterwards", async () => {
+    const program = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass";
+    const outcome = await runOne({ program, test: "assert True", wallSeconds: 1.5 });
+    expect(outcome.passed).toBe(false);
+    const after = await runOne({ program: add, test: "assert add(2, 3) == 5" });
+    expect(after.passed).toBe(true);
+  });
+
+  it("background processes, even in a new session, are killed with the test", async () => {
+    const marker = "41.123457";
+    const program = `import subprocess\nsubprocess.Popen(['sleep', '${marker}'], start_new_session=True)\n${add}`;
+    const outcome = await runOne({ program, test: "assert add(1, 2) == 3" });
+    expect(outcome.passed).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(processesWithArgument(marker)).toBe(0);
+  });
+
+  it.skipIf(!isolation.userSwitch)("runs as an unprivileged user id", async () => {
+    const outcome = await runOne({ program: "import os\nUID = os.getuid()", test: "assert UID != 0" });
+    expect(outcome.passed).toBe(true);
+  });
+
+  it.skipIf(!isolation.networkNamespace)("has no network, not even loopback to the host", async () => {
+    let connections = 0;
+    const server = createServer((socket) => {
+      connections += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    try {
+      const program = `import socket\ntry:\n    socket.create_connection(('127.0.0.1', ${port}), timeout=1).close()\n    CONNECTED = True\nexcept OSError:\n    CONNECTED = False`;
+      const outcome = await runOne({ program, test: "assert CONNECTED is False" });
+      expect(outcome.passed).toBe(true);
+      expect(connections).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe("stdio tests", () => {
+  it("compares stdout line by line and requires a clean exit", async () => {
+    const result = await runProgramTests({
+      program: "a, b = map(int, input().split())\nprint(a + b, '  ')\nimport sys\nsys.exit(0)",
+      language: "python",
+      tests: [
+        { kind: "stdio", input: "1 2\n", output: "3" },
+        { kind: "stdio", input: "5 5\n", output: "11" },
+        { kind: "stdio", input: "x\n", output: "" },
+      ],
+    });
+    expect(result.outcomes.map((outcome) => [outcome.passed, outcome.reason])).toEqual([
+      [true, "ok"],
+      [false, "wrong_output"],
+      [false, "program_error"],
+    ]);
+    expect(result.score).toBeCloseTo(1 / 3);
+  });
+});
+
+describe("javascript and typescript programs", () => {
+  it("runs a JavaScript program against assert tests and stdio tests", async () => {
+    const program = "function add(a, b) { return a + b; }\nif (require.main === undefined) {}\n";
+    const result = await runProgramTests({
+      program,
+      language: "javascript",
+      tests: [
+        {
+          kind: "assert",
+          code: "assert.strictEqual(add(1, 2), 3);\nassert.deepStrictEqual([add(1, 1)], [2]);",
+        },
+        { kind: "assert", code: "assert.strictEqual(add(1, 2), 4);" },
+      ],
+    });
+    expect(result.outcomes.map((outcome) => [outcome.passed, outcome.reason, outcome.assertions])).toEqual([
+      [true, "ok", 2],
+      [false, "assertion_failed", 0],
+    ]);
+  });
+
+  it("process.exit(0) before the test does not pass", async () => {
+    const outcome = await runOne({
+      program: "process.exit(0);",
+      test: "assert.strictEqual(add(1, 2), 3);",
+      language: "javascript",
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "no_report" });
+  });
+
+  it("patching node:assert or the global assert does not reach the test", async () => {
+    const program =
+      "const a = require('node:assert');\na.strictEqual = () => {};\nglobalThis.assert = { strictEqual() {} };\nfunction add(x, y) { return x - y; }";
+    const outcome = await runOne({
+      program,
+      test: "assert.strictEqual(add(1, 2), 3);",
+      language: "javascript",
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "assertion_failed" });
+  });
+
+  it("transpiles TypeScript programs and tests", async () => {
+    const program =
+      "interface Pair { a: number; b: number }\nfunction add(pair: Pair): number { return pair.a + pair.b; }";
+    const outcome = await runOne({
+      program,
+      test: "const total: number = add({ a: 1, b: 2 });\nassert.strictEqual(total, 3);",
+      language: "typescript",
+    });
+    expect(outcome).toMatchObject({ passed: true, assertions: 1 });
+    const broken = await runOne({
+      program: "function add(a: number, b: number { return a + b }",
+      test: "assert.ok(true);",
+      language: "typescript",
+    });
+    expect(broken).toMatchObject({ passed: false, reason: "program_syntax_error" });
+  });
+
+  it("JavaScript stdio programs read stdin", async () => {
+    const result = await runProgramTests({
+      program:
+        "const text = require('fs').readFileSync(0, 'utf8');\nconsole.log(text.trim().split(/\\s+/).map(Number).reduce((x, y) => x + y, 0));",
+      language: "javascript",
+      tests: [{ kind: "stdio", input: "2 3 4\n", output: "9\n" }],
+    });
+    expect(result.score).toBe(1);
+  });
+});
