@@ -159,9 +159,12 @@ export function isTwoResponses(value: string): boolean {
   return valid.length === 2 && pythonStrip(valid[0]!) !== pythonStrip(valid[1]!);
 }
 
-const letterSchema = z
-  .string()
-  .refine((letter) => /^[A-Za-z]$/u.test(letter), "must be a single ASCII letter (a-z or A-Z)");
+/**
+ * One character. The reference replaces anything but a single ASCII letter with a RANDOM
+ * letter (two of the 541 prompts ask for "#" and "!"); we count the given character instead,
+ * which is deterministic and what the prompt asks for.
+ */
+const letterSchema = z.string().refine((letter) => [...letter].length === 1, "must be a single character");
 
 export const googleInstructions: InstructionDefinition[] = [
   defineInstruction({
