@@ -1,0 +1,80 @@
+/**
+ * @posttrain/engine — trains and runs models on the CPU through onnxruntime-node by
+ * expressing the forward and backward pass as one ONNX graph (see README.md).
+ */
+
+export type { GradientsParams } from "./autodiff.js";
+export { gradients } from "./autodiff.js";
+export {
+  type CheckpointState,
+  type LoadedCheckpoint,
+  loadCheckpoint,
+  restoreCheckpoint,
+  saveCheckpoint,
+} from "./checkpoint.js";
+export {
+  type Dimension,
+  type DimensionLike,
+  dimension,
+  dimensionsEqual,
+  divideDimensions,
+  formatShape,
+  multiplyDimensions,
+  productOfDimensions,
+} from "./dims.js";
+export { type EmittedModel, Emitter, emitModel, type OnnxAttribute, opsetVersion } from "./emit.js";
+export {
+  CheckpointError,
+  ExecutionProviderError,
+  GradientError,
+  GraphError,
+  RuntimeInputError,
+  ShapeError,
+} from "./errors.js";
+export {
+  type Attributes,
+  type DataType,
+  type FloatType,
+  GraphBuilder,
+  type GraphConstant,
+  type GraphInput,
+  type GraphNode,
+  GraphTensor,
+  type InputKind,
+  type TensorType,
+} from "./graph.js";
+export { type Reduction, sequenceLogProbs, tokenCrossEntropy } from "./losses.js";
+export { type DecoderInputs, LlamaModel, type ParameterSpec } from "./model/llama.js";
+export {
+  type LlamaConfig,
+  type LlamaConfigInput,
+  llamaConfigSchema,
+  parseLlamaConfig,
+} from "./model/llama-config.js";
+export { decodeModel, encodeModel } from "./onnx-proto.js";
+export { type GradientParams, type OperationDefinition, operations } from "./ops.js";
+export { AdamW, type AdamWOptions, type AdamWState, clipFactor, globalGradientNorm } from "./optimizer.js";
+export { type LayoutEntry, ParameterLayout, packParameters } from "./parameters.js";
+export {
+  availableExecutionProviders,
+  CompiledGraph,
+  type CompileOptions,
+  compileGraph,
+  type ExecutionProvider,
+  type Feed,
+  OutputBuffer,
+} from "./runtime.js";
+export {
+  type LearningRateSchedule,
+  learningRateAt,
+  learningRateScheduleSchema,
+  warmupSteps,
+} from "./schedule.js";
+export {
+  buildCausalLmTrainingGraph,
+  CausalLmTrainer,
+  type StepResult,
+  type TokenBatch,
+  type TrainerOptions,
+  trainerOptionsSchema,
+} from "./trainer.js";
