@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, readFile, readlink, rename, rm, symlink } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { getRepoFolderName } from "@huggingface/hub";
-import { writeFileAtomic } from "@posttrain/core";
+import { atomicTemporaryPrefix, writeFileAtomic } from "@posttrain/core";
 import type { RepoReference } from "./repository.js";
 
 /**
@@ -130,4 +130,44 @@ export async function removeCachedFile(params: {
 }) {
   await rm(snapshotFilePath(params.cache, params.sha, params.path), { force: true });
   if (params.blobPath !== undefined) await rm(params.blobPath, { force: true });
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes what a killed download of `blobName` left in `blobs/`: our temporary files
+ * (`.tmp-<blob>.<pid>.<random>`) whose writing process is gone, and the `<blob>.incomplete`
+ * file @huggingface/hub's own `downloadFileToCacheDir` leaves when its stream fails. Files of
+ * live processes are kept, so concurrent downloads are not disturbed.
+ */
+export async function removeStaleTemporaries(cache: RepoCache, blobName: string): Promise<string[]> {
+  const directory = join(cache.storageFolder, "blobs");
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  const ours = `${atomicTemporaryPrefix}${blobName}.`;
+  for (const name of names) {
+    let stale = false;
+    if (name === `${blobName}.incomplete`) stale = true;
+    else if (name.startsWith(ours)) {
+      const pid = Number(name.slice(ours.length).split(".")[0]);
+      stale = Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processIsAlive(pid);
+    }
+    if (stale) {
+      await rm(join(directory, name), { force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
 }

@@ -1,4 +1,4 @@
-import { lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { downloadFileToCacheDir } from "@huggingface/hub";
@@ -296,5 +296,20 @@ describe("downloadRepoFile, more cases", () => {
     }).catch((caught: unknown) => caught);
     expect((error as HubError).code).toBe("hub_unauthorized");
     expect((error as HubError).message).toContain("hf_");
+  });
+});
+
+describe("leftovers of killed downloads", () => {
+  it("removes stale temporaries of dead processes and the library's .incomplete file, keeping live ones", async () => {
+    const [first] = hub.commitShas(repo.name);
+    const blobs = join(cacheDirectory, "datasets--acme--math", "blobs");
+    const name = sha256Hex(trainV1);
+    await mkdir(blobs, { recursive: true });
+    // PID 2^22 + 1 exceeds the largest pid_max Linux allows (2^22), so no live process has it.
+    await writeFile(join(blobs, `.tmp-${name}.4194305.abcd`), "partial");
+    await writeFile(join(blobs, `${name}.incomplete`), "partial");
+    await writeFile(join(blobs, `.tmp-${name}.${process.ppid}.beef`), "a live writer");
+    await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "data/train.jsonl" });
+    expect((await readdir(blobs)).sort()).toEqual([`.tmp-${name}.${process.ppid}.beef`, name].sort());
   });
 });

@@ -10,6 +10,7 @@ import {
   linkSnapshotFile,
   type RepoCache,
   removeCachedFile,
+  removeStaleTemporaries,
   repoCache,
   snapshotFilePath,
 } from "./cache-layout.js";
@@ -176,6 +177,7 @@ export async function downloadResolvedFile(params: {
     cachedCopyWasCorrupt = true;
   }
 
+  await removeStaleTemporaries(cache, blobName);
   const downloads = cachedCopyWasCorrupt ? 1 : 2;
   let lastMismatch: HubError | undefined;
   for (let attempt = 1; attempt <= downloads; attempt += 1) {

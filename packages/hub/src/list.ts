@@ -1,11 +1,11 @@
-import { readdir, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { listFiles } from "@huggingface/hub";
 import { parseWithSchema } from "@posttrain/core";
 import { z } from "zod";
 import { inspectSnapshotFile, repoCache, snapshotDirectory } from "./cache-layout.js";
 import { HubError } from "./errors.js";
-import { lfsPointerOid } from "./git-oid.js";
+import { gitBlobOid, lfsPointerOid } from "./git-oid.js";
 import { createPathFilter } from "./patterns.js";
 import { isCommitSha, parseRepoReference, type RepoReference, revisionSchema } from "./repository.js";
 import { hubRequest, offlineMissing } from "./request.js";
@@ -134,8 +134,9 @@ export async function listCachedSnapshot(params: {
     const entry = await inspectSnapshotFile(cache, params.sha, path);
     if (entry.kind === "missing") continue;
     if (entry.kind === "copied") {
-      const { size } = await stat(join(root, name));
-      files.push({ path, size, sha256: null, gitOid: "" });
+      // A plain copy (no symlink) carries no etag: its git id is recomputed from the content.
+      const content = await readFile(join(root, name));
+      files.push({ path, size: content.byteLength, sha256: null, gitOid: gitBlobOid(content) });
       continue;
     }
     const { size } = await stat(entry.blobPath);
