@@ -1,11 +1,17 @@
 export * from "./arrow-rows.js";
+export * from "./cache.js";
 export * from "./chat-template.js";
 export * from "./errors.js";
 export * from "./mixing.js";
 export * from "./packing.js";
+export * from "./prepare.js";
+export * from "./process-chunk.js";
 export * from "./readers.js";
 export * from "./row-formats.js";
+export * from "./source.js";
 export * from "./spec.js";
+export * from "./tokenized-tables.js";
 export * from "./tokenizer.js";
 export { tokenizerJsonFromVocabulary } from "./tokenizer-json-from-vocabulary.js";
 export * from "./transforms.js";
+export { createTokenizationPool, type TokenizationPool, workerScriptPath } from "./worker-pool.js";

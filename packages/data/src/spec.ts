@@ -40,7 +40,7 @@ const selectionShape = {
   config: z.string().min(1).optional(),
   /** Split name matched against path segments and file-name prefixes (default `train`). */
   split: z.string().min(1).optional(),
-  /** Globs (picomatch syntax, relative to the repo root) that replace config/split selection. */
+  /** Globs (huggingface_hub `allow_patterns` semantics: `*` crosses `/`) over repo paths; replace config/split selection. */
   files: z.array(z.string().min(1)).min(1).optional(),
   amount: amountSchema.optional(),
   expect: expectationSchema.optional(),
