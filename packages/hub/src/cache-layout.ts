@@ -16,7 +16,10 @@ import type { RepoReference } from "./repository.js";
  *   blobs/<sha256>                             content of an LFS file, named by its LFS oid
  *   blobs/<git blob oid>                       content of a non-LFS file, named by its git oid
  *   snapshots/<commit sha>/<path>              relative symlink to ../../blobs/<etag>
+ *   .posttrain/listings/<commit sha>.json      our addition: the full file listing at that commit
  * ```
+ * Python's and @huggingface/hub's cache scanners only read `refs/`, `blobs/` and
+ * `snapshots/`, so the extra folder is invisible to them.
  */
 export interface RepoCache {
   /** `<cacheDirectory>/datasets--owner--name` */
@@ -37,6 +40,11 @@ export function snapshotDirectory(cache: RepoCache, sha: string): string {
 
 export function snapshotFilePath(cache: RepoCache, sha: string, path: string): string {
   return join(snapshotDirectory(cache, sha), ...path.split("/"));
+}
+
+/** Where the full listing of a commit is kept, so offline mode knows what a snapshot should hold. */
+export function listingPath(cache: RepoCache, sha: string): string {
+  return join(cache.storageFolder, ".posttrain", "listings", `${sha}.json`);
 }
 
 export function refPath(cache: RepoCache, revision: string): string {

@@ -1,9 +1,9 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { listFiles } from "@huggingface/hub";
-import { parseWithSchema } from "@posttrain/core";
+import { parseWithSchema, writeJsonAtomic } from "@posttrain/core";
 import { z } from "zod";
-import { inspectSnapshotFile, repoCache, snapshotDirectory } from "./cache-layout.js";
+import { inspectSnapshotFile, listingPath, repoCache, snapshotDirectory } from "./cache-layout.js";
 import { HubError } from "./errors.js";
 import { gitBlobOid, lfsPointerOid } from "./git-oid.js";
 import { createPathFilter } from "./patterns.js";
@@ -46,8 +46,10 @@ const treeEntrySchema = z.object({
  * Lists every file of a repo at a revision, recursively, sorted by path. Online it uses
  * `listFiles` (`GET /api/{type}s/{name}/tree/{revision}?recursive=true`, following `Link`
  * pagination); the library puts the revision into the URL unencoded, so it is encoded here
- * (`refs/convert/parquet` → `refs%2Fconvert%2Fparquet`). Offline it lists the cached
- * snapshot folder — which holds only the files downloaded so far.
+ * (`refs/convert/parquet` → `refs%2Fconvert%2Fparquet`). A listing at a SHA is recorded in
+ * the cache (`.posttrain/listings/<sha>.json`). Offline it returns that recorded listing —
+ * so a snapshot missing files fails clearly — or, when none was recorded (a cache filled by
+ * Python), the files present in the cached snapshot folder.
  */
 export async function listRepoFiles(params: ListRepoFilesParams): Promise<HubFile[]> {
   const repo = parseRepoReference(params.repo);
@@ -63,9 +65,12 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<HubFil
         details: { repo: repo.name, repoType: repo.type, revision },
       });
     }
-    return (
-      await listCachedSnapshot({ cacheDirectory: settings.cacheDirectory, repo, sha: revision })
-    ).filter((file) => keep(file.path));
+    const cache = repoCache({ cacheDirectory: settings.cacheDirectory, repo });
+    const recorded = await readRecordedListing(listingPath(cache, revision));
+    const files =
+      recorded ??
+      (await listCachedSnapshot({ cacheDirectory: settings.cacheDirectory, repo, sha: revision }));
+    return files.filter((file) => keep(file.path));
   }
   const entries = await hubRequest({
     settings,
@@ -101,9 +106,44 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<HubFil
       gitOid: parsed.oid,
     });
   });
-  return files
-    .filter((file) => keep(file.path))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  if (isCommitSha(revision)) {
+    // The listing of a commit never changes: keep it for offline mode.
+    const cache = repoCache({ cacheDirectory: settings.cacheDirectory, repo });
+    await writeJsonAtomic({ path: listingPath(cache, revision), value: { sha: revision, files } });
+  }
+  return files.filter((file) => keep(file.path));
+}
+
+const recordedListingSchema = z.object({
+  sha: z.string(),
+  files: z.array(
+    z.object({
+      path: z.string(),
+      size: z.number().int().nonnegative(),
+      sha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/)
+        .nullable(),
+      gitOid: z.string().regex(/^[0-9a-f]{40}$/),
+    }),
+  ),
+});
+
+/** A listing recorded online, or undefined when there is none (or it is unreadable). */
+async function readRecordedListing(path: string): Promise<HubFile[] | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    const parsed = recordedListingSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data.files : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

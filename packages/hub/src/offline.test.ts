@@ -111,6 +111,29 @@ describe("offline mode (HF_HUB_OFFLINE=1)", () => {
     expect(listing.code).toBe("hub_offline_missing");
   });
 
+  it("knows the full listing offline, so an incomplete snapshot fails naming the missing file", async () => {
+    const sha = hub.commitShas(repo.name)[1]!;
+    await snapshotRepo({ ...online(), repo, revision: sha, include: ["data/*"] });
+    const listed = await listRepoFiles({ ...offline(), repo, revision: sha });
+    expect(listed.map((file) => file.path)).toEqual(["README.md", "data/test.jsonl", "data/train.jsonl"]);
+    const partial = await snapshotRepo({ ...offline(), repo, revision: sha, include: ["data/*"] });
+    expect(partial.files).toHaveLength(2);
+    const whole = await failure(snapshotRepo({ ...offline(), repo, revision: sha }));
+    expect(whole.code).toBe("hub_offline_missing");
+    expect(whole.message).toContain("README.md");
+  });
+
+  it("falls back to the snapshot folder when no listing was recorded (a cache filled by Python)", async () => {
+    const sha = hub.commitShas(repo.name)[1]!;
+    await snapshotRepo({ ...online(), repo, revision: sha, include: ["*.md"] });
+    await rm(join(cacheDirectory, "datasets--acme--offline", ".posttrain"), { recursive: true });
+    const listed = await listRepoFiles({ ...offline(), repo, revision: sha });
+    expect(listed.map((file) => file.path)).toEqual(["README.md"]);
+    expect(listed[0]!.gitOid).toBe(
+      (await listRepoFiles({ ...online(), repo, revision: sha, include: ["*.md"] }))[0]!.gitOid,
+    );
+  });
+
   it("reports a corrupted cached file offline instead of serving it", async () => {
     const sha = hub.commitShas(repo.name)[1]!;
     const file = await downloadRepoFile({ ...online(), repo, revision: sha, path: "data/test.jsonl" });

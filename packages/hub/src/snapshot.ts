@@ -71,7 +71,7 @@ export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnap
         sha,
         path: file.path,
         expectedSha256: undefined,
-        file: settings.offline ? undefined : file,
+        file,
       });
       filesCompleted += 1;
       bytesCompleted += results[index].size;
