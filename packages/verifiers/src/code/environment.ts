@@ -21,11 +21,17 @@ export type ProgramLanguage = "python" | "javascript" | "typescript";
 export interface SandboxIsolation {
   networkNamespace: boolean;
   pidNamespace: boolean;
+  /**
+   * A mount namespace too: fresh, size-capped tmpfs on /tmp, /var/tmp and /dev/shm for each
+   * run (the program's cwd and HOME are that private /tmp, gone when the run ends, and files
+   * the program writes there never reach the host's disk).
+   */
+  privateTemporaryMounts: boolean;
   userSwitch: boolean;
   prlimit: boolean;
   /** The `unshare` arguments that create the namespaces (empty when unavailable). */
   namespaceArguments: string[];
-  tools: { unshare: string | null; setpriv: string | null; prlimit: string | null };
+  tools: { shell: string | null; unshare: string | null; setpriv: string | null; prlimit: string | null };
   notes: string[];
 }
 
@@ -79,6 +85,22 @@ function runCommand(command: string, args: string[], timeoutMilliseconds = 10_00
   });
 }
 
+/**
+ * The shell script run as the namespace's first process when mounts are private: mounts a
+ * tmpfs of `sizeMegabytes` on each temporary directory, enters /tmp, then `exec`s the rest of
+ * the command line (its arguments).
+ */
+export function privateTemporaryScript(sizeMegabytes: number): string {
+  return [
+    "set -e",
+    "for directory in /tmp /var/tmp /dev/shm; do",
+    `  if [ -d "$directory" ]; then mount -t tmpfs -o size=${sizeMegabytes}m,mode=1777,nosuid,nodev tmpfs "$directory"; fi`,
+    "done",
+    "cd /tmp",
+    'exec "$@"',
+  ].join("\n");
+}
+
 /** A user id that no account uses: the sandbox runs each process as a fresh one. */
 export const probeUserId = 2_000_000_000;
 
@@ -87,13 +109,15 @@ let isolationPromise: Promise<SandboxIsolation> | undefined;
 /** Probes (once) which isolation features this machine supports. */
 export function detectSandboxIsolation(): Promise<SandboxIsolation> {
   isolationPromise ??= (async () => {
-    const tools = {
+    const tools: SandboxIsolation["tools"] = {
+      shell: null,
       unshare: findOnPath("unshare"),
       setpriv: findOnPath("setpriv"),
       prlimit: findOnPath("prlimit"),
     };
     const notes: string[] = [];
     let namespaces = false;
+    let privateTemporaryMounts = false;
     let namespaceArguments: string[] = [];
     if (process.env.POSTTRAIN_SANDBOX_NO_NAMESPACES === "1")
       notes.push("namespaces disabled by POSTTRAIN_SANDBOX_NO_NAMESPACES=1");
@@ -109,6 +133,17 @@ export function detectSandboxIsolation(): Promise<SandboxIsolation> {
         notes.push(
           "unshare --net --pid failed here (no privileges or user namespaces): no network or PID namespace",
         );
+      const shell = findOnPath("sh");
+      if (namespaces && shell !== null) {
+        const mountArgs = ["--mount", ...namespaceArguments];
+        privateTemporaryMounts = (
+          await runCommand(tools.unshare, [...mountArgs, shell, "-c", `${privateTemporaryScript(1)} true`])
+        ).ok;
+        if (privateTemporaryMounts) {
+          namespaceArguments = mountArgs;
+          tools.shell = shell;
+        } else notes.push("tmpfs mounts in a mount namespace failed: /tmp, /var/tmp and /dev/shm are shared");
+      }
     }
     let userSwitch = false;
     if (process.getuid?.() !== 0)
@@ -135,6 +170,7 @@ export function detectSandboxIsolation(): Promise<SandboxIsolation> {
     return {
       networkNamespace: namespaces,
       pidNamespace: namespaces,
+      privateTemporaryMounts,
       userSwitch,
       prlimit: tools.prlimit !== null,
       namespaceArguments,

@@ -2,7 +2,7 @@ import type { VerifierProbe } from "../types.js";
 
 const python = (code: string) => `Here is my solution.\n\n\`\`\`python\n${code}\n\`\`\``;
 
-const addTests = ["assert add(1, 2) == 3", "assert add(-4, 4) == 0", "assert add(10, 5) == 15"];
+const addTests = ["assert add(1, 2) == 3", "assert add(-4, 4) == 0"];
 const addLabel = addTests;
 const stdioLabel = [
   { input: "3 4\n", output: "7\n" },
@@ -56,7 +56,7 @@ export const codeProbes: VerifierProbe[] = [
   adversarial(
     "code",
     "shadow_assertion_error",
-    "import builtins\nclass Quiet(Exception):\n    pass\nbuiltins.AssertionError = Quiet\nAssertionError = Quiet\ndef add(a, b):\n    return 0",
+    "import builtins\nclass Quiet(Exception):\n    pass\nbuiltins.AssertionError = Quiet\nAssertionError = Quiet\ndef add(a, b):\n    return -1",
     "replacing AssertionError must not turn failed asserts into something the harness ignores",
   ),
   adversarial(

@@ -80,17 +80,29 @@ describe("python sandbox: honest baseline", () => {
     expect(outcome).toMatchObject({ passed: false, reason: "program_syntax_error" });
   });
 
-  it("runs in a private, empty temporary directory that is removed afterwards", async () => {
-    const program = "import os\nCWD = os.getcwd()\nENTRIES = os.listdir(CWD)\nHOME = os.environ.get('HOME')";
+  it("runs in a private, empty temporary directory that does not outlive the run", async () => {
+    const program =
+      "import os\nCWD = os.getcwd()\nENTRIES = os.listdir(CWD)\nHOME = os.environ.get('HOME')\nopen('left-behind-7d1e', 'w').write('x')";
     const outcome = await runOne({
       program,
       test: "assert ENTRIES == [] and HOME == CWD\nraise RuntimeError(CWD)",
     });
-    expect(outcome.reason).toBe("test_error");
+    expect(outcome).toMatchObject({ reason: "test_error", assertions: 1 });
     const directory = outcome.detail.replace(/^RuntimeError: /, "");
-    expect(directory).toMatch(/posttrain-sandbox-/);
-    expect(outcome.assertions).toBe(1);
-    expect(existsSync(directory)).toBe(false);
+    expect(directory).toMatch(isolation.privateTemporaryMounts ? /^\/tmp$/ : /posttrain-sandbox-/);
+    expect(existsSync(`${directory}/left-behind-7d1e`)).toBe(false);
+  });
+
+  it.skipIf(!isolation.privateTemporaryMounts)("gives each run its own /tmp and /dev/shm", async () => {
+    const program =
+      "import os\nfor d in ('/tmp', '/dev/shm'):\n    open(os.path.join(d, 'shared-9c4a'), 'w').write('x')";
+    expect(await runOne({ program, test: "assert True" })).toMatchObject({ passed: true });
+    expect(existsSync("/tmp/shared-9c4a") || existsSync("/dev/shm/shared-9c4a")).toBe(false);
+    const second = await runOne({
+      program: "import os\nSEEN = os.path.exists('/tmp/shared-9c4a')",
+      test: "assert SEEN is False",
+    });
+    expect(second.passed).toBe(true);
   });
 });
 

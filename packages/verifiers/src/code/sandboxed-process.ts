@@ -4,7 +4,12 @@ import { chmod, chown, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Duplex, Writable } from "node:stream";
-import { probeUserId, type SandboxInterpreter, type SandboxIsolation } from "./environment.js";
+import {
+  privateTemporaryScript,
+  probeUserId,
+  type SandboxInterpreter,
+  type SandboxIsolation,
+} from "./environment.js";
 import { CodeSandboxError } from "./errors.js";
 import type { SandboxLimits } from "./limits.js";
 
@@ -85,6 +90,10 @@ function buildCommand(params: {
   const parts: string[] = [];
   if (isolation.networkNamespace && isolation.tools.unshare !== null)
     parts.push(isolation.tools.unshare, ...isolation.namespaceArguments);
+  if (isolation.privateTemporaryMounts && isolation.tools.shell !== null) {
+    const size = Math.max(16, limits.fileSizeMegabytes * 4);
+    parts.push(isolation.tools.shell, "-c", privateTemporaryScript(size), "sandbox-setup");
+  }
   if (params.userId !== null && isolation.tools.setpriv !== null) {
     parts.push(
       isolation.tools.setpriv,
@@ -170,7 +179,7 @@ export async function runSandboxedProcess(params: {
     const { command, args } = buildCommand({ ...params, userId });
     const child = spawn(command, args, {
       cwd: directory,
-      env: sandboxEnvironment(directory),
+      env: sandboxEnvironment(isolation.privateTemporaryMounts ? "/tmp" : directory),
       stdio: ["pipe", "pipe", "pipe", "pipe"],
       detached: true,
     });
