@@ -19,6 +19,25 @@ export function workerEntry(): URL {
   return here.endsWith(".ts") ? new URL("../dist/worker.js", here) : new URL("./worker.js", here);
 }
 
+/**
+ * The parent's Node flags minus `--conditions` (`-C`): a test runner's "@posttrain/source"
+ * condition would make the compiled worker import TypeScript sources Node 20 cannot run.
+ */
+function workerExecArgv(): string[] {
+  const flags: string[] = [];
+  const argv = process.execArgv;
+  for (let index = 0; index < argv.length; index += 1) {
+    const flag = argv[index] as string;
+    if (flag === "--conditions" || flag === "-C") {
+      index += 1;
+      continue;
+    }
+    if (flag.startsWith("--conditions=") || flag.startsWith("-C=")) continue;
+    flags.push(flag);
+  }
+  return flags;
+}
+
 interface Pending {
   task: CheckTask;
   resolve: (result: CheckResult) => void;
@@ -43,9 +62,13 @@ export class VerifierPool {
   /** Number of worker threads. */
   readonly size: number;
 
-  constructor(params: { size: number }) {
+  /**
+   * `size` worker threads. `entry` overrides the worker script (a compiled module speaking
+   * the `worker-protocol` messages; tests use it to exercise hangs and crashes).
+   */
+  constructor(params: { size: number; entry?: URL }) {
     this.size = Math.max(1, params.size);
-    this.entry = workerEntry();
+    this.entry = params.entry ?? workerEntry();
     if (!existsSync(fileURLToPath(this.entry))) {
       throw new VerifierWorkerError({
         message: `verifier worker ${fileURLToPath(this.entry)} is missing: build @posttrain/verifiers first (tsc -b)`,
@@ -55,7 +78,7 @@ export class VerifierPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.entry);
+    const worker = new Worker(this.entry, { execArgv: workerExecArgv() });
     const slot: Slot = { worker, ready: false, current: undefined, timer: undefined };
     worker.on("message", (message: WorkerMessage) => this.onMessage(slot, message));
     worker.on("error", (error) => this.onFailure(slot, error));

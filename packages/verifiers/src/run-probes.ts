@@ -55,7 +55,9 @@ export async function runProbes(
         verifier: verifier.name,
         rows: selected.map((probe) => ({ response: probe.response, ground_truth: probe.label })),
         ...(pool === undefined ? { workers: 0 } : { pool }),
-        ...(params.timeoutMilliseconds === undefined ? {} : { timeoutMilliseconds: params.timeoutMilliseconds }),
+        ...(params.timeoutMilliseconds === undefined
+          ? {}
+          : { timeoutMilliseconds: params.timeoutMilliseconds }),
       });
       const outcomes = selected.map((probe, index): ProbeOutcome => {
         const row = output.rows[index];

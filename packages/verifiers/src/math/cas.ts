@@ -18,7 +18,18 @@ function computeEngine(): ComputeEngine {
 }
 
 /** Operations whose evaluation cost is unbounded (sums, products, integrals, limits). */
-const unboundedHeads = new Set(["Sum", "Product", "Integrate", "Limit", "D", "Derivative", "Loop", "Reduce", "Map", "Block"]);
+const unboundedHeads = new Set([
+  "Sum",
+  "Product",
+  "Integrate",
+  "Limit",
+  "D",
+  "Derivative",
+  "Loop",
+  "Reduce",
+  "Map",
+  "Block",
+]);
 
 /** Limits that keep one comparison cheap. Exceeding one is "unsafe", never an error. */
 export const casLimits = {

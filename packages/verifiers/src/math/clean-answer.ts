@@ -179,7 +179,7 @@ export function cleanAnswer(params: { answer: string }): CleanedAnswer {
   });
   text = text.replace(/\\text\{\s*and\s*\}|\band\b/g, ",");
   text = unwrapCommands(text);
-  text = text.replace(/\s+/g, " ").trim();
+  text = text.replace(/\s+/g, " ").replace(/\s+\^/g, "^").trim();
   text = dropTrailingUnits(text);
   text = text.replace(/\.$/, "").trim();
   // Thousands separators, only when the whole answer is one grouped number.
