@@ -53,6 +53,9 @@ export function refPath(cache: RepoCache, revision: string): string {
 
 /** Records that `revision` (a branch or tag) pointed at `sha`, as Python does, for offline use. */
 export async function writeRef(params: { cache: RepoCache; revision: string; sha: string }): Promise<void> {
+  // Cache scanners (huggingface_hub's scan_cache_dir, @huggingface/hub's scanCacheDir) call a
+  // repo corrupt when a ref names a commit without a snapshot folder: create it, even empty.
+  await mkdir(snapshotDirectory(params.cache, params.sha), { recursive: true });
   const path = refPath(params.cache, params.revision);
   try {
     if ((await readFile(path, "utf8")).trim() === params.sha) return;
@@ -115,6 +118,8 @@ export async function linkSnapshotFile(params: {
   const pointer = snapshotFilePath(params.cache, params.sha, params.path);
   const blob = blobPath(params.cache, params.blobName);
   await mkdir(dirname(pointer), { recursive: true });
+  // @huggingface/hub's scanCacheDir fails on a repo folder without refs/ (Python's does not).
+  await mkdir(join(params.cache.storageFolder, "refs"), { recursive: true });
   const temporary = join(
     dirname(pointer),
     `.tmp-link-${basename(pointer)}.${randomBytes(4).toString("hex")}`,

@@ -1,7 +1,7 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { downloadFileToCacheDir } from "@huggingface/hub";
+import { downloadFileToCacheDir, scanCacheDir } from "@huggingface/hub";
 import { sha256Hex } from "@posttrain/core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { downloadRepoFile } from "./download.js";
@@ -102,6 +102,19 @@ describe("downloadRepoFile", () => {
     });
     expect(await readFile(pointer, "utf8")).toBe(trainV2);
     expect(hub.requests.length).toBe(before);
+    const scan = await scanCacheDir(cacheDirectory);
+    expect(scan.warnings).toEqual([]);
+    expect(scan.repos.map((entry) => entry.id)).toEqual([{ type: "dataset", name: "acme/math" }]);
+    // The library's scanner does not descend into snapshot subfolders: check a top-level file.
+    await downloadRepoFile({ ...overrides(), repo, revision: second!, path: "README.md" });
+    const rescan = await scanCacheDir(cacheDirectory);
+    const files = rescan.repos[0]!.revisions[0]!.files;
+    expect(files.map((entry) => [entry.path, entry.blob.size])).toEqual([
+      [
+        join(cacheDirectory, "datasets--acme--math", "snapshots", second!, "README.md"),
+        Buffer.byteLength("# math v2\n"),
+      ],
+    ]);
   });
 
   it("keeps serving a pinned SHA while the branch moves", async () => {
