@@ -278,7 +278,8 @@ function isCommonStarter(token: string): boolean {
 function isBoundary(params: { token: string; next: string | undefined }): boolean {
   const { token, next } = params;
   const end = token[token.length - 1];
-  if (end === "?" || end === "!") return true;
+  // "?", "!" and a lone "." are Punkt's sentence-end tokens.
+  if (end === "?" || end === "!" || token === ".") return true;
   const nextToken = next;
   const nextIsPunctuation = nextToken !== undefined && ";:,.!?".includes(nextToken[0] ?? "");
   if (/^\.+$/u.test(token)) return nextToken !== undefined && isCommonStarter(nextToken);

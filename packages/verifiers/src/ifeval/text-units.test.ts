@@ -71,6 +71,14 @@ describe("Punkt-style sentence counting", () => {
     expect(countSentences("   ")).toBe(0);
   });
 
+  it("treats a detached period as a sentence end and a detached ellipsis as none", () => {
+    expect(countSentences("First part . Second part")).toBe(2);
+    expect(countSentences("Wait ... and see")).toBe(1);
+    // Like Punkt, a list number before a capitalised word is its own sentence: "1." | "Buy milk\n2." | "Buy eggs"
+    expect(punktSentences("1. Buy milk\n2. Buy eggs")).toEqual(["1.", "Buy milk\n2.", "Buy eggs"]);
+    expect(countSentences("Chapter 2. then more")).toBe(1); // a number before a lowercase word does not
+  });
+
   it("keeps abbreviations, initials and decimals inside a sentence", () => {
     expect(countSentences("Dr. Smith met Mr. Jones at 3.30 p.m. on Monday.")).toBe(1);
     expect(countSentences("J. R. R. Tolkien wrote books.")).toBe(1);
