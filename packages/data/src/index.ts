@@ -2,6 +2,7 @@ export * from "./arrow-rows.js";
 export * from "./cache.js";
 export * from "./chat-template.js";
 export * from "./errors.js";
+export * from "./inspect.js";
 export * from "./mixing.js";
 export * from "./packing.js";
 export * from "./prepare.js";

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { builtinChatTemplates } from "./chat-template.js";
+import { builtinChatTemplates, type ChatTemplateChoice } from "./chat-template.js";
+import { type LoadedTokenizer, loadTokenizer } from "./tokenizer.js";
 
 /** Absolute path of a shared tokenizer folder (from /work/shared/data/tokenizers), used by tests. */
 export function sharedTokenizerDirectory(name: string): string {
@@ -57,4 +58,23 @@ export function writeByteTokenizer(directory: string): string {
     }),
   );
   return directory;
+}
+
+const loaded = new Map<string, Promise<LoadedTokenizer>>();
+
+/** Loads a shared tokenizer once per test file and template (loading takes ~0.5 s). */
+export function loadSharedTokenizer(
+  name: string,
+  chatTemplate?: ChatTemplateChoice,
+): Promise<LoadedTokenizer> {
+  const key = `${name}:${JSON.stringify(chatTemplate ?? null)}`;
+  let promise = loaded.get(key);
+  if (promise === undefined) {
+    promise = loadTokenizer({
+      directory: sharedTokenizerDirectory(name),
+      ...(chatTemplate === undefined ? {} : { chatTemplate }),
+    });
+    loaded.set(key, promise);
+  }
+  return promise;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hasSharedTokenizer, sharedTokenizerDirectory } from "./test-support.js";
+import { hasSharedTokenizer, loadSharedTokenizer } from "./test-support.js";
 import { loadTokenizer } from "./tokenizer.js";
 
 // Golden ids were checked by hand against each vocabulary (vocab.json: 19556 = "Hello",
@@ -7,7 +7,7 @@ import { loadTokenizer } from "./tokenizer.js";
 // against tiktoken's cl100k_base ids (OLMo 2 extends cl100k): "Hello, world!" = 9906 11 1917 0.
 describe.skipIf(!hasSharedTokenizer("SmolLM2-135M-Instruct"))("SmolLM2 tokenizer (real asset)", () => {
   it("encodes like the reference and round-trips", async () => {
-    const tokenizer = await loadTokenizer({ directory: sharedTokenizerDirectory("SmolLM2-135M-Instruct") });
+    const tokenizer = await loadSharedTokenizer("SmolLM2-135M-Instruct");
     expect(tokenizer.encode("Hello, world!", { addSpecialTokens: false })).toEqual([19556, 28, 905, 17]);
     expect(tokenizer.encode("I'm don't 1234567 x", { addSpecialTokens: false })).toEqual([
       57, 5248, 1326, 982, 216, 33, 34, 35, 36, 37, 38, 39, 1792,
@@ -25,7 +25,7 @@ describe.skipIf(!hasSharedTokenizer("SmolLM2-135M-Instruct"))("SmolLM2 tokenizer
   });
 
   it("reads the special tokens and the config's chat template", async () => {
-    const tokenizer = await loadTokenizer({ directory: sharedTokenizerDirectory("SmolLM2-135M-Instruct") });
+    const tokenizer = await loadSharedTokenizer("SmolLM2-135M-Instruct");
     expect(tokenizer.eosTokenIds).toEqual([2]);
     expect(tokenizer.bosTokenId).toBe(1);
     expect(tokenizer.padTokenId).toBe(2);
@@ -45,10 +45,7 @@ describe.skipIf(!hasSharedTokenizer("SmolLM2-135M-Instruct"))("SmolLM2 tokenizer
   });
 
   it("uses a named built-in template instead of the config's", async () => {
-    const tokenizer = await loadTokenizer({
-      directory: sharedTokenizerDirectory("SmolLM2-135M-Instruct"),
-      chatTemplate: "tulu",
-    });
+    const tokenizer = await loadSharedTokenizer("SmolLM2-135M-Instruct", "tulu");
     expect(
       tokenizer.applyChatTemplate({ messages: [{ role: "user", content: "Hi" }], addGenerationPrompt: true }),
     ).toBe("<|user|>\nHi\n<|assistant|>\n");
@@ -59,9 +56,7 @@ describe.skipIf(!hasSharedTokenizer("OLMo-2-1124-13B-Instruct"))(
   "OLMo 2 tokenizer from vocab.json + merges.txt",
   () => {
     it("matches cl100k ids and OLMo's special tokens", async () => {
-      const tokenizer = await loadTokenizer({
-        directory: sharedTokenizerDirectory("OLMo-2-1124-13B-Instruct"),
-      });
+      const tokenizer = await loadSharedTokenizer("OLMo-2-1124-13B-Instruct");
       expect(tokenizer.encode("Hello, world!", { addSpecialTokens: false })).toEqual([9906, 11, 1917, 0]);
       // cl100k groups digits by three and keeps "\n\n" as one token (382 = ".\n\n").
       expect(tokenizer.encode("The year 2024 was long.\n\nNew", { addSpecialTokens: false })).toEqual([

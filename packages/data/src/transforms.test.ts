@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "./row-formats.js";
-import { hasSharedTokenizer, sharedTokenizerDirectory } from "./test-support.js";
-import { loadTokenizer } from "./tokenizer.js";
+import { hasSharedTokenizer, loadSharedTokenizer } from "./test-support.js";
 import { ignoredLabel, tokenizePreference, tokenizeRlvr, tokenizeSft } from "./transforms.js";
 
 const conversation: ChatMessage[] = [
@@ -35,10 +34,7 @@ function trainedSpans(params: {
 
 describe.skipIf(!hasSharedTokenizer("SmolLM2-135M-Instruct"))("SFT masks with SmolLM2", () => {
   it("trains exactly on the assistant turns plus EOS with the tulu template", async () => {
-    const tokenizer = await loadTokenizer({
-      directory: sharedTokenizerDirectory("SmolLM2-135M-Instruct"),
-      chatTemplate: "tulu",
-    });
+    const tokenizer = await loadSharedTokenizer("SmolLM2-135M-Instruct", "tulu");
     const result = tokenizeSft({ tokenizer, messages: conversation });
     if (!result.ok) throw new Error(result.reason);
     const spans = trainedSpans({ ...result.value, decode: (ids) => tokenizer.decode(ids) });
@@ -49,7 +45,7 @@ describe.skipIf(!hasSharedTokenizer("SmolLM2-135M-Instruct"))("SFT masks with Sm
   });
 
   it("trains on the assistant turns and their end markers with the model's ChatML template", async () => {
-    const tokenizer = await loadTokenizer({ directory: sharedTokenizerDirectory("SmolLM2-135M-Instruct") });
+    const tokenizer = await loadSharedTokenizer("SmolLM2-135M-Instruct");
     const result = tokenizeSft({ tokenizer, messages: conversation });
     if (!result.ok) throw new Error(result.reason);
     expect(trainedSpans({ ...result.value, decode: (ids) => tokenizer.decode(ids) })).toEqual([
@@ -59,10 +55,7 @@ describe.skipIf(!hasSharedTokenizer("SmolLM2-135M-Instruct"))("SFT masks with Sm
   });
 
   it("truncates to maxLength and filters rows left without trainable tokens", async () => {
-    const tokenizer = await loadTokenizer({
-      directory: sharedTokenizerDirectory("SmolLM2-135M-Instruct"),
-      chatTemplate: "tulu",
-    });
+    const tokenizer = await loadSharedTokenizer("SmolLM2-135M-Instruct", "tulu");
     const full = tokenizeSft({ tokenizer, messages: conversation });
     if (!full.ok) throw new Error(full.reason);
     const firstTrained = full.value.labels.findIndex((label) => label !== ignoredLabel);
@@ -77,10 +70,7 @@ describe.skipIf(!hasSharedTokenizer("SmolLM2-135M-Instruct"))("SFT masks with Sm
   });
 
   it("stores the shared preference prompt once", async () => {
-    const tokenizer = await loadTokenizer({
-      directory: sharedTokenizerDirectory("SmolLM2-135M-Instruct"),
-      chatTemplate: "tulu",
-    });
+    const tokenizer = await loadSharedTokenizer("SmolLM2-135M-Instruct", "tulu");
     const prompt = conversation.slice(0, 2);
     const row = {
       prompt,
@@ -105,10 +95,7 @@ describe.skipIf(!hasSharedTokenizer("SmolLM2-135M-Instruct"))("SFT masks with Sm
   });
 
   it("keeps RLVR prompt ids with the generation prompt and the labels", async () => {
-    const tokenizer = await loadTokenizer({
-      directory: sharedTokenizerDirectory("SmolLM2-135M-Instruct"),
-      chatTemplate: "tulu",
-    });
+    const tokenizer = await loadSharedTokenizer("SmolLM2-135M-Instruct", "tulu");
     const row = {
       messages: [{ role: "user" as const, content: "What is 6*7?" }],
       groundTruth: ["42"],
@@ -129,9 +116,7 @@ describe.skipIf(!hasSharedTokenizer("OLMo-2-1124-13B-Instruct"))(
   "SFT masks with OLMo 2's own template",
   () => {
     it("trains exactly on the assistant turns plus EOS", async () => {
-      const tokenizer = await loadTokenizer({
-        directory: sharedTokenizerDirectory("OLMo-2-1124-13B-Instruct"),
-      });
+      const tokenizer = await loadSharedTokenizer("OLMo-2-1124-13B-Instruct");
       const result = tokenizeSft({ tokenizer, messages: conversation });
       if (!result.ok) throw new Error(result.reason);
       expect(trainedSpans({ ...result.value, decode: (ids) => tokenizer.decode(ids) })).toEqual([
