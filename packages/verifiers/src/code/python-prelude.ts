@@ -152,6 +152,11 @@ def _ptg_main():
             return cached
         verdict = False
         try:
+            # Classes written in Python (the program's included) are heap types; static C
+            # types (generator, map, dict_keys, ...) cannot be defined by a program.
+            if not (_type.__dict__["__flags__"].__get__(cls) & (1 << 9)):
+                type_trust[cls] = True
+                return True
             module_name = _type.__dict__["__dict__"].__get__(cls).get("__module__", None)
             if _type(module_name) is str and module_name not in ("__main__", "__program__"):
                 module = _sys_modules.get(module_name)

@@ -61,6 +61,15 @@ export interface ProgramTestsResult {
   total: number;
   /** passed / total (0 when there are no tests). */
   score: number;
+  /** Which isolation layers held for these runs, and the interpreter used. */
+  sandbox: {
+    interpreter: string;
+    networkNamespace: boolean;
+    pidNamespace: boolean;
+    privateTemporaryMounts: boolean;
+    userSwitch: boolean;
+    prlimit: boolean;
+  };
 }
 
 let sharedPool: TaskPool | undefined;
@@ -222,6 +231,14 @@ export async function runProgramTests(params: {
   const passed = outcomes.filter((outcome) => outcome.passed).length;
   return {
     language,
+    sandbox: {
+      interpreter: `${interpreter.executable} ${interpreter.version}`,
+      networkNamespace: isolation.networkNamespace,
+      pidNamespace: isolation.pidNamespace,
+      privateTemporaryMounts: isolation.privateTemporaryMounts,
+      userSwitch: isolation.userSwitch && interpreter.userSwitch,
+      prlimit: isolation.prlimit,
+    },
     outcomes,
     passed,
     total: outcomes.length,

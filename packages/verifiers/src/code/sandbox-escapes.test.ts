@@ -63,6 +63,14 @@ describe("python sandbox: honest baseline", () => {
     expect(outcome).toMatchObject({ passed: true, assertions: 2 });
   });
 
+  it("accepts generators, map objects and stdlib values returned by the program", async () => {
+    const program =
+      "from fractions import Fraction\nfrom collections import OrderedDict\ndef evens(n):\n    return (i for i in range(n) if i % 2 == 0)\ndef doubled(xs):\n    return map(lambda x: 2 * x, xs)\ndef half():\n    return Fraction(1, 2)\ndef ordered():\n    return OrderedDict(a=1)";
+    const test =
+      "assert list(evens(5)) == [0, 2, 4]\nassert sorted(doubled([2, 1])) == [2, 4]\nassert half() == 0.5\nassert ordered() == {'a': 1}";
+    expect(await runOne({ program, test })).toMatchObject({ passed: true, assertions: 4 });
+  });
+
   it("fails a wrong program with the assertion's message", async () => {
     const outcome = await runOne({
       program: "def add(a, b):\n    return a - b",

@@ -128,6 +128,7 @@ async function verifyProgram(params: {
       passed: result.passed,
       total: result.total,
       tests: result.outcomes,
+      sandbox: result.sandbox,
     },
   };
 }
