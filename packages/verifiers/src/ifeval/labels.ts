@@ -1,13 +1,14 @@
 import { PosttrainError } from "@posttrain/core";
 import { z } from "zod";
 import { prepareInstructions } from "./check.js";
+import { parsePythonLiteral } from "./python-literal.js";
 
 /**
  * Ground truth for the `ifeval` verifier, normalised. Accepted inputs:
  * - Google's row shape `{ instruction_id_list: string[], kwargs: object[], prompt?, key? }`;
  * - open-instruct's `{ instruction_id: string[] | string, kwargs: object[] | object }`;
  * - either of those wrapped in a one-element list (open-instruct stores `[{...}]`) or given
- *   as a JSON string.
+ *   as a string: JSON or a Python literal (`None`, single quotes), as `ast.literal_eval` reads it.
  * `null` kwargs entries and `null` values inside kwargs are dropped (the references drop them).
  */
 export interface IfevalLabel {
@@ -40,12 +41,15 @@ const openInstructLabelSchema = z
     kwargs: Array.isArray(label.kwargs) ? label.kwargs : [label.kwargs],
   }));
 
-/** Parses a JSON string label and unwraps a one-element list. */
+/**
+ * Parses a string label (JSON, or a Python literal as open-instruct stores it and reads it with
+ * `ast.literal_eval`) and unwraps a one-element list.
+ */
 function unwrap(value: unknown): unknown {
   let current = value;
   if (typeof current === "string") {
     try {
-      current = JSON.parse(current);
+      current = parsePythonLiteral(current);
     } catch {
       return current;
     }

@@ -148,6 +148,16 @@ export const ifevalProbes: VerifierProbe[] = [
     why: "an IFTrain copying constraint followed exactly scores 1",
   },
   {
+    verifier: "ifeval",
+    name: "honest-python-literal-label",
+    kind: "honest",
+    response: "here is my answer in lowercase without any commas at all",
+    label:
+      "[{'instruction_id': ['punctuation:no_comma', 'change_case:english_lowercase'], 'kwargs': [None, {}]}]",
+    expectedScore: 1,
+    why: "open-instruct stores ground truth as a Python literal (read with ast.literal_eval); it must parse",
+  },
+  {
     verifier: "ifeval_old",
     name: "old-answer-only-in-think-block",
     kind: "adversarial",

@@ -5,6 +5,7 @@ import { checkIfevalInstructions } from "./check.js";
 import { prepareIfFunction } from "./if-functions.js";
 import { type IfevalLabel, type IfevalOldLabel, ifevalLabelSchema, ifevalOldRawSchema } from "./labels.js";
 import { loadLanguageDetector } from "./language.js";
+import { parsePythonLiteral } from "./python-literal.js";
 import { pythonStrip } from "./python-text.js";
 
 /**
@@ -39,10 +40,11 @@ export const ifevalVerifier: Verifier<IfevalLabel> = {
   },
 };
 
+/** A string label is JSON (Tulu 3's `json.loads`); a Python literal is accepted too. */
 function unwrapOld(value: unknown): unknown {
   if (typeof value !== "string") return value;
   try {
-    return JSON.parse(value);
+    return parsePythonLiteral(value);
   } catch {
     return value;
   }
