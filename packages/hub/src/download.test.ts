@@ -1,4 +1,15 @@
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { downloadFileToCacheDir, scanCacheDir } from "@huggingface/hub";
@@ -8,6 +19,7 @@ import { downloadRepoFile } from "./download.js";
 import { HubError } from "./errors.js";
 import { gitBlobOid } from "./git-oid.js";
 import { resolveRevision } from "./resolve.js";
+import { snapshotRepo } from "./snapshot.js";
 import { startTestHub, type TestHub } from "./test-support/index.js";
 
 const token = "hf_test_token";
@@ -324,5 +336,73 @@ describe("leftovers of killed downloads", () => {
     await writeFile(join(blobs, `.tmp-${name}.${process.ppid}.beef`), "a live writer");
     await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "data/train.jsonl" });
     expect((await readdir(blobs)).sort()).toEqual([`.tmp-${name}.${process.ppid}.beef`, name].sort());
+  });
+});
+
+describe("verification memo of cached blobs", () => {
+  const memoOf = (name: string) =>
+    join(cacheDirectory, "datasets--acme--math", ".posttrain", "verified", `${name}.json`);
+
+  it("catches a same-size corruption even when the modification time is put back", async () => {
+    const [first] = hub.commitShas(repo.name);
+    const file = await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "data/train.jsonl" });
+    const before = await stat(file.localPath);
+    const bytes = await readFile(file.localPath);
+    bytes[10] = bytes[10]! ^ 0x01;
+    await writeFile(file.localPath, bytes);
+    await utimes(file.localPath, before.atime, before.mtime);
+    const requests = hub.requests.length;
+    const repaired = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: first!,
+      path: "data/train.jsonl",
+    });
+    expect(repaired.sha256).toBe(sha256Hex(trainV1));
+    expect(lfsObjectGets(requests)).toBe(1);
+  });
+
+  it("trusts the memo of an unchanged blob, and rehashCachedFiles bypasses it", async () => {
+    const [first] = hub.commitShas(repo.name);
+    await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "data/train.jsonl" });
+    const name = sha256Hex(trainV1);
+    const memo = JSON.parse(await readFile(memoOf(name), "utf8")) as { sha256: string };
+    expect(memo.sha256).toBe(name);
+    // A memo that lies (same identity, wrong digest) is believed without rehashing, and the
+    // mismatch it implies makes the file be fetched again...
+    await writeFile(memoOf(name), JSON.stringify({ ...memo, sha256: "1".repeat(64) }));
+    let requests = hub.requests.length;
+    await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "data/train.jsonl" });
+    expect(lfsObjectGets(requests)).toBe(1);
+    // ...while rehashCachedFiles hashes the blob itself and finds it intact.
+    const fresh = JSON.parse(await readFile(memoOf(name), "utf8")) as { sha256: string };
+    await writeFile(memoOf(name), JSON.stringify({ ...fresh, sha256: "1".repeat(64) }));
+    requests = hub.requests.length;
+    const file = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: first!,
+      path: "data/train.jsonl",
+      rehashCachedFiles: true,
+    });
+    expect(file.sha256).toBe(name);
+    expect(lfsObjectGets(requests)).toBe(0);
+  });
+
+  it("reports byte progress that adds up, through snapshotRepo", async () => {
+    const [first] = hub.commitShas(repo.name);
+    hub.setFault({ kind: "cut", path: "data/train.jsonl" });
+    const events: Array<{ bytesCompleted: number; bytesTotal: number; file?: unknown }> = [];
+    const snapshot = await snapshotRepo({
+      ...overrides(),
+      repo,
+      revision: first!,
+      onProgress: (event) => events.push(event),
+    });
+    const last = events.at(-1)!;
+    expect(last.bytesCompleted).toBe(last.bytesTotal);
+    expect(last.bytesTotal).toBe(Buffer.byteLength(trainV1) + Buffer.byteLength("# math v1\n"));
+    expect(events.filter((event) => event.file !== undefined)).toHaveLength(snapshot.files.length);
+    expect(Math.max(...events.map((event) => event.bytesCompleted))).toBeLessThanOrEqual(last.bytesTotal);
   });
 });

@@ -28,6 +28,7 @@ import { hubRequest, offlineMissing } from "./request.js";
 import { resolveRevision } from "./resolve.js";
 import { type EffectiveHubSettings, effectiveSettings, type HubOverrides } from "./settings.js";
 import { TransientTransferError } from "./transport.js";
+import { readBlobMemo, writeBlobMemo } from "./verified-blobs.js";
 
 /** A file present and verified in the cache. */
 export interface DownloadedFile {
@@ -52,6 +53,13 @@ export interface DownloadRepoFileParams extends HubOverrides {
   expectedSha256?: string | null | undefined;
   /** The file's listing entry, when the caller has it: saves one `paths-info` request. */
   file?: HubFile | undefined;
+  /**
+   * Hash a cached file even when it has not changed on disk since it was last verified
+   * (see verified-blobs.ts); default false.
+   */
+  rehashCachedFiles?: boolean | undefined;
+  /** Called with the number of bytes received, as they arrive (negative when a failed attempt's bytes are discarded). */
+  onBytes?: ((bytes: number) => void) | undefined;
 }
 
 /** What a file's content must hash to. */
@@ -99,7 +107,16 @@ export async function downloadRepoFile(params: DownloadRepoFileParams): Promise<
       : parseWithSchema({ schema: sha256Schema, value: params.expectedSha256, label: "expectedSha256" });
   const settings = effectiveSettings(params);
   const sha = isCommitSha(revision) ? revision : (await resolveRevision({ ...params, repo, revision })).sha;
-  return downloadResolvedFile({ settings, repo, sha, path, expectedSha256, file: params.file });
+  return downloadResolvedFile({
+    settings,
+    repo,
+    sha,
+    path,
+    expectedSha256,
+    file: params.file,
+    rehashCachedFiles: params.rehashCachedFiles ?? false,
+    onBytes: params.onBytes,
+  });
 }
 
 /** {@link downloadRepoFile} once inputs are validated and the revision is a SHA. */
@@ -110,21 +127,30 @@ export async function downloadResolvedFile(params: {
   path: string;
   expectedSha256: string | undefined;
   file: HubFile | undefined;
+  rehashCachedFiles: boolean;
+  onBytes: ((bytes: number) => void) | undefined;
 }): Promise<DownloadedFile> {
   const { settings, repo, sha, path, expectedSha256, file } = params;
   const cache = repoCache({ cacheDirectory: settings.cacheDirectory, repo });
   const context: RequestContext = { repo, revision: sha, path };
   const localPath = snapshotFilePath(cache, sha, path);
+  if (file !== undefined) checkExpectedAgainstListing({ context, expectedSha256, listing: file });
+  const digestOf = (target: string, blobName: string | undefined, withGitOid: boolean) =>
+    blobName === undefined
+      ? digestFile(target, withGitOid)
+      : verifiedDigest({ cache, blobName, blobPath: target, withGitOid, rehash: params.rehashCachedFiles });
 
   let cachedCopyWasCorrupt = false;
   const cached = await inspectSnapshotFile(cache, sha, path);
   if (cached.kind !== "missing") {
     const expectation =
       cached.kind === "linked" ? expectationFromBlobName(cached.blobName) : emptyExpectation();
-    if (expectedSha256 !== undefined) expectation.sha256 = expectedSha256;
     if (file !== undefined) mergeListing(expectation, file);
-    const local = cached.kind === "linked" ? cached.blobPath : cached.path;
-    const digest = await digestFile(local, expectation.gitOid !== undefined);
+    if (expectedSha256 !== undefined) expectation.sha256 = expectedSha256;
+    const digest =
+      cached.kind === "linked"
+        ? await digestOf(cached.blobPath, cached.blobName, expectation.gitOid !== undefined)
+        : await digestFile(cached.path, expectation.gitOid !== undefined);
     const failure = compare(expectation, digest);
     const blobMatchesListing = cached.kind !== "linked" || expectation.blobName === cached.blobName;
     if (failure === undefined && blobMatchesListing) {
@@ -151,15 +177,7 @@ export async function downloadResolvedFile(params: {
   }
 
   const listing = file ?? (await fetchFileListing({ settings, repo, sha, path }));
-  if (expectedSha256 !== undefined && listing.sha256 !== null && listing.sha256 !== expectedSha256) {
-    throw hashMismatch({
-      context,
-      expected: expectedSha256,
-      actual: listing.sha256,
-      algorithm: "sha256",
-      note: "the Hub's LFS oid for this file differs from the expected sha256",
-    });
-  }
+  checkExpectedAgainstListing({ context, expectedSha256, listing });
   const expectation = emptyExpectation();
   mergeListing(expectation, listing);
   if (expectedSha256 !== undefined) expectation.sha256 = expectedSha256;
@@ -168,7 +186,7 @@ export async function downloadResolvedFile(params: {
 
   // The blob may already be cached for another commit: verify it and link it.
   if (await exists(blob)) {
-    const digest = await digestFile(blob, expectation.gitOid !== undefined);
+    const digest = await digestOf(blob, blobName, expectation.gitOid !== undefined);
     if (compare(expectation, digest) === undefined) {
       await linkSnapshotFile({ cache, sha, path, blobName });
       return { path, localPath, size: digest.size, sha256: digest.sha256 };
@@ -191,7 +209,9 @@ export async function downloadResolvedFile(params: {
         blobName,
         expectation,
         context,
+        onBytes: params.onBytes,
       });
+      await writeBlobMemo({ cache, blobName, blobPath: blob, sha256: digest.sha256, gitOid: digest.gitOid });
       await linkSnapshotFile({ cache, sha, path, blobName });
       return { path, localPath, size: digest.size, sha256: digest.sha256 };
     } catch (error) {
@@ -200,6 +220,44 @@ export async function downloadResolvedFile(params: {
     }
   }
   throw lastMismatch!;
+}
+
+/** A caller's expected sha256 that contradicts the Hub's LFS oid can never be met: fail before any transfer. */
+function checkExpectedAgainstListing(params: {
+  context: RequestContext;
+  expectedSha256: string | undefined;
+  listing: HubFile;
+}): void {
+  const { expectedSha256, listing } = params;
+  if (expectedSha256 !== undefined && listing.sha256 !== null && listing.sha256 !== expectedSha256) {
+    throw hashMismatch({
+      context: params.context,
+      expected: expectedSha256,
+      actual: listing.sha256,
+      algorithm: "sha256",
+      note: "the Hub's LFS oid for this file differs from the expected sha256",
+    });
+  }
+}
+
+/** The digest of a cached blob: remembered when the blob is unchanged since its last check, else hashed. */
+async function verifiedDigest(params: {
+  cache: RepoCache;
+  blobName: string;
+  blobPath: string;
+  withGitOid: boolean;
+  rehash: boolean;
+}): Promise<Digest> {
+  const { cache, blobName, blobPath, withGitOid } = params;
+  if (!params.rehash) {
+    const memo = await readBlobMemo({ cache, blobName, blobPath });
+    if (memo !== undefined && (!withGitOid || memo.gitOid !== "")) {
+      return { sha256: memo.sha256, gitOid: memo.gitOid, size: memo.identity.size };
+    }
+  }
+  const digest = await digestFile(blobPath, withGitOid);
+  await writeBlobMemo({ cache, blobName, blobPath, sha256: digest.sha256, gitOid: digest.gitOid });
+  return digest;
 }
 
 function emptyExpectation(): Expectation {
@@ -349,8 +407,9 @@ async function fetchIntoBlob(params: {
   blobName: string;
   expectation: Expectation;
   context: RequestContext;
+  onBytes: ((bytes: number) => void) | undefined;
 }): Promise<Digest> {
-  const { settings, cache, repo, sha, path, blobName, expectation, context } = params;
+  const { settings, cache, repo, sha, path, blobName, expectation, context, onBytes } = params;
   const token = settings.accessToken === undefined ? {} : { accessToken: settings.accessToken };
   return hubRequest({
     settings,
@@ -390,14 +449,21 @@ async function fetchIntoBlob(params: {
         const sha256 = createHash("sha256");
         const git = expectation.gitOid !== undefined ? createGitBlobHasher(expectedSize) : undefined;
         let size = 0;
-        for await (const chunk of body) {
-          sha256.update(chunk);
-          git?.update(chunk);
-          size += chunk.byteLength;
-          if (size > expectedSize) break;
-          yield chunk;
+        try {
+          for await (const chunk of body) {
+            sha256.update(chunk);
+            git?.update(chunk);
+            size += chunk.byteLength;
+            onBytes?.(chunk.byteLength);
+            if (size > expectedSize) break;
+            yield chunk;
+          }
+        } catch (error) {
+          onBytes?.(-size);
+          throw error;
         }
         if (size !== expectedSize) {
+          onBytes?.(-size);
           throw new TransientTransferError(
             `transfer of ${path} ended after ${size} of ${expectedSize} bytes; the partial file was discarded`,
           );
@@ -405,6 +471,7 @@ async function fetchIntoBlob(params: {
         digest = { sha256: sha256.digest("hex"), gitOid: git?.digest() ?? "", size };
         const failure = compare(expectation, digest);
         if (failure !== undefined) {
+          onBytes?.(-size);
           throw hashMismatch({
             context,
             ...failure,

@@ -15,16 +15,20 @@ export interface SnapshotRepoParams extends HubOverrides {
   include?: string[] | undefined;
   /** Files downloaded at the same time (default 4). */
   concurrency?: number | undefined;
-  /** Called after each file is in the cache (downloaded or verified), e.g. to drive a progress bar. */
-  onFileDone?: ((event: SnapshotProgress) => void) | undefined;
+  /** Hash cached files even when unchanged on disk since their last check (see verified-blobs.ts). */
+  rehashCachedFiles?: boolean | undefined;
+  /** Called as bytes arrive and when each file is in the cache, e.g. to drive a progress bar. */
+  onProgress?: ((event: SnapshotProgress) => void) | undefined;
 }
 
 export interface SnapshotProgress {
-  file: DownloadedFile;
   filesCompleted: number;
   filesTotal: number;
+  /** Bytes downloaded so far plus the sizes of files found in the cache. */
   bytesCompleted: number;
   bytesTotal: number;
+  /** The file that just became ready; absent for byte-count updates. */
+  file?: DownloadedFile;
 }
 
 export interface RepoSnapshot {
@@ -60,28 +64,38 @@ export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnap
   let filesCompleted = 0;
   let bytesCompleted = 0;
   const bytesTotal = files.reduce((sum, file) => sum + file.size, 0);
+  const report = (file?: DownloadedFile) =>
+    params.onProgress?.({
+      filesCompleted,
+      filesTotal: files.length,
+      bytesCompleted,
+      bytesTotal,
+      ...(file === undefined ? {} : { file }),
+    });
   async function worker(): Promise<void> {
     while (next < files.length) {
       const index = next;
       next += 1;
       const file = files[index]!;
-      results[index] = await downloadResolvedFile({
+      let streamed = 0;
+      const downloaded = await downloadResolvedFile({
         settings,
         repo,
         sha,
         path: file.path,
         expectedSha256: undefined,
         file,
+        rehashCachedFiles: params.rehashCachedFiles ?? false,
+        onBytes: (bytes) => {
+          streamed += bytes;
+          bytesCompleted += bytes;
+          report();
+        },
       });
+      results[index] = downloaded;
       filesCompleted += 1;
-      bytesCompleted += results[index].size;
-      params.onFileDone?.({
-        file: results[index],
-        filesCompleted,
-        filesTotal: files.length,
-        bytesCompleted,
-        bytesTotal,
-      });
+      bytesCompleted += downloaded.size - streamed;
+      report(downloaded);
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));

@@ -109,14 +109,14 @@ export function register(program: Command): void {
         options: { revision: string; include?: string[]; json?: boolean },
       ) => {
         const repo = repoReference(type, name);
-        // Created on the first finished file, once the total size is known.
+        // Created on the first progress event, once the total size is known.
         let progress: ProgressReporter | undefined;
         try {
           const snapshot = await snapshotRepo({
             repo,
             revision: options.revision,
             include: options.include,
-            onFileDone: (event) => {
+            onProgress: (event) => {
               progress ??= createProgress({
                 label: `download ${repo.name}`,
                 total: event.bytesTotal,
