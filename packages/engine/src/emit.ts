@@ -110,6 +110,11 @@ export class Emitter {
     return this.node(opType, inputs, attributes, output === undefined ? 1 : [output])[0]!;
   }
 
+  /** Emits `create` once per key and reuses its output name (e.g. a table shared by all layers). */
+  memo(key: string, create: () => string): string {
+    return this.cached(`memo:${key}`, create);
+  }
+
   private cached(key: string, create: () => string): string {
     const existing = this.cache.get(key);
     if (existing !== undefined) return existing;

@@ -758,13 +758,27 @@ export const operations: Record<string, OperationDefinition> = {
       return [{ dtype: x.dtype, shape: x.shape }];
     },
     emit: (emitter, node) => {
+      // rotate_half(x)·sin = swap(x)·[−sin₁, sin₂]: the sign goes on the (small, broadcast) sin
+      // table, computed once per table, so the full-size work is Split, Concat, 2 Mul, Add.
       const [x, cos, sin] = node.inputs as [GraphTensor, GraphTensor, GraphTensor];
       const half = x.shape[x.rank - 1]!.coefficient / 2;
-      const axis = emitter.int64s([-1]);
-      const first = emitter.one("Slice", [x.name, emitter.int64s([0]), emitter.int64s([half]), axis]);
-      const second = emitter.one("Slice", [x.name, emitter.int64s([half]), emitter.int64s([2 * half]), axis]);
-      const rotated = emitter.one("Concat", [emitter.one("Neg", [second]), first], { axis: int(-1) });
-      const sum = [emitter.one("Mul", [x.name, cos.name]), emitter.one("Mul", [rotated, sin.name])];
+      const signedSin = emitter.memo(`signed-sin:${sin.name}`, () => {
+        const [first, second] = emitter.node(
+          "Split",
+          [sin.name, emitter.int64s([half, half])],
+          { axis: int(-1) },
+          2,
+        ) as [string, string];
+        return emitter.one("Concat", [emitter.one("Neg", [first]), second], { axis: int(-1) });
+      });
+      const [first, second] = emitter.node(
+        "Split",
+        [x.name, emitter.int64s([half, half])],
+        { axis: int(-1) },
+        2,
+      ) as [string, string];
+      const swapped = emitter.one("Concat", [second, first], { axis: int(-1) });
+      const sum = [emitter.one("Mul", [x.name, cos.name]), emitter.one("Mul", [swapped, signedSin])];
       emitter.one("Add", sum, {}, node.outputs[0]!.name);
     },
     // The rotation's transpose is the rotation by the negated angle.
@@ -789,9 +803,7 @@ export const operations: Record<string, OperationDefinition> = {
     },
     emit: (emitter, node) => {
       const [logits, targets] = names(node.inputs) as [string, string];
-      const logProbabilities = emitter.one("LogSoftmax", [logits], { axis: int(-1) });
-      const index = emitter.one("Unsqueeze", [targets, emitter.int64s([-1])]);
-      const picked = emitter.one("GatherElements", [logProbabilities, index], { axis: int(-1) });
+      const picked = emitPickedLogProb(emitter, { logits, targets });
       emitter.one("Squeeze", [picked, emitter.int64s([-1])], {}, node.outputs[0]!.name);
     },
     gradient: ({ builder: g, node, outputGradients: [dy] }) => [
@@ -837,9 +849,7 @@ export const operations: Record<string, OperationDefinition> = {
         const logits = emitter.one("Gemm", [chunk, weight.name], {
           transB: int(node.attributes["transposeWeight"] ? 1 : 0),
         });
-        const logProbabilities = emitter.one("LogSoftmax", [logits], { axis: int(-1) });
-        const position = emitter.one("Unsqueeze", [targetChunks[0]![index]!, emitter.int64s([-1])]);
-        return emitter.one("GatherElements", [logProbabilities, position], { axis: int(-1) });
+        return emitPickedLogProb(emitter, { logits, targets: targetChunks[0]![index]! });
       });
       const joined = parts.length === 1 ? parts[0]! : emitter.one("Concat", parts, { axis: int(0) });
       emitter.one("Squeeze", [joined, emitter.int64s([-1])], {}, node.outputs[0]!.name);
@@ -894,6 +904,20 @@ export const operations: Record<string, OperationDefinition> = {
     },
   },
 };
+
+/**
+ * `logits[target] − logsumexp(logits)` as `[..., 1]`: ReduceLogSumExp never writes the full
+ * log-softmax (ORT's LogSoftmax is ~3× slower than a reduction over the same logits).
+ */
+function emitPickedLogProb(emitter: Emitter, params: { logits: string; targets: string }): string {
+  const index = emitter.one("Unsqueeze", [params.targets, emitter.int64s([-1])]);
+  const picked = emitter.one("GatherElements", [params.logits, index], { axis: int(-1) });
+  const normalizer = emitter.one("ReduceLogSumExp", [params.logits], {
+    axes: { ints: [-1] },
+    keepdims: int(1),
+  });
+  return emitter.one("Sub", [picked, normalizer]);
+}
 
 /** `(onehot(targets) − softmax(logits)) · upstream[..., None]`, the one-hot added by ScatterElements. */
 function emitLogProbGradient(

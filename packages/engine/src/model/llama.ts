@@ -122,6 +122,10 @@ export class LlamaModel {
     const doubled = graph.reshape(graph.concat([angles, angles], -1), [batch, 1, 1, sequence, c.head_dim]);
     const cos = graph.cos(doubled);
     const sin = graph.sin(doubled);
+    // The 1/√head_dim attention scale is folded into the query's RoPE tables (tiny tensors).
+    const scale = graph.scalar(1 / Math.sqrt(c.head_dim));
+    const queryCos = graph.mul(cos, scale);
+    const querySin = graph.mul(sin, scale);
 
     // Additive mask [batch, 1, 1, sequence, sequence]: same segment and key position ≤ query position.
     const segmentQuery = graph.reshape(inputs.segmentIds, [batch, sequence, 1]);
@@ -141,7 +145,6 @@ export class LlamaModel {
     ]);
 
     const groups = c.num_attention_heads / c.num_key_value_heads;
-    const scale = graph.scalar(1 / Math.sqrt(c.head_dim));
     let x = graph.embedding(weight("model.embed_tokens.weight"), inputs.inputIds); // [batch, sequence, hidden]
     for (let layer = 0; layer < c.num_hidden_layers; layer += 1) {
       const prefix = `model.layers.${layer}`;
@@ -173,7 +176,7 @@ export class LlamaModel {
         graph.reshape(graph.linear(normed, weight(`${prefix}.self_attn.v_proj.weight`)), keyValueShape),
         [0, 2, 3, 1, 4],
       );
-      const rotatedQuery = graph.mul(graph.rope(query, cos, sin), scale);
+      const rotatedQuery = graph.rope(query, queryCos, querySin);
       const rotatedKey = graph.rope(key, cos, sin);
       const scores = graph.add(graph.matMul(rotatedQuery, graph.transposeLast(rotatedKey)), bias); // [b, kv, g, s, s]
       const attended = graph.matMul(graph.softmax(scores), value); // [b, kv, g, s, head_dim]
