@@ -32,7 +32,7 @@ export function parsePythonLiteral(text: string): unknown {
       if (position >= text.length) fail("unterminated string");
       const character = text[position]!;
       if (character === "\\") {
-        const escape = text[position + 1] ?? "";
+        const escaped = text[position + 1] ?? "";
         position += 2;
         const simple: Record<string, string> = {
           n: "\n",
@@ -48,14 +48,14 @@ export function parsePythonLiteral(text: string): unknown {
           v: "\v",
           "\n": "",
         };
-        if (escape in simple) value += simple[escape];
-        else if (escape === "x" || escape === "u" || escape === "U") {
-          const length = escape === "x" ? 2 : escape === "u" ? 4 : 8;
+        if (escaped in simple) value += simple[escaped];
+        else if (escaped === "x" || escaped === "u" || escaped === "U") {
+          const length = escaped === "x" ? 2 : escaped === "u" ? 4 : 8;
           const hex = text.slice(position, position + length);
           if (!/^[0-9a-fA-F]+$/u.test(hex) || hex.length !== length) fail("bad escape");
           value += String.fromCodePoint(Number.parseInt(hex, 16));
           position += length;
-        } else value += `\\${escape}`;
+        } else value += `\\${escaped}`;
       } else {
         if (!triple && character === "\n") fail("newline in string");
         value += character;
