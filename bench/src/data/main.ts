@@ -1,0 +1,119 @@
+// `pnpm bench:data`: throughput of template + tokenize + mask + pack (prepareDataset with
+// packing, SmolLM2 tokenizer, tulu template) on synthetic chat rows with 1 and 2 worker
+// threads, then the peak RSS of a child process streaming a 1M-row mixture through the same
+// pipeline. No reference runs beside it: Python `tokenizers`/`transformers` are not
+// installable from Debian here (apt has neither), and there is no internet for pip.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { machineDescription, printResultLine } from "../measure.js";
+import { writeSyntheticSource } from "./synthetic.js";
+
+const argument = (name: string, fallback: number) => {
+  const found = process.argv.find((value) => value.startsWith(`--${name}=`));
+  return found === undefined ? fallback : Number(found.split("=")[1]);
+};
+const throughputRows = argument("rows", 100_000);
+const mixtureRows = argument("mixture-rows", 1_000_000);
+const streamWorkers = argument("stream-workers", 2);
+/** Row shape of the 1M-row streaming run: 0 = short (~45 tokens, default), 1 = chat (~300). */
+const mixtureChatRows = argument("mixture-chat", 0) === 1;
+
+const tokenizerDirectory = fileURLToPath(
+  new URL("../../../../shared/data/tokenizers/SmolLM2-135M-Instruct", import.meta.url),
+);
+if (!existsSync(tokenizerDirectory)) {
+  process.stderr.write(`bench:data needs the SmolLM2 tokenizer at ${tokenizerDirectory}\n`);
+  process.exit(1);
+}
+const child = fileURLToPath(new URL("./stream-child.js", import.meta.url));
+
+function runChild(args: string[]): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const process_ = spawn(process.execPath, [child, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    process_.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString("utf8");
+    });
+    process_.on("error", reject);
+    process_.on("close", (status) => {
+      if (status !== 0) reject(new Error(`stream child exited ${status}`));
+      else resolve(JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as Record<string, number>);
+    });
+  });
+}
+
+const work = mkdtempSync(join(tmpdir(), "posttrain-bench-data-"));
+try {
+  process.stderr.write(`machine: ${machineDescription()}\n`);
+  const throughputSource = await writeSyntheticSource({
+    directory: join(work, "chat"),
+    rows: throughputRows,
+    seed: 1,
+  });
+  const throughput: Record<string, Record<string, number>> = {};
+  for (const workers of [1, 2]) {
+    const result = await runChild([
+      tokenizerDirectory,
+      join(work, `cache-${workers}`),
+      String(workers),
+      throughputSource,
+      '{"fraction":1}',
+    ]);
+    throughput[`workers${workers}`] = {
+      seconds: result["seconds"]!,
+      rowsPerSecond: result["rows"]! / result["seconds"]!,
+      tokensPerSecond: result["tokens"]! / result["seconds"]!,
+      tokensPerRow: result["tokens"]! / result["documents"]!,
+      peakRssMegabytes: result["peakRssMegabytes"]!,
+    };
+    process.stderr.write(`${workers} worker(s): ${JSON.stringify(throughput[`workers${workers}`])}\n`);
+  }
+  // The 1M-row mixture: source A upsampled ×1.5 plus source B sampled at 0.5 → 1M rows.
+  const sourceRows = Math.round(mixtureRows / 2);
+  const shape = mixtureChatRows ? "chat" : "short";
+  const sourceA = await writeSyntheticSource({
+    directory: join(work, "mix-a"),
+    rows: sourceRows,
+    seed: 2,
+    shape,
+  });
+  const sourceB = await writeSyntheticSource({
+    directory: join(work, "mix-b"),
+    rows: sourceRows,
+    seed: 3,
+    shape,
+  });
+  const streaming = await runChild([
+    tokenizerDirectory,
+    join(work, "cache-mixture"),
+    String(streamWorkers),
+    sourceA,
+    '{"fraction":1.5}',
+    sourceB,
+    '{"fraction":0.5}',
+  ]);
+  process.stderr.write(`mixture: ${JSON.stringify(streaming)}\n`);
+  printResultLine({
+    benchmark: "data",
+    machine: machineDescription(),
+    rows: throughputRows,
+    rowsPerSecond1Worker: throughput["workers1"]!["rowsPerSecond"],
+    tokensPerSecond1Worker: throughput["workers1"]!["tokensPerSecond"],
+    rowsPerSecond2Workers: throughput["workers2"]!["rowsPerSecond"],
+    tokensPerSecond2Workers: throughput["workers2"]!["tokensPerSecond"],
+    speedup2Workers: throughput["workers2"]!["rowsPerSecond"]! / throughput["workers1"]!["rowsPerSecond"]!,
+    tokensPerRow: throughput["workers1"]!["tokensPerRow"],
+    mixtureRows: streaming["rows"],
+    mixtureRowShape: shape,
+    mixtureTokensPerRow: streaming["tokens"]! / streaming["documents"]!,
+    mixtureSeconds: streaming["seconds"],
+    mixtureWorkers: streamWorkers,
+    mixturePeakRssMegabytes: streaming["peakRssMegabytes"],
+    reference: "none (Python tokenizers/transformers not installable from Debian)",
+  });
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
