@@ -122,24 +122,39 @@ describe("posttrain hub", () => {
     expect(await readFile(join(snapshot.directory, "data", "train.jsonl"), "utf8")).toBe(train);
   });
 
-  it("offline download serves the cache; a missing file exits 1 with hub_offline_missing", async () => {
-    const sha = hub.commitShas("acme/arith")[1]!;
-    await posttrain(["hub", "download", "dataset", "acme/arith", "--revision", sha, "--include", "*.jsonl"]);
+  it("offline download serves the cache, and names what is missing (exit 1)", async () => {
+    const shas = hub.commitShas("acme/arith");
+    await posttrain([
+      "hub",
+      "download",
+      "dataset",
+      "acme/arith",
+      "--revision",
+      shas[1]!,
+      "--include",
+      "*.jsonl",
+    ]);
+    const offline = { HF_HUB_OFFLINE: "1" };
     const cached = await posttrain(
-      ["hub", "download", "dataset", "acme/arith", "--revision", "main", "--json"],
-      {
-        HF_HUB_OFFLINE: "1",
-      },
+      ["hub", "download", "dataset", "acme/arith", "--revision", "main", "--include", "*.jsonl", "--json"],
+      offline,
     );
     expect(cached.status).toBe(0);
-    const missing = await posttrain(
-      ["hub", "download", "dataset", "acme/arith", "--revision", hub.commitShas("acme/arith")[0]!],
-      {
-        HF_HUB_OFFLINE: "1",
-      },
+    expect(JSON.parse(cached.stdout).sha).toBe(shas[1]);
+    // The listing recorded online says README.md belongs to the snapshot: not cached, so it fails.
+    const incomplete = await posttrain(
+      ["hub", "download", "dataset", "acme/arith", "--revision", "main"],
+      offline,
     );
-    expect(missing.status).toBe(1);
-    expect(missing.stderr).toContain("hub_offline_missing");
+    expect(incomplete.status).toBe(1);
+    expect(incomplete.stderr).toContain("hub_offline_missing");
+    expect(incomplete.stderr).toContain("README.md");
+    const older = await posttrain(
+      ["hub", "download", "dataset", "acme/arith", "--revision", shas[0]!],
+      offline,
+    );
+    expect(older.status).toBe(1);
+    expect(older.stderr).toContain("hub_offline_missing");
   });
 
   it("uses HF_TOKEN for private repos and explains the 401 without it", async () => {
