@@ -12,6 +12,15 @@ export type { PosttrainErrorParams } from "./errors.js";
 export { IntegrityError, PosttrainError } from "./errors.js";
 export type { EventLog, RunEvent } from "./events.js";
 export { createEventLog, readEvents } from "./events.js";
+export type {
+  ChatMessage,
+  Completion,
+  GenerationBackend,
+  GenerationBackendDescription,
+  GenerationPrompt,
+  GenerationRequest,
+  SamplingSettings,
+} from "./generation.js";
 export type { ProgressParams, ProgressReporter, ProgressUpdate } from "./progress.js";
 export { createProgress, formatDuration } from "./progress.js";
 export type { RandomState } from "./random.js";
