@@ -1,11 +1,13 @@
-// `pnpm bench:data`: throughput of template + tokenize + mask + pack (prepareDataset with
-// packing, SmolLM2 tokenizer, tulu template) on synthetic chat rows with 1 and 2 worker
-// threads, then the peak RSS of a child process streaming a 1M-row mixture through the same
-// pipeline. No reference runs beside it: Python `tokenizers`/`transformers` are not
-// installable from Debian here (apt has neither), and there is no internet for pip.
+// `pnpm bench:data` (options --rows=N --mixture-rows=N --stream-workers=N --mixture-chat=1):
+// first the peak RSS of a child process streaming a 1M-row synthetic mixture through
+// prepareDataset (template + tokenize + mask + pack; SmolLM2 tokenizer, tulu template), then
+// the throughput of the same pipeline on 100k synthetic chat rows with 1 and 2 worker threads
+// (wall-clock and per CPU-second, since the shared machine is often loaded). No reference runs
+// beside it: Python `tokenizers`/`transformers` are not installable from Debian here (apt has
+// neither) and there is no internet for pip.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { machineDescription, printResultLine } from "../measure.js";
@@ -48,29 +50,6 @@ function runChild(args: string[]): Promise<Record<string, number>> {
 const work = mkdtempSync(join(tmpdir(), "posttrain-bench-data-"));
 try {
   process.stderr.write(`machine: ${machineDescription()}\n`);
-  const throughputSource = await writeSyntheticSource({
-    directory: join(work, "chat"),
-    rows: throughputRows,
-    seed: 1,
-  });
-  const throughput: Record<string, Record<string, number>> = {};
-  for (const workers of [1, 2]) {
-    const result = await runChild([
-      tokenizerDirectory,
-      join(work, `cache-${workers}`),
-      String(workers),
-      throughputSource,
-      '{"fraction":1}',
-    ]);
-    throughput[`workers${workers}`] = {
-      seconds: result["seconds"]!,
-      rowsPerSecond: result["rows"]! / result["seconds"]!,
-      tokensPerSecond: result["tokens"]! / result["seconds"]!,
-      tokensPerRow: result["tokens"]! / result["documents"]!,
-      peakRssMegabytes: result["peakRssMegabytes"]!,
-    };
-    process.stderr.write(`${workers} worker(s): ${JSON.stringify(throughput[`workers${workers}`])}\n`);
-  }
   // The 1M-row mixture: source A upsampled ×1.5 plus source B sampled at 0.5 → 1M rows.
   const sourceRows = Math.round(mixtureRows / 2);
   const shape = mixtureChatRows ? "chat" : "short";
@@ -96,6 +75,30 @@ try {
     '{"fraction":0.5}',
   ]);
   process.stderr.write(`mixture: ${JSON.stringify(streaming)}\n`);
+  const throughputSource = await writeSyntheticSource({
+    directory: join(work, "chat"),
+    rows: throughputRows,
+    seed: 1,
+  });
+  const throughput: Record<string, Record<string, number>> = {};
+  for (const workers of [1, 2]) {
+    const result = await runChild([
+      tokenizerDirectory,
+      join(work, `cache-${workers}`),
+      String(workers),
+      throughputSource,
+      '{"fraction":1}',
+    ]);
+    throughput[`workers${workers}`] = {
+      seconds: result["seconds"]!,
+      rowsPerSecond: result["rows"]! / result["seconds"]!,
+      tokensPerSecond: result["tokens"]! / result["seconds"]!,
+      tokensPerRow: result["tokens"]! / result["documents"]!,
+      rowsPerCpuSecond: result["rows"]! / result["cpuSeconds"]!,
+      peakRssMegabytes: result["peakRssMegabytes"]!,
+    };
+    process.stderr.write(`${workers} worker(s): ${JSON.stringify(throughput[`workers${workers}`])}\n`);
+  }
   printResultLine({
     benchmark: "data",
     machine: machineDescription(),
@@ -106,10 +109,14 @@ try {
     tokensPerSecond2Workers: throughput["workers2"]!["tokensPerSecond"],
     speedup2Workers: throughput["workers2"]!["rowsPerSecond"]! / throughput["workers1"]!["rowsPerSecond"]!,
     tokensPerRow: throughput["workers1"]!["tokensPerRow"],
+    rowsPerCpuSecond1Worker: throughput["workers1"]!["rowsPerCpuSecond"],
+    rowsPerCpuSecond2Workers: throughput["workers2"]!["rowsPerCpuSecond"],
+    loadAverageAtEnd: loadavg()[0],
     mixtureRows: streaming["rows"],
     mixtureRowShape: shape,
     mixtureTokensPerRow: streaming["tokens"]! / streaming["documents"]!,
     mixtureSeconds: streaming["seconds"],
+    mixtureCpuSeconds: streaming["cpuSeconds"],
     mixtureWorkers: streamWorkers,
     mixturePeakRssMegabytes: streaming["peakRssMegabytes"],
     reference: "none (Python tokenizers/transformers not installable from Debian)",

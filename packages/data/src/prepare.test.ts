@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readTokenizedShards } from "./cache.js";
 import { prepareDataset } from "./prepare.js";
+import { lockSpec } from "./source.js";
 import type { DatasetSpec } from "./spec.js";
 import { writeByteTokenizer } from "./test-support.js";
 import { int32Row } from "./tokenized-tables.js";
@@ -229,3 +230,20 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 function readdirNames(directory: string): string[] {
   return readdirSync(directory);
 }
+
+describe("prepareDataset with a locked spec", () => {
+  it("fails clearly when the rows differ from expect.rows", async () => {
+    const directory = writeSource(
+      "locked",
+      Array.from({ length: 5 }, (_, index) => sftRow(index)),
+    );
+    const { spec } = await lockSpec({ spec: { kind: "local", directory } });
+    const wrong = { ...spec, expect: { ...spec.expect!, rows: 6 } } as DatasetSpec;
+    await expect(
+      prepareDataset({ ...base, sources: [wrong], cacheRoot: join(root, "cache-g") }),
+    ).rejects.toMatchObject({
+      code: "data_expect_mismatch",
+      message: expect.stringContaining("5 rows, expected 6"),
+    });
+  });
+});
