@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+import { accessSync, constants, realpathSync, statSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
 import { CodeSandboxError } from "./errors.js";
 
 /** The languages the sandbox runs. TypeScript is transpiled to JavaScript first. */
@@ -119,48 +119,88 @@ export function detectSandboxIsolation(): Promise<SandboxIsolation> {
     let namespaces = false;
     let privateTemporaryMounts = false;
     let namespaceArguments: string[] = [];
-    if (process.env.POSTTRAIN_SANDBOX_NO_NAMESPACES === "1")
-      notes.push("namespaces disabled by POSTTRAIN_SANDBOX_NO_NAMESPACES=1");
-    else if (tools.unshare === null) notes.push("util-linux unshare not found: no network or PID namespace");
-    else {
-      const asRoot = process.getuid?.() === 0;
-      const args = asRoot
-        ? ["--net", "--pid", "--fork", "--kill-child", "--", "true"]
-        : ["--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child", "--", "true"];
-      namespaces = (await runCommand(tools.unshare, args)).ok;
-      if (namespaces) namespaceArguments = args.slice(0, -1);
-      if (!namespaces)
+    let userSwitch = false;
+    const asRoot = process.getuid?.() === 0;
+    const shell = findOnPath("sh");
+    const wantNamespaces = process.env.POSTTRAIN_SANDBOX_NO_NAMESPACES !== "1";
+    const baseArguments = asRoot
+      ? ["--net", "--pid", "--fork", "--kill-child"]
+      : ["--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child"];
+    const switchArguments = [`--reuid=${probeUserId}`, `--regid=${probeUserId}`, "--clear-groups", "--"];
+    // Fast path (one spawn): every layer at once, the common case on Linux hosts we run on.
+    if (
+      wantNamespaces &&
+      tools.unshare !== null &&
+      shell !== null &&
+      tools.prlimit !== null &&
+      (!asRoot || tools.setpriv !== null)
+    ) {
+      const chain = [
+        ...(asRoot && tools.setpriv !== null ? [tools.setpriv, ...switchArguments] : []),
+        tools.prlimit,
+        "--nproc=64",
+        "--",
+        "true",
+      ];
+      const all = await runCommand(tools.unshare, [
+        "--mount",
+        ...baseArguments,
+        "--",
+        shell,
+        "-c",
+        privateTemporaryScript(1),
+        "sandbox-setup",
+        ...chain,
+      ]);
+      if (all.ok) {
+        namespaces = true;
+        privateTemporaryMounts = true;
+        userSwitch = asRoot;
+        namespaceArguments = ["--mount", ...baseArguments, "--"];
+        tools.shell = shell;
+      }
+    }
+    if (!namespaces) {
+      // Slow path: probe each layer on its own (in parallel) to keep what works.
+      const unshare = tools.unshare;
+      const setpriv = tools.setpriv;
+      const [namespaceProbe, mountProbe, switchProbe] = await Promise.all([
+        wantNamespaces && unshare !== null ? runCommand(unshare, [...baseArguments, "--", "true"]) : null,
+        wantNamespaces && unshare !== null && shell !== null
+          ? runCommand(unshare, [
+              "--mount",
+              ...baseArguments,
+              "--",
+              shell,
+              "-c",
+              privateTemporaryScript(1),
+              "sandbox-setup",
+              "true",
+            ])
+          : null,
+        asRoot && setpriv !== null ? runCommand(setpriv, [...switchArguments, "true"]) : null,
+      ]);
+      namespaces = namespaceProbe?.ok === true;
+      privateTemporaryMounts = namespaces && mountProbe?.ok === true;
+      userSwitch = switchProbe?.ok === true;
+      namespaceArguments = namespaces
+        ? [...(privateTemporaryMounts ? ["--mount"] : []), ...baseArguments, "--"]
+        : [];
+      if (privateTemporaryMounts) tools.shell = shell;
+      if (!wantNamespaces) notes.push("namespaces disabled by POSTTRAIN_SANDBOX_NO_NAMESPACES=1");
+      else if (unshare === null)
+        notes.push("util-linux unshare not found: no network, PID or mount namespace");
+      else if (!namespaces)
         notes.push(
           "unshare --net --pid failed here (no privileges or user namespaces): no network or PID namespace",
         );
-      const shell = findOnPath("sh");
-      if (namespaces && shell !== null) {
-        const mountArgs = ["--mount", ...namespaceArguments];
-        privateTemporaryMounts = (
-          await runCommand(tools.unshare, [...mountArgs, shell, "-c", `${privateTemporaryScript(1)} true`])
-        ).ok;
-        if (privateTemporaryMounts) {
-          namespaceArguments = mountArgs;
-          tools.shell = shell;
-        } else notes.push("tmpfs mounts in a mount namespace failed: /tmp, /var/tmp and /dev/shm are shared");
-      }
-    }
-    let userSwitch = false;
-    if (process.getuid?.() !== 0)
-      notes.push("not root: programs run as the current user; RLIMIT_NPROC applies to that user");
-    else if (tools.setpriv === null)
-      notes.push("setpriv not found: programs run as root, RLIMIT_NPROC is not enforced");
-    else {
-      userSwitch = (
-        await runCommand(tools.setpriv, [
-          `--reuid=${probeUserId}`,
-          `--regid=${probeUserId}`,
-          "--clear-groups",
-          "--",
-          "true",
-        ])
-      ).ok;
-      if (!userSwitch)
+      else if (!privateTemporaryMounts)
+        notes.push("tmpfs mounts in a mount namespace failed: /tmp, /var/tmp and /dev/shm are shared");
+      if (!asRoot)
+        notes.push("not root: programs run as the current user; RLIMIT_NPROC applies to that user");
+      else if (setpriv === null)
+        notes.push("setpriv not found: programs run as root, RLIMIT_NPROC is not enforced");
+      else if (!userSwitch)
         notes.push("setpriv could not switch user: programs run as root, RLIMIT_NPROC is not enforced");
     }
     if (tools.prlimit === null)
@@ -181,25 +221,45 @@ export function detectSandboxIsolation(): Promise<SandboxIsolation> {
   return isolationPromise;
 }
 
+/** Whether a user that is neither owner nor group member can execute `path` (symlinks resolved). */
+function executableByOthers(path: string): boolean {
+  try {
+    const real = realpathSync(path);
+    if ((statSync(real).mode & 0o001) === 0) return false;
+    let directory = dirname(real);
+    for (;;) {
+      if ((statSync(directory).mode & 0o001) === 0) return false;
+      const parent = dirname(directory);
+      if (parent === directory) return true;
+      directory = parent;
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the interpreter directly and, in parallel, as the sandbox user. */
 async function probeInterpreter(params: {
   executable: string;
   args: string[];
   isolation: SandboxIsolation;
 }): Promise<{ runs: boolean; runsAsSandboxUser: boolean; output: string }> {
-  const direct = await runCommand(params.executable, params.args);
+  const setpriv = params.isolation.tools.setpriv;
+  const [direct, switched] = await Promise.all([
+    runCommand(params.executable, params.args),
+    params.isolation.userSwitch && setpriv !== null
+      ? runCommand(setpriv, [
+          `--reuid=${probeUserId}`,
+          `--regid=${probeUserId}`,
+          "--clear-groups",
+          "--",
+          params.executable,
+          ...params.args,
+        ])
+      : null,
+  ]);
   if (!direct.ok) return { runs: false, runsAsSandboxUser: false, output: direct.stderr };
-  let runsAsSandboxUser = false;
-  if (params.isolation.userSwitch && params.isolation.tools.setpriv !== null) {
-    const switched = await runCommand(params.isolation.tools.setpriv, [
-      `--reuid=${probeUserId}`,
-      `--regid=${probeUserId}`,
-      "--clear-groups",
-      "--",
-      params.executable,
-      ...params.args,
-    ]);
-    runsAsSandboxUser = switched.ok && switched.stdout === direct.stdout;
-  }
+  const runsAsSandboxUser = switched?.ok === true && switched.stdout === direct.stdout;
   return { runs: true, runsAsSandboxUser, output: direct.stdout.trim() };
 }
 
@@ -220,29 +280,38 @@ async function resolvePython(isolation: SandboxIsolation): Promise<SandboxInterp
     if (onPath !== null) candidates.push(onPath);
     candidates.push("/usr/bin/python3");
   }
-  const usable: SandboxInterpreter[] = [];
-  for (const candidate of candidates) {
-    // Resolve shims (pyenv, asdf) to the real executable so each test skips the shim.
-    const first = await probeInterpreter({ executable: candidate, args: pythonVersionProbe, isolation });
-    if (!first.runs) continue;
-    const [executable = candidate, version = "unknown"] = first.output.split("\n");
+  // Candidates the sandbox user cannot even reach (e.g. a pyenv shim under /root, mode 0700)
+  // go last: running them costs seconds for nothing when a system python3 exists.
+  const ordered = isolation.userSwitch
+    ? [
+        ...candidates.filter((candidate) => executableByOthers(candidate)),
+        ...candidates.filter((candidate) => !executableByOthers(candidate)),
+      ]
+    : candidates;
+  const fallbacks: Array<{ executable: string; version: string }> = [];
+  for (const candidate of [...new Set(ordered)]) {
+    // The real executable (skips pyenv/asdf shims on every later run).
+    const first = await runCommand(candidate, pythonVersionProbe);
+    if (!first.ok) continue;
+    const [executable = candidate, version = "unknown"] = first.stdout.trim().split("\n");
+    if (isolation.userSwitch && !executableByOthers(executable)) {
+      fallbacks.push({ executable, version });
+      continue;
+    }
     const probe = await probeInterpreter({ executable, args: pythonVersionProbe, isolation });
     if (!probe.runs) continue;
-    const interpreter: SandboxInterpreter = {
-      language: "python",
-      executable,
-      version,
-      userSwitch: probe.runsAsSandboxUser,
-    };
-    if (interpreter.userSwitch || !isolation.userSwitch) return interpreter;
-    usable.push(interpreter);
+    if (isolation.userSwitch && !probe.runsAsSandboxUser) {
+      fallbacks.push({ executable, version });
+      continue;
+    }
+    return { language: "python", executable, version, userSwitch: probe.runsAsSandboxUser };
   }
-  const fallback = usable[0];
+  const fallback = fallbacks[0];
   if (fallback !== undefined) {
     isolation.notes.push(
       `${fallback.executable} is not executable by the sandbox user: Python programs run as root`,
     );
-    return fallback;
+    return { language: "python", ...fallback, userSwitch: false };
   }
   throw new CodeSandboxError({
     code: "sandbox_interpreter_missing",
