@@ -250,6 +250,24 @@ describe("downloadRepoFile, more cases", () => {
       expectedSha256: wrong,
     }).catch((caught: unknown) => caught);
     expect((plain as HubError).code).toBe("hub_hash_mismatch");
+    expect((plain as HubError).details).toMatchObject({
+      expected: wrong,
+      actual: sha256Hex("# math v1\n"),
+      definitive: true,
+    });
+    // The README is intact in the cache after that: the wrong expectation did not evict it.
+    const cached = await downloadRepoFile({ ...overrides(), repo, revision: first!, path: "README.md" });
+    const requests = hub.requests.length;
+    const again = await downloadRepoFile({
+      ...overrides(),
+      repo,
+      revision: first!,
+      path: "README.md",
+      expectedSha256: wrong,
+    }).catch((caught: unknown) => caught);
+    expect((again as HubError).details).toMatchObject({ definitive: true });
+    expect(hub.requests.length).toBe(requests);
+    expect(await readFile(cached.localPath, "utf8")).toBe("# math v1\n");
     const right = await downloadRepoFile({
       ...overrides(),
       repo,

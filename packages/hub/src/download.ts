@@ -69,6 +69,8 @@ interface Expectation {
   sha256: string | undefined;
   gitOid: string | undefined;
   size: number | undefined;
+  /** The caller's `expectedSha256`, checked after the Hub's own hashes. */
+  callerSha256?: string | undefined;
 }
 
 interface Digest {
@@ -141,12 +143,18 @@ export async function downloadResolvedFile(params: {
       : verifiedDigest({ cache, blobName, blobPath: target, withGitOid, rehash: params.rehashCachedFiles });
 
   let cachedCopyWasCorrupt = false;
+  let listing = file;
   const cached = await inspectSnapshotFile(cache, sha, path);
   if (cached.kind !== "missing") {
+    // First check the copy against the Hub's own hash (blob name, listing); only then against
+    // the caller's expectedSha256, since a re-download cannot change what the Hub serves.
     const expectation =
       cached.kind === "linked" ? expectationFromBlobName(cached.blobName) : emptyExpectation();
-    if (file !== undefined) mergeListing(expectation, file);
-    if (expectedSha256 !== undefined) expectation.sha256 = expectedSha256;
+    if (listing === undefined && expectation.sha256 === undefined && expectation.gitOid === undefined) {
+      // A plain copy, or a blob name that is not a hash: ask the Hub what it should be.
+      if (!settings.offline) listing = await fetchFileListing({ settings, repo, sha, path });
+    }
+    if (listing !== undefined) mergeListing(expectation, listing);
     const digest =
       cached.kind === "linked"
         ? await digestOf(cached.blobPath, cached.blobName, expectation.gitOid !== undefined)
@@ -154,6 +162,16 @@ export async function downloadResolvedFile(params: {
     const failure = compare(expectation, digest);
     const blobMatchesListing = cached.kind !== "linked" || expectation.blobName === cached.blobName;
     if (failure === undefined && blobMatchesListing) {
+      if (expectedSha256 !== undefined && expectedSha256 !== digest.sha256) {
+        throw hashMismatch({
+          context,
+          expected: expectedSha256,
+          actual: digest.sha256,
+          algorithm: "sha256",
+          definitive: true,
+          note: "the cached file matches the Hub's own hash, so the expected sha256 is not this file's content at this commit",
+        });
+      }
       return { path, localPath, size: digest.size, sha256: digest.sha256 };
     }
     await removeCachedFile({
@@ -176,20 +194,29 @@ export async function downloadResolvedFile(params: {
     throw offlineMissing({ context, what: `file ${JSON.stringify(path)} at commit ${sha}` });
   }
 
-  const listing = file ?? (await fetchFileListing({ settings, repo, sha, path }));
+  listing ??= await fetchFileListing({ settings, repo, sha, path });
   checkExpectedAgainstListing({ context, expectedSha256, listing });
   const expectation = emptyExpectation();
   mergeListing(expectation, listing);
-  if (expectedSha256 !== undefined) expectation.sha256 = expectedSha256;
+  expectation.callerSha256 = expectedSha256;
   const blobName = expectation.blobName!;
   const blob = blobPath(cache, blobName);
 
   // The blob may already be cached for another commit: verify it and link it.
   if (await exists(blob)) {
     const digest = await digestOf(blob, blobName, expectation.gitOid !== undefined);
-    if (compare(expectation, digest) === undefined) {
+    const failure = compare(expectation, digest);
+    if (failure === undefined) {
       await linkSnapshotFile({ cache, sha, path, blobName });
       return { path, localPath, size: digest.size, sha256: digest.sha256 };
+    }
+    if (failure.fromCaller === true) {
+      throw hashMismatch({
+        context,
+        ...failure,
+        definitive: true,
+        note: "the cached blob matches the Hub's own hash, so the expected sha256 is not this file's content at this commit",
+      });
     }
     await rm(blob, { force: true });
     cachedCopyWasCorrupt = true;
@@ -216,6 +243,7 @@ export async function downloadResolvedFile(params: {
       return { path, localPath, size: digest.size, sha256: digest.sha256 };
     } catch (error) {
       if (!(error instanceof HubError) || error.code !== "hub_hash_mismatch") throw error;
+      if (error.details?.["definitive"] === true) throw error;
       lastMismatch = error;
     }
   }
@@ -235,6 +263,7 @@ function checkExpectedAgainstListing(params: {
       expected: expectedSha256,
       actual: listing.sha256,
       algorithm: "sha256",
+      definitive: true,
       note: "the Hub's LFS oid for this file differs from the expected sha256",
     });
   }
@@ -284,7 +313,7 @@ function mergeListing(expectation: Expectation, file: HubFile): void {
 function compare(
   expectation: Expectation,
   digest: Digest,
-): { algorithm: string; expected: string; actual: string } | undefined {
+): { algorithm: string; expected: string; actual: string; fromCaller?: boolean } | undefined {
   if (expectation.size !== undefined && expectation.size !== digest.size) {
     return { algorithm: "size", expected: `${expectation.size} bytes`, actual: `${digest.size} bytes` };
   }
@@ -293,6 +322,14 @@ function compare(
   }
   if (expectation.gitOid !== undefined && expectation.gitOid !== digest.gitOid) {
     return { algorithm: "git blob oid", expected: expectation.gitOid, actual: digest.gitOid };
+  }
+  if (expectation.callerSha256 !== undefined && expectation.callerSha256 !== digest.sha256) {
+    return {
+      algorithm: "sha256",
+      expected: expectation.callerSha256,
+      actual: digest.sha256,
+      fromCaller: true,
+    };
   }
   return undefined;
 }
@@ -303,6 +340,8 @@ function hashMismatch(params: {
   actual: string;
   algorithm: string;
   note: string;
+  /** True when downloading again cannot help (the Hub's content is intact, the caller's hash differs). */
+  definitive?: boolean;
 }): HubError {
   const { context, expected, actual, algorithm } = params;
   return new HubError({
@@ -316,6 +355,7 @@ function hashMismatch(params: {
       algorithm,
       expected,
       actual,
+      definitive: params.definitive ?? false,
     },
   });
 }
@@ -474,8 +514,14 @@ async function fetchIntoBlob(params: {
           onBytes?.(-size);
           throw hashMismatch({
             context,
-            ...failure,
-            note: "the downloaded content was discarded, nothing was written to the cache",
+            algorithm: failure.algorithm,
+            expected: failure.expected,
+            actual: failure.actual,
+            definitive: failure.fromCaller === true,
+            note:
+              failure.fromCaller === true
+                ? "the download matches the Hub's own hash, so the expected sha256 is not this file's content at this commit; nothing was written to the cache"
+                : "the downloaded content was discarded, nothing was written to the cache",
           });
         }
       }
