@@ -53,6 +53,9 @@ describe("readers", () => {
     const result = await readAll(join(directory, "train-00000-of-00001.parquet"), 100);
     expect(result.batches).toEqual([8, 8, 8, 1]);
     expect(result.rows).toEqual(rows);
+    const small = await readAll(join(directory, "train-00000-of-00001.parquet"), 5);
+    expect(small.batches).toEqual([5, 3, 5, 3, 5, 3, 1]);
+    expect(small.rows).toEqual(rows);
     expect(await countRows({ path: join(directory, "train-00000-of-00001.parquet") })).toBe(25);
   });
 

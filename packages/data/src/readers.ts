@@ -15,7 +15,7 @@ const extensions: Array<[string, DataFileFormat]> = [
   [".jsonl.gz", "jsonl.gz"],
   [".json.gz", "jsonl.gz"],
   [".jsonl", "jsonl"],
-  [".json", "jsonl"],
+  [".json", "jsonl"], // JSON lines named .json (a single JSON array is not supported)
   [".arrow", "arrow"],
   [".ipc", "arrow"],
   [".feather", "arrow"],
@@ -39,10 +39,11 @@ function requireFormat(path: string): DataFileFormat {
 }
 
 /**
- * Streams a data file as Arrow tables of at most about `batchRows` rows: Parquet one row
+ * Streams a data file as Arrow tables of at most `batchRows` rows: Parquet one row
  * group at a time (hyparquet, with hyparquet-compressors for zstd/brotli/lz4/gzip), JSONL
  * and gzipped JSONL line by line, Arrow IPC (file or stream) one record batch at a time.
- * Only one batch of text is held at once, however large the file.
+ * At most one Parquet row group (one batch for the other formats) of text is held at once,
+ * however large the file.
  */
 export async function* readTableBatches(params: { path: string; batchRows?: number }): AsyncGenerator<Table> {
   const { path } = params;
@@ -54,19 +55,17 @@ export async function* readTableBatches(params: { path: string; batchRows?: numb
       const metadata = await parquetMetadataAsync(file);
       let rowStart = 0;
       for (const group of metadata.row_groups) {
-        const groupRows = Number(group.num_rows);
-        for (let start = rowStart; start < rowStart + groupRows; start += batchRows) {
-          const rowEnd = Math.min(start + batchRows, rowStart + groupRows);
-          const rows = (await parquetReadObjects({
-            file,
-            metadata,
-            rowStart: start,
-            rowEnd,
-            compressors,
-          })) as Record<string, unknown>[];
-          yield tableFromRows(rows);
+        // Decode each row group once (hyparquet decodes whole column chunks), then hand it
+        // out in batches: memory holds one row group's text at most.
+        const rowEnd = rowStart + Number(group.num_rows);
+        const rows = (await parquetReadObjects({ file, metadata, rowStart, rowEnd, compressors })) as Record<
+          string,
+          unknown
+        >[];
+        for (let start = 0; start < rows.length; start += batchRows) {
+          yield tableFromRows(rows.slice(start, start + batchRows));
         }
-        rowStart += groupRows;
+        rowStart = rowEnd;
       }
       return;
     }
