@@ -4,6 +4,6 @@ import { defineConfig } from "vitest/config";
 // project, plus the repository-wide checks in scripts/. `npm test` runs this.
 export default defineConfig({
   test: {
-    projects: ["packages/*", "bench", "scripts/vitest.config.ts"],
+    projects: ["packages/*", "recipes/*", "bench", "scripts/vitest.config.ts"],
   },
 });

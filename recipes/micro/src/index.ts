@@ -1,0 +1,18 @@
+export { byteToUnicode, type TrainedBytePairEncoding, trainByteLevelBpe } from "./byte-level-bpe.js";
+export {
+  defaultMicroDataSizes,
+  type GeneratedFiles,
+  generateMicroFiles,
+  type MicroDataSizes,
+  microDataSeed,
+  microDataVersion,
+  writeMicroFiles,
+} from "./generate.js";
+export {
+  corruptAnswer,
+  drawWordProblem,
+  type InstructionConstraint,
+  ifevalGroundTruth,
+  instructionConstraints,
+  type WordProblem,
+} from "./problems.js";
