@@ -25,5 +25,7 @@ export type { ProgressParams, ProgressReporter, ProgressUpdate } from "./progres
 export { createProgress, formatDuration } from "./progress.js";
 export type { RandomState } from "./random.js";
 export { Random } from "./random.js";
+export type { CreateRunContextParams, RunContext } from "./run-context.js";
+export { createRunContext, interruptSignal } from "./run-context.js";
 export type { SafeParseResult, ValidationIssue } from "./validation.js";
 export { formatPath, parseWithSchema, safeParseWithSchema, ValidationError } from "./validation.js";
