@@ -58,17 +58,21 @@ export function pythonSplitWhitespace(text: string): string[] {
   return text.split(spaceRun).filter((piece) => piece !== "");
 }
 
-const casedUpper = /[\p{Uppercase}\p{Lt}]/u;
-const casedLower = /\p{Lowercase}/u;
+const upper = /\p{Uppercase}/u;
+const lower = /\p{Lowercase}/u;
+const titlecase = /\p{Lt}/u;
 
-/** `text.isupper()`: at least one cased character and no lowercase one. */
+/**
+ * `text.isupper()`: at least one cased character, and every cased character uppercase
+ * (a lowercase or titlecase character makes it false).
+ */
 export function pythonIsUpper(text: string): boolean {
-  return casedUpper.test(text) && !casedLower.test(text);
+  return upper.test(text) && !lower.test(text) && !titlecase.test(text);
 }
 
-/** `text.islower()`: at least one cased character and no uppercase or titlecase one. */
+/** `text.islower()`: at least one cased character, and every cased character lowercase. */
 export function pythonIsLower(text: string): boolean {
-  return casedLower.test(text) && !casedUpper.test(text);
+  return lower.test(text) && !upper.test(text) && !titlecase.test(text);
 }
 
 /** Python's `\b` for `str` patterns (a `\w`/`\W` transition), usable inside a `u` regex. */

@@ -28,6 +28,8 @@ describe("Python string semantics", () => {
     expect(pythonIsUpper("42 !")).toBe(false);
     expect(pythonIsLower("straße 42")).toBe(true);
     expect(pythonIsLower("42")).toBe(false);
+    expect(pythonIsUpper("\u01c5")).toBe(false); // titlecase "ǅ" is cased but not uppercase
+    expect(pythonIsLower("\u01c5")).toBe(false);
   });
 
   it("counts keyword matches as a case-insensitive regex, non-overlapping", () => {
