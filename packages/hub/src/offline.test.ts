@@ -60,6 +60,26 @@ describe("snapshotRepo", () => {
     expect(snapshot.files[1]!.sha256).toBe(sha256Hex(files["data/train.jsonl"]));
   });
 
+  it("stops starting new files after one fails", async () => {
+    const sha = hub.commitShas(repo.name)[1]!;
+    hub.setFault({ kind: "corrupt", path: "data/test.jsonl" });
+    const before = hub.requests.length;
+    try {
+      const error = await failure(snapshotRepo({ ...online(), repo, revision: sha, concurrency: 1 }));
+      expect(error.code).toBe("hub_hash_mismatch");
+      expect(error.message).toContain("data/test.jsonl");
+      // Sorted order: README.md, data/test.jsonl (fails), data/train.jsonl (never started).
+      const requested = hub.requests
+        .slice(before)
+        .filter((request) => request.url.includes("/resolve/"))
+        .map((request) => request.url);
+      expect(requested.some((url) => url.endsWith("/README.md"))).toBe(true);
+      expect(requested.some((url) => url.endsWith("/data/train.jsonl"))).toBe(false);
+    } finally {
+      hub.clearFaults();
+    }
+  });
+
   it("fails clearly when include matches nothing", async () => {
     const error = await failure(
       snapshotRepo({ ...online(), repo, revision: "main", include: ["*.parquet"] }),

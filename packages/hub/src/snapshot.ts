@@ -72,8 +72,10 @@ export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnap
       bytesTotal,
       ...(file === undefined ? {} : { file }),
     });
+  // After a failure the other workers finish their current file but start no new one.
+  let failed = false;
   async function worker(): Promise<void> {
-    while (next < files.length) {
+    while (next < files.length && !failed) {
       const index = next;
       next += 1;
       const file = files[index]!;
@@ -98,7 +100,14 @@ export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnap
       report(downloaded);
     }
   }
-  await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, files.length) }, () =>
+      worker().catch((error: unknown) => {
+        failed = true;
+        throw error;
+      }),
+    ),
+  );
   const cache = repoCache({ cacheDirectory: settings.cacheDirectory, repo });
   return { sha, directory: snapshotDirectory(cache, sha), files: results };
 }
