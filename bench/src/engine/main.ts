@@ -75,11 +75,13 @@ const { values } = parseArgs({
     repeats: { type: "string", default: "3" },
     threads: { type: "string", default: String(cpus().length) },
     "loss-chunks": { type: "string", default: "4" },
+    arena: { type: "string", default: "true" },
   },
 });
 const threads = Number(values.threads);
 const repeats = Number(values.repeats);
 const lossChunks = Number(values["loss-chunks"]);
+const memoryArena = values.arena !== "false";
 
 /** Model FLOPs of one fwd+bwd step: 6·(non-embedding matmul params incl. LM head)·tokens + attention. */
 function stepFlops(shape: Shape): number {
@@ -144,6 +146,7 @@ async function runOurs(name: string): Promise<void> {
     model,
     seed: 0,
     threads,
+    memoryArena,
     options: { schedule: { kind: "constant", peak: 1e-4, totalSteps: 1000 }, lossChunks },
   });
   const sessionSeconds = (performance.now() - created) / 1000;
@@ -191,6 +194,8 @@ async function main(): Promise<void> {
   const figures: Record<string, unknown> = {
     machine: machineDescription(),
     threads,
+    loss_chunks: lossChunks,
+    memory_arena: memoryArena,
     load_average_start: load,
     matmul_peak_gflops: peak,
   };
@@ -208,6 +213,8 @@ async function main(): Promise<void> {
       String(threads),
       "--loss-chunks",
       String(lossChunks),
+      "--arena",
+      String(memoryArena),
     ]);
     process.stderr.write(`${name} ours: ${JSON.stringify(ours)}\n`);
     const torch = runPythonReference({

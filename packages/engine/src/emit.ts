@@ -268,13 +268,25 @@ export function emitModel(params: {
       }),
     );
   }
-  // Route every requested output to its public name with an Identity node (ORT removes them).
+  // Give each requested output its public name. A tensor produced by a node is renamed in
+  // place (an Identity would keep an internal copy of every gradient alive until it ran);
+  // inputs, constants and repeated outputs get an Identity.
   const inputNames = new Set(inputs.map((input) => input.name));
+  const renamed = new Map<string, string>();
+  const aliases: [string, string][] = [];
   for (const [name, tensor] of Object.entries(outputs)) {
     if (inputNames.has(name) && tensor.name !== name)
       throw new GraphError({ message: `output name ${name} is an input name` });
-    if (tensor.name !== name) emitter.one("Identity", [tensor.name], {}, name);
+    if (tensor.name === name) continue;
+    if (tensor.producer !== undefined && !renamed.has(tensor.name)) renamed.set(tensor.name, name);
+    else aliases.push([renamed.get(tensor.name) ?? tensor.name, name]);
   }
+  const rename = (value: string) => renamed.get(value) ?? value;
+  for (const node of emitter.nodes) {
+    node["input"] = (node["input"] as string[]).map(rename);
+    node["output"] = (node["output"] as string[]).map(rename);
+  }
+  for (const [source, name] of aliases) emitter.one("Identity", [source], {}, name);
   const model = {
     irVersion: 8,
     producerName: "posttrain-engine",

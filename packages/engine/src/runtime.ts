@@ -25,6 +25,11 @@ export interface CompileOptions {
    * kernels only.
    */
   optimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /**
+   * ORT's CPU memory arena (default true). The arena grows in power-of-two extensions and
+   * keeps its peak; without it intermediates go back to the allocator as soon as they die.
+   */
+  memoryArena?: boolean;
 }
 
 /** Typed array for each dtype. */
@@ -103,9 +108,10 @@ export class CompiledGraph {
       interOpNumThreads: 1,
       graphOptimizationLevel: params.optimizationLevel ?? (usesFloat64(params.model) ? "basic" : "all"),
       executionMode: "sequential",
+      enableCpuMemArena: params.memoryArena ?? true,
     };
     const hash = sha256Hex(params.model.bytes);
-    const key = `${hash}:${executionProvider}:${options.intraOpNumThreads}:${options.graphOptimizationLevel}`;
+    const key = `${hash}:${executionProvider}:${options.intraOpNumThreads}:${options.graphOptimizationLevel}:${options.enableCpuMemArena}`;
     let session = sessions.get(key);
     if (session === undefined) {
       if (executionProvider !== "cpu" && !availableExecutionProviders().includes(executionProvider)) {

@@ -12,7 +12,7 @@ import { GraphBuilder, type GraphTensor } from "./graph.js";
 import { type Reduction, tokenCrossEntropy } from "./losses.js";
 import type { LlamaModel } from "./model/llama.js";
 import { AdamW, type AdamWOptions, clipFactor, globalGradientNorm } from "./optimizer.js";
-import { ParameterLayout, packParameters } from "./parameters.js";
+import { ParameterLayout } from "./parameters.js";
 import { type CompiledGraph, type CompileOptions, compileGraph, type Feed, OutputBuffer } from "./runtime.js";
 import { type LearningRateSchedule, learningRateAt, learningRateScheduleSchema } from "./schedule.js";
 
@@ -154,17 +154,23 @@ export class CausalLmTrainer {
       ...(params.executionProvider === undefined ? {} : { executionProvider: params.executionProvider }),
       ...(params.threads === undefined ? {} : { threads: params.threads }),
       ...(params.optimizationLevel === undefined ? {} : { optimizationLevel: params.optimizationLevel }),
+      ...(params.memoryArena === undefined ? {} : { memoryArena: params.memoryArena }),
     });
     const layout = new ParameterLayout(params.model.parameterSpecs());
-    const parameters =
-      params.initialParameters !== undefined
-        ? Float32Array.from(params.initialParameters)
-        : packParameters({
-            layout,
-            values: params.model.initialValues(Random.fromSeed(params.seed ?? 0).stream("init")),
-          });
-    if (parameters.length !== layout.length)
-      throw new Error(`initialParameters must have ${layout.length} floats`);
+    let parameters: Float32Array;
+    if (params.initialParameters !== undefined) {
+      if (params.initialParameters.length !== layout.length) {
+        throw new Error(`initialParameters must have ${layout.length} floats`);
+      }
+      parameters = Float32Array.from(params.initialParameters);
+    } else {
+      parameters = new Float32Array(layout.length);
+      params.model.initializeFlat({
+        random: Random.fromSeed(params.seed ?? 0).stream("init"),
+        layout,
+        buffer: parameters,
+      });
+    }
     return new CausalLmTrainer(params.model, options, compiled, parameters);
   }
 
