@@ -1,0 +1,114 @@
+/**
+ * The task spec: everything that decides a score, as data. A task is a pinned dataset, a
+ * prompt format (zero- or few-shot, chat or completion, exact exemplars), generation
+ * settings, answer extraction + verifier + metrics (the `scoring` kind), and a version.
+ * Specs are validated with zod, so a recipe can declare its own tasks (e.g. a held-out split
+ * of a local dataset with a given verifier) without new code.
+ */
+import { fingerprint, parseWithSchema } from "@posttrain/core";
+import { datasetSpecSchema } from "@posttrain/data";
+import { z } from "zod";
+
+/** How benchmark rows become eval items (see items.ts for each format's fields). */
+export const rowFormatSchema = z.enum(["gsm8k", "math", "ifeval", "humaneval", "rlvr"]);
+export type RowFormat = z.infer<typeof rowFormatSchema>;
+
+export const promptSpecSchema = z.strictObject({
+  /** `chat`: messages rendered by the model's chat template; `completion`: one raw text. */
+  style: z.enum(["chat", "completion"]),
+  /**
+   * The user turn, with `{question}` replaced by the item's question text (exemplars go
+   * through the same template). Ignored for `rlvr` rows, whose messages are used as given.
+   */
+  template: z.string().default("{question}"),
+  /**
+   * Appended raw after the chat template's generation prompt (OLMES "assistant prefix");
+   * `{question}` is replaced too (HumanEval repeats the function prompt there).
+   */
+  assistantPrefix: z.string().optional(),
+  /** A named exemplar set (exemplars.ts) and how many of its first exemplars to use. */
+  exemplars: z.string().optional(),
+  shots: z.number().int().nonnegative().default(0),
+});
+export type PromptSpec = z.infer<typeof promptSpecSchema>;
+
+export const generationSpecSchema = z.strictObject({
+  /** 0 = greedy. */
+  temperature: z.number().nonnegative(),
+  topP: z.number().positive().max(1).optional(),
+  maxNewTokens: z.number().int().positive(),
+  /** Output is cut at the first of these (the backend adds the model's EOS text). */
+  stop: z.array(z.string().min(1)).default([]),
+  /** Samples per item (HumanEval: 20). */
+  samples: z.number().int().positive().default(1),
+  /** Base seed for sampled decoding. */
+  seed: z.number().int().nonnegative().default(1234),
+});
+export type GenerationSpec = z.infer<typeof generationSpecSchema>;
+
+export const scoringSpecSchema = z.discriminatedUnion("kind", [
+  /** OLMES GSM8K `exact_match` (last number, string equality) plus ours (`gsm8k` verifier). */
+  z.strictObject({ kind: z.literal("gsm8k") }),
+  /** Minerva `exact_match` (`strict_math`) and `exact_match_flex` (`math`); macro over subjects. */
+  z.strictObject({ kind: z.literal("minerva_math"), macroOverSubjects: z.boolean().default(true) }),
+  /** IFEval prompt- and instruction-level accuracy, strict and loose (`ifeval` verifier). */
+  z.strictObject({ kind: z.literal("ifeval") }),
+  /** Program = prompt + completion, run against the tests; unbiased pass@k over the samples. */
+  z.strictObject({
+    kind: z.literal("humaneval"),
+    passAtK: z.array(z.number().int().positive()).default([1, 10]),
+    timeoutSeconds: z.number().positive().default(3),
+  }),
+  /** Any registered verifier on the row's ground truth: `score` (mean) and `accuracy` (score = 1). */
+  z.strictObject({ kind: z.literal("verifier"), verifier: z.string().min(1) }),
+]);
+export type ScoringSpec = z.infer<typeof scoringSpecSchema>;
+
+export const taskSpecSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9_]+$/, "lowercase letters, digits and underscores"),
+  /** Our version of this task; bump it whenever a setting that can change a score changes. */
+  version: z.string().min(1),
+  description: z.string().default(""),
+  /** Which OLMES task and era the settings follow (or `none`). */
+  olmes: z.strictObject({
+    task: z.string(),
+    /** `tulu3` = OLMES at e0d79fd (2024-11-19), the settings of the Tulu 3 runs; `current` = 5a51f50 (2026-03-24). */
+    era: z.enum(["tulu3", "current", "none"]),
+    /** OLMES's own task version. */
+    taskVersion: z.string().optional(),
+  }),
+  /**
+   * Where the data lives. Hub specs whose revision is not a commit SHA must be pinned with
+   * `posttrain data lock` first, or run with a local `--data` override.
+   */
+  dataset: datasetSpecSchema,
+  /** The file in a `--data` folder that holds this task's rows (e.g. `gsm8k-test.jsonl`). */
+  localFileName: z.string().optional(),
+  rowFormat: rowFormatSchema,
+  prompt: promptSpecSchema,
+  generation: generationSpecSchema,
+  scoring: scoringSpecSchema,
+  /** The metric a suite table shows first. */
+  primaryMetric: z.string().min(1),
+});
+export type TaskSpec = z.infer<typeof taskSpecSchema>;
+export type TaskSpecInput = z.input<typeof taskSpecSchema>;
+
+/** Validates a spec (defaults filled); errors name the field, e.g. `generation.maxNewTokens`. */
+export function defineTask(params: { spec: TaskSpecInput | unknown }): TaskSpec {
+  return parseWithSchema({ schema: taskSpecSchema, value: params.spec, label: "task spec" });
+}
+
+/** A content hash of every setting (the spec's canonical JSON): part of every result. */
+export function taskHash(params: { spec: TaskSpec }): string {
+  return fingerprint(params.spec);
+}
+
+/** A suite: a versioned list of task names. */
+export const suiteSpecSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9_]+$/),
+  version: z.string().min(1),
+  description: z.string().default(""),
+  tasks: z.array(z.string().min(1)).min(1),
+});
+export type SuiteSpec = z.infer<typeof suiteSpecSchema>;
