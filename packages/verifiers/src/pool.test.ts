@@ -3,9 +3,9 @@ import { VerifierPool } from "./pool.js";
 import type { CheckTask } from "./worker-protocol.js";
 
 const entry = new URL("./test-fixtures/hanging-worker.mjs", import.meta.url);
-const task = (id: number, response: string, timeoutMilliseconds = 10_000): CheckTask => ({
+const task = (id: number, response: string, timeoutMilliseconds = 10_000, verifier = "test"): CheckTask => ({
   id,
-  verifier: "test",
+  verifier,
   remap: [],
   response,
   label: "x",
@@ -47,6 +47,18 @@ describe("VerifierPool", () => {
       });
       expect(results[1]?.details).toEqual({ echoed: "a" });
       expect(results[2]?.details).toEqual({ echoed: "b" });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("prepares a verifier once per worker, outside the check's bound", async () => {
+    const pool = new VerifierPool({ size: 1, entry });
+    try {
+      // Set-up (400 ms) is slower than the check's bound (200 ms), yet the check passes.
+      expect(await pool.run(task(1, "a", 200, "slow-setup"))).toMatchObject({ score: 1, timeout: false });
+      expect(await pool.run(task(2, "b", 200, "slow-setup"))).toMatchObject({ score: 1, timeout: false });
+      expect(pool.replacedWorkers).toBe(0);
     } finally {
       await pool.close();
     }

@@ -2,13 +2,17 @@
  * A pool of verifier worker threads with a hard time bound per check: a check that has not
  * answered within its bound gets score 0 with `details.timeout`, and its worker is
  * terminated and replaced (a stuck CAS call or regex cannot be interrupted any other way).
+ * Before a worker's first check of a verifier, it prepares that verifier (runs it on a few
+ * of its probes) under a separate, generous bound, so one-off lazy set-up never counts
+ * against a check's bound — otherwise a set-up slower than the bound would time out, get
+ * its worker replaced, and time out again in the fresh worker, forever.
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { VerifierWorkerError } from "./errors.js";
 import type { CheckResult } from "./verify-one.js";
-import type { CheckTask, WorkerMessage } from "./worker-protocol.js";
+import type { CheckTask, WorkerMessage, WorkerRequest } from "./worker-protocol.js";
 
 /**
  * The compiled worker entry. From dist/ it sits next to this module; from src/ (vitest loads
@@ -49,7 +53,14 @@ interface Slot {
   ready: boolean;
   current: Pending | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Verifiers this worker has run its preparation for. */
+  prepared: Set<string>;
+  /** The verifier being prepared (the slot's `current` task waits for it). */
+  preparing: string | undefined;
 }
+
+/** Bound of one verifier's preparation in a fresh worker (lazy set-up, not a check). */
+export const preparationTimeoutMilliseconds = 120_000;
 
 export class VerifierPool {
   private readonly slots: Slot[] = [];
@@ -79,7 +90,14 @@ export class VerifierPool {
 
   private spawn(): Slot {
     const worker = new Worker(this.entry, { execArgv: workerExecArgv() });
-    const slot: Slot = { worker, ready: false, current: undefined, timer: undefined };
+    const slot: Slot = {
+      worker,
+      ready: false,
+      current: undefined,
+      timer: undefined,
+      prepared: new Set(),
+      preparing: undefined,
+    };
     worker.on("message", (message: WorkerMessage) => this.onMessage(slot, message));
     worker.on("error", (error) => this.onFailure(slot, error));
     worker.on("exit", (code) => {
@@ -93,6 +111,14 @@ export class VerifierPool {
     if (message.type === "ready") {
       slot.ready = true;
       this.dispatch();
+      return;
+    }
+    if (message.type === "prepared") {
+      if (slot.timer !== undefined) clearTimeout(slot.timer);
+      slot.timer = undefined;
+      slot.prepared.add(message.verifier);
+      slot.preparing = undefined;
+      if (slot.current !== undefined) this.start(slot, slot.current);
       return;
     }
     const pending = slot.current;
@@ -147,22 +173,50 @@ export class VerifierPool {
       const pending = this.queue.shift();
       if (pending === undefined) return;
       slot.current = pending;
-      const bound = pending.task.timeoutMilliseconds;
-      slot.timer = setTimeout(() => {
-        this.replace(slot, {
-          score: 0,
-          details: {
-            verifier: pending.task.verifier,
-            timeout: true,
-            timeoutMilliseconds: bound,
-            error: { code: "verifier_timeout", message: `check exceeded its time bound of ${bound} ms` },
-          },
-          error: false,
-          timeout: true,
-        });
-      }, bound);
-      slot.worker.postMessage(pending.task);
+      const verifier = pending.task.verifier;
+      if (slot.prepared.has(verifier)) {
+        this.start(slot, pending);
+        continue;
+      }
+      // First check of this verifier in this worker: prepare it outside the check's bound.
+      slot.preparing = verifier;
+      slot.timer = setTimeout(
+        () =>
+          this.replace(slot, {
+            score: 0,
+            details: {
+              verifier,
+              error: {
+                code: "verifier_worker_failed",
+                message: `preparing ${verifier} exceeded ${preparationTimeoutMilliseconds} ms`,
+              },
+            },
+            error: true,
+            timeout: false,
+          }),
+        preparationTimeoutMilliseconds,
+      );
+      slot.worker.postMessage({ type: "prepare", verifier } satisfies WorkerRequest);
     }
+  }
+
+  /** Sends `pending` to `slot`'s (prepared) worker and starts its time bound. */
+  private start(slot: Slot, pending: Pending): void {
+    const bound = pending.task.timeoutMilliseconds;
+    slot.timer = setTimeout(() => {
+      this.replace(slot, {
+        score: 0,
+        details: {
+          verifier: pending.task.verifier,
+          timeout: true,
+          timeoutMilliseconds: bound,
+          error: { code: "verifier_timeout", message: `check exceeded its time bound of ${bound} ms` },
+        },
+        error: false,
+        timeout: true,
+      });
+    }, bound);
+    slot.worker.postMessage({ type: "check", task: pending.task } satisfies WorkerRequest);
   }
 
   /** Queues one check; resolves with its result (timeouts and crashes are results too). */

@@ -14,7 +14,16 @@ export interface CheckTask {
   responseTokenCount?: number;
 }
 
+/**
+ * Main → worker. `prepare` asks the worker to run a verifier once on its own probes before
+ * the first timed check, so lazy one-off set-up (a language model's tables, a CAS, an
+ * interpreter probe) is never charged to a check's time bound.
+ */
+export type WorkerRequest = { type: "check"; task: CheckTask } | { type: "prepare"; verifier: string };
+
+/** Worker → main. */
 export type WorkerMessage =
   | { type: "ready" }
+  | { type: "prepared"; verifier: string }
   | { type: "result"; id: number; result: CheckResult }
   | { type: "failed"; id: number; error: { code: string; message: string } };

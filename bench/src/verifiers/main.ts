@@ -1,0 +1,242 @@
+// `pnpm bench:verifiers`: checks per second per registered verifier through `verify` on a
+// warm 2-worker pool (the RLVR setting), the pool's start-up time, and the worst-case
+// latency of one check over the adversarial inputs (every adversarial probe plus the
+// pathological set below), each bounded by the pool's hard timeout. No reference runs
+// beside it: open-instruct's math check needs sympy's LaTeX parser (antlr4), which Debian's
+// python3-sympy here lacks, and pip is unreachable.
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import {
+  extractMathAnswer,
+  hendrycksIsEquivalent,
+  normalizeFinalAnswer,
+  VerifierPool,
+  type VerifierProbe,
+  type VerifyRow,
+  verifierProbes,
+  verifierRegistry,
+  verify,
+} from "@posttrain/verifiers";
+import { machineDescription, peakRssMegabytes, printResultLine } from "../measure.js";
+
+const argument = (name: string, fallback: number) => {
+  const found = process.argv.find((value) => value.startsWith(`--${name}=`));
+  return found === undefined ? fallback : Number(found.split("=")[1]);
+};
+const rowsPerVerifier = argument("rows", 2_000);
+const workers = argument("workers", 2);
+const timeoutMilliseconds = argument("timeout", 5_000);
+
+const benchmarks = fileURLToPath(new URL("../../../../shared/data/benchmarks/", import.meta.url));
+const readJsonl = <Row>(name: string): Row[] | undefined => {
+  const path = `${benchmarks}${name}`;
+  if (!existsSync(path)) return undefined;
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as Row);
+};
+
+/** `count` rows cycling through `source`. */
+const cycle = (source: VerifyRow[], count: number): VerifyRow[] =>
+  source.length === 0
+    ? []
+    : Array.from({ length: count }, (_, index) => source[index % source.length] as VerifyRow);
+
+const isGiant = (probe: VerifierProbe) => probe.response.length > 20_000;
+const fromProbes = (name: string): VerifyRow[] =>
+  verifierProbes
+    .filter((probe) => probe.verifier === name && !isGiant(probe))
+    .map((probe) => ({ response: probe.response, ground_truth: probe.label }));
+
+/** Realistic inputs per verifier: real benchmark answers where present, else its probes. */
+function workload(name: string): { rows: VerifyRow[]; source: string } {
+  const gsm8k = readJsonl<{ answer: string }>("gsm8k-test.jsonl");
+  const math500 = readJsonl<{ answer: string; solution: string }>("math500-test.jsonl");
+  if ((name === "gsm8k" || name === "gsm8k_strict") && gsm8k !== undefined) {
+    const rows = gsm8k.map((row) => ({
+      response: row.answer,
+      ground_truth: (row.answer.split("####").at(-1) ?? "").trim().replaceAll(",", ""),
+    }));
+    return { rows: cycle(rows, rowsPerVerifier), source: "GSM8K test gold solutions" };
+  }
+  if (name === "math" && math500 !== undefined) {
+    const rows = math500.flatMap((row) => [
+      { response: row.solution, ground_truth: row.answer },
+      {
+        response: `So $\\boxed{${row.answer.replace(/\d+/, (digits) => String(Number(digits) + 1))}}$.`,
+        ground_truth: row.answer,
+      },
+    ]);
+    return {
+      rows: cycle(rows, rowsPerVerifier),
+      source: "MATH-500 gold solutions + perturbed boxed answers",
+    };
+  }
+  if (name === "strict_math" && math500 !== undefined) {
+    const rows = math500.map((row) => ({
+      response: `Final Answer: The final answer is $${row.answer}$. I hope it is correct.`,
+      ground_truth: row.answer,
+    }));
+    return { rows: cycle(rows, rowsPerVerifier), source: "MATH-500 answers in the Minerva sentence" };
+  }
+  return {
+    rows: cycle(fromProbes(name), Math.min(rowsPerVerifier, 200)),
+    source: "its probes (giant ones excluded)",
+  };
+}
+
+/** Inputs built to hang or crash a naive checker; each must come back 0 within the bound. */
+const pathological: Array<{ verifier: string; name: string; row: VerifyRow }> = [
+  {
+    verifier: "math",
+    name: "exponent-tower",
+    row: { response: "$\\boxed{10^{10^{10^{10}}}}$", ground_truth: "6" },
+  },
+  { verifier: "math", name: "factorial-1e6", row: { response: "$\\boxed{1000000!}$", ground_truth: "6" } },
+  {
+    verifier: "math",
+    name: "sum-1e9",
+    row: { response: "$\\boxed{\\sum_{n=1}^{10^{9}} n}$", ground_truth: "6" },
+  },
+  {
+    verifier: "math",
+    name: "nested-braces-5000",
+    row: { response: `$\\boxed{${"{".repeat(5000)}6${"}".repeat(5000)}}$`, ground_truth: "6" },
+  },
+  {
+    verifier: "math",
+    name: "response-1MB",
+    row: { response: "\\boxed{6} ".repeat(100_000), ground_truth: "6" },
+  },
+  {
+    verifier: "math",
+    name: "minerva-prefix-190kB",
+    row: { response: "Final Answer: The final answer is ".repeat(5_600), ground_truth: "6" },
+  },
+  { verifier: "gsm8k", name: "digits-190kB", row: { response: "1 ".repeat(95_000), ground_truth: "2" } },
+];
+
+/** open-instruct's flex verdict without its sympy step: Minerva-normalised or Hendrycks equality. */
+function openInstructFlexWithoutSympy(response: string, label: string): boolean {
+  const extraction = extractMathAnswer({ response });
+  const candidates = extraction.candidates.map((candidate) =>
+    candidate.source === "boxed" ? candidate.text : normalizeFinalAnswer({ answer: candidate.text }),
+  );
+  return candidates.some(
+    (candidate) =>
+      normalizeFinalAnswer({ answer: candidate }) === normalizeFinalAnswer({ answer: label }) ||
+      hendrycksIsEquivalent({ first: candidate, second: label }),
+  );
+}
+
+const startedAt = performance.now();
+const pool = new VerifierPool({ size: workers });
+await verify({ verifier: "gsm8k", rows: [{ response: "1", ground_truth: "1" }], pool });
+const poolStartSeconds = (performance.now() - startedAt) / 1000;
+process.stderr.write(
+  `machine: ${machineDescription()}\npool of ${workers} workers ready in ${poolStartSeconds.toFixed(2)} s\n`,
+);
+
+const throughput: Record<
+  string,
+  { checksPerSecond: number; rows: number; meanScore: number; source: string }
+> = {};
+for (const name of verifierRegistry.keys()) {
+  const { rows, source } = workload(name);
+  if (rows.length === 0) {
+    process.stderr.write(`${name}: no inputs, skipped\n`);
+    continue;
+  }
+  // Warm-up pass over a slice (lazy engines, JIT), then the timed pass.
+  await verify({ verifier: name, rows: rows.slice(0, 50), pool, timeoutMilliseconds });
+  const start = performance.now();
+  const output = await verify({ verifier: name, rows, pool, timeoutMilliseconds });
+  const seconds = (performance.now() - start) / 1000;
+  throughput[name] = {
+    checksPerSecond: Math.round(rows.length / seconds),
+    rows: rows.length,
+    meanScore: Number(output.summary.meanScore.toFixed(4)),
+    source,
+  };
+  process.stderr.write(
+    `${name.padEnd(17)} ${String(throughput[name]?.checksPerSecond).padStart(7)} checks/s  (${rows.length} rows, mean ${output.summary.meanScore.toFixed(3)}, errors ${output.summary.errors}, timeouts ${output.summary.timeouts}; ${source})\n`,
+  );
+}
+
+const adversarial = [
+  ...verifierProbes
+    .filter((probe) => probe.kind === "adversarial" && verifierRegistry.has(probe.verifier))
+    .map((probe) => ({
+      verifier: probe.verifier,
+      name: probe.name,
+      row: { response: probe.response, ground_truth: probe.label },
+    })),
+  ...pathological,
+];
+let worst = { verifier: "", name: "", milliseconds: 0, score: 0, timeout: false };
+const latencies: number[] = [];
+for (const input of adversarial) {
+  const start = performance.now();
+  const output = await verify({ verifier: input.verifier, rows: [input.row], pool, timeoutMilliseconds });
+  const milliseconds = performance.now() - start;
+  latencies.push(milliseconds);
+  const row = output.rows[0];
+  if (milliseconds > worst.milliseconds) {
+    worst = {
+      verifier: input.verifier,
+      name: input.name,
+      milliseconds,
+      score: row?.score ?? Number.NaN,
+      timeout: output.summary.timeouts > 0,
+    };
+  }
+  if ((row?.score ?? 1) !== 0)
+    process.stderr.write(`WARNING: adversarial ${input.verifier}/${input.name} scored ${row?.score}\n`);
+}
+const sortedLatencies = [...latencies].sort((a, b) => a - b);
+process.stderr.write(
+  `worst-case latency over ${adversarial.length} adversarial inputs: ${worst.milliseconds.toFixed(1)} ms (${worst.verifier}/${worst.name}, score ${worst.score}${worst.timeout ? ", timed out" : ""}); median ${sortedLatencies[Math.floor(sortedLatencies.length / 2)]?.toFixed(1)} ms\n`,
+);
+
+// Where our `math` verdict differs from open-instruct's flex verdict (without its sympy step).
+const math500 = readJsonl<{ answer: string; solution: string }>("math500-test.jsonl");
+let disagreements: Record<string, number> | undefined;
+if (math500 !== undefined) {
+  const variants = math500.flatMap((row) => [
+    { response: `So $\\boxed{${row.answer}}$.`, ground_truth: row.answer },
+    { response: `$\\boxed{5}$ or $\\boxed{${row.answer}}$`, ground_truth: row.answer },
+    { response: `So $\\boxed{x = ${row.answer}}$.`, ground_truth: row.answer },
+  ]);
+  const ours = await verify({ verifier: "math", rows: variants, pool, timeoutMilliseconds });
+  disagreements = { rows: variants.length, oursOnly: 0, referenceOnly: 0 };
+  for (const [index, row] of ours.rows.entries()) {
+    const reference = openInstructFlexWithoutSympy(row.response, String(variants[index]?.ground_truth));
+    if (row.score === 1 && !reference) disagreements["oursOnly"] = (disagreements["oursOnly"] ?? 0) + 1;
+    if (row.score !== 1 && reference)
+      disagreements["referenceOnly"] = (disagreements["referenceOnly"] ?? 0) + 1;
+  }
+  process.stderr.write(
+    `math vs open-instruct flex (no sympy) on ${variants.length} variants: ${JSON.stringify(disagreements)}\n`,
+  );
+}
+await pool.close();
+
+printResultLine({
+  benchmark: "verifiers",
+  machine: machineDescription(),
+  workers,
+  timeoutMilliseconds,
+  poolStartSeconds: Number(poolStartSeconds.toFixed(3)),
+  checksPerSecond: Object.fromEntries(
+    Object.entries(throughput).map(([name, value]) => [name, value.checksPerSecond]),
+  ),
+  adversarialInputs: adversarial.length,
+  worstLatencyMilliseconds: Number(worst.milliseconds.toFixed(1)),
+  worstLatencyInput: `${worst.verifier}/${worst.name}`,
+  medianAdversarialLatencyMilliseconds: Number(
+    sortedLatencies[Math.floor(sortedLatencies.length / 2)]?.toFixed(1),
+  ),
+  ...(disagreements === undefined ? {} : { mathVersusOpenInstructFlex: disagreements }),
+  peakRssMegabytes: Math.round(peakRssMegabytes()),
+});
