@@ -1,0 +1,354 @@
+/**
+ * The SFT stage: masked next-token cross-entropy on assistant tokens (labels from
+ * @posttrain/data), `sum` or `mean` reduction with open-instruct's semantics (see
+ * {@link Config}), gradient accumulation, clipping, LR schedule with warmup, held-out loss,
+ * checkpoints every N steps with exact resume, SIGINT → checkpoint and return, and a final
+ * model folder (engine + HF safetensors).
+ */
+import { join } from "node:path";
+import { parseWithSchema, type RunContext, writeJsonAtomic } from "@posttrain/core";
+import {
+  type CausalLmTrainer,
+  clipFactor,
+  CausalLmTrainer as EngineTrainer,
+  globalGradientNorm,
+  type LearningRateSchedule,
+  learningRateAt,
+  loadCheckpoint,
+  restoreCheckpoint,
+  saveCheckpoint,
+  type TokenBatch,
+} from "@posttrain/engine";
+import { DataOrder, type SftData, type SftRow, tokenBatchOf, validateSftRows } from "./batches.js";
+import { Config, type ConfigInput } from "./config.js";
+import { TrainError } from "./errors.js";
+import { TokenScorer } from "./forward.js";
+import { loadModel, type ModelSource } from "./model-source.js";
+import { effectiveBatchSize, engineSchedule, recordResolvedConfig } from "./run-support.js";
+import { writeModelDirectory } from "./safetensors.js";
+
+export interface TrainParams {
+  config: ConfigInput;
+  model: ModelSource;
+  data: SftData;
+  context: RunContext;
+}
+
+/** One optimizer step's figures (also the `step-end` event). */
+export interface StepMetrics {
+  step: number;
+  epoch: number;
+  /** The objective the gradient is of (sum: Σ token CE / accumulation; mean: mean of micro-batch means). */
+  loss: number;
+  /** Σ token CE / trained tokens over the whole step (comparable across reductions). */
+  tokenLoss: number;
+  trainedTokens: number;
+  /** Non-padding input tokens of the step. */
+  tokens: number;
+  gradientNorm: number;
+  learningRate: number;
+  tokensPerSecond: number;
+  seconds: { data: number; forwardBackward: number; optimizer: number };
+}
+
+export interface TrainResult {
+  status: "completed" | "interrupted";
+  step: number;
+  totalSteps: number;
+  /** The final model folder (config.json, parameters.bin, model.safetensors); null when interrupted. */
+  modelDirectory: string | null;
+  checkpointDirectory: string;
+  /** Final parameters (flat engine layout). */
+  parameters: Float32Array;
+  metrics: { lastStep: StepMetrics | null; evaluationLoss: number | null };
+}
+
+function countTokens(batch: TokenBatch): { tokens: number; trained: number } {
+  let tokens = 0;
+  let trained = 0;
+  for (let index = 0; index < batch.lossMask.length; index += 1) {
+    if (batch.segmentIds === undefined || batch.segmentIds[index] !== 0n) tokens += 1;
+    trained += batch.lossMask[index]!;
+  }
+  return { tokens, trained };
+}
+
+/**
+ * One optimizer update with open-instruct's loss scaling. Each micro-batch b contributes
+ * weight·∇(Σ token CE of b): `sum` → weight 1/accumulation, `mean` → 1/(tokens_b·accumulation).
+ * Equal weights use one accumulated pass and fold the weight into AdamW's gradient scale.
+ */
+export async function sftOptimizerStep(params: {
+  trainer: CausalLmTrainer;
+  microBatches: readonly TokenBatch[];
+  reduction: "sum" | "mean";
+  gradientAccumulationSteps: number;
+  schedule: LearningRateSchedule;
+  maxGradientNorm: number | null;
+}): Promise<{
+  loss: number;
+  tokenLoss: number;
+  trained: number;
+  gradientNorm: number;
+  learningRate: number;
+  seconds: { forwardBackward: number; optimizer: number };
+}> {
+  const { trainer, microBatches } = params;
+  const started = performance.now();
+  const trainedPerBatch = microBatches.map((batch) => countTokens(batch).trained);
+  const weights = trainedPerBatch.map((trained) =>
+    params.reduction === "sum"
+      ? 1 / params.gradientAccumulationSteps
+      : 1 / (Math.max(1, trained) * params.gradientAccumulationSteps),
+  );
+  let gradientScale: number;
+  let crossEntropy = 0;
+  let loss = 0;
+  if (weights.every((weight) => weight === weights[0])) {
+    const result = await trainer.accumulateGradients(microBatches);
+    crossEntropy = result.loss;
+    loss = result.loss * weights[0]!;
+    gradientScale = weights[0]!;
+  } else {
+    const total = new Float32Array(trainer.gradients.length);
+    for (const [index, batch] of microBatches.entries()) {
+      const result = await trainer.accumulateGradients([batch]);
+      crossEntropy += result.loss;
+      loss += result.loss * weights[index]!;
+      const weight = weights[index]!;
+      const gradients = trainer.gradients;
+      for (let position = 0; position < total.length; position += 1)
+        total[position]! += weight * gradients[position]!;
+    }
+    trainer.gradients.set(total);
+    gradientScale = 1;
+  }
+  const backwardDone = performance.now();
+  const gradientNorm = globalGradientNorm(trainer.gradients) * gradientScale;
+  const learningRate = learningRateAt({ schedule: params.schedule, step: trainer.step });
+  trainer.optimizer.update({
+    parameters: trainer.parameters,
+    gradients: trainer.gradients,
+    learningRate,
+    gradientScale:
+      gradientScale * clipFactor({ norm: gradientNorm, maxNorm: params.maxGradientNorm ?? undefined }),
+  });
+  trainer.step += 1;
+  const trained = trainedPerBatch.reduce((a, b) => a + b, 0);
+  return {
+    loss,
+    tokenLoss: crossEntropy / Math.max(1, trained),
+    trained,
+    gradientNorm,
+    learningRate,
+    seconds: {
+      forwardBackward: (backwardDone - started) / 1000,
+      optimizer: (performance.now() - backwardDone) / 1000,
+    },
+  };
+}
+
+/** Held-out token-mean cross-entropy. */
+export async function evaluationLoss(params: {
+  scorer: TokenScorer;
+  rows: readonly SftRow[];
+  batchSize: number;
+  parameters: Float32Array;
+}): Promise<number> {
+  let sum = 0;
+  let tokens = 0;
+  for (let start = 0; start < params.rows.length; start += params.batchSize) {
+    const batch = tokenBatchOf(params.rows.slice(start, start + params.batchSize));
+    const result = await params.scorer.crossEntropy({ batch, parameters: params.parameters });
+    sum += result.sum;
+    tokens += result.tokens;
+  }
+  return sum / Math.max(1, tokens);
+}
+
+/** Runs (or resumes) the SFT stage in `context.directory`. */
+export async function train(params: TrainParams): Promise<TrainResult> {
+  const { context } = params;
+  const config = parseWithSchema({ schema: Config, value: params.config, label: "sft config" });
+  const effectiveBatch = effectiveBatchSize(config.batch);
+  const loaded = await loadModel({ source: params.model });
+  validateSftRows({ rows: params.data.train, vocabularySize: loaded.config.vocab_size, label: "data.train" });
+  const evaluationRows = params.data.evaluation ?? [];
+  if (config.evaluation !== null) {
+    if (evaluationRows.length === 0)
+      throw new TrainError({
+        code: "train_data_invalid",
+        message: "evaluation is configured but data.evaluation is empty",
+      });
+    validateSftRows({
+      rows: evaluationRows,
+      vocabularySize: loaded.config.vocab_size,
+      label: "data.evaluation",
+    });
+  }
+  const order = new DataOrder({
+    random: context.random.stream("data"),
+    rowCount: params.data.train.length,
+    perDeviceBatchSize: config.batch.perDeviceBatchSize,
+    gradientAccumulationSteps: config.batch.gradientAccumulationSteps,
+  });
+  const totalSteps =
+    "steps" in config.duration ? config.duration.steps : config.duration.epochs * order.stepsPerEpoch;
+  const schedule = engineSchedule({ learningRate: config.learningRate, totalSteps });
+  const configKey = await recordResolvedConfig({
+    context,
+    resolved: {
+      stage: "sft",
+      config,
+      model: { config: loaded.config, parameterHash: loaded.hash },
+      data: { trainRows: params.data.train.length, evaluationRows: evaluationRows.length },
+      effectiveBatchSize: effectiveBatch,
+      stepsPerEpoch: order.stepsPerEpoch,
+      totalSteps,
+    },
+  });
+  context.events.write({
+    type: "effective-batch",
+    devices: config.batch.devices,
+    perDeviceBatchSize: config.batch.perDeviceBatchSize,
+    gradientAccumulationSteps: config.batch.gradientAccumulationSteps,
+    effectiveBatchSize: effectiveBatch,
+  });
+  context.log(
+    `sft: effective batch ${effectiveBatch} (1 device × ${config.batch.perDeviceBatchSize} × ${config.batch.gradientAccumulationSteps}), ${totalSteps} steps, reduction ${config.reduction}`,
+  );
+
+  const trainer = await EngineTrainer.create({
+    model: loaded.model,
+    options: { schedule, adamW: config.adamW, reduction: "sum", lossChunks: config.lossChunks },
+    initialParameters: loaded.parameters,
+    threads: config.threads,
+  });
+  const checkpointDirectory = join(context.directory, "checkpoints");
+  const checkpoint = await loadCheckpoint({ directory: checkpointDirectory });
+  if (checkpoint !== null) {
+    if (checkpoint.state.extra?.["configKey"] !== configKey)
+      throw new TrainError({
+        code: "train_config_changed",
+        message: `${checkpointDirectory} was written under another config`,
+      });
+    restoreCheckpoint({ trainer, checkpoint });
+    context.events.write({ type: "resumed", step: trainer.step });
+    context.log(`sft: resumed at step ${trainer.step}`);
+  }
+  const scorer =
+    config.evaluation === null
+      ? null
+      : await TokenScorer.create({
+          model: loaded.model,
+          layout: trainer.layout,
+          lossChunks: config.lossChunks,
+          threads: config.threads,
+        });
+  const evaluate = async (): Promise<number | null> => {
+    if (scorer === null || config.evaluation === null) return null;
+    const loss = await evaluationLoss({
+      scorer,
+      rows: evaluationRows,
+      batchSize: config.evaluation.batchSize,
+      parameters: trainer.parameters,
+    });
+    context.events.write({ type: "evaluation", step: trainer.step, loss });
+    return loss;
+  };
+  let savedStep = checkpoint?.state.step ?? -1;
+  const save = async () => {
+    if (savedStep === trainer.step) return;
+    const path = await saveCheckpoint({
+      directory: checkpointDirectory,
+      trainer,
+      extra: { configKey, cursor: { step: trainer.step } },
+    });
+    savedStep = trainer.step;
+    context.events.write({ type: "checkpoint-saved", step: trainer.step, path });
+  };
+
+  const progress = context.progress({ label: "sft", total: totalSteps, unit: "steps" });
+  let lastStep: StepMetrics | null = null;
+  let evaluation: number | null = null;
+  try {
+    while (trainer.step < totalSteps) {
+      if (context.signal.aborted) {
+        await save();
+        context.events.write({ type: "interrupted", step: trainer.step });
+        return {
+          status: "interrupted",
+          step: trainer.step,
+          totalSteps,
+          modelDirectory: null,
+          checkpointDirectory,
+          parameters: trainer.parameters,
+          metrics: { lastStep, evaluationLoss: evaluation },
+        };
+      }
+      const started = performance.now();
+      const { epoch, microBatches } = order.step(trainer.step);
+      const batches = microBatches.map((indices) =>
+        tokenBatchOf(indices.map((index) => params.data.train[index]!)),
+      );
+      const tokens = batches.reduce((total, batch) => total + countTokens(batch).tokens, 0);
+      const dataSeconds = (performance.now() - started) / 1000;
+      const result = await sftOptimizerStep({
+        trainer,
+        microBatches: batches,
+        reduction: config.reduction,
+        gradientAccumulationSteps: config.batch.gradientAccumulationSteps,
+        schedule,
+        maxGradientNorm: config.maxGradientNorm,
+      });
+      const seconds = (performance.now() - started) / 1000;
+      lastStep = {
+        step: trainer.step,
+        epoch,
+        loss: result.loss,
+        tokenLoss: result.tokenLoss,
+        trainedTokens: result.trained,
+        tokens,
+        gradientNorm: result.gradientNorm,
+        learningRate: result.learningRate,
+        tokensPerSecond: tokens / seconds,
+        seconds: { data: dataSeconds, ...result.seconds },
+      };
+      context.events.write({ type: "step-end", ...lastStep });
+      progress.update({
+        completed: trainer.step,
+        metrics: { loss: result.tokenLoss, "tok/s": Math.round(lastStep.tokensPerSecond) },
+      });
+      if (trainer.step % config.checkpointEverySteps === 0) await save();
+      if (config.evaluation !== null && trainer.step % config.evaluation.everySteps === 0)
+        evaluation = await evaluate();
+    }
+  } finally {
+    progress.stop();
+  }
+  await save();
+  if (config.evaluation !== null && lastStep !== null && trainer.step % config.evaluation.everySteps !== 0)
+    evaluation = await evaluate();
+  if (config.evaluation !== null && lastStep === null) evaluation = await evaluate();
+  const modelDirectory = await writeModelDirectory({
+    directory: join(context.directory, "model"),
+    config: loaded.config,
+    layout: trainer.layout,
+    parameters: trainer.parameters,
+  });
+  const metrics = { lastStep, evaluationLoss: evaluation };
+  await writeJsonAtomic({
+    path: join(context.directory, "metrics.json"),
+    value: { step: trainer.step, ...metrics },
+  });
+  context.events.write({ type: "train-end", step: trainer.step, modelDirectory, evaluationLoss: evaluation });
+  return {
+    status: "completed",
+    step: trainer.step,
+    totalSteps,
+    modelDirectory,
+    checkpointDirectory,
+    parameters: trainer.parameters,
+    metrics,
+  };
+}
