@@ -10,16 +10,9 @@ const joined = (set: ReadonlyArray<{ question: string; target: string }>) =>
 describe("pinned exemplars", () => {
   it("GSM8K: the 8 Wei et al. chain-of-thought exemplars, 'So the answer is N.'", () => {
     expect(gsm8kChainOfThoughtExemplars).toHaveLength(8);
-    expect(gsm8kChainOfThoughtExemplars.map((exemplar) => /So the answer is (\d+)\.$/.exec(exemplar.target)?.[1])).toEqual([
-      "6",
-      "5",
-      "39",
-      "8",
-      "9",
-      "29",
-      "33",
-      "8",
-    ]);
+    expect(
+      gsm8kChainOfThoughtExemplars.map((exemplar) => /So the answer is (\d+)\.$/.exec(exemplar.target)?.[1]),
+    ).toEqual(["6", "5", "39", "8", "9", "29", "33", "8"]);
     expect(sha256Hex(joined(gsm8kChainOfThoughtExemplars))).toBe(
       "e9fe12c1b6821296a04d4e2dea6bd3a402949c57b652d8173fd54a61dd976e5b",
     );
@@ -36,7 +29,9 @@ describe("pinned exemplars", () => {
     for (const exemplar of minervaMathExemplars) {
       expect(exemplar.target).toMatch(/\nFinal Answer: The final answer is \$.+\$\. I hope it is correct\.$/);
     }
-    expect(sha256Hex(joined(minervaMathExemplars))).toBe("6030d8557aea1c274186f9e861102d39bfcdb4c40fe83affa6efc625b4888b1a");
+    expect(sha256Hex(joined(minervaMathExemplars))).toBe(
+      "6030d8557aea1c274186f9e861102d39bfcdb4c40fe83affa6efc625b4888b1a",
+    );
   });
 });
 
@@ -72,9 +67,14 @@ describe("prompt rendering (OLMES chat format)", () => {
 
   it("HumanEval: the answer prefix ends the user turn and starts the assistant turn, followed by the function", () => {
     const code = 'def add(a, b):\n    """Add."""\n';
-    const prompt = renderPrompt({ prompt: getTask({ name: "humaneval" }).prompt, item: { ...item, question: code } });
+    const prompt = renderPrompt({
+      prompt: getTask({ name: "humaneval" }).prompt,
+      item: { ...item, question: code },
+    });
     if (prompt.kind !== "chat") throw new Error("expected chat");
-    expect(prompt.messages).toEqual([{ role: "user", content: `${code}Here is the completed function:\n\n\`\`\`python\n` }]);
+    expect(prompt.messages).toEqual([
+      { role: "user", content: `${code}Here is the completed function:\n\n\`\`\`python\n` },
+    ]);
     expect(prompt.assistantPrefix).toBe(`Here is the completed function:\n\n\`\`\`python\n${code}`);
   });
 
