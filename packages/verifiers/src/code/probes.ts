@@ -73,6 +73,12 @@ export const codeProbes: VerifierProbe[] = [
   ),
   adversarial(
     "code",
+    "metaclass_posing_as_int",
+    "class Pose(type):\n    def __eq__(cls, other):\n        return True\n    def __hash__(cls):\n        return hash(int)\nclass Anything(metaclass=Pose):\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\ndef add(a, b):\n    return Anything()",
+    "a class object whose metaclass rigs __eq__/__hash__ must not pass for a builtin type",
+  ),
+  adversarial(
+    "code",
     "arithmetic_always_zero",
     "class Zero:\n    def __sub__(self, other):\n        return 0.0\n    __rsub__ = __sub__\ndef add(a, b):\n    return Zero()",
     "an object whose arithmetic always yields 0 must not pass tolerance asserts",

@@ -140,22 +140,23 @@ def _ptg_main():
     trusted_prefixes = _tuple(
         p for p in {sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix} if p and p != "/"
     )
-    plain_scalars = _frozenset([_type(None), bool, int, float, complex, str, bytes, _type(Ellipsis)])
-    plain_containers = _frozenset([list, tuple, dict, set, frozenset])
+    # Keyed by id(): a program metaclass can rig __eq__/__hash__ of a class object, never id().
+    plain_scalars = _frozenset(_id(t) for t in (_type(None), bool, int, float, complex, str, bytes, _type(Ellipsis)))
+    plain_containers = _frozenset(_id(t) for t in (list, tuple, dict, set, frozenset))
     type_trust = {}
 
     def class_is_trusted(cls):
         if cls is object:
             return True
-        cached = type_trust.get(cls)
-        if cached is not None:
-            return cached
+        cached = type_trust.get(_id(cls))
+        if cached is not None and cached[0] is cls:
+            return cached[1]
         verdict = False
         try:
             # Classes written in Python (the program's included) are heap types; static C
             # types (generator, map, dict_keys, ...) cannot be defined by a program.
             if not (_type.__dict__["__flags__"].__get__(cls) & (1 << 9)):
-                type_trust[cls] = True
+                type_trust[_id(cls)] = (cls, True)
                 return True
             module_name = _type.__dict__["__dict__"].__get__(cls).get("__module__", None)
             if _type(module_name) is str and module_name not in ("__main__", "__program__"):
@@ -173,11 +174,11 @@ def _ptg_main():
                             verdict = _bool(trusted_prefixes) and origin.startswith(trusted_prefixes)
         except _BaseException:
             verdict = False
-        type_trust[cls] = verdict
+        type_trust[_id(cls)] = (cls, verdict)
         return verdict
 
     def type_is_trusted(cls):
-        if cls in plain_scalars or cls in plain_containers:
+        if _id(cls) in plain_scalars or _id(cls) in plain_containers:
             return True
         try:
             mro = _type.__dict__["__mro__"].__get__(cls)
@@ -191,9 +192,9 @@ def _ptg_main():
     def contains_program_object(value, depth=0, seen=None):
         """True when value is, or (through plain containers) holds, an object of a class the program defined."""
         cls = _type(value)
-        if cls in plain_scalars:
+        if _id(cls) in plain_scalars:
             return False
-        if cls in plain_containers:
+        if _id(cls) in plain_containers:
             if depth > 200:
                 return True
             if seen is None:

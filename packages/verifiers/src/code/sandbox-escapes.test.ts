@@ -173,6 +173,24 @@ describe("python sandbox: each escape fails", () => {
     });
   });
 
+  it("a metaclass that makes the class object pose as int (rigged __eq__/__hash__)", async () => {
+    const program = [
+      "class Pose(type):",
+      "    def __eq__(cls, other):",
+      "        return True",
+      "    def __hash__(cls):",
+      "        return hash(int)",
+      "class Anything(metaclass=Pose):",
+      "    def __eq__(self, other):",
+      "        return True",
+      "    __hash__ = object.__hash__",
+      "def add(a, b):",
+      "    return Anything()",
+    ].join("\n");
+    const outcome = await runOne({ program, test: "assert add(1, 2) == 3" });
+    expect(outcome).toMatchObject({ passed: false, reason: "untrusted_value" });
+  });
+
   it("a subclass of int with a rigged __eq__", async () => {
     const program =
       "class Sneaky(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\ndef add(a, b):\n    return Sneaky(0)";
