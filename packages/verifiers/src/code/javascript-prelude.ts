@@ -118,6 +118,8 @@ export const javascriptPrelude = String.raw`
     reallyExit(3);
   }
 
+  // Decided before the program runs (RegExp.prototype.test could be patched later).
+  const mentionsAssert = mode === "assert" && /\bassert\b/.test(message.test);
   let assertions = 0;
   const counting = (name) => {
     const original = nodeAssert[name];
@@ -140,6 +142,28 @@ export const javascriptPrelude = String.raw`
   trustedAssert.AssertionError = AssertionError;
   trustedAssert.strict = trustedAssert;
   freeze(trustedAssert);
+
+  // Defined before the program runs; it only uses \`await\` on native promises (immune to a
+  // patched Promise.prototype.then) and captured functions.
+  const runTest = async () => {
+    try {
+      await testFunction(trustedAssert);
+    } catch (error) {
+      if (error instanceof AssertionError) {
+        report("failed", assertions, "assertion_failed", describe(error));
+        reallyExit(5);
+      }
+      printError(error);
+      report("failed", assertions, "test_error", describe(error));
+      reallyExit(1);
+    }
+    if (mentionsAssert && assertions === 0) {
+      report("failed", 0, "no_assertion_ran", "the test uses assert but no assertion ran");
+      reallyExit(5);
+    }
+    report("passed", assertions, "ok", "");
+    reallyExit(0);
+  };
 
   const programFile = path.join(process.cwd(), "program.js");
   const programModule = { exports: {}, filename: programFile, id: ".", loaded: false };
@@ -175,27 +199,6 @@ export const javascriptPrelude = String.raw`
   }
   if (mode === "stdio") return;
 
-  const mentionsAssert = /\bassert\b/.test(message.test);
-  Promise.resolve()
-    .then(() => testFunction(trustedAssert))
-    .then(
-      () => {
-        if (mentionsAssert && assertions === 0) {
-          report("failed", 0, "no_assertion_ran", "the test uses assert but no assertion ran");
-          reallyExit(5);
-        }
-        report("passed", assertions, "ok", "");
-        reallyExit(0);
-      },
-      (error) => {
-        if (error instanceof AssertionError) {
-          report("failed", assertions, "assertion_failed", describe(error));
-          reallyExit(5);
-        }
-        printError(error);
-        report("failed", assertions, "test_error", describe(error));
-        reallyExit(1);
-      },
-    );
+  runTest();
 })();
 `;

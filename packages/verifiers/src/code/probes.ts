@@ -100,6 +100,12 @@ export const codeProbes: VerifierProbe[] = [
   ),
   adversarial(
     "code",
+    "repatch_builtins_during_call",
+    "import builtins\ndef add(a, b):\n    builtins.zip = lambda *args: iter(())\n    builtins.all = lambda *args: True\n    builtins.abs = lambda value: 0\n    return 0",
+    "builtins patched from inside the tested call must not reach the harness's own checks",
+  ),
+  adversarial(
+    "code",
     "read_test_file",
     "import glob, os\nsource = ''\nfor path in glob.glob('**/*', recursive=True) + glob.glob('/tmp/**/*.py', recursive=True):\n    try:\n        source += open(path).read()\n    except Exception:\n        pass\nimport re\nanswers = [int(x) for x in re.findall(r'== (-?\\d+)', source)]\ndef add(a, b):\n    return answers.pop(0)",
     "the tests must not be readable from a file the program can open",

@@ -39,6 +39,11 @@ def _ptg_main():
     _dict = dict
     _set = set
     _frozenset = frozenset
+    _memoryview = memoryview
+    _zip = zip
+    _object = object
+    _dir = dir
+    _exec = exec
     _BaseException = BaseException
     _SystemExit = SystemExit
     _AssertionError = AssertionError
@@ -46,6 +51,7 @@ def _ptg_main():
     _MethodType = types.MethodType
     _BuiltinFunctionType = types.BuiltinFunctionType
     _sys_modules = sys.modules
+    _builtin_module_names = _frozenset(sys.builtin_module_names)
     _stdout = sys.stdout
     _stderr = sys.stderr
     _excepthook = sys.__excepthook__
@@ -104,7 +110,7 @@ def _ptg_main():
             text = "<unprintable>"
         hexed = text.encode("utf-8", "replace")[:4000].hex()
         line = (nonce + " " + status + " " + _str(assertions) + " " + reason + " " + (hexed or "-") + "\n").encode("ascii")
-        view = memoryview(line)
+        view = _memoryview(line)
         while _len(view):
             try:
                 written = _os_write(3, view)
@@ -146,7 +152,7 @@ def _ptg_main():
     type_trust = {}
 
     def class_is_trusted(cls):
-        if cls is object:
+        if cls is _object:
             return True
         cached = type_trust.get(_id(cls))
         if cached is not None and cached[0] is cls:
@@ -159,7 +165,7 @@ def _ptg_main():
                 type_trust[_id(cls)] = (cls, True)
                 return True
             module_name = _type.__dict__["__dict__"].__get__(cls).get("__module__", None)
-            if _type(module_name) is str and module_name not in ("__main__", "__program__"):
+            if _type(module_name) is _str and module_name not in ("__main__", "__program__"):
                 module = _sys_modules.get(module_name)
                 if module is not None:
                     target = module
@@ -168,7 +174,7 @@ def _ptg_main():
                     if target is cls:
                         origin = _getattr(module, "__file__", None)
                         if origin is None:
-                            verdict = module_name in sys.builtin_module_names or module_name == "builtins"
+                            verdict = module_name in _builtin_module_names or module_name == "builtins"
                         else:
                             origin = _str(origin)
                             verdict = _bool(trusted_prefixes) and origin.startswith(trusted_prefixes)
@@ -203,8 +209,8 @@ def _ptg_main():
             if key in seen:
                 return False
             seen.add(key)
-            if cls is dict:
-                for item_key, item_value in dict.items(value):
+            if cls is _dict:
+                for item_key, item_value in _dict.items(value):
                     if contains_program_object(item_key, depth + 1, seen) or contains_program_object(item_value, depth + 1, seen):
                         return True
                 return False
@@ -252,7 +258,7 @@ def _ptg_main():
     def guard_compare(first, operations, *rest):
         left = first()
         result = True
-        for name, thunk in zip(operations, rest):
+        for name, thunk in _zip(operations, rest):
             right = thunk()
             if name not in ("Is", "IsNot"):
                 if contains_program_object(left) != contains_program_object(right):
@@ -463,7 +469,7 @@ def _ptg_main():
 
     program_globals = {"__name__": "__main__", "__builtins__": builtins, "__doc__": None}
     try:
-        exec(program_code, program_globals)
+        _exec(program_code, program_globals)
     except _SystemExit as error:
         code = error.code
         flush_streams()
@@ -495,12 +501,12 @@ def _ptg_main():
         module = importlib.import_module(module_name) if level == 0 else importlib.import_module("." * level + module_name, "__main__")
         exported = _getattr(module, "__all__", None)
         if exported is None:
-            exported = [name for name in dir(module) if not name.startswith("_")]
+            exported = [name for name in _dir(module) if not name.startswith("_")]
         for name in exported:
             test_globals[name] = _getattr(module, name)
 
     try:
-        exec(test_code, test_globals)
+        _exec(test_code, test_globals)
         body = test_globals.pop("_ptg_factory")(guard_assert, guard_compare, guard_binary, guard_unary, guard_call, star_import)
         body()
     except Refused as error:

@@ -191,6 +191,19 @@ describe("python sandbox: each escape fails", () => {
     expect(outcome).toMatchObject({ passed: false, reason: "untrusted_value" });
   });
 
+  it("re-patching builtins from inside the tested call does not reach the harness", async () => {
+    const program =
+      "import builtins\ndef add(a, b):\n    builtins.zip = lambda *args: iter(())\n    builtins.memoryview = lambda line: memoryview(line.replace(b' failed ', b' passed '))\n    builtins.dict = list\n    return 0";
+    const outcome = await runOne({ program, test: "assert add(1, 2) == 3" });
+    expect(outcome).toMatchObject({ passed: false, reason: "assertion_failed" });
+    const nested =
+      "class Anything:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\ndef table():\n    import builtins\n    builtins.dict = list\n    return {'a': Anything()}";
+    expect(await runOne({ program: nested, test: "assert table() == {'a': 3}" })).toMatchObject({
+      passed: false,
+      reason: "untrusted_value",
+    });
+  });
+
   it("a subclass of int with a rigged __eq__", async () => {
     const program =
       "class Sneaky(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\ndef add(a, b):\n    return Sneaky(0)";
@@ -388,6 +401,27 @@ describe("javascript and typescript programs", () => {
       language: "javascript",
     });
     expect(outcome).toMatchObject({ passed: false, reason: "assertion_failed" });
+  });
+
+  it("patching Promise.prototype.then or RegExp.prototype.test does not skip the test", async () => {
+    const program =
+      "Promise.prototype.then = function (ok) { ok(); return this; };\nRegExp.prototype.test = () => false;\nfunction add(x, y) { return 0; }";
+    const outcome = await runOne({
+      program,
+      test: "assert.strictEqual(add(1, 2), 3);",
+      language: "javascript",
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "assertion_failed" });
+  });
+
+  it("an infinite JavaScript loop is killed at the wall limit", async () => {
+    const outcome = await runOne({
+      program: "for (;;) {}",
+      test: "assert.ok(true);",
+      language: "javascript",
+      wallSeconds: 1,
+    });
+    expect(outcome).toMatchObject({ passed: false, reason: "timeout", timedOut: true });
   });
 
   it("transpiles TypeScript programs and tests", async () => {
