@@ -301,6 +301,10 @@ export class GraphBuilder {
   reduceMean(x: GraphTensor, params: { axes: readonly number[]; keepDimensions?: boolean }): GraphTensor {
     return this.one("reduceMean", [x], { axes: params.axes, keepDimensions: params.keepDimensions ?? false });
   }
+  /** `Σ x²` over all elements, as a scalar. */
+  sumOfSquares(x: GraphTensor): GraphTensor {
+    return this.one("sumOfSquares", [x]);
+  }
   /** Sums `x` over broadcast axes down to `shape` (the adjoint of broadcasting). */
   sumToShape(x: GraphTensor, shape: readonly Dimension[]): GraphTensor {
     if (shapesEqual(x.shape, shape)) return x;

@@ -82,6 +82,7 @@ const cases: Record<string, GradientCheckCase & { tolerance?: number }> = {
     build: ({ graph, parameters: p }) =>
       graph.exp(graph.reduceMean(p.a!, { axes: [-1], keepDimensions: true })),
   },
+  sumOfSquares: { parameters: { a: [2, 3] }, build: ({ graph, parameters: p }) => graph.sumOfSquares(p.a!) },
   embedding: {
     parameters: { table: [5, 3] },
     inputs: { ids: { dtype: "int64", dims: [2, 3], values: [0, 4, 4, 2, 0, 1] } },

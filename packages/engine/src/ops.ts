@@ -470,6 +470,28 @@ export const operations: Record<string, OperationDefinition> = {
     },
   },
 
+  /** Σ x² over every element (a scalar), e.g. the squared global gradient norm. */
+  sumOfSquares: {
+    infer: ({ op, inputs }) => {
+      requireFloat(op, inputs);
+      return [{ dtype: inputs[0]!.dtype, shape: [] }];
+    },
+    emit: (emitter, node) => {
+      const x = node.inputs[0]!;
+      const axes = x.shape.map((_, axis) => axis);
+      emitter.one(
+        "ReduceSumSquare",
+        [x.name],
+        { axes: { ints: axes }, keepdims: int(0) },
+        node.outputs[0]!.name,
+      );
+    },
+    gradient: ({ builder: g, node, outputGradients: [dy] }) => {
+      const x = node.inputs[0]!;
+      return [dy && g.mul(g.mul(x, g.scalar(2, x.dtype)), dy)];
+    },
+  },
+
   sumToShape: {
     infer: ({ op, inputs, attributes }) => {
       const x = inputs[0]!;

@@ -101,6 +101,11 @@ export function buildCausalLmTrainingGraph(params: {
   names.forEach((name, index) => {
     outputs[`grad:${name}`] = grads[index]!;
   });
+  // Σ g² computed by ORT while each gradient is still in cache (saves a pass over all
+  // gradients in JS when a step has a single micro-batch).
+  outputs["gradient_square_sum"] = grads
+    .map((gradient) => graph.sumOfSquares(gradient))
+    .reduce((total, value) => graph.add(total, value));
   return { graph, outputs };
 }
 
@@ -114,6 +119,7 @@ export class CausalLmTrainer {
   private readonly gradientOutputs: Record<string, OutputBuffer>;
   private scratchOutputs: Record<string, OutputBuffer> | undefined;
   private readonly lossOutput = new OutputBuffer(new Float32Array(1), [], "float32");
+  private readonly squareSumOutput = new OutputBuffer(new Float32Array(1), [], "float32");
 
   private constructor(
     readonly model: LlamaModel,
@@ -218,7 +224,11 @@ export class CausalLmTrainer {
       }
       await this.compiled.run({
         feeds: this.feeds(batch, lossScale),
-        outputs: { ...(accumulate ? this.scratchOutputs! : this.gradientOutputs), loss: this.lossOutput },
+        outputs: {
+          ...(accumulate ? this.scratchOutputs! : this.gradientOutputs),
+          loss: this.lossOutput,
+          gradient_square_sum: this.squareSumOutput,
+        },
       });
       loss += this.lossOutput.data[0] as number;
       if (accumulate) {
@@ -237,7 +247,11 @@ export class CausalLmTrainer {
     const started = performance.now();
     const { loss, tokens } = await this.accumulateGradients(params.microBatches);
     const backwardDone = performance.now();
-    const gradientNorm = globalGradientNorm(this.gradients);
+    // One micro-batch: the graph already summed g²; several: the accumulated buffer is new.
+    const gradientNorm =
+      params.microBatches.length === 1
+        ? Math.sqrt(this.squareSumOutput.data[0] as number)
+        : globalGradientNorm(this.gradients);
     const learningRate = learningRateAt({
       schedule: this.options.schedule as LearningRateSchedule,
       step: this.step,
