@@ -24,7 +24,7 @@ export {
 } from "./metrics.js";
 export { olmesGsm8kAnswer, olmesGsm8kExactMatch } from "./olmes-gsm8k.js";
 export type { OpenAiBackendParams } from "./openai-backend.js";
-export { apiBaseUrl, createOpenAiBackend } from "./openai-backend.js";
+export { apiBaseUrl, createOpenAiBackend, listServedModels } from "./openai-backend.js";
 export { describePrompt, fillTemplate, renderPrompt, selectExemplars } from "./prompt.js";
 export { getSuite, getTask, registerSuite, registerTask, suiteRegistry, taskRegistry } from "./registry.js";
 export type { CacheKeyParts, ResponseCache } from "./response-cache.js";

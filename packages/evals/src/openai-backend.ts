@@ -343,3 +343,43 @@ export async function createOpenAiBackend(params: OpenAiBackendParams): Promise<
     },
   };
 }
+
+/** The model ids an endpoint serves (`GET /v1/models`), e.g. to default `--served-model`. */
+export async function listServedModels(params: {
+  endpoint: string;
+  apiKey?: string;
+  timeoutMilliseconds?: number;
+}): Promise<string[]> {
+  const url = `${apiBaseUrl({ endpoint: params.endpoint })}/models`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      headers: params.apiKey === undefined ? {} : { authorization: `Bearer ${params.apiKey}` },
+      signal: AbortSignal.timeout(params.timeoutMilliseconds ?? 30_000),
+    });
+  } catch (error) {
+    throw new HttpBackendError({
+      code: "http_backend_network",
+      message: `${url}: ${(error as Error).message}`,
+      cause: error,
+    });
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    throw new HttpBackendError({
+      code: "http_backend_status",
+      message: `${url}: HTTP ${response.status}: ${text.slice(0, 300)}`,
+      details: { status: response.status },
+    });
+  }
+  try {
+    const data = (JSON.parse(text) as { data?: Array<{ id?: unknown }> }).data ?? [];
+    return data.flatMap((entry) => (typeof entry.id === "string" ? [entry.id] : []));
+  } catch (error) {
+    throw new HttpBackendError({
+      code: "http_backend_invalid_response",
+      message: `${url}: not JSON`,
+      cause: error,
+    });
+  }
+}

@@ -2,8 +2,9 @@ import type { RegisterCommand } from "../command.js";
 import { register as data } from "./data.js";
 import { register as doctor } from "./doctor.js";
 import { register as engine } from "./engine.js";
+import { register as evaluate } from "./eval.js";
 import { register as hub } from "./hub.js";
 import { register as verify } from "./verify.js";
 
 /** Every `posttrain` subcommand, in the order `--help` lists them. Add new ones here. */
-export const commands: RegisterCommand[] = [doctor, hub, data, verify, engine];
+export const commands: RegisterCommand[] = [doctor, hub, data, verify, engine, evaluate];

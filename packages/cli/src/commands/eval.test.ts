@@ -1,0 +1,198 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type FakeOpenAiServer, startFakeOpenAiServer } from "@posttrain/evals/test";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// Runs the built `posttrain` bin (turbo's test task depends on build). Children are spawned
+// asynchronously so the fake server in this process keeps answering.
+const bin = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
+const benchmarks = fileURLToPath(new URL("../../../../../shared/data/benchmarks/", import.meta.url));
+
+function start(args: string[]): {
+  child: ChildProcess;
+  done: Promise<{ status: number | null; stdout: string; stderr: string }>;
+} {
+  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, CI: "true" } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString("utf8");
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8");
+  });
+  const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (status) => resolve({ status, stdout, stderr })),
+  );
+  return { child, done };
+}
+const posttrain = (...args: string[]) => start(args).done;
+
+let directory: string;
+let server: FakeOpenAiServer;
+const rows = Array.from({ length: 12 }, (_, index) => ({
+  question: `Question number ${index}: what is ${index} + ${index}?`,
+  answer: `${index} + ${index} = ${2 * index}\n#### ${2 * index}`,
+}));
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), "cli-eval-"));
+  await writeFile(join(directory, "gsm8k-test.jsonl"), rows.map((row) => JSON.stringify(row)).join("\n"));
+  server = await startFakeOpenAiServer({ model: "fake" });
+});
+afterAll(async () => {
+  await server.close();
+  await rm(directory, { recursive: true, force: true });
+});
+
+describe("posttrain eval", () => {
+  it("usage errors exit 2; --model without the embedded backend exits 1 with embedded_backend_unavailable", async () => {
+    // (Each start of the bin costs seconds on a loaded machine: a few representative cases.)
+    const [noTask, badLimit] = await Promise.all([
+      posttrain("eval", "--endpoint", server.url),
+      posttrain("eval", "--task", "gsm8k", "--endpoint", server.url, "--limit", "0"),
+    ]);
+    expect(noTask.status).toBe(2);
+    expect(noTask.stderr).toContain("exactly one of --suite and --task");
+    expect(badLimit.status).toBe(2);
+    const embedded = await posttrain("eval", "--task", "gsm8k", "--model", join(directory, "model"));
+    expect(embedded.status).toBe(1);
+    expect(embedded.stderr).toContain("embedded_backend_unavailable");
+    expect(embedded.stderr).toContain("--endpoint");
+  });
+
+  it("--responses scores pre-generated responses and prints a table", async () => {
+    const responses = join(directory, "responses.jsonl");
+    await writeFile(
+      responses,
+      rows
+        .map((row, index) =>
+          JSON.stringify({ doc_id: index, response: index < 9 ? row.answer : "I do not know" }),
+        )
+        .join("\n"),
+    );
+    const output = join(directory, "scored");
+    const result = await posttrain(
+      "eval",
+      "--task",
+      "gsm8k",
+      "--responses",
+      responses,
+      "--data",
+      directory,
+      "--output",
+      output,
+    );
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/gsm8k\s+1\.0\.0\+olmes-tulu3\s+exact_match \*\s+0\.7500/);
+    expect(result.stdout).toContain("exact_match_verifier");
+    const saved = JSON.parse(await readFile(join(output, "results.json"), "utf8"));
+    expect(saved.tasks[0].metrics.exact_match.value).toBe(0.75);
+    const failing = join(directory, "expected.json");
+    await writeFile(
+      failing,
+      JSON.stringify([{ task: "gsm8k", metric: "exact_match", value: 0.9, tolerance: 0.05 }]),
+    );
+    const compared = await posttrain(
+      "eval",
+      "--task",
+      "gsm8k",
+      "--responses",
+      responses,
+      "--data",
+      directory,
+      "--output",
+      output,
+      "--expected",
+      failing,
+    );
+    expect(compared.status).toBe(1);
+    expect(compared.stdout).toContain("expected results: FAIL");
+    expect(compared.stderr).toContain("eval_expected_results_mismatch");
+  });
+
+  it.skipIf(!existsSync(benchmarks))(
+    "scores GSM8K gold solutions from ../shared at 100% (--json)",
+    async () => {
+      const gold = (await readFile(join(benchmarks, "gsm8k-test.jsonl"), "utf8"))
+        .trim()
+        .split("\n")
+        .slice(0, 100)
+        .map((line, index) => JSON.stringify({ doc_id: index, response: JSON.parse(line).answer }))
+        .join("\n");
+      const responses = join(directory, "gold.jsonl");
+      await writeFile(responses, gold);
+      const result = await posttrain(
+        "eval",
+        "--task",
+        "gsm8k",
+        "--responses",
+        responses,
+        "--data",
+        benchmarks,
+        "--limit",
+        "100",
+        "--output",
+        join(directory, "gold"),
+        "--json",
+      );
+      expect(result.status).toBe(0);
+      expect(JSON.parse(result.stdout).tasks[0].metrics.exact_match.value).toBe(1);
+    },
+  );
+
+  it("an eval killed half-way resumes from the response cache with identical results", async () => {
+    const output = join(directory, "resumed");
+    const args = [
+      "eval",
+      "--task",
+      "gsm8k",
+      "--endpoint",
+      server.url,
+      "--data",
+      directory,
+      "--concurrency",
+      "1",
+      "--json",
+    ];
+    server.setFaults({ delayMilliseconds: 150 });
+    server.requests.length = 0;
+    const first = start([...args, "--output", output]);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (server.completedRequests >= 5) {
+          clearInterval(timer);
+          first.child.kill("SIGKILL");
+          resolve();
+        }
+      }, 10);
+      first.done.then(() => reject(new Error("the eval finished before it was killed")));
+    });
+    const killed = await first.done;
+    expect(killed.status).toBeNull();
+    expect(existsSync(join(output, "results.json"))).toBe(false);
+    const cached = (await readFile(join(output, "response-cache", "responses.jsonl"), "utf8"))
+      .trim()
+      .split("\n").length;
+    expect(cached).toBeGreaterThanOrEqual(4);
+    expect(cached).toBeLessThan(12);
+
+    server.setFaults({});
+    const before = server.requests.length;
+    const resumed = await posttrain(...args, "--output", output);
+    expect(resumed.status).toBe(0);
+    expect(server.requests.length - before).toBe(12 - cached);
+
+    const fresh = await posttrain(...args, "--output", join(directory, "fresh"));
+    expect(fresh.status).toBe(0);
+    expect(JSON.parse(resumed.stdout).tasks).toEqual(JSON.parse(fresh.stdout).tasks);
+    expect(await readFile(join(output, "gsm8k-predictions.jsonl"), "utf8")).toBe(
+      await readFile(join(directory, "fresh", "gsm8k-predictions.jsonl"), "utf8"),
+    );
+  });
+});
