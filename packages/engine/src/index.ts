@@ -32,6 +32,25 @@ export {
   ShapeError,
 } from "./errors.js";
 export {
+  createEmbeddedGenerationBackend,
+  type EmbeddedGenerationBackendOptions,
+  promptTokenIds,
+} from "./generation/backend.js";
+export {
+  type CompletionLogProbs,
+  type CompletionRow,
+  computeCompletionLogProbs,
+} from "./generation/completion-log-probs.js";
+export { DecodeState, DecodingSession } from "./generation/decoding-session.js";
+export { type GeneratedSequence, type GenerationRow, generateTokens } from "./generation/generate.js";
+export {
+  logSoftmax,
+  type SampledToken,
+  type SamplingParameters,
+  sampleToken,
+} from "./generation/sampling.js";
+export type { GenerationTokenizer } from "./generation/tokenizer.js";
+export {
   type Attributes,
   type DataType,
   type FloatType,
@@ -44,6 +63,16 @@ export {
   type TensorType,
 } from "./graph.js";
 export { type Reduction, sequenceLogProbs, tokenCrossEntropy } from "./losses.js";
+export {
+  type ArchitectureName,
+  type DecoderConfig,
+  type Llama3RopeScaling,
+  parseHuggingFaceConfig,
+  ropeInverseFrequencies,
+  supportedArchitectures,
+  UnsupportedModelError,
+} from "./model/architecture.js";
+export { DecoderModel } from "./model/decoder.js";
 export { type DecoderInputs, LlamaModel, type ParameterSpec } from "./model/llama.js";
 export {
   type LlamaConfig,
@@ -51,6 +80,16 @@ export {
   llamaConfigSchema,
   parseLlamaConfig,
 } from "./model/llama-config.js";
+export {
+  huggingFaceTensors,
+  initModel,
+  type LoadedModel,
+  loadModel,
+  ModelFolderError,
+  modelHash,
+  saveModel,
+  tokenizerFileNames,
+} from "./model/pretrained.js";
 export { decodeModel, encodeModel } from "./onnx-proto.js";
 export { type GradientParams, type OperationDefinition, operations } from "./ops.js";
 export { AdamW, type AdamWOptions, type AdamWState, clipFactor, globalGradientNorm } from "./optimizer.js";
@@ -64,6 +103,17 @@ export {
   type Feed,
   OutputBuffer,
 } from "./runtime.js";
+export {
+  encodeSafetensors,
+  floatToBfloat16Bits,
+  parseSafetensors,
+  readSafetensors,
+  type SafetensorsDtype,
+  SafetensorsError,
+  type SafetensorsTensor,
+  type TensorToWrite,
+  writeSafetensors,
+} from "./safetensors.js";
 export {
   type LearningRateSchedule,
   learningRateAt,

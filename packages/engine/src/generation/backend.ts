@@ -1,0 +1,131 @@
+/**
+ * The embedded implementation of core's {@link GenerationBackend}: requests (text, chat or
+ * token prompts; n samples each) become rows of {@link generateTokens} batches of at most
+ * `maxBatchSize`, grouped by prompt length to limit padding.
+ *
+ * - text prompts are encoded with the tokenizer's special tokens (BOS where the tokenizer
+ *   adds one); chat prompts are rendered by the chat template with the generation prompt,
+ *   `assistantPrefix` appended, and encoded without special tokens (as transformers does);
+ * - sample j of request i draws from `Random.fromSeed(seed).stream("request i").stream("sample j")`
+ *   (seed defaults to 0), so results do not depend on batching;
+ * - `Completion.logprobs` are the log-probs under the sampling distribution (equal to the raw
+ *   model log-probs at temperature 1 without top-k/top-p, and for greedy decoding);
+ * - generation ends at the tokenizer's EOS ids plus the model config's.
+ */
+import { type Completion, type GenerationBackend, type GenerationRequest, Random } from "@posttrain/core";
+import { type LoadedModel, modelHash } from "../model/pretrained.js";
+import type { ExecutionProvider } from "../runtime.js";
+import { DecodingSession } from "./decoding-session.js";
+import { type GenerationRow, generateTokens } from "./generate.js";
+import type { GenerationTokenizer } from "./tokenizer.js";
+
+export interface EmbeddedGenerationBackendOptions {
+  model: LoadedModel;
+  tokenizer: GenerationTokenizer;
+  /** Intra-op threads (default: all cores). */
+  threads?: number;
+  /** Rows per decode batch (default 16). */
+  maxBatchSize?: number;
+  executionProvider?: ExecutionProvider;
+}
+
+/** Token ids of a request's prompt. */
+export function promptTokenIds(params: {
+  request: GenerationRequest;
+  tokenizer: GenerationTokenizer;
+}): number[] {
+  const { request, tokenizer } = params;
+  const prompt = request.prompt;
+  if (prompt.kind === "tokens") return [...prompt.tokenIds];
+  if (prompt.kind === "text") return tokenizer.encode(prompt.text, { addSpecialTokens: true });
+  const rendered = tokenizer.applyChatTemplate({ messages: prompt.messages, addGenerationPrompt: true });
+  return tokenizer.encode(rendered + (prompt.assistantPrefix ?? ""), { addSpecialTokens: false });
+}
+
+export function createEmbeddedGenerationBackend(
+  options: EmbeddedGenerationBackendOptions,
+): GenerationBackend {
+  const { model, tokenizer } = options;
+  const maxBatchSize = options.maxBatchSize ?? 16;
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1)
+    throw new RangeError("maxBatchSize must be a positive integer");
+  let session: Promise<DecodingSession> | undefined;
+  let hash: string | undefined;
+  const eosTokenIds = [...new Set([...tokenizer.eosTokenIds, ...model.config.eosTokenIds])];
+  return {
+    describe() {
+      hash ??= modelHash(model);
+      return { kind: "embedded", model: model.directory ?? "(initialised in memory)", modelHash: hash };
+    },
+    async generate(params) {
+      session ??= DecodingSession.create({
+        model,
+        ...(options.threads === undefined ? {} : { threads: options.threads }),
+        ...(options.executionProvider === undefined ? {} : { executionProvider: options.executionProvider }),
+      });
+      const decoding = await session;
+      const rows: (GenerationRow & { request: number; sample: number })[] = [];
+      params.requests.forEach((request, requestIndex) => {
+        const prompt = promptTokenIds({ request, tokenizer });
+        const samples = request.samples ?? 1;
+        const s = request.sampling;
+        for (let sample = 0; sample < samples; sample += 1) {
+          rows.push({
+            request: requestIndex,
+            sample,
+            promptTokenIds: prompt,
+            sampling: {
+              temperature: s.temperature,
+              ...(s.topP === undefined ? {} : { topP: s.topP }),
+              ...(s.topK === undefined ? {} : { topK: s.topK }),
+            },
+            maxNewTokens: s.maxNewTokens,
+            ...(s.stop === undefined ? {} : { stop: s.stop }),
+            random: Random.fromSeed(s.seed ?? 0)
+              .stream(`request ${requestIndex}`)
+              .stream(`sample ${sample}`),
+          });
+        }
+      });
+      const results: Completion[][] = params.requests.map((request) =>
+        Array.from({ length: request.samples ?? 1 }),
+      );
+      const order = rows
+        .map((_, index) => index)
+        .sort((a, b) => rows[b]!.promptTokenIds.length - rows[a]!.promptTokenIds.length);
+      const remaining = params.requests.map((request) => request.samples ?? 1);
+      let completedRequests = 0;
+      let generatedTokens = 0;
+      for (let start = 0; start < order.length; start += maxBatchSize) {
+        const batch = order.slice(start, start + maxBatchSize).map((index) => rows[index]!);
+        const generated = await generateTokens({
+          session: decoding,
+          rows: batch,
+          eosTokenIds,
+          tokenizer,
+          ...(params.signal === undefined ? {} : { signal: params.signal }),
+          onStep: (count) => {
+            generatedTokens += count;
+          },
+        });
+        generated.forEach((sequence, index) => {
+          const row = batch[index]!;
+          results[row.request]![row.sample] = {
+            text: sequence.text ?? "",
+            tokenIds: sequence.tokenIds,
+            logprobs:
+              params.requests[row.request]!.sampling.logprobs === true ? sequence.samplingLogProbs : null,
+            finishReason: sequence.finishReason,
+          };
+          remaining[row.request]! -= 1;
+          if (remaining[row.request] === 0) completedRequests += 1;
+        });
+        params.onProgress?.({ completedRequests, totalRequests: params.requests.length, generatedTokens });
+      }
+      return results;
+    },
+    async close() {
+      session = undefined;
+    },
+  };
+}
