@@ -171,6 +171,31 @@ function freeSymbols(expression: Expression): string[] {
   return [...new Set(expression.unknowns)].filter((name) => !constants.has(name)).sort();
 }
 
+/** Ordered containers compared element by element (vectors, matrices). */
+const containerHeads = new Set(["Matrix", "List", "Tuple"]);
+
+function isContainer(json: Json): json is unknown[] {
+  return Array.isArray(json) && typeof json[0] === "string" && containerHeads.has(json[0]);
+}
+
+/** Same container head and shape, and every element numerically equal (constants only). */
+function containersEquivalent(gold: Json, answer: Json): boolean {
+  if (isContainer(gold) || isContainer(answer)) {
+    if (!isContainer(gold) || !isContainer(answer) || gold[0] !== answer[0] || gold.length !== answer.length)
+      return false;
+    return gold.every((part, index) => index === 0 || containersEquivalent(part, answer[index]));
+  }
+  if (typeof gold === "string" && typeof answer === "string" && gold.startsWith("'")) return gold === answer;
+  if (JSON.stringify(gold) === JSON.stringify(answer)) return true;
+  const engine = computeEngine();
+  const first = engine.box(gold as Parameters<ComputeEngine["box"]>[0]);
+  const second = engine.box(answer as Parameters<ComputeEngine["box"]>[0]);
+  if (freeSymbols(first).length > 0 || freeSymbols(second).length > 0) return false;
+  const firstValue = numericValue(first);
+  const secondValue = numericValue(second);
+  return firstValue !== undefined && secondValue !== undefined && close(firstValue, secondValue);
+}
+
 export interface CasVerdict {
   equivalent: boolean;
   /** How the verdict was reached, for `details`. */
@@ -196,6 +221,9 @@ export function casEquivalent(params: { gold: string; answer: string }): CasVerd
   }
   if (JSON.stringify(gold.json) === JSON.stringify(answer.json))
     return { equivalent: true, method: "cas_identical" };
+  if (isContainer(gold.json) || isContainer(answer.json)) {
+    return { equivalent: containersEquivalent(gold.json, answer.json), method: "cas_elementwise" };
+  }
   const goldSymbols = freeSymbols(gold.expression);
   const answerSymbols = freeSymbols(answer.expression);
   if (goldSymbols.join(",") !== answerSymbols.join(","))

@@ -169,7 +169,8 @@ export function cleanAnswer(params: { answer: string }): CleanedAnswer {
   text = text.replace(/\\(?:dfrac|tfrac)(?![A-Za-z])/g, "\\frac");
   text = text.replace(/\\(?:quad|qquad)(?![A-Za-z])/g, " ");
   text = text.replace(/\\[!,;:]/g, (match) => (match === "\\," ? "\\," : " "));
-  text = text.replaceAll("\\ ", " ").replaceAll("~", " ");
+  // "\\ " is a spacing command, but "\\\\ " is a row break followed by a space.
+  text = text.replace(/(?<!\\)\\ /g, " ").replaceAll("~", " ");
   text = text.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree(?![A-Za-z])|\\circ(?![A-Za-z])/g, "");
   text = text.replace(/\\\$|\$|€|£|\\euro(?![A-Za-z])|\\pounds(?![A-Za-z])/g, "");
   let percent = false;

@@ -74,6 +74,17 @@ describe("isMathEquivalent", () => {
     expect(equal("x + 1", "y + 1")).toBe(false);
     expect(equal("x^2 + 2x + 1", "(x + 1)^3")).toBe(false);
   });
+  it("vectors and matrices element by element", () => {
+    expect(
+      equal("\\begin{pmatrix} 1/2 \\\\ 1 \\end{pmatrix}", "\\begin{pmatrix} 0.5 \\\\ 1 \\end{pmatrix}"),
+    ).toBe(true);
+    expect(
+      equal("\\begin{pmatrix} 1/2 \\\\ 1 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 1/2 \\end{pmatrix}"),
+    ).toBe(false);
+    expect(equal("\\begin{pmatrix} 1 & 2 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}")).toBe(
+      false,
+    );
+  });
   it("complex numbers", () => {
     expect(equal("2 + 3i", "3i + 2")).toBe(true);
     expect(equal("2 + 3i", "2 - 3i")).toBe(false);
