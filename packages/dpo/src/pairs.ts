@@ -1,0 +1,139 @@
+/**
+ * Preference rows → paired micro-batches. A row is @posttrain/data's `preference` layout: the
+ * shared prompt once, then the chosen and rejected completions. Each side becomes
+ * `prompt + completion`, right-padded (segment 0, no loss) to the longest sequence of either
+ * side in the micro-batch, so both sides share one `[batch, sequence]` shape. Targets are
+ * shifted: position t predicts token t+1, trained where t+1 is a completion token.
+ */
+
+import { sha256Hex } from "@posttrain/core";
+import { type CacheManifest, int32Row, readTokenizedShards } from "@posttrain/data";
+import type { TokenBatch } from "@posttrain/engine";
+import { TrainError } from "./errors.js";
+
+export interface PreferenceRow {
+  promptIds: Int32Array;
+  chosenIds: Int32Array;
+  rejectedIds: Int32Array;
+}
+
+export interface DpoData {
+  train: readonly PreferenceRow[];
+  /** Held-out pairs (accuracy, margins, loss). */
+  evaluation?: readonly PreferenceRow[];
+}
+
+export interface PairBatch {
+  chosen: TokenBatch;
+  rejected: TokenBatch;
+}
+
+/** Reads a prepared `preference` dataset. */
+export async function readPreferenceRows(params: {
+  directory: string;
+  manifest: CacheManifest;
+}): Promise<PreferenceRow[]> {
+  const rows: PreferenceRow[] = [];
+  for await (const table of readTokenizedShards(params)) {
+    for (let row = 0; row < table.numRows; row += 1)
+      rows.push({
+        promptIds: int32Row(table, "prompt_ids", row),
+        chosenIds: int32Row(table, "chosen_ids", row),
+        rejectedIds: int32Row(table, "rejected_ids", row),
+      });
+  }
+  return rows;
+}
+
+export function validatePreferenceRows(params: {
+  rows: readonly PreferenceRow[];
+  vocabularySize: number;
+  label: string;
+}): void {
+  if (params.rows.length === 0)
+    throw new TrainError({ code: "train_data_invalid", message: `${params.label} has no rows` });
+  params.rows.forEach((row, index) => {
+    for (const [name, ids] of [
+      ["promptIds", row.promptIds],
+      ["chosenIds", row.chosenIds],
+      ["rejectedIds", row.rejectedIds],
+    ] as const) {
+      if (name !== "promptIds" && ids.length === 0)
+        throw new TrainError({
+          code: "train_data_invalid",
+          message: `${params.label}[${index}].${name} is empty`,
+        });
+      for (const id of ids)
+        if (id < 0 || id >= params.vocabularySize)
+          throw new TrainError({
+            code: "train_data_invalid",
+            message: `${params.label}[${index}].${name} holds ${id}, outside the vocabulary of ${params.vocabularySize}`,
+          });
+    }
+    if (row.promptIds.length === 0)
+      throw new TrainError({
+        code: "train_data_invalid",
+        message: `${params.label}[${index}].promptIds is empty`,
+      });
+  });
+}
+
+function side(
+  rows: readonly PreferenceRow[],
+  pick: "chosenIds" | "rejectedIds",
+  sequenceLength: number,
+): TokenBatch {
+  const batchSize = rows.length;
+  const count = batchSize * sequenceLength;
+  const inputIds = new BigInt64Array(count);
+  const labels = new BigInt64Array(count);
+  const lossMask = new Float32Array(count);
+  const positionIds = new BigInt64Array(count);
+  const segmentIds = new BigInt64Array(count);
+  rows.forEach((row, rowIndex) => {
+    const base = rowIndex * sequenceLength;
+    const completion = row[pick];
+    const length = row.promptIds.length + completion.length;
+    const token = (position: number) =>
+      position < row.promptIds.length
+        ? row.promptIds[position]!
+        : completion[position - row.promptIds.length]!;
+    for (let position = 0; position < length; position += 1) {
+      inputIds[base + position] = BigInt(token(position));
+      positionIds[base + position] = BigInt(position);
+      segmentIds[base + position] = 1n;
+      if (position + 1 < length && position + 1 >= row.promptIds.length) {
+        labels[base + position] = BigInt(token(position + 1));
+        lossMask[base + position] = 1;
+      }
+    }
+  });
+  return { batchSize, sequenceLength, inputIds, labels, lossMask, positionIds, segmentIds };
+}
+
+/** Both sides of a micro-batch, padded to one shape. */
+export function pairBatchOf(rows: readonly PreferenceRow[]): PairBatch {
+  const sequenceLength = Math.max(
+    ...rows.map((row) => row.promptIds.length + Math.max(row.chosenIds.length, row.rejectedIds.length)),
+  );
+  return {
+    chosen: side(rows, "chosenIds", sequenceLength),
+    rejected: side(rows, "rejectedIds", sequenceLength),
+  };
+}
+
+/** sha256 over every row's ids (with lengths), for the reference cache key. */
+export function preferenceDataFingerprint(rows: readonly PreferenceRow[]): string {
+  const parts: Int32Array[] = [];
+  for (const row of rows)
+    for (const ids of [row.promptIds, row.chosenIds, row.rejectedIds])
+      parts.push(Int32Array.of(ids.length), ids);
+  const total = parts.reduce((sum, part) => sum + part.length, 0);
+  const flat = new Int32Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    flat.set(part, offset);
+    offset += part.length;
+  }
+  return sha256Hex(new Uint8Array(flat.buffer));
+}

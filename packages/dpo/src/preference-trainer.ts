@@ -1,0 +1,269 @@
+/**
+ * The DPO training graph and optimizer state, built from the public engine API (GraphBuilder
+ * + LlamaModel + sequenceLogProbs + gradients): both sides of each pair run through the same
+ * parameters, the per-pair loss (loss.ts) is summed and scaled by `loss_scale`, and every
+ * parameter gradient is an output written straight into a flat buffer. The same graph, cut at
+ * the per-sequence log-probs, is the forward-only scoring model (reference log-probs,
+ * held-out evaluation). AdamW, clipping and schedule come from the engine.
+ */
+import {
+  AdamW,
+  type CausalLmTrainer,
+  type CompiledGraph,
+  clipFactor,
+  compileGraph,
+  emitModel,
+  type Feed,
+  GraphBuilder,
+  type GraphTensor,
+  globalGradientNorm,
+  gradients as graphGradients,
+  type LearningRateSchedule,
+  type LlamaModel,
+  learningRateAt,
+  OutputBuffer,
+  ParameterLayout,
+  sequenceLogProbs,
+  type TokenBatch,
+} from "@posttrain/engine";
+import type { z } from "zod";
+import type { adamWConfigSchema } from "./common-config.js";
+import { type LossConfig, usesAveragedLogProbs, usesReference } from "./config.js";
+import { preferenceLoss } from "./loss.js";
+import type { PairBatch } from "./pairs.js";
+
+const sides = ["chosen", "rejected"] as const;
+
+/** Builds the preference graph; returns the training and scoring output sets. */
+export function buildPreferenceGraph(params: { model: LlamaModel; loss: LossConfig; lossChunks: number }): {
+  graph: GraphBuilder;
+  training: Record<string, GraphTensor>;
+  scoring: Record<string, GraphTensor>;
+} {
+  const graph = new GraphBuilder();
+  const parameters = params.model.declareParameters(graph);
+  const shape = ["batch", "sequence"];
+  const sequences = new Map<string, { sum: GraphTensor; mean: GraphTensor }>();
+  for (const side of sides) {
+    const inputs = {
+      inputIds: graph.input({ name: `${side}_input_ids`, dtype: "int64", shape }),
+      positionIds: graph.input({ name: `${side}_position_ids`, dtype: "int64", shape }),
+      segmentIds: graph.input({ name: `${side}_segment_ids`, dtype: "int64", shape }),
+    };
+    const labels = graph.input({ name: `${side}_labels`, dtype: "int64", shape });
+    const mask = graph.input({ name: `${side}_loss_mask`, dtype: "float32", shape });
+    const logProbs = params.model.tokenLogProbs({
+      graph,
+      parameters,
+      inputs,
+      labels,
+      chunks: params.lossChunks,
+    });
+    sequences.set(side, sequenceLogProbs({ graph, logProbs, mask }));
+  }
+  const averaged = usesAveragedLogProbs(params.loss.type);
+  const chosen = sequences.get("chosen")!;
+  const rejected = sequences.get("rejected")!;
+  const policyChosen = averaged ? chosen.mean : chosen.sum;
+  const policyRejected = averaged ? rejected.mean : rejected.sum;
+  const reference = usesReference(params.loss.type);
+  const losses = preferenceLoss(graph, params.loss, {
+    policyChosen,
+    policyRejected,
+    referenceChosen: reference
+      ? graph.input({ name: "reference_chosen", dtype: "float32", shape: ["batch"] })
+      : null,
+    referenceRejected: reference
+      ? graph.input({ name: "reference_rejected", dtype: "float32", shape: ["batch"] })
+      : null,
+    policyChosenMean: chosen.mean,
+    policyRejectedMean: rejected.mean,
+  });
+  const lossScale = graph.input({ name: "loss_scale", dtype: "float32", shape: [] });
+  const loss = graph.mul(graph.reduceSum(losses, { axes: [0] }), lossScale);
+  const names = [...parameters.keys()];
+  const grads = graphGradients({ graph, loss, parameters: names.map((name) => parameters.get(name)!) });
+  const scoring = {
+    policy_chosen: policyChosen,
+    policy_rejected: policyRejected,
+    policy_chosen_mean: chosen.mean,
+    policy_rejected_mean: rejected.mean,
+  };
+  const training: Record<string, GraphTensor> = { loss, ...scoring };
+  names.forEach((name, index) => {
+    training[`grad:${name}`] = grads[index]!;
+  });
+  return { graph, training, scoring };
+}
+
+/** Per-pair sequence log-probs of one micro-batch (in the loss type's reduction, plus means). */
+export interface PairScores {
+  chosen: Float32Array;
+  rejected: Float32Array;
+  chosenMean: Float32Array;
+  rejectedMean: Float32Array;
+}
+
+function batchFeeds(prefix: string, batch: TokenBatch): Record<string, Feed> {
+  const dims = [batch.batchSize, batch.sequenceLength];
+  return {
+    [`${prefix}_input_ids`]: { data: batch.inputIds, dims },
+    [`${prefix}_position_ids`]: { data: batch.positionIds!, dims },
+    [`${prefix}_segment_ids`]: { data: batch.segmentIds!, dims },
+    [`${prefix}_labels`]: { data: batch.labels, dims },
+    [`${prefix}_loss_mask`]: { data: batch.lossMask, dims },
+  };
+}
+
+export class PreferenceTrainer {
+  readonly layout: ParameterLayout;
+  readonly gradients: Float32Array;
+  readonly optimizer: AdamW;
+  step = 0;
+  private scratch: Float32Array | undefined;
+  private scratchOutputs: Record<string, OutputBuffer> | undefined;
+  private readonly gradientOutputs: Record<string, OutputBuffer>;
+
+  private constructor(
+    readonly model: LlamaModel,
+    readonly parameters: Float32Array,
+    private readonly trainingGraph: CompiledGraph,
+    private readonly scoringGraph: CompiledGraph,
+    adamW: z.output<typeof adamWConfigSchema>,
+  ) {
+    this.layout = new ParameterLayout(model.parameterSpecs());
+    this.gradients = new Float32Array(this.layout.length);
+    this.optimizer = new AdamW({ layout: this.layout, options: adamW });
+    this.gradientOutputs = this.outputViews(this.gradients);
+  }
+
+  static async create(params: {
+    model: LlamaModel;
+    loss: LossConfig;
+    lossChunks: number;
+    threads: number;
+    adamW: z.output<typeof adamWConfigSchema>;
+    initialParameters: Float32Array;
+  }): Promise<PreferenceTrainer> {
+    const { graph, training, scoring } = buildPreferenceGraph(params);
+    const trainingGraph = await compileGraph({
+      model: emitModel({ graph, outputs: training, name: "preference-train" }),
+      threads: params.threads,
+    });
+    const scoringGraph = await compileGraph({
+      model: emitModel({ graph, outputs: scoring, name: "preference-score" }),
+      threads: params.threads,
+    });
+    return new PreferenceTrainer(
+      params.model,
+      Float32Array.from(params.initialParameters),
+      trainingGraph,
+      scoringGraph,
+      params.adamW,
+    );
+  }
+
+  /** This trainer as the engine's checkpoint functions expect (they read/write only step, parameters, optimizer, layout). */
+  asCheckpointTarget(): CausalLmTrainer {
+    return this as unknown as CausalLmTrainer;
+  }
+
+  private outputViews(buffer: Float32Array): Record<string, OutputBuffer> {
+    const outputs: Record<string, OutputBuffer> = {};
+    for (const entry of this.layout.entries)
+      outputs[`grad:${entry.name}`] = new OutputBuffer(
+        this.layout.view(buffer, entry.name),
+        entry.shape,
+        "float32",
+      );
+    return outputs;
+  }
+
+  private parameterFeeds(parameters: Float32Array): Record<string, Feed> {
+    const feeds: Record<string, Feed> = {};
+    for (const entry of this.layout.entries)
+      feeds[entry.name] = { data: this.layout.view(parameters, entry.name), dims: entry.shape };
+    return feeds;
+  }
+
+  /** Sequence log-probs of a micro-batch under `parameters` (default: the policy). */
+  async score(params: { batch: PairBatch; parameters?: Float32Array }): Promise<PairScores> {
+    const result = await this.scoringGraph.run({
+      feeds: {
+        ...this.parameterFeeds(params.parameters ?? this.parameters),
+        ...batchFeeds("chosen", params.batch.chosen),
+        ...batchFeeds("rejected", params.batch.rejected),
+      },
+    });
+    return {
+      chosen: Float32Array.from(result["policy_chosen"]!.data as Float32Array),
+      rejected: Float32Array.from(result["policy_rejected"]!.data as Float32Array),
+      chosenMean: Float32Array.from(result["policy_chosen_mean"]!.data as Float32Array),
+      rejectedMean: Float32Array.from(result["policy_rejected_mean"]!.data as Float32Array),
+    };
+  }
+
+  /**
+   * Forward+backward over the micro-batches, accumulating gradients. Micro-batch b's loss is
+   * scaled by `lossScales[b]` (open-instruct: 1 / (pairs in b × accumulation steps)).
+   */
+  async accumulate(params: {
+    microBatches: readonly PairBatch[];
+    references: readonly { chosen: Float32Array; rejected: Float32Array }[];
+    lossScales: readonly number[];
+  }): Promise<{ loss: number; scores: PairScores[] }> {
+    let loss = 0;
+    const scores: PairScores[] = [];
+    for (const [index, batch] of params.microBatches.entries()) {
+      const accumulate = index > 0;
+      if (accumulate && this.scratch === undefined) {
+        this.scratch = new Float32Array(this.layout.length);
+        this.scratchOutputs = this.outputViews(this.scratch);
+      }
+      const reference = params.references[index]!;
+      const pairs = batch.chosen.batchSize;
+      const result = await this.trainingGraph.run({
+        feeds: {
+          ...this.parameterFeeds(this.parameters),
+          ...batchFeeds("chosen", batch.chosen),
+          ...batchFeeds("rejected", batch.rejected),
+          reference_chosen: { data: reference.chosen, dims: [pairs] },
+          reference_rejected: { data: reference.rejected, dims: [pairs] },
+          loss_scale: { data: Float32Array.of(params.lossScales[index]!), dims: [] },
+        },
+        outputs: accumulate ? this.scratchOutputs! : this.gradientOutputs,
+      });
+      loss += (result["loss"]!.data as Float32Array)[0]!;
+      scores.push({
+        chosen: Float32Array.from(result["policy_chosen"]!.data as Float32Array),
+        rejected: Float32Array.from(result["policy_rejected"]!.data as Float32Array),
+        chosenMean: Float32Array.from(result["policy_chosen_mean"]!.data as Float32Array),
+        rejectedMean: Float32Array.from(result["policy_rejected_mean"]!.data as Float32Array),
+      });
+      if (accumulate) {
+        const gradients = this.gradients;
+        const scratch = this.scratch!;
+        for (let position = 0; position < gradients.length; position += 1)
+          gradients[position]! += scratch[position]!;
+      }
+    }
+    return { loss, scores };
+  }
+
+  /** Clip, schedule and AdamW update; advances `step`. */
+  update(params: { schedule: LearningRateSchedule; maxGradientNorm: number | null }): {
+    gradientNorm: number;
+    learningRate: number;
+  } {
+    const gradientNorm = globalGradientNorm(this.gradients);
+    const learningRate = learningRateAt({ schedule: params.schedule, step: this.step });
+    this.optimizer.update({
+      parameters: this.parameters,
+      gradients: this.gradients,
+      learningRate,
+      gradientScale: clipFactor({ norm: gradientNorm, maxNorm: params.maxGradientNorm ?? undefined }),
+    });
+    this.step += 1;
+    return { gradientNorm, learningRate };
+  }
+}

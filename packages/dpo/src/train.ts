@@ -1,0 +1,367 @@
+/**
+ * The DPO stage: preference losses `dpo`, `dpo_norm`, `simpo`, `wpo` with label smoothing
+ * (config.ts), reference log-probs computed once and cached on disk (reference-cache.ts),
+ * open-instruct's scaling (each micro-batch's mean over pairs, divided by the accumulation
+ * steps), chosen/rejected rewards, margins and accuracy per step and on held-out pairs,
+ * checkpoints with exact resume, SIGINT → checkpoint and return, final model folder.
+ */
+import { join } from "node:path";
+import { parseWithSchema, type RunContext, writeJsonAtomic } from "@posttrain/core";
+import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "@posttrain/engine";
+import { Config, type ConfigInput, type LossConfig, usesReference } from "./config.js";
+import { DataOrder } from "./data-order.js";
+import { TrainError } from "./errors.js";
+import { type PairLogProbs, type PreferenceMetrics, preferenceMetrics } from "./metrics.js";
+import { loadModel, type ModelSource } from "./model-source.js";
+import {
+  type DpoData,
+  type PreferenceRow,
+  pairBatchOf,
+  preferenceDataFingerprint,
+  validatePreferenceRows,
+} from "./pairs.js";
+import { type PairScores, PreferenceTrainer } from "./preference-trainer.js";
+import {
+  cachedReferenceLogProbs,
+  defaultReferenceCacheDirectory,
+  referenceCacheKey,
+} from "./reference-cache.js";
+import { effectiveBatchSize, engineSchedule, recordResolvedConfig } from "./run-support.js";
+import { writeModelDirectory } from "./safetensors.js";
+
+export interface TrainParams {
+  config: ConfigInput;
+  /** The initial policy; also the frozen reference model (its weights as loaded). */
+  model: ModelSource;
+  data: DpoData;
+  context: RunContext;
+}
+
+export interface StepMetrics extends Omit<PreferenceMetrics, "loss" | "pairs"> {
+  step: number;
+  epoch: number;
+  /** The objective (mean over the step's pairs). */
+  loss: number;
+  pairs: number;
+  tokens: number;
+  gradientNorm: number;
+  learningRate: number;
+  tokensPerSecond: number;
+  seconds: { data: number; forwardBackward: number; optimizer: number };
+}
+
+export interface TrainResult {
+  status: "completed" | "interrupted";
+  step: number;
+  totalSteps: number;
+  modelDirectory: string | null;
+  checkpointDirectory: string;
+  parameters: Float32Array;
+  metrics: { lastStep: StepMetrics | null; evaluation: PreferenceMetrics | null };
+}
+
+function pairsOf(
+  scores: PairScores,
+  reference: { chosen: Float32Array; rejected: Float32Array },
+): PairLogProbs[] {
+  return Array.from(scores.chosen, (_, index) => ({
+    policyChosen: scores.chosen[index]!,
+    policyRejected: scores.rejected[index]!,
+    referenceChosen: reference.chosen[index]!,
+    referenceRejected: reference.rejected[index]!,
+    policyChosenMean: scores.chosenMean[index]!,
+    policyRejectedMean: scores.rejectedMean[index]!,
+  }));
+}
+
+/** Reference values of `indices` from the flat cache (`[2·rows]`). */
+function referenceOf(
+  values: Float32Array,
+  indices: readonly number[],
+): { chosen: Float32Array; rejected: Float32Array } {
+  return {
+    chosen: Float32Array.from(indices, (index) => values[2 * index]!),
+    rejected: Float32Array.from(indices, (index) => values[2 * index + 1]!),
+  };
+}
+
+/** Reference log-probs of every row (batches of `batchSize`, in row order), cached. */
+async function referenceLogProbs(params: {
+  trainer: PreferenceTrainer;
+  referenceParameters: Float32Array;
+  referenceHash: string;
+  rows: readonly PreferenceRow[];
+  loss: LossConfig;
+  lossChunks: number;
+  batchSize: number;
+  cacheDirectory: string;
+  context: RunContext;
+  split: string;
+}): Promise<Float32Array> {
+  if (!usesReference(params.loss.type)) return new Float32Array(params.rows.length * 2);
+  const key = referenceCacheKey({
+    referenceModelHash: params.referenceHash,
+    dataFingerprint: preferenceDataFingerprint(params.rows),
+    lossType: params.loss.type,
+    lossChunks: params.lossChunks,
+  });
+  const started = performance.now();
+  const result = await cachedReferenceLogProbs({
+    directory: params.cacheDirectory,
+    key,
+    rows: params.rows.length,
+    compute: async () => {
+      const values = new Float32Array(params.rows.length * 2);
+      for (let start = 0; start < params.rows.length; start += params.batchSize) {
+        const rows = params.rows.slice(start, start + params.batchSize);
+        const scores = await params.trainer.score({
+          batch: pairBatchOf(rows),
+          parameters: params.referenceParameters,
+        });
+        rows.forEach((_, offset) => {
+          values[2 * (start + offset)] = scores.chosen[offset]!;
+          values[2 * (start + offset) + 1] = scores.rejected[offset]!;
+        });
+      }
+      return values;
+    },
+  });
+  params.context.events.write({
+    type: "reference-log-probs",
+    split: params.split,
+    cacheHit: result.hit,
+    key,
+    path: result.path,
+    seconds: (performance.now() - started) / 1000,
+  });
+  return result.values;
+}
+
+/** Scores held-out pairs under the current policy. */
+async function evaluate(params: {
+  trainer: PreferenceTrainer;
+  rows: readonly PreferenceRow[];
+  reference: Float32Array;
+  loss: LossConfig;
+  batchSize: number;
+}): Promise<PreferenceMetrics> {
+  const pairs: PairLogProbs[] = [];
+  for (let start = 0; start < params.rows.length; start += params.batchSize) {
+    const indices = Array.from(
+      { length: Math.min(params.batchSize, params.rows.length - start) },
+      (_, offset) => start + offset,
+    );
+    const scores = await params.trainer.score({
+      batch: pairBatchOf(indices.map((index) => params.rows[index]!)),
+    });
+    pairs.push(...pairsOf(scores, referenceOf(params.reference, indices)));
+  }
+  return preferenceMetrics(params.loss, pairs);
+}
+
+/** Runs (or resumes) the DPO stage in `context.directory`. */
+export async function train(params: TrainParams): Promise<TrainResult> {
+  const { context } = params;
+  const config = parseWithSchema({ schema: Config, value: params.config, label: "dpo config" });
+  const effectiveBatch = effectiveBatchSize(config.batch);
+  const loaded = await loadModel({ source: params.model });
+  const vocabularySize = loaded.config.vocab_size;
+  validatePreferenceRows({ rows: params.data.train, vocabularySize, label: "data.train" });
+  const evaluationRows = params.data.evaluation ?? [];
+  if (config.evaluation !== null) {
+    if (evaluationRows.length === 0)
+      throw new TrainError({
+        code: "train_data_invalid",
+        message: "evaluation is configured but data.evaluation is empty",
+      });
+    validatePreferenceRows({ rows: evaluationRows, vocabularySize, label: "data.evaluation" });
+  }
+  const order = new DataOrder({
+    random: context.random.stream("data"),
+    rowCount: params.data.train.length,
+    perDeviceBatchSize: config.batch.perDeviceBatchSize,
+    gradientAccumulationSteps: config.batch.gradientAccumulationSteps,
+  });
+  const totalSteps =
+    "steps" in config.duration ? config.duration.steps : config.duration.epochs * order.stepsPerEpoch;
+  const schedule = engineSchedule({ learningRate: config.learningRate, totalSteps });
+  const configKey = await recordResolvedConfig({
+    context,
+    resolved: {
+      stage: "dpo",
+      config,
+      model: { config: loaded.config, parameterHash: loaded.hash },
+      data: { trainRows: params.data.train.length, evaluationRows: evaluationRows.length },
+      effectiveBatchSize: effectiveBatch,
+      stepsPerEpoch: order.stepsPerEpoch,
+      totalSteps,
+    },
+  });
+  context.events.write({
+    type: "effective-batch",
+    devices: config.batch.devices,
+    perDeviceBatchSize: config.batch.perDeviceBatchSize,
+    gradientAccumulationSteps: config.batch.gradientAccumulationSteps,
+    effectiveBatchSize: effectiveBatch,
+  });
+  context.log(
+    `dpo: ${config.loss.type} β=${config.loss.beta}, effective batch ${effectiveBatch} (1 device × ${config.batch.perDeviceBatchSize} × ${config.batch.gradientAccumulationSteps}), ${totalSteps} steps`,
+  );
+
+  const trainer = await PreferenceTrainer.create({
+    model: loaded.model,
+    loss: config.loss,
+    lossChunks: config.lossChunks,
+    threads: config.threads,
+    adamW: config.adamW,
+    initialParameters: loaded.parameters,
+  });
+  const cacheDirectory = config.referenceCacheDirectory ?? defaultReferenceCacheDirectory();
+  const referenceFor = (rows: readonly PreferenceRow[], split: string, batchSize: number) =>
+    referenceLogProbs({
+      trainer,
+      referenceParameters: loaded.parameters,
+      referenceHash: loaded.hash,
+      rows,
+      loss: config.loss,
+      lossChunks: config.lossChunks,
+      batchSize,
+      cacheDirectory,
+      context,
+      split,
+    });
+  const trainReference = await referenceFor(params.data.train, "train", config.batch.perDeviceBatchSize);
+  const evaluationReference =
+    config.evaluation === null
+      ? null
+      : await referenceFor(evaluationRows, "evaluation", config.evaluation.batchSize);
+
+  const checkpointDirectory = join(context.directory, "checkpoints");
+  const checkpoint = await loadCheckpoint({ directory: checkpointDirectory });
+  if (checkpoint !== null) {
+    if (checkpoint.state.extra?.["configKey"] !== configKey)
+      throw new TrainError({
+        code: "train_config_changed",
+        message: `${checkpointDirectory} was written under another config`,
+      });
+    restoreCheckpoint({ trainer: trainer.asCheckpointTarget(), checkpoint });
+    context.events.write({ type: "resumed", step: trainer.step });
+    context.log(`dpo: resumed at step ${trainer.step}`);
+  }
+  let evaluation: PreferenceMetrics | null = null;
+  const runEvaluation = async () => {
+    if (config.evaluation === null || evaluationReference === null) return;
+    evaluation = await evaluate({
+      trainer,
+      rows: evaluationRows,
+      reference: evaluationReference,
+      loss: config.loss,
+      batchSize: config.evaluation.batchSize,
+    });
+    context.events.write({ type: "evaluation", step: trainer.step, ...evaluation });
+  };
+  let savedStep = checkpoint?.state.step ?? -1;
+  const save = async () => {
+    if (savedStep === trainer.step) return;
+    const path = await saveCheckpoint({
+      directory: checkpointDirectory,
+      trainer: trainer.asCheckpointTarget(),
+      extra: { configKey, cursor: { step: trainer.step } },
+    });
+    savedStep = trainer.step;
+    context.events.write({ type: "checkpoint-saved", step: trainer.step, path });
+  };
+
+  const progress = context.progress({ label: `dpo (${config.loss.type})`, total: totalSteps, unit: "steps" });
+  let lastStep: StepMetrics | null = null;
+  try {
+    while (trainer.step < totalSteps) {
+      if (context.signal.aborted) {
+        await save();
+        context.events.write({ type: "interrupted", step: trainer.step });
+        return {
+          status: "interrupted",
+          step: trainer.step,
+          totalSteps,
+          modelDirectory: null,
+          checkpointDirectory,
+          parameters: trainer.parameters,
+          metrics: { lastStep, evaluation },
+        };
+      }
+      const started = performance.now();
+      const { epoch, microBatches } = order.step(trainer.step);
+      const batches = microBatches.map((indices) =>
+        pairBatchOf(indices.map((index) => params.data.train[index]!)),
+      );
+      const references = microBatches.map((indices) => referenceOf(trainReference, indices));
+      const lossScales = microBatches.map(
+        (indices) => 1 / (indices.length * config.batch.gradientAccumulationSteps),
+      );
+      let tokens = 0;
+      for (const batch of batches)
+        for (const side of [batch.chosen, batch.rejected])
+          for (const segment of side.segmentIds!) tokens += segment === 0n ? 0 : 1;
+      const dataDone = performance.now();
+      const { loss, scores } = await trainer.accumulate({ microBatches: batches, references, lossScales });
+      const backwardDone = performance.now();
+      const { gradientNorm, learningRate } = trainer.update({
+        schedule,
+        maxGradientNorm: config.maxGradientNorm,
+      });
+      const finished = performance.now();
+      const pairs = scores.flatMap((score, index) => pairsOf(score, references[index]!));
+      const { loss: _pairLoss, pairs: pairCount, ...preference } = preferenceMetrics(config.loss, pairs);
+      lastStep = {
+        step: trainer.step,
+        epoch,
+        loss,
+        pairs: pairCount,
+        ...preference,
+        tokens,
+        gradientNorm,
+        learningRate,
+        tokensPerSecond: tokens / ((finished - started) / 1000),
+        seconds: {
+          data: (dataDone - started) / 1000,
+          forwardBackward: (backwardDone - dataDone) / 1000,
+          optimizer: (finished - backwardDone) / 1000,
+        },
+      };
+      context.events.write({ type: "step-end", ...lastStep });
+      progress.update({
+        completed: trainer.step,
+        metrics: { loss, accuracy: preference.accuracy, "tok/s": Math.round(lastStep.tokensPerSecond) },
+      });
+      if (trainer.step % config.checkpointEverySteps === 0) await save();
+      if (config.evaluation !== null && trainer.step % config.evaluation.everySteps === 0)
+        await runEvaluation();
+    }
+  } finally {
+    progress.stop();
+  }
+  await save();
+  if (config.evaluation !== null && (lastStep === null || trainer.step % config.evaluation.everySteps !== 0))
+    await runEvaluation();
+  const modelDirectory = await writeModelDirectory({
+    directory: join(context.directory, "model"),
+    config: loaded.config,
+    layout: trainer.layout,
+    parameters: trainer.parameters,
+  });
+  const metrics = { lastStep, evaluation };
+  await writeJsonAtomic({
+    path: join(context.directory, "metrics.json"),
+    value: { step: trainer.step, ...metrics },
+  });
+  context.events.write({ type: "train-end", step: trainer.step, modelDirectory });
+  return {
+    status: "completed",
+    step: trainer.step,
+    totalSteps,
+    modelDirectory,
+    checkpointDirectory,
+    parameters: trainer.parameters,
+    metrics,
+  };
+}
