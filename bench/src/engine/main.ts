@@ -75,7 +75,7 @@ const { values } = parseArgs({
     repeats: { type: "string", default: "3" },
     threads: { type: "string", default: String(cpus().length) },
     "loss-chunks": { type: "string", default: "4" },
-    arena: { type: "string", default: "true" },
+    arena: { type: "string", default: "false" },
   },
 });
 const threads = Number(values.threads);

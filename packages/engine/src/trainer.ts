@@ -135,7 +135,8 @@ export class CausalLmTrainer {
   }
 
   /**
-   * Compiles the training graph and initialises parameters from `seed` (or copies
+   * Compiles the training graph (ORT memory arena off unless `memoryArena: true`) and
+   * initialises parameters from `seed` (or copies
    * `initialParameters`, a flat buffer in {@link ParameterLayout} order).
    */
   static async create(
@@ -160,7 +161,8 @@ export class CausalLmTrainer {
       ...(params.executionProvider === undefined ? {} : { executionProvider: params.executionProvider }),
       ...(params.threads === undefined ? {} : { threads: params.threads }),
       ...(params.optimizationLevel === undefined ? {} : { optimizationLevel: params.optimizationLevel }),
-      ...(params.memoryArena === undefined ? {} : { memoryArena: params.memoryArena }),
+      // Without ORT's arena the peak RSS at 135M parameters drops by ~1 GB (5.7 → 4.8 GB).
+      memoryArena: params.memoryArena ?? false,
     });
     const layout = new ParameterLayout(params.model.parameterSpecs());
     let parameters: Float32Array;
