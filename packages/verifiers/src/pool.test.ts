@@ -64,6 +64,18 @@ describe("VerifierPool", () => {
     }
   });
 
+  it("fails queued work with a clear error when workers cannot start", async () => {
+    const pool = new VerifierPool({
+      size: 2,
+      entry: new URL("./test-fixtures/broken-worker.mjs", import.meta.url),
+    });
+    try {
+      await expect(pool.run(task(1, "a"))).rejects.toThrow(/failed to start: broken worker module/);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("rejects work after close", async () => {
     const pool = new VerifierPool({ size: 1, entry });
     await pool.close();

@@ -67,6 +67,8 @@ export class VerifierPool {
   private readonly queue: Pending[] = [];
   private readonly entry: URL;
   private closed = false;
+  /** Consecutive workers that failed before becoming ready (3 in a row close the pool). */
+  private startFailures = 0;
   /** Workers replaced after a timeout or crash. */
   replacedWorkers = 0;
 
@@ -110,6 +112,7 @@ export class VerifierPool {
   private onMessage(slot: Slot, message: WorkerMessage): void {
     if (message.type === "ready") {
       slot.ready = true;
+      this.startFailures = 0;
       this.dispatch();
       return;
     }
@@ -149,7 +152,8 @@ export class VerifierPool {
 
   private onFailure(slot: Slot, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    if (!slot.ready && slot.current === undefined && this.slots.every((other) => !other.ready)) {
+    if (!slot.ready) this.startFailures += 1;
+    if (!slot.ready && (this.startFailures >= 3 || this.slots.every((other) => !other.ready))) {
       // A worker that cannot even start will never run anything: fail everything queued.
       const failure = new VerifierWorkerError({
         message: `verifier worker failed to start: ${message}`,
