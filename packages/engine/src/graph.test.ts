@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import { gradients } from "./autodiff.js";
 import { multiplyDimensions } from "./dims.js";
 import { emitModel } from "./emit.js";
+import { ExecutionProviderError } from "./errors.js";
 import { GraphBuilder } from "./graph.js";
 import { decodeModel } from "./onnx-proto.js";
-import { compileGraph } from "./runtime.js";
+import { availableExecutionProviders, compileGraph } from "./runtime.js";
 
 describe("GraphBuilder shape inference", () => {
   it("broadcasts symbolic dimensions and names the op and both shapes on mismatch", () => {
@@ -76,5 +77,18 @@ describe("GraphBuilder shape inference", () => {
     expect(() =>
       gradients({ graph, loss: graph.reduceSum(backward, { axes: [0] }), parameters: [w] }),
     ).toThrowError(/softmaxBackward has no gradient rule/);
+  });
+});
+
+describe("execution providers", () => {
+  it("lists cpu and refuses a provider whose libraries are not installed", async () => {
+    expect(availableExecutionProviders()).toContain("cpu");
+    if (availableExecutionProviders().includes("cuda")) return; // a CUDA-enabled install: nothing to refuse
+    const graph = new GraphBuilder();
+    const x = graph.input({ name: "x", dtype: "float32", shape: [2] });
+    const model = emitModel({ graph, outputs: { y: graph.exp(x) } });
+    await expect(compileGraph({ model, executionProvider: "cuda" })).rejects.toSatisfy((error: unknown) =>
+      ExecutionProviderError.hasCode(error, "execution_provider_unavailable"),
+    );
   });
 });

@@ -4,7 +4,10 @@
  * every shape), feeds typed arrays without copying, and writes outputs into preallocated
  * buffers that are reused every call.
  */
+import { readdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { cpus } from "node:os";
+import { dirname, join } from "node:path";
 import { sha256Hex } from "@posttrain/core";
 import * as ort from "onnxruntime-node";
 import type { EmittedModel } from "./emit.js";
@@ -86,9 +89,31 @@ function usesFloat64(model: EmittedModel): boolean {
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
-/** Names of the execution providers in this onnxruntime-node binary. */
+/**
+ * Names of the execution providers usable with this onnxruntime-node install. The npm binary
+ * lists CUDA/TensorRT as compiled in, but their provider libraries exist only when the
+ * package's install step downloaded them, so those are listed only when the files are there.
+ */
 export function availableExecutionProviders(): string[] {
-  return ort.listSupportedBackends().map((backend) => backend.name);
+  const binaryDirectory = join(
+    dirname(createRequire(import.meta.url).resolve("onnxruntime-node")),
+    "..",
+    "bin",
+  );
+  let files: string[] = [];
+  try {
+    files = readdirSync(binaryDirectory, { recursive: true }).map(String);
+  } catch {
+    files = [];
+  }
+  return ort
+    .listSupportedBackends()
+    .map((backend) => backend.name)
+    .filter(
+      (name) =>
+        !["cuda", "tensorrt"].includes(name) ||
+        files.some((file) => file.endsWith(`libonnxruntime_providers_${name}.so`)),
+    );
 }
 
 /** A compiled graph: one cached session plus the input/output metadata of its model. */
