@@ -42,6 +42,49 @@ export interface SandboxInterpreter {
   version: string;
   /** False when the interpreter is not reachable by the sandbox user (e.g. under /root). */
   userSwitch: boolean;
+  /**
+   * Python only: the prelude itself mounts the private tmpfs directories, switches to the
+   * sandbox user (`setgroups`, `setresgid`, `setresuid`, `PR_SET_NO_NEW_PRIVS`) and sets the
+   * rlimits, before reading any untrusted code — instead of `sh` + `mount` + `setpriv` +
+   * `prlimit` processes (about 25 % less CPU per test). Probed; off when the probe fails.
+   */
+  selfIsolating: boolean;
+}
+
+/** A user id that no account uses: the sandbox runs each process as a fresh one. */
+export const probeUserId = 2_000_000_000;
+
+/** The directories that get a private tmpfs when mounts are private. */
+export const privateTemporaryDirectories = ["/tmp", "/var/tmp", "/dev/shm"] as const;
+
+/** Python source performing the prelude's isolation step (also used to probe it). */
+export const pythonIsolationProbe = [
+  "import ctypes, os",
+  "libc = ctypes.CDLL(None, use_errno=True)",
+  "assert libc.mount(b'tmpfs', b'/tmp', b'tmpfs', 6, b'size=1m,mode=1777') == 0",
+  `os.setgroups([]); os.setresgid(${probeUserId}, ${probeUserId}, ${probeUserId}); os.setresuid(${probeUserId}, ${probeUserId}, ${probeUserId})`,
+  "assert libc.prctl(38, 1, 0, 0, 0) == 0",
+  "os.chdir('/tmp'); open('probe', 'w').write('ok')",
+  "print(os.getuid(), os.geteuid(), os.getgid())",
+].join("\n");
+
+async function probeSelfIsolation(params: {
+  executable: string;
+  isolation: SandboxIsolation;
+}): Promise<boolean> {
+  const { isolation } = params;
+  if (!(isolation.privateTemporaryMounts && isolation.userSwitch && isolation.tools.unshare !== null))
+    return false;
+  if (process.env.POSTTRAIN_SANDBOX_WRAPPER_CHAIN === "1") return false;
+  const result = await runCommand(isolation.tools.unshare, [
+    ...isolation.namespaceArguments,
+    params.executable,
+    "-I",
+    "-B",
+    "-c",
+    pythonIsolationProbe,
+  ]);
+  return result.ok && result.stdout.trim() === `${probeUserId} ${probeUserId} ${probeUserId}`;
 }
 
 function findOnPath(name: string): string | null {
@@ -93,16 +136,13 @@ function runCommand(command: string, args: string[], timeoutMilliseconds = 10_00
 export function privateTemporaryScript(sizeMegabytes: number): string {
   return [
     "set -e",
-    "for directory in /tmp /var/tmp /dev/shm; do",
+    `for directory in ${privateTemporaryDirectories.join(" ")}; do`,
     `  if [ -d "$directory" ]; then mount -t tmpfs -o size=${sizeMegabytes}m,mode=1777,nosuid,nodev tmpfs "$directory"; fi`,
     "done",
     "cd /tmp",
     'exec "$@"',
   ].join("\n");
 }
-
-/** A user id that no account uses: the sandbox runs each process as a fresh one. */
-export const probeUserId = 2_000_000_000;
 
 let isolationPromise: Promise<SandboxIsolation> | undefined;
 
@@ -304,14 +344,15 @@ async function resolvePython(isolation: SandboxIsolation): Promise<SandboxInterp
       fallbacks.push({ executable, version });
       continue;
     }
-    return { language: "python", executable, version, userSwitch: probe.runsAsSandboxUser };
+    const selfIsolating = probe.runsAsSandboxUser && (await probeSelfIsolation({ executable, isolation }));
+    return { language: "python", executable, version, userSwitch: probe.runsAsSandboxUser, selfIsolating };
   }
   const fallback = fallbacks[0];
   if (fallback !== undefined) {
     isolation.notes.push(
       `${fallback.executable} is not executable by the sandbox user: Python programs run as root`,
     );
-    return { language: "python", ...fallback, userSwitch: false };
+    return { language: "python", ...fallback, userSwitch: false, selfIsolating: false };
   }
   throw new CodeSandboxError({
     code: "sandbox_interpreter_missing",
@@ -345,6 +386,7 @@ async function resolveNode(isolation: SandboxIsolation): Promise<SandboxInterpre
     executable: process.execPath,
     version: probe.output,
     userSwitch: probe.runsAsSandboxUser,
+    selfIsolating: false,
   };
 }
 

@@ -80,7 +80,32 @@ def _ptg_main():
     program_source = message["program"]
     test_source = message.get("test")
     limits = message.get("limits") or {}
+    setup = message.get("setup")
     del message, header
+    if setup is not None:
+        # Started as root inside fresh namespaces: give this run private tmpfs directories,
+        # then become the sandbox user for good. Any failure ends the run (no report).
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            options = ("size=" + _str(_int(setup["tmpfsMegabytes"])) + "m,mode=1777").encode("ascii")
+            for directory in setup["directories"]:
+                if os.path.isdir(directory):
+                    # MS_NOSUID | MS_NODEV
+                    if libc.mount(b"tmpfs", directory.encode("utf-8"), b"tmpfs", 2 | 4, options) != 0:
+                        _os_exit(71)
+            os.chdir("/tmp")
+            user = _int(setup["userId"])
+            os.setgroups([])
+            os.setresgid(user, user, user)
+            os.setresuid(user, user, user)
+            if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+                _os_exit(71)
+            if os.getresuid() != (user, user, user) or os.getresgid() != (user, user, user) or os.getgroups():
+                _os_exit(71)
+        except _BaseException:
+            _os_exit(71)
+        del setup
     try:
         import resource
         for name, soft, hard in (

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Duplex, Writable } from "node:stream";
 import {
+  privateTemporaryDirectories,
   privateTemporaryScript,
   probeUserId,
   type SandboxInterpreter,
@@ -75,6 +76,21 @@ function sandboxEnvironment(directory: string): NodeJS.ProcessEnv {
   };
 }
 
+function selfIsolates(params: {
+  interpreter: SandboxInterpreter;
+  isolation: SandboxIsolation;
+  userId: number | null;
+}): boolean {
+  return (
+    params.interpreter.selfIsolating && params.userId !== null && params.isolation.privateTemporaryMounts
+  );
+}
+
+/** The size of each private tmpfs. */
+function temporaryMegabytes(limits: SandboxLimits): number {
+  return Math.max(16, limits.fileSizeMegabytes * 4);
+}
+
 /**
  * Builds the command line: `[unshare …] [setpriv --reuid U …] [prlimit …] interpreter args`.
  * Each wrapper `exec`s the next, so the interpreter ends up with every restriction.
@@ -90,9 +106,19 @@ function buildCommand(params: {
   const parts: string[] = [];
   if (isolation.networkNamespace && isolation.tools.unshare !== null)
     parts.push(isolation.tools.unshare, ...isolation.namespaceArguments);
+  if (selfIsolates(params)) {
+    // The prelude mounts, drops to the sandbox user and sets the rlimits itself.
+    parts.push(params.interpreter.executable, ...params.interpreterArguments);
+    const [command, ...args] = parts as [string, ...string[]];
+    return { command, args };
+  }
   if (isolation.privateTemporaryMounts && isolation.tools.shell !== null) {
-    const size = Math.max(16, limits.fileSizeMegabytes * 4);
-    parts.push(isolation.tools.shell, "-c", privateTemporaryScript(size), "sandbox-setup");
+    parts.push(
+      isolation.tools.shell,
+      "-c",
+      privateTemporaryScript(temporaryMegabytes(limits)),
+      "sandbox-setup",
+    );
   }
   if (params.userId !== null && isolation.tools.setpriv !== null) {
     parts.push(
@@ -183,7 +209,10 @@ export async function runSandboxedProcess(params: {
       stdio: ["pipe", "pipe", "pipe", "pipe"],
       detached: true,
     });
-    const payload = Buffer.from(JSON.stringify({ nonce, ...params.message }), "utf8");
+    const setup = selfIsolates({ ...params, userId })
+      ? { userId, tmpfsMegabytes: temporaryMegabytes(limits), directories: privateTemporaryDirectories }
+      : null;
+    const payload = Buffer.from(JSON.stringify({ nonce, ...params.message, setup }), "utf8");
 
     return await new Promise<SandboxedProcessResult>((resolve, reject) => {
       let timedOut = false;
