@@ -168,6 +168,7 @@ describe("stopping", () => {
     // A stop string made of the 5th and 6th generated characters (when they are text).
     const text = free!.text!;
     const stop = text.slice(4, 6);
+    expect(stop).toHaveLength(2);
     const [stoppedAtString, lengthLimited] = await generateTokens({
       session,
       rows: [{ ...greedy(prompts[0]!, 12), stop: [stop] }, greedy(prompts[1]!, 3)],
@@ -210,7 +211,7 @@ describe("sampling", () => {
     expect([...counts.keys()].sort()).toEqual([0, 1, 5]);
     const p5 = Math.exp(3 / 0.7) / [3, 2, 1].reduce((sum, value) => sum + Math.exp(value / 0.7), 0);
     expect(Math.abs(counts.get(5)! / 2000 - p5)).toBeLessThan(0.04);
-    // top-p 0.5 keeps the smallest most-likely set with mass ≥ 0.5: tokens 5 (0.56) only.
+    // top-p 0.5 keeps the smallest most-likely set with mass ≥ 0.5: token 5 (0.59) only.
     const probabilities = Array.from(logSoftmax(logits), Math.exp);
     expect(probabilities[5]!).toBeGreaterThan(0.5);
     for (let draw = 0; draw < 50; draw += 1) {
