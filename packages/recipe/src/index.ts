@@ -1,0 +1,62 @@
+/**
+ * @posttrain/recipe — versioned recipes: schema (`defineRecipe`), loader, lockfile, plan,
+ * runner and run report. See README.md and docs/recipe-format.md.
+ */
+export { type Difference, diffValues, formatDifferences } from "./diff.js";
+export { RecipeError, type RecipeErrorCode } from "./errors.js";
+export { type LoadedRecipe, loadRecipe, lockPathOf } from "./load.js";
+export {
+  blockingLockSections,
+  compareLocks,
+  computeLock,
+  datasetPlaces,
+  type LockComparison,
+  lockVersion,
+  type RecipeLock,
+  readLock,
+  recipeLockSchema,
+  recordedPackages,
+  unpinnedReferences,
+  verifyLock,
+  writeLock,
+} from "./lock.js";
+export {
+  formatPlan,
+  formatSeconds,
+  parameterCount,
+  planRecipe,
+  type RecipePlan,
+  type StagePlan,
+} from "./plan.js";
+export {
+  applyVariant,
+  type BaseModel,
+  baseModelSchema,
+  defineRecipe,
+  type ExpectedRow,
+  evalSuiteSchema,
+  expectedRowSchema,
+  type HubModelReference,
+  hubModelReferenceSchema,
+  mergeVariant,
+  parseRecipe,
+  type Recipe,
+  type RecipeInput,
+  recipeSchema,
+  type Stage,
+  type StageData,
+  stageDataSchema,
+  stageSchema,
+  type TokenizerSettings,
+  tokenizerSchema,
+} from "./schema.js";
+export {
+  type DpoHyperparameters,
+  dpoConfigAdapter,
+  type RlvrHyperparameters,
+  rlvrConfigAdapter,
+  type SftHyperparameters,
+  type StageType,
+  stageConfigSchemas,
+} from "./stage-configs.js";
+export { measureMatmulGflops } from "./throughput.js";

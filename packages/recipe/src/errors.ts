@@ -1,0 +1,36 @@
+import { PosttrainError } from "@posttrain/core";
+
+/** Every failure of the recipe package, with a stable snake_case code. */
+export type RecipeErrorCode =
+  /** The recipe module could not be found or imported, or exports no recipe. */
+  | "recipe_not_found"
+  /** `recipe.lock.json` is missing where a run needs it (unpinned references, or `--frozen`). */
+  | "recipe_lock_missing"
+  /** The recipe or its data no longer match `recipe.lock.json` (details list every difference). */
+  | "recipe_lock_mismatch"
+  /** A Hub reference names a branch or tag and no lock pins it yet. */
+  | "recipe_unpinned"
+  /** `--variant` names a variant the recipe does not define. */
+  | "recipe_variant_unknown"
+  /** A stage type whose package does not provide a trainer yet. */
+  | "stage_unavailable"
+  /** A stage failed while running (the cause says why). */
+  | "stage_failed"
+  /** A run folder holds state that does not belong to this recipe (resume refused). */
+  | "run_state_mismatch"
+  /** Rendering the report failed. */
+  | "report_failed";
+
+export class RecipeError extends PosttrainError {
+  override readonly code: RecipeErrorCode;
+  constructor(params: {
+    code: RecipeErrorCode;
+    message: string;
+    cause?: unknown;
+    details?: Record<string, unknown>;
+  }) {
+    super(params);
+    this.code = params.code;
+    this.name = "RecipeError";
+  }
+}

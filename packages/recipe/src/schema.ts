@@ -1,0 +1,237 @@
+/**
+ * The recipe format (see docs/recipe-format.md): everything a run needs, pinned. A recipe is
+ * plain data, validated with zod at load; every stage's hyperparameters are validated by that
+ * stage package's own schema (stage-configs.ts) and every error names the field, e.g.
+ * `stages[1].hyperparameters.loss.beta`.
+ */
+import { parseWithSchema } from "@posttrain/core";
+import { datasetSpecSchema } from "@posttrain/data";
+import { llamaConfigSchema } from "@posttrain/engine";
+import { getTask, taskSpecSchema } from "@posttrain/evals";
+import { z } from "zod";
+import { RecipeError } from "./errors.js";
+import { stageConfigSchemas } from "./stage-configs.js";
+
+const hubRepoName = z.string().regex(/^[\w.-]+\/[\w.-]+$/, "must be owner/name");
+
+/**
+ * A model or tokenizer repo on the Hub. `revision` is a 40-hex commit SHA, or a branch/tag
+ * that `posttrain lock` resolves (a run refuses an unpinned revision without a lock).
+ */
+export const hubModelReferenceSchema = z.strictObject({
+  kind: z.literal("hub"),
+  repo: hubRepoName,
+  revision: z.string().min(1),
+});
+export type HubModelReference = z.infer<typeof hubModelReferenceSchema>;
+
+/**
+ * The base model: a Hub checkpoint (with its architecture written out, so `plan` needs no
+ * download) or a fresh initialisation from a Llama config and a seed.
+ */
+export const baseModelSchema = z.discriminatedUnion("kind", [
+  hubModelReferenceSchema.extend({
+    /** The repo's config.json values (HF names) that sizing needs. */
+    architecture: llamaConfigSchema,
+  }),
+  z.strictObject({
+    kind: z.literal("initialize"),
+    config: llamaConfigSchema,
+    /** Seeds the initial weights (`Random.fromSeed(seed).stream("init")`). */
+    seed: z.number().int(),
+  }),
+]);
+export type BaseModel = z.infer<typeof baseModelSchema>;
+
+/** The tokenizer's files and the chat template every stage and eval renders with. */
+export const tokenizerSchema = z.strictObject({
+  source: z.discriminatedUnion("kind", [
+    hubModelReferenceSchema,
+    /** A folder (relative to the recipe package) with tokenizer.json / tokenizer_config.json. */
+    z.strictObject({ kind: z.literal("local"), directory: z.string().min(1) }),
+  ]),
+  /** A built-in template (`tulu`, `chatml`, `zephyr`), explicit Jinja, or `tokenizer` (the config's own). */
+  chatTemplate: z.union([
+    z.enum(["tulu", "chatml", "zephyr", "tokenizer"]),
+    z.strictObject({ jinja: z.string().min(1) }),
+  ]),
+  /** Prepend BOS when rendering (open-instruct `--add_bos`, OLMo 2). */
+  addBos: z.boolean(),
+});
+export type TokenizerSettings = z.infer<typeof tokenizerSchema>;
+
+/** A stage's data: training sources (a mixture), held-out sources, and tokenization bounds. */
+export const stageDataSchema = z.strictObject({
+  train: z.array(datasetSpecSchema).min(1),
+  evaluation: z.array(datasetSpecSchema).default([]),
+  /** Truncation length in tokens (RLVR: prompt + response). */
+  maxLength: z.number().int().positive(),
+  /** Pack SFT documents into rows of `sequenceLength`; `null` = one conversation per row. */
+  packing: z.strictObject({ sequenceLength: z.number().int().positive() }).nullable().default(null),
+});
+export type StageData = z.infer<typeof stageDataSchema>;
+
+const stageName = z.string().regex(/^[a-z][a-z0-9-]*$/, "lowercase letters, digits and dashes");
+const stageCommon = {
+  name: stageName,
+  data: stageDataSchema,
+  /** Run the recipe's eval suite on this stage's output (default true). */
+  evaluate: z.boolean().default(true),
+  /**
+   * The published checkpoint this stage reproduces (documentation, and what `reproduce
+   * --from` may start the next stage from); not used by a normal run.
+   */
+  publishedCheckpoint: hubModelReferenceSchema.optional(),
+};
+
+export const stageSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("sft"), ...stageCommon, hyperparameters: stageConfigSchemas.sft }),
+  z.strictObject({ type: z.literal("dpo"), ...stageCommon, hyperparameters: stageConfigSchemas.dpo }),
+  z.strictObject({ type: z.literal("rlvr"), ...stageCommon, hyperparameters: stageConfigSchemas.rlvr }),
+]);
+export type Stage = z.infer<typeof stageSchema>;
+
+/** A versioned eval suite; tasks are full specs (pinned in the recipe) or names of shipped tasks. */
+export const evalSuiteSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9_]+$/),
+  version: z.string().min(1),
+  tasks: z.array(z.union([z.string().min(1), taskSpecSchema])).min(1),
+});
+
+/** One expected number: after which stage, which task and metric, the value, tolerance and source. */
+export const expectedRowSchema = z.strictObject({
+  /** The stage whose output is evaluated. */
+  after: stageName,
+  task: z.string().min(1),
+  metric: z.string().min(1),
+  /** On the metric's own scale (fractions in [0, 1] for accuracies). */
+  value: z.number().finite(),
+  /** Absolute tolerance: passes when |actual − value| ≤ tolerance. */
+  tolerance: z.number().nonnegative().finite(),
+  /** Where the number comes from (paper and table, or the measured run it was set from). */
+  source: z.string().min(1),
+});
+export type ExpectedRow = z.infer<typeof expectedRowSchema>;
+
+const semver = z.string().regex(/^\d+\.\d+\.\d+(?:-[\w.]+)?$/, "must be a semantic version");
+
+const recipeObjectSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lowercase letters, digits and dashes"),
+  version: semver,
+  description: z.string().min(1),
+  /** The run's seed; each stage gets `Random.fromSeed(seed).stream(<stage name>)`. */
+  seed: z.number().int(),
+  model: baseModelSchema,
+  tokenizer: tokenizerSchema,
+  /** Verifier keys the RLVR rewards and evals use (their versions go into the lock). */
+  verifiers: z.array(z.string().min(1)).default([]),
+  stages: z.array(stageSchema).min(1),
+  evals: evalSuiteSchema,
+  expected: z.array(expectedRowSchema),
+  /**
+   * Named variants (e.g. `smoke`) as patches over this recipe ({@link mergeVariant}): objects
+   * merge deeply, `null` deletes a key, arrays of named objects (stages) merge by `name`, any
+   * other array is replaced.
+   */
+  variants: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.record(z.string(), z.unknown())).default({}),
+});
+
+export const recipeSchema = recipeObjectSchema.superRefine((recipe, context) => {
+  const names = new Set<string>();
+  recipe.stages.forEach((stage, index) => {
+    if (names.has(stage.name))
+      context.addIssue({
+        code: "custom",
+        path: ["stages", index, "name"],
+        message: `duplicate stage "${stage.name}"`,
+      });
+    names.add(stage.name);
+  });
+  const taskNames = new Set(recipe.evals.tasks.map((task) => (typeof task === "string" ? task : task.name)));
+  recipe.expected.forEach((row, index) => {
+    if (!names.has(row.after))
+      context.addIssue({
+        code: "custom",
+        path: ["expected", index, "after"],
+        message: `no stage named "${row.after}"`,
+      });
+    if (!taskNames.has(row.task))
+      context.addIssue({
+        code: "custom",
+        path: ["expected", index, "task"],
+        message: `task "${row.task}" is not in the eval suite`,
+      });
+  });
+});
+
+export type RecipeInput = z.input<typeof recipeSchema>;
+/** A validated recipe, with every eval task resolved to its full spec. */
+export type Recipe = Omit<z.output<typeof recipeSchema>, "evals"> & {
+  evals: { name: string; version: string; tasks: z.output<typeof taskSpecSchema>[] };
+};
+
+/** Validates a recipe (errors name the field) and resolves eval task names to their specs. */
+export function defineRecipe(input: RecipeInput): Recipe {
+  return parseRecipe({ value: input });
+}
+
+/** Same as {@link defineRecipe} for unknown input (a loaded module's export, JSON). */
+export function parseRecipe(params: { value: unknown; label?: string }): Recipe {
+  const parsed = parseWithSchema({
+    schema: recipeSchema,
+    value: params.value,
+    label: params.label ?? "recipe",
+  });
+  return {
+    ...parsed,
+    evals: {
+      ...parsed.evals,
+      tasks: parsed.evals.tasks.map((task) => (typeof task === "string" ? getTask({ name: task }) : task)),
+    },
+  };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The variant merge (RFC 7386 JSON merge patch, plus arrays of named objects merged by
+ * `name`): objects merge deeply, a `null` value deletes the key (so `{ epochs: null, steps: 20 }`
+ * switches a duration), arrays of named objects merge element by name, other values replace.
+ */
+export function mergeVariant(base: unknown, patch: unknown): unknown {
+  if (isPlainObject(base) && isPlainObject(patch)) {
+    const merged: Record<string, unknown> = { ...base };
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === null) delete merged[key];
+      else merged[key] = key in base ? mergeVariant(base[key], value) : value;
+    }
+    return merged;
+  }
+  const named = (items: unknown[]) =>
+    items.every((item) => isPlainObject(item) && typeof item["name"] === "string");
+  if (Array.isArray(base) && Array.isArray(patch) && named(base) && named(patch) && base.length > 0) {
+    const patches = new Map(patch.map((item) => [(item as { name: string }).name, item]));
+    return base.map((item) => {
+      const itemPatch = patches.get((item as { name: string }).name);
+      return itemPatch === undefined ? item : mergeVariant(item, itemPatch);
+    });
+  }
+  return patch;
+}
+
+/** The recipe with variant `name` applied (re-validated; the variant list is dropped). */
+export function applyVariant(params: { recipe: Recipe; variant: string }): Recipe {
+  const patch = params.recipe.variants[params.variant];
+  if (patch === undefined) {
+    const known = Object.keys(params.recipe.variants);
+    throw new RecipeError({
+      code: "recipe_variant_unknown",
+      message: `recipe ${params.recipe.name} has no variant "${params.variant}" (known: ${known.join(", ") || "none"})`,
+      details: { variant: params.variant, known },
+    });
+  }
+  const merged = mergeVariant({ ...params.recipe, variants: {} }, patch);
+  return parseRecipe({ value: merged, label: `recipe variant ${params.variant}` });
+}
