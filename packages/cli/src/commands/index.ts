@@ -4,7 +4,8 @@ import { register as doctor } from "./doctor.js";
 import { register as engine } from "./engine.js";
 import { register as evaluate } from "./eval.js";
 import { register as hub } from "./hub.js";
+import { register as train } from "./train.js";
 import { register as verify } from "./verify.js";
 
 /** Every `posttrain` subcommand, in the order `--help` lists them. Add new ones here. */
-export const commands: RegisterCommand[] = [doctor, hub, data, verify, engine, evaluate];
+export const commands: RegisterCommand[] = [doctor, hub, data, verify, engine, evaluate, train];

@@ -1,0 +1,94 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+// Runs the built `posttrain` bin (turbo's test task depends on build).
+const bin = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
+const posttrain = (...args: string[]) =>
+  spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, CI: "true" } });
+
+const modelConfig = {
+  vocab_size: 16,
+  hidden_size: 16,
+  intermediate_size: 32,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  tie_word_embeddings: true,
+};
+const common = {
+  seed: 1,
+  batch: { devices: 1, perDeviceBatchSize: 2, gradientAccumulationSteps: 1, effectiveBatchSize: 2 },
+  duration: { steps: 3 },
+  learningRate: { peak: 1e-3, schedule: "linear", warmup: { steps: 0 } },
+  adamW: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+  maxGradientNorm: 1,
+  checkpointEverySteps: 2,
+  evaluation: null,
+  lossChunks: 1,
+  threads: 1,
+};
+
+function setup(stage: "sft" | "dpo", training: Record<string, unknown>) {
+  const directory = mkdtempSync(join(tmpdir(), `cli-train-${stage}-`));
+  const rows =
+    stage === "sft"
+      ? [
+          { input_ids: [1, 5, 2, 7, 8, 3], labels: [-100, -100, -100, 7, 8, 3] },
+          { input_ids: [1, 6, 2, 9, 3], labels: [-100, -100, -100, 9, 3] },
+        ]
+      : [
+          { prompt_ids: [1, 5, 2], chosen_ids: [8, 3], rejected_ids: [9, 11, 3] },
+          { prompt_ids: [1, 6, 2], chosen_ids: [10, 3], rejected_ids: [7, 3] },
+        ];
+  writeFileSync(join(directory, "train.jsonl"), rows.map((row) => JSON.stringify(row)).join("\n"));
+  const config = join(directory, "config.json");
+  writeFileSync(
+    config,
+    JSON.stringify({
+      output: "run",
+      seed: 1,
+      model: { kind: "initialize", config: modelConfig, seed: 2 },
+      data: { train: "train.jsonl" },
+      training,
+    }),
+  );
+  return { directory, config };
+}
+
+describe.skipIf(!existsSync(bin))("posttrain train", () => {
+  it("sft: trains from a config file, writes the model folder, and a rerun resumes to completion", () => {
+    const { directory, config } = setup("sft", { ...common, reduction: "sum" });
+    const first = posttrain("train", "sft", "--config", config, "--json");
+    expect(first.status, first.stderr).toBe(0);
+    const result = JSON.parse(first.stdout);
+    expect(result).toMatchObject({ stage: "sft", status: "completed", step: 3, totalSteps: 3 });
+    expect(existsSync(join(directory, "run", "model", "model.safetensors"))).toBe(true);
+    expect(existsSync(join(directory, "run", "events.jsonl"))).toBe(true);
+    const again = posttrain("train", "sft", "--config", config);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toContain("completed 3/3 steps");
+  }, 30_000);
+
+  it("dpo: trains from a config file", () => {
+    const { directory, config } = setup("dpo", {
+      ...common,
+      loss: { type: "dpo_norm", beta: 5, labelSmoothing: 0, gammaBetaRatio: 0.3 },
+      referenceCacheDirectory: "reference-cache",
+    });
+    const run = posttrain("train", "dpo", "--config", config, "--json");
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ stage: "dpo", status: "completed", step: 3 });
+    expect(existsSync(join(directory, "run", "model", "parameters.bin"))).toBe(true);
+  }, 30_000);
+
+  it("a config error names the field and exits 1; an unknown stage exits 2", () => {
+    const { config } = setup("sft", { ...common, reduction: "average" });
+    const bad = posttrain("train", "sft", "--config", config);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("reduction");
+    expect(posttrain("train", "ppo", "--config", config).status).toBe(2);
+  }, 30_000);
+});

@@ -1,0 +1,225 @@
+/**
+ * `posttrain train sft|dpo|rlvr --config FILE`: runs one stage outside a recipe. The config
+ * file (JSON) names the run directory, the seed, the initial model, the data and the stage's
+ * own `training` config; paths are relative to the file. A SIGINT writes a checkpoint and
+ * exits 0; running the same command again resumes.
+ *
+ * ```json
+ * { "output": "runs/sft", "seed": 1,
+ *   "model": { "kind": "initialize", "config": { "vocab_size": 32, ... }, "seed": 3 },
+ *   "data": { "train": "train.jsonl", "evaluation": "held-out.jsonl" },
+ *   "training": { ...the stage's Config... } }
+ * ```
+ * `data.train`/`data.evaluation` are either a prepared tokenized-cache folder from
+ * @posttrain/data (`manifest.json` + shards) or a JSONL file of tokenized rows with the same
+ * column names (`input_ids`, `labels`[, `position_ids`, `segment_ids`] for sft; `prompt_ids`,
+ * `chosen_ids`, `rejected_ids` for dpo).
+ */
+import { statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { createRunContext, interruptSignal, PosttrainError, parseWithSchema } from "@posttrain/core";
+import { lookupTokenizedCache } from "@posttrain/data";
+import * as dpo from "@posttrain/dpo";
+import * as sft from "@posttrain/sft";
+import type { Command } from "commander";
+import { z } from "zod";
+import { output } from "../command.js";
+import { UsageError } from "../program.js";
+
+const stages = ["sft", "dpo"] as const;
+type Stage = (typeof stages)[number];
+
+const fileSchema = z.strictObject({
+  /** Run directory (checkpoints, events.jsonl, config.json, model/). */
+  output: z.string().min(1),
+  /** Seed of the run context's random stream. */
+  seed: z.number().int(),
+  model: z.unknown(),
+  data: z.strictObject({ train: z.string().min(1), evaluation: z.string().min(1).optional() }),
+  training: z.unknown(),
+});
+
+const int32Array = z.array(z.number().int()).transform((values) => Int32Array.from(values));
+const sftRowSchema = z.object({
+  input_ids: int32Array,
+  labels: int32Array,
+  position_ids: int32Array.optional(),
+  segment_ids: int32Array.optional(),
+});
+const preferenceRowSchema = z.object({
+  prompt_ids: int32Array,
+  chosen_ids: int32Array,
+  rejected_ids: int32Array,
+});
+
+/** Tokenized rows from JSONL (each line validated, errors name the line and field). */
+async function jsonlRows<T>(path: string, schema: z.ZodType<T>): Promise<T[]> {
+  const rows: T[] = [];
+  for (const [index, line] of (await readFile(path, "utf8")).split("\n").entries()) {
+    if (line.trim() === "") continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      throw new PosttrainError({
+        code: "invalid_rows_file",
+        message: `${path}:${index + 1}: not JSON: ${(error as Error).message}`,
+      });
+    }
+    rows.push(parseWithSchema({ schema, value, label: `${path}:${index + 1}` }));
+  }
+  return rows;
+}
+
+async function preparedManifest(directory: string) {
+  const lookup = await lookupTokenizedCache({ directory });
+  if (lookup.status !== "hit") {
+    throw new PosttrainError({
+      code: "train_data_invalid",
+      message: `${directory} is not a verified tokenized dataset (${lookup.status}${lookup.status === "corrupt" ? `: ${lookup.problems.join("; ")}` : ""})`,
+    });
+  }
+  return lookup.manifest;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch (error) {
+    throw new UsageError(`cannot read data path ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function sftRows(path: string): Promise<sft.SftRow[]> {
+  if (isDirectory(path)) return sft.readSftRows({ directory: path, manifest: await preparedManifest(path) });
+  return (await jsonlRows(path, sftRowSchema)).map((row) => ({
+    inputIds: row.input_ids,
+    labels: row.labels,
+    ...(row.position_ids === undefined ? {} : { positionIds: row.position_ids }),
+    ...(row.segment_ids === undefined ? {} : { segmentIds: row.segment_ids }),
+  }));
+}
+
+async function preferenceRows(path: string): Promise<dpo.PreferenceRow[]> {
+  if (isDirectory(path))
+    return dpo.readPreferenceRows({ directory: path, manifest: await preparedManifest(path) });
+  return (await jsonlRows(path, preferenceRowSchema)).map((row) => ({
+    promptIds: row.prompt_ids,
+    chosenIds: row.chosen_ids,
+    rejectedIds: row.rejected_ids,
+  }));
+}
+
+export interface TrainCommandResult {
+  stage: Stage;
+  status: "completed" | "interrupted";
+  step: number;
+  totalSteps: number;
+  directory: string;
+  modelDirectory: string | null;
+  metrics: unknown;
+}
+
+/** Reads the config file and runs the stage. */
+export async function runTrainCommand(params: {
+  stage: string;
+  configPath: string;
+}): Promise<TrainCommandResult> {
+  if (!(stages as readonly string[]).includes(params.stage)) {
+    throw new UsageError(
+      params.stage === "rlvr"
+        ? "train rlvr is not available yet (it needs engine generation); stages: sft, dpo"
+        : `unknown stage ${params.stage}; stages: ${stages.join(", ")}`,
+    );
+  }
+  const stage = params.stage as Stage;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(params.configPath, "utf8"));
+  } catch (error) {
+    throw new UsageError(`cannot read --config ${params.configPath}: ${(error as Error).message}`);
+  }
+  const file = parseWithSchema({ schema: fileSchema, value: raw, label: params.configPath });
+  const base = dirname(resolve(params.configPath));
+  const at = (path: string) => (isAbsolute(path) ? path : join(base, path));
+  const directory = at(file.output);
+  const interrupt = interruptSignal();
+  const context = createRunContext({
+    directory,
+    seed: file.seed,
+    streamName: stage,
+    signal: interrupt.signal,
+  });
+  try {
+    if (stage === "sft") {
+      const model = sft.parseModelSource(file.model);
+      const result = await sft.train({
+        config: file.training as sft.ConfigInput,
+        model: model.kind === "directory" ? { ...model, directory: at(model.directory) } : model,
+        data: {
+          train: await sftRows(at(file.data.train)),
+          ...(file.data.evaluation === undefined
+            ? {}
+            : { evaluation: await sftRows(at(file.data.evaluation)) }),
+        },
+        context,
+      });
+      return { stage, directory, ...pick(result) };
+    }
+    const model = dpo.parseModelSource(file.model);
+    const training = file.training as dpo.ConfigInput;
+    const cache = training?.referenceCacheDirectory;
+    const result = await dpo.train({
+      // A relative reference-cache folder is relative to the config file, like every path in it.
+      config: typeof cache === "string" ? { ...training, referenceCacheDirectory: at(cache) } : training,
+      model: model.kind === "directory" ? { ...model, directory: at(model.directory) } : model,
+      data: {
+        train: await preferenceRows(at(file.data.train)),
+        ...(file.data.evaluation === undefined
+          ? {}
+          : { evaluation: await preferenceRows(at(file.data.evaluation)) }),
+      },
+      context,
+    });
+    return { stage, directory, ...pick(result) };
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+function pick(result: {
+  status: "completed" | "interrupted";
+  step: number;
+  totalSteps: number;
+  modelDirectory: string | null;
+  metrics: unknown;
+}) {
+  return {
+    status: result.status,
+    step: result.step,
+    totalSteps: result.totalSteps,
+    modelDirectory: result.modelDirectory,
+    metrics: result.metrics,
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command("train")
+    .description("run one training stage (sft, dpo) from a JSON config file; rerun to resume")
+    .argument("<stage>", "sft | dpo")
+    .requiredOption("--config <file>", "the stage's JSON config file")
+    .option("--json", "print the result as JSON")
+    .action(async (stage: string, options: { config: string; json?: boolean }) => {
+      const result = await runTrainCommand({ stage, configPath: options.config });
+      output({
+        json: options.json,
+        value: result,
+        human: () =>
+          result.status === "completed"
+            ? `${stage}: completed ${result.step}/${result.totalSteps} steps; model in ${result.modelDirectory}`
+            : `${stage}: interrupted at step ${result.step}/${result.totalSteps}; checkpoint written, rerun the same command to resume`,
+      });
+    });
+}
