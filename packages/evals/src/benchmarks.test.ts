@@ -73,7 +73,7 @@ describe.skipIf(!existsSync(file("humaneval.jsonl.gz")))("HumanEval (../shared)"
   const rows = () => jsonl(gunzipSync(readFileSync(file("humaneval.jsonl.gz"))).toString("utf8"));
 
   it("canonical solutions as completions score pass@1 = 1.0; with a wrong second sample pass@1 = 0.5", async () => {
-    const limit = 12;
+    const limit = 6;
     const canonical = rows().slice(0, limit);
     const results = await scoreResponses({
       task: "humaneval",
