@@ -145,3 +145,42 @@ describe.skipIf(!existsSync(file("ifeval-input_data.jsonl")))("IFEval (../shared
     },
   );
 });
+
+describe.skipIf(!existsSync(file("gsm8k-test.jsonl")) || !existsSync(file("math500-test.jsonl")))(
+  "a suite over ../shared",
+  () => {
+    it("runs every task of the `math` suite, each from its own file in the --data folder", async () => {
+      const server = await startFakeOpenAiServer({ model: "m" });
+      try {
+        const backend = await createOpenAiBackend({ endpoint: server.url, model: "m", retries: 0 });
+        const results = await runEval({ suite: "math", backend, dataPath: benchmarks, limit: 3 });
+        expect(results.suite).toEqual({ name: "math", version: "1.0.0" });
+        expect(
+          results.tasks.map((task) => [
+            task.task.name,
+            task.count,
+            task.dataset.files[0]?.path.split("/").at(-1),
+          ]),
+        ).toEqual([
+          ["gsm8k", 3, "gsm8k-test.jsonl"],
+          ["math500", 3, "math500-test.jsonl"],
+        ]);
+        expect(server.requests).toHaveLength(6);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it("a task whose rows do not fit names the task and the file", async () => {
+      const failure = await scoreResponses({
+        task: "ifeval",
+        dataPath: file("gsm8k-test.jsonl"),
+        limit: 1,
+        responses: [],
+      }).catch((error: unknown) => error);
+      expect((failure as Error).message).toMatch(
+        /task ifeval, .*gsm8k-test\.jsonl: row 0 does not fit the ifeval row format/,
+      );
+    });
+  },
+);

@@ -160,7 +160,17 @@ export async function loadTaskItems(params: {
     files.push({ path: file.path, ...(await hashFile(file.localPath)) });
     for await (const row of readRows({ path: file.localPath })) {
       if (items.length >= limit) break;
-      items.push(itemFromRow({ row, index: items.length, format: task.rowFormat }));
+      try {
+        items.push(itemFromRow({ row, index: items.length, format: task.rowFormat }));
+      } catch (error) {
+        if (!PosttrainError.hasCode(error, "eval_dataset_row_invalid")) throw error;
+        throw new EvaluationError({
+          code: "eval_dataset_row_invalid",
+          message: `task ${task.name}, ${file.path}: ${(error as Error).message}`,
+          cause: error,
+          details: { task: task.name, file: file.path, ...(error as PosttrainError).details },
+        });
+      }
     }
   }
   if (items.length === 0) {
