@@ -104,7 +104,19 @@ export async function verifyOne(params: VerifyOneParams): Promise<CheckResult> {
       );
     });
     const result = await Promise.race([pending, timedOut]);
-    const score = Number.isFinite(result.score) ? Math.min(1, Math.max(0, result.score)) : 0;
+    if (!Number.isFinite(result.score)) {
+      const error = {
+        code: "verifier_invalid_score",
+        message: `the verifier returned score ${result.score}`,
+      };
+      return {
+        score: 0,
+        details: { ...base, ...reasoning, ...result.details, error },
+        error: true,
+        timeout: false,
+      };
+    }
+    const score = Math.min(1, Math.max(0, result.score));
     return { score, details: { ...base, ...reasoning, ...result.details }, error: false, timeout: false };
   } catch (error) {
     const timeout = PosttrainError.hasCode(error, "verifier_timeout");

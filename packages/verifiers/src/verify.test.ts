@@ -51,6 +51,15 @@ describe("verifyOne", () => {
       details: { error: { code: "verifier_threw", message: "boom" } },
     });
   });
+  it("counts a non-finite score as an error scoring 0", async () => {
+    const broken: Verifier<string> = { ...throwing, verify: () => ({ score: Number.NaN, details: {} }) };
+    const result = await verifyOne({ verifier: broken as Verifier<unknown>, response: "x", label: "y" });
+    expect(result).toMatchObject({
+      score: 0,
+      error: true,
+      details: { error: { code: "verifier_invalid_score" } },
+    });
+  });
   it("abandons an async check at its bound", async () => {
     const result = await verifyOne({
       verifier: neverAnswers as Verifier<unknown>,
