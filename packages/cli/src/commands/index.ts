@@ -3,9 +3,21 @@ import { register as data } from "./data.js";
 import { register as doctor } from "./doctor.js";
 import { register as engine } from "./engine.js";
 import { register as evaluate } from "./eval.js";
+import { register as generate } from "./generate.js";
 import { register as hub } from "./hub.js";
+import { register as model } from "./model.js";
 import { register as train } from "./train.js";
 import { register as verify } from "./verify.js";
 
 /** Every `posttrain` subcommand, in the order `--help` lists them. Add new ones here. */
-export const commands: RegisterCommand[] = [doctor, hub, data, verify, engine, evaluate, train];
+export const commands: RegisterCommand[] = [
+  doctor,
+  hub,
+  data,
+  verify,
+  engine,
+  evaluate,
+  train,
+  model,
+  generate,
+];
