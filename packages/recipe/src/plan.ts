@@ -44,7 +44,7 @@ export interface StagePlan {
   /** Training rows (SFT conversations, DPO pairs, RLVR episodes) over the whole stage. */
   rows: number | null;
   /** Where the row count comes from. */
-  rowsFrom: "lock" | "amount" | "duration" | "unknown";
+  rowsFrom: "lock" | "amount" | "published" | "duration" | "unknown";
   /** Tokens the optimizer sees (DPO: chosen + rejected; RLVR: prompt + response). */
   trainingTokens: number | null;
   /** Tokens generated (RLVR rollouts). */
@@ -126,12 +126,16 @@ export function planRecipe(params: {
     const tokensPerRow = measured ?? stage.data.maxLength;
     let rows: number | null = 0;
     let rowsFrom: StagePlan["rowsFrom"] = "lock";
-    stage.data.train.forEach((spec, index) => {
+    for (const [index, spec] of stage.data.train.entries()) {
       const key = `${stage.name}.train[${index}]`;
       const counted = sourceRows(places.get(key)?.spec ?? spec, params.lock?.datasets[key]);
       rows = rows === null || counted.rows === null ? null : rows + counted.rows;
       if (counted.from !== "lock") rowsFrom = counted.from;
-    });
+    }
+    if (rows === null && stage.data.publishedRows !== undefined) {
+      rows = stage.data.publishedRows.rows;
+      rowsFrom = "published";
+    }
     const hyper = stage.hyperparameters;
     let trainingRows: number | null;
     if (stage.type === "rlvr") {
@@ -216,6 +220,7 @@ export function planRecipe(params: {
 
 function formatCount(value: number | null): string {
   if (value === null) return "unknown";
+  if (Math.abs(value) >= 1e18) return value.toExponential(2);
   const units: Array<[number, string]> = [
     [1e15, "P"],
     [1e12, "T"],
@@ -235,6 +240,7 @@ function formatBytes(bytes: number): string {
 /** A duration as `3 d 4 h`, `5 h 12 min`, `4 min 10 s` or `12 s`. */
 export function formatSeconds(seconds: number | null): string {
   if (seconds === null) return "unknown";
+  if (seconds >= 365 * 86400) return `${(seconds / (365 * 86400)).toPrecision(3)} years`;
   if (seconds >= 86400) return `${Math.floor(seconds / 86400)} d ${Math.round((seconds % 86400) / 3600)} h`;
   if (seconds >= 3600) return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
   if (seconds >= 60) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;

@@ -66,6 +66,13 @@ export const stageDataSchema = z.strictObject({
   evaluation: z.array(datasetSpecSchema).default([]),
   /** Truncation length in tokens (RLVR: prompt + response). */
   maxLength: z.number().int().positive(),
+  /**
+   * Rows the training sources hold as their publisher states it (dataset card or paper), so
+   * `plan` can size a run before `lock` has counted them; the lock's count wins once present.
+   */
+  publishedRows: z
+    .strictObject({ rows: z.number().int().nonnegative(), source: z.string().min(1) })
+    .optional(),
   /** Pack SFT documents into rows of `sequenceLength`; `null` = one conversation per row. */
   packing: z.strictObject({ sequenceLength: z.number().int().positive() }).nullable().default(null),
 });
