@@ -60,7 +60,7 @@ interface Slot {
 }
 
 /** Bound of one verifier's preparation in a fresh worker (lazy set-up, not a check). */
-export const preparationTimeoutMilliseconds = 120_000;
+export const preparationTimeoutMilliseconds = 180_000;
 
 export class VerifierPool {
   private readonly slots: Slot[] = [];

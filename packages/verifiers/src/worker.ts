@@ -13,16 +13,21 @@ import type { CheckTask, WorkerMessage, WorkerRequest } from "./worker-protocol.
 const port = parentPort;
 if (port === null) throw new Error("worker.js must run in a worker thread");
 
-/** Probes run per verifier to trigger its lazy set-up (results are ignored). */
-const preparationProbes = 3;
+/**
+ * Preparation runs the verifier on its own probes (every code path they cover: lazy tables,
+ * language models, interpreter probes), up to this much time in total; results are ignored.
+ */
+const preparationBudgetMilliseconds = 60_000;
 
 async function prepare(name: string): Promise<void> {
   try {
     const verifier = getVerifier({ name });
-    const probes = verifierProbes
-      .filter((probe) => probe.verifier === verifier.name && probe.response.length <= 20_000)
-      .slice(0, preparationProbes);
+    const probes = verifierProbes.filter(
+      (probe) => probe.verifier === verifier.name && probe.response.length <= 20_000,
+    );
+    const started = Date.now();
     for (const probe of probes) {
+      if (Date.now() - started > preparationBudgetMilliseconds) break;
       await verifyOne({
         verifier,
         response: probe.response,
