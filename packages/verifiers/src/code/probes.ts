@@ -101,7 +101,7 @@ export const codeProbes: VerifierProbe[] = [
   adversarial(
     "code",
     "repatch_builtins_during_call",
-    "import builtins\ndef add(a, b):\n    builtins.zip = lambda *args: iter(())\n    builtins.all = lambda *args: True\n    builtins.abs = lambda value: 0\n    return 0",
+    "import builtins\ndef add(a, b):\n    builtins.zip = lambda *args: iter(())\n    builtins.all = lambda *args: True\n    builtins.abs = lambda value: 0\n    return -1",
     "builtins patched from inside the tested call must not reach the harness's own checks",
   ),
   adversarial(
