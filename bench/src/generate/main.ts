@@ -1,0 +1,152 @@
+// bench/generate: prefill and decode tokens/s of the engine's KV-cache decoding (ONNX Runtime)
+// against PyTorch eager with a KV cache (Debian torch 1.13, same threads, same weights: the
+// engine saves the model as a Hugging Face folder and the reference loads it), at batch 1 and
+// 16, for the ~9M shape and the SmolLM2-135M shape. Greedy tokens of both sides are compared
+// as a sanity check. Ends with one JSON line.
+//
+//   pnpm bench:generate
+//   node dist/generate/main.js --shapes small --batches 1,16 --prompt 64 --steps 32 --repeats 2
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { DecodingSession, initModel, saveModel } from "@posttrain/engine";
+import { machineDescription, peakRssMegabytes, printResultLine, runPythonReference } from "../measure.js";
+
+const shapes: Record<string, Record<string, unknown>> = {
+  small: {
+    architectures: ["LlamaForCausalLM"],
+    vocab_size: 8192,
+    hidden_size: 256,
+    intermediate_size: 688,
+    num_hidden_layers: 6,
+    num_attention_heads: 4,
+    num_key_value_heads: 4,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: false,
+  },
+  smollm2_135m: {
+    architectures: ["LlamaForCausalLM"],
+    vocab_size: 49152,
+    hidden_size: 576,
+    intermediate_size: 1536,
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    rms_norm_eps: 1e-5,
+    rope_theta: 100000,
+    tie_word_embeddings: true,
+  },
+};
+
+const { values } = parseArgs({
+  options: {
+    shapes: { type: "string", default: "small,smollm2_135m" },
+    batches: { type: "string", default: "1,16" },
+    prompt: { type: "string", default: "64" },
+    steps: { type: "string", default: "32" },
+    repeats: { type: "string", default: "2" },
+    threads: { type: "string", default: String(cpus().length) },
+  },
+});
+const threads = Number(values.threads);
+const promptLength = Number(values.prompt);
+const steps = Number(values.steps);
+const repeats = Number(values.repeats);
+const torchScript = fileURLToPath(new URL("../../src/generate/torch_generate.py", import.meta.url));
+
+function median(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function argmaxRows(logits: Float32Array, rows: number, vocabulary: number): number[] {
+  return Array.from({ length: rows }, (_, row) => {
+    let best = 0;
+    const offset = row * vocabulary;
+    for (let index = 1; index < vocabulary; index += 1)
+      if (logits[offset + index]! > logits[offset + best]!) best = index;
+    return best;
+  });
+}
+
+const results: Record<string, unknown> = {};
+const loadBefore = loadavg()[0]!;
+const scratch = mkdtempSync(join(tmpdir(), "bench-generate-"));
+try {
+  for (const shapeName of values.shapes.split(",")) {
+    const config = shapes[shapeName];
+    if (config === undefined) throw new Error(`unknown shape ${shapeName}`);
+    const model = initModel({ config, seed: 1 });
+    const directory = join(scratch, shapeName);
+    await saveModel({ model, directory });
+    const session = await DecodingSession.create({ model, threads });
+    const vocabulary = model.config.vocab_size;
+    for (const batch of values.batches.split(",").map(Number)) {
+      const prompts = Array.from({ length: batch }, (_, row) =>
+        Array.from({ length: promptLength }, (_, index) => (row * 31 + index * 17 + 3) % vocabulary),
+      );
+      const prefillTimes: number[] = [];
+      const decodeTimes: number[] = [];
+      let tokens: number[][] = [];
+      for (let repeat = 0; repeat <= repeats; repeat += 1) {
+        let start = performance.now();
+        const state = await session.prefill({ prompts });
+        const prefill = (performance.now() - start) / 1000;
+        const generated: number[][] = [];
+        start = performance.now();
+        for (let step = 0; step < steps; step += 1) {
+          const next = argmaxRows(state.logits, batch, vocabulary);
+          generated.push(next);
+          if (step === steps - 1) break;
+          await session.step({ state, tokens: next });
+        }
+        const decode = (performance.now() - start) / 1000;
+        if (repeat > 0) {
+          prefillTimes.push(prefill);
+          decodeTimes.push(decode);
+        }
+        tokens = Array.from({ length: batch }, (_, row) => generated.map((step) => step[row]!));
+      }
+      const engine = {
+        prefill_tokens_per_second: (batch * promptLength) / median(prefillTimes),
+        decode_tokens_per_second: (batch * (steps - 1)) / median(decodeTimes),
+      };
+      const torch = runPythonReference({
+        script: torchScript,
+        args: [directory, String(batch), String(promptLength), String(steps), String(repeats)],
+        threads,
+      }) as {
+        prefill_tokens_per_second: number;
+        decode_tokens_per_second: number;
+        greedy_tokens: number[][];
+      };
+      const agreeing = tokens.filter(
+        (row, index) => row.join() === torch.greedy_tokens[index]!.join(),
+      ).length;
+      const key = `${shapeName}_batch${batch}`;
+      results[key] = {
+        engine,
+        torch: {
+          prefill_tokens_per_second: torch.prefill_tokens_per_second,
+          decode_tokens_per_second: torch.decode_tokens_per_second,
+        },
+        prefill_ratio_vs_torch: engine.prefill_tokens_per_second / torch.prefill_tokens_per_second,
+        decode_ratio_vs_torch: engine.decode_tokens_per_second / torch.decode_tokens_per_second,
+        greedy_rows_identical: `${agreeing}/${batch}`,
+      };
+      process.stdout.write(
+        `${key}: engine prefill ${engine.prefill_tokens_per_second.toFixed(0)} tok/s, decode ${engine.decode_tokens_per_second.toFixed(1)} tok/s | torch prefill ${torch.prefill_tokens_per_second.toFixed(0)}, decode ${torch.decode_tokens_per_second.toFixed(1)} | decode ratio ${(engine.decode_tokens_per_second / torch.decode_tokens_per_second).toFixed(2)} | greedy identical ${agreeing}/${batch}\n`,
+      );
+    }
+    rmSync(directory, { recursive: true, force: true });
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+process.stdout.write(
+  `machine: ${machineDescription()}; threads ${threads}; prompt ${promptLength}, ${steps} new tokens (greedy); load average ${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}; engine peak RSS ${peakRssMegabytes().toFixed(0)} MB\n`,
+);
+printResultLine({ benchmark: "generate", threads, prompt: promptLength, steps, ...results });
