@@ -45,6 +45,7 @@ export {
 export { normalizeFinalAnswer } from "./math/normalize-final-answer.js";
 export { hendrycksIsEquivalent, stripString } from "./math/strip-string.js";
 export { mathLabelSchema, mathVerifier, strictMathVerifier } from "./math/verifiers.js";
+export type { FinishedCheck } from "./pool.js";
 export { VerifierPool } from "./pool.js";
 export { stripReasoning } from "./reasoning.js";
 export { getVerifier, parseRemap, verifierProbes, verifierRegistry } from "./registry.js";

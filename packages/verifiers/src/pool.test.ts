@@ -16,7 +16,12 @@ const task = (id: number, response: string, timeoutMilliseconds = 10_000, verifi
 
 describe("VerifierPool", () => {
   it("terminates a stuck worker at the bound, scores 0 with a timeout detail, and keeps serving", async () => {
-    const pool = new VerifierPool({ size: 1, entry });
+    const finished: Array<{ id: number; timeout: boolean }> = [];
+    const pool = new VerifierPool({
+      size: 1,
+      entry,
+      onCheckFinished: ({ task: done, result }) => finished.push({ id: done.id, timeout: result.timeout }),
+    });
     try {
       const stuck = await pool.run(task(1, "hang", 300));
       expect(stuck).toMatchObject({
@@ -27,6 +32,10 @@ describe("VerifierPool", () => {
       expect(pool.replacedWorkers).toBe(1);
       const after = await pool.run(task(2, "fine"));
       expect(after).toMatchObject({ score: 1, details: { echoed: "fine" } });
+      expect(finished).toEqual([
+        { id: 1, timeout: true },
+        { id: 2, timeout: false },
+      ]);
     } finally {
       await pool.close();
     }

@@ -42,8 +42,17 @@ function workerExecArgv(): string[] {
   return flags;
 }
 
+/** One finished check: how long it took from dispatch to verdict (preparation excluded). */
+export interface FinishedCheck {
+  task: CheckTask;
+  result: CheckResult;
+  milliseconds: number;
+}
+
 interface Pending {
   task: CheckTask;
+  /** `performance.now()` when the check was sent to its (prepared) worker. */
+  startedAt?: number;
   resolve: (result: CheckResult) => void;
   reject: (error: unknown) => void;
 }
@@ -67,6 +76,7 @@ export class VerifierPool {
   private readonly queue: Pending[] = [];
   private readonly entry: URL;
   private closed = false;
+  private readonly onCheckFinished: ((finished: FinishedCheck) => void) | undefined;
   /** Consecutive workers that failed before becoming ready (3 in a row close the pool). */
   private startFailures = 0;
   /** Workers replaced after a timeout or crash. */
@@ -79,9 +89,10 @@ export class VerifierPool {
    * `size` worker threads. `entry` overrides the worker script (a compiled module speaking
    * the `worker-protocol` messages; tests use it to exercise hangs and crashes).
    */
-  constructor(params: { size: number; entry?: URL }) {
+  constructor(params: { size: number; entry?: URL; onCheckFinished?: (finished: FinishedCheck) => void }) {
     this.size = Math.max(1, params.size);
     this.entry = params.entry ?? workerEntry();
+    this.onCheckFinished = params.onCheckFinished;
     if (!existsSync(fileURLToPath(this.entry))) {
       throw new VerifierWorkerError({
         message: `verifier worker ${fileURLToPath(this.entry)} is missing: build @posttrain/verifiers first (tsc -b)`,
@@ -129,8 +140,10 @@ export class VerifierPool {
     if (slot.timer !== undefined) clearTimeout(slot.timer);
     slot.current = undefined;
     slot.timer = undefined;
-    if (message.type === "result") pending.resolve(message.result);
-    else
+    if (message.type === "result") {
+      this.finish(pending, message.result);
+      pending.resolve(message.result);
+    } else
       pending.reject(new VerifierWorkerError({ message: `${message.error.code}: ${message.error.message}` }));
     this.dispatch();
   }
@@ -146,7 +159,10 @@ export class VerifierPool {
     void slot.worker.terminate();
     this.replacedWorkers += 1;
     if (!this.closed) this.slots.push(this.spawn());
-    if (pending !== undefined && result !== undefined) pending.resolve(result);
+    if (pending !== undefined && result !== undefined) {
+      this.finish(pending, result);
+      pending.resolve(result);
+    }
     this.dispatch();
   }
 
@@ -204,8 +220,14 @@ export class VerifierPool {
     }
   }
 
+  private finish(pending: Pending, result: CheckResult): void {
+    if (this.onCheckFinished === undefined || pending.startedAt === undefined) return;
+    this.onCheckFinished({ task: pending.task, result, milliseconds: performance.now() - pending.startedAt });
+  }
+
   /** Sends `pending` to `slot`'s (prepared) worker and starts its time bound. */
   private start(slot: Slot, pending: Pending): void {
+    pending.startedAt = performance.now();
     const bound = pending.task.timeoutMilliseconds;
     slot.timer = setTimeout(() => {
       this.replace(slot, {
