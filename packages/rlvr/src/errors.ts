@@ -1,0 +1,24 @@
+// Copy of the sft/dpo glue (sibling stages may not import each other); keep in sync.
+import { PosttrainError, type PosttrainErrorParams } from "@posttrain/core";
+
+/**
+ * Stable codes of the SFT stage (shared by the DPO and RLVR stages' own copies):
+ * - `train_effective_batch_mismatch`: devices × per-device batch × accumulation ≠ `effectiveBatchSize`
+ * - `train_unsupported_devices`: more than one device (the embedded engine runs on one)
+ * - `train_config_changed`: resuming a run directory whose resolved config differs
+ * - `train_model_invalid`: the model source does not match the model config
+ * - `train_data_invalid`: rows that cannot be trained on (empty set, wrong lengths, ids out of the vocabulary)
+ */
+export type TrainErrorCode =
+  | "train_effective_batch_mismatch"
+  | "train_unsupported_devices"
+  | "train_config_changed"
+  | "train_model_invalid"
+  | "train_data_invalid";
+
+export class TrainError extends PosttrainError {
+  constructor(params: Omit<PosttrainErrorParams, "code"> & { code: TrainErrorCode }) {
+    super(params);
+    this.name = "TrainError";
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The GRPO training graph and optimizer state, on the public engine API. Per completion
+ * token (mask = trained tokens): ratio = exp(log π − log π_old),
+ * pg = max(−A·ratio, −A·clip(ratio, 1 − low, 1 + high)), plus β·KL(π, π_ref) with the chosen
+ * estimator; loss = Σ mask·(pg + β·kl) · loss_scale (loss_scale = 1 / trained tokens of the
+ * optimizer mini-batch: a token mean). The same graph cut at the token log-probs is the
+ * forward-only scorer (old and reference log-probs).
+ */
+import {
+  AdamW,
+  type CausalLmTrainer,
+  type CompiledGraph,
+  clipFactor,
+  compileGraph,
+  emitModel,
+  type Feed,
+  GraphBuilder,
+  type GraphTensor,
+  globalGradientNorm,
+  gradients as graphGradients,
+  type LlamaModel,
+  OutputBuffer,
+  ParameterLayout,
+  type TokenBatch,
+} from "@posttrain/engine";
+import type { z } from "zod";
+import type { adamWConfigSchema } from "./common-config.js";
+import type { Config } from "./config.js";
+
+/** A micro-batch of completions: token rows plus per-token advantages and old/reference log-probs. */
+export interface PolicyBatch extends TokenBatch {
+  advantages: Float32Array;
+  oldLogProbs: Float32Array;
+  referenceLogProbs: Float32Array;
+}
+
+export function buildPolicyGraph(params: {
+  model: LlamaModel;
+  kl: Config["kl"];
+  clip: Config["clip"];
+  lossChunks: number;
+}): { graph: GraphBuilder; training: Record<string, GraphTensor>; scoring: Record<string, GraphTensor> } {
+  const graph = new GraphBuilder();
+  const parameters = params.model.declareParameters(graph);
+  const inputs = params.model.declareInputs(graph);
+  const shape = ["batch", "sequence"];
+  const labels = graph.input({ name: "labels", dtype: "int64", shape });
+  const mask = graph.input({ name: "loss_mask", dtype: "float32", shape });
+  const advantages = graph.input({ name: "advantages", dtype: "float32", shape });
+  const old = graph.input({ name: "old_log_probs", dtype: "float32", shape });
+  const lossScale = graph.input({ name: "loss_scale", dtype: "float32", shape: [] });
+  const logProbs = params.model.tokenLogProbs({
+    graph,
+    parameters,
+    inputs,
+    labels,
+    chunks: params.lossChunks,
+  });
+  const ratio = graph.exp(graph.sub(logProbs, old));
+  const lower = graph.maximum(ratio, graph.scalar(1 - params.clip.low));
+  const clipped = graph.neg(graph.maximum(graph.neg(lower), graph.scalar(-(1 + params.clip.high))));
+  const negativeAdvantages = graph.neg(advantages);
+  let perToken = graph.maximum(graph.mul(negativeAdvantages, ratio), graph.mul(negativeAdvantages, clipped));
+  if (params.kl.beta > 0) {
+    const reference = graph.input({ name: "reference_log_probs", dtype: "float32", shape });
+    const logRatio = graph.sub(reference, logProbs);
+    let kl: GraphTensor;
+    if (params.kl.estimator === "k1") kl = graph.neg(logRatio);
+    else if (params.kl.estimator === "k2") kl = graph.mul(graph.mul(logRatio, logRatio), graph.scalar(0.5));
+    else kl = graph.sub(graph.sub(graph.exp(logRatio), graph.scalar(1)), logRatio);
+    perToken = graph.add(perToken, graph.mul(kl, graph.scalar(params.kl.beta)));
+  }
+  const loss = graph.mul(graph.reduceSum(graph.mul(perToken, mask), { axes: [0, 1] }), lossScale);
+  const names = [...parameters.keys()];
+  const grads = graphGradients({ graph, loss, parameters: names.map((name) => parameters.get(name)!) });
+  const training: Record<string, GraphTensor> = { loss, log_probs: logProbs };
+  names.forEach((name, index) => {
+    training[`grad:${name}`] = grads[index]!;
+  });
+  return { graph, training, scoring: { log_probs: logProbs } };
+}
+
+export class PolicyTrainer {
+  readonly layout: ParameterLayout;
+  readonly gradients: Float32Array;
+  readonly optimizer: AdamW;
+  step = 0;
+  private scratch: Float32Array | undefined;
+  private scratchOutputs: Record<string, OutputBuffer> | undefined;
+  private readonly gradientOutputs: Record<string, OutputBuffer>;
+
+  private constructor(
+    readonly model: LlamaModel,
+    /** The policy's parameters; generation shares this buffer, so rollouts use the current weights. */
+    readonly parameters: Float32Array,
+    private readonly trainingGraph: CompiledGraph,
+    private readonly scoringGraph: CompiledGraph,
+    adamW: z.output<typeof adamWConfigSchema>,
+  ) {
+    this.layout = new ParameterLayout(model.parameterSpecs());
+    this.gradients = new Float32Array(this.layout.length);
+    this.optimizer = new AdamW({ layout: this.layout, options: adamW });
+    this.gradientOutputs = this.outputViews(this.gradients);
+  }
+
+  static async create(params: {
+    model: LlamaModel;
+    kl: Config["kl"];
+    clip: Config["clip"];
+    lossChunks: number;
+    threads: number;
+    adamW: z.output<typeof adamWConfigSchema>;
+    initialParameters: Float32Array;
+  }): Promise<PolicyTrainer> {
+    const { graph, training, scoring } = buildPolicyGraph(params);
+    const trainingGraph = await compileGraph({
+      model: emitModel({ graph, outputs: training, name: "grpo-train" }),
+      threads: params.threads,
+    });
+    const scoringGraph = await compileGraph({
+      model: emitModel({ graph, outputs: scoring, name: "grpo-score" }),
+      threads: params.threads,
+    });
+    return new PolicyTrainer(
+      params.model,
+      Float32Array.from(params.initialParameters),
+      trainingGraph,
+      scoringGraph,
+      params.adamW,
+    );
+  }
+
+  /** This trainer as the engine's checkpoint functions expect (they use step, parameters, optimizer, layout). */
+  asCheckpointTarget(): CausalLmTrainer {
+    return this as unknown as CausalLmTrainer;
+  }
+
+  private outputViews(buffer: Float32Array): Record<string, OutputBuffer> {
+    const outputs: Record<string, OutputBuffer> = {};
+    for (const entry of this.layout.entries)
+      outputs[`grad:${entry.name}`] = new OutputBuffer(
+        this.layout.view(buffer, entry.name),
+        entry.shape,
+        "float32",
+      );
+    return outputs;
+  }
+
+  private feeds(batch: TokenBatch, parameters: Float32Array): Record<string, Feed> {
+    const dims = [batch.batchSize, batch.sequenceLength];
+    const feeds: Record<string, Feed> = {
+      input_ids: { data: batch.inputIds, dims },
+      position_ids: { data: batch.positionIds!, dims },
+      segment_ids: { data: batch.segmentIds!, dims },
+      labels: { data: batch.labels, dims },
+      loss_mask: { data: batch.lossMask, dims },
+    };
+    for (const entry of this.layout.entries)
+      feeds[entry.name] = { data: this.layout.view(parameters, entry.name), dims: entry.shape };
+    return feeds;
+  }
+
+  /** Token log-probs `[batch × sequence]` under `parameters` (default: the policy). */
+  async score(params: { batch: TokenBatch; parameters?: Float32Array }): Promise<Float32Array> {
+    const result = await this.scoringGraph.run({
+      feeds: this.feeds(params.batch, params.parameters ?? this.parameters),
+    });
+    return Float32Array.from(result["log_probs"]!.data as Float32Array);
+  }
+
+  /** Forward+backward over micro-batches (accumulating); returns the loss and each batch's current log-probs. */
+  async accumulate(params: { microBatches: readonly PolicyBatch[]; lossScale: number }): Promise<{
+    loss: number;
+    logProbs: Float32Array[];
+  }> {
+    let loss = 0;
+    const logProbs: Float32Array[] = [];
+    for (const [index, batch] of params.microBatches.entries()) {
+      const accumulate = index > 0;
+      if (accumulate && this.scratch === undefined) {
+        this.scratch = new Float32Array(this.layout.length);
+        this.scratchOutputs = this.outputViews(this.scratch);
+      }
+      const dims = [batch.batchSize, batch.sequenceLength];
+      const result = await this.trainingGraph.run({
+        feeds: {
+          ...this.feeds(batch, this.parameters),
+          advantages: { data: batch.advantages, dims },
+          old_log_probs: { data: batch.oldLogProbs, dims },
+          reference_log_probs: { data: batch.referenceLogProbs, dims },
+          loss_scale: { data: Float32Array.of(params.lossScale), dims: [] },
+        },
+        outputs: accumulate ? this.scratchOutputs! : this.gradientOutputs,
+      });
+      loss += (result["loss"]!.data as Float32Array)[0]!;
+      logProbs.push(Float32Array.from(result["log_probs"]!.data as Float32Array));
+      if (accumulate) {
+        const gradients = this.gradients;
+        const scratch = this.scratch!;
+        for (let position = 0; position < gradients.length; position += 1)
+          gradients[position]! += scratch[position]!;
+      }
+    }
+    return { loss, logProbs };
+  }
+
+  /** Clip and AdamW update at `learningRate`. */
+  update(params: { learningRate: number; maxGradientNorm: number | null }): { gradientNorm: number } {
+    const gradientNorm = globalGradientNorm(this.gradients);
+    this.optimizer.update({
+      parameters: this.parameters,
+      gradients: this.gradients,
+      learningRate: params.learningRate,
+      gradientScale: clipFactor({ norm: gradientNorm, maxNorm: params.maxGradientNorm ?? undefined }),
+    });
+    return { gradientNorm };
+  }
+}
