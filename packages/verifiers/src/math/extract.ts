@@ -92,19 +92,37 @@ export function lastBoxedContent(params: { text: string }): string | undefined {
   return all[all.length - 1];
 }
 
+const minervaPrefix = "Final Answer: The final answer is";
 const minervaSuffix = "I hope it is correct.";
-// As in the reference: `.` (any character but a newline) before " I hope it is correct.".
-const minervaPattern = /Final Answer: The final answer is(.*?). I hope it is correct./;
 
 /**
  * The Minerva answer: the text between "Final Answer: The final answer is" and the next
- * "<any character>I hope it is correct." (the suffix is optional at the very end, as in
- * lm-evaluation-harness, which appends it before matching). The FIRST such sentence counts,
- * as in the reference. Undefined when absent (the reference's "[invalidanswer]").
+ * "<any character> I hope it is correct." on the same line (the reference's regex
+ * `Final Answer: The final answer is(.*?). I hope it is correct.`, whose `.` excludes only a
+ * newline; "I hope it is correct." is appended first, so the sentence may end the text
+ * unfinished). The first match counts. Undefined when absent (the reference's
+ * "[invalidanswer]"). Linear time: a line of 5,000 prefixes without the suffix costs one scan,
+ * where the backtracking regex takes seconds.
  */
 export function extractMinervaAnswer(params: { text: string }): string | undefined {
-  const match = minervaPattern.exec(`${params.text}${minervaSuffix}`);
-  return match?.[1]?.trim();
+  const text = `${params.text}${minervaSuffix}`;
+  // The pattern's tail ". I hope it is correct." is: any character, this literal, any character.
+  const literal = " I hope it is correct";
+  let lineStart = 0;
+  for (;;) {
+    const prefix = text.indexOf(minervaPrefix, lineStart);
+    if (prefix < 0) return undefined;
+    lineStart = text.lastIndexOf("\n", prefix) + 1;
+    let lineEnd = text.indexOf("\n", prefix);
+    if (lineEnd < 0) lineEnd = text.length;
+    const bodyStart = prefix + minervaPrefix.length;
+    // The first prefix of a line is the only candidate there: a later one would need the same
+    // tail further right. The tail needs one character before it and one after it, in the line.
+    const tail = text.indexOf(literal, bodyStart + 1);
+    if (tail >= 0 && tail + literal.length < lineEnd) return text.slice(bodyStart, tail - 1).trim();
+    lineStart = lineEnd + 1;
+    if (lineStart >= text.length) return undefined;
+  }
 }
 
 /**
