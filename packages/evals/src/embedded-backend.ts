@@ -1,16 +1,59 @@
 /**
- * The embedded backend seam. `posttrain eval --model DIR` builds its backend here, so the
- * helper who adds generation to @posttrain/engine fills in exactly this function (load the
- * checkpoint and tokenizer from `modelDirectory`, return the engine's GenerationBackend).
- * Until then it fails with `embedded_backend_unavailable`, pointing at `--endpoint`.
+ * The embedded backend: `posttrain eval --model DIR` builds its backend here. It loads the
+ * Hugging Face model folder with @posttrain/engine (`loadModel`), the tokenizer from the same
+ * folder with @posttrain/data (`loadTokenizer`, its chat template unless `chatTemplate`
+ * names another), and returns the engine's `createEmbeddedGenerationBackend`. The engine is
+ * imported lazily, so code that only uses the HTTP backend never loads onnxruntime.
+ *
+ * No response cache here: the engine derives sample seeds from a request's position in the
+ * `generate` call, so regenerating only the missing requests would change sampled outputs.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { GenerationBackend } from "@posttrain/core";
+import type { BuiltinChatTemplateName } from "@posttrain/data";
 import { EvaluationError } from "./errors.js";
 
-export async function createEmbeddedBackend(params: { modelDirectory: string }): Promise<GenerationBackend> {
-  throw new EvaluationError({
-    code: "embedded_backend_unavailable",
-    message: `the embedded engine cannot generate yet, so --model ${params.modelDirectory} cannot be evaluated in-process; serve the model with an OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama) and pass --endpoint URL --served-model NAME`,
-    details: { modelDirectory: params.modelDirectory },
+export async function createEmbeddedBackend(params: {
+  modelDirectory: string;
+  /** Intra-op threads (default: all cores). */
+  threads?: number;
+  /** Rows per decode batch (engine default 16). */
+  maxBatchSize?: number;
+  /** A built-in chat template instead of the tokenizer's own. */
+  chatTemplate?: BuiltinChatTemplateName;
+}): Promise<GenerationBackend> {
+  const directory = params.modelDirectory;
+  if (!existsSync(join(directory, "config.json"))) {
+    throw new EvaluationError({
+      code: "embedded_backend_unavailable",
+      message: `--model ${directory} is not a model folder (no config.json); to evaluate a served model pass --endpoint URL instead`,
+      details: { modelDirectory: directory },
+    });
+  }
+  const [{ createEmbeddedGenerationBackend, loadModel }, { loadTokenizer }] = await Promise.all([
+    import("@posttrain/engine"),
+    import("@posttrain/data"),
+  ]);
+  const [model, tokenizer] = await Promise.all([
+    loadModel({ directory }),
+    loadTokenizer({
+      directory,
+      ...(params.chatTemplate === undefined ? {} : { chatTemplate: params.chatTemplate }),
+    }),
+  ]);
+  return createEmbeddedGenerationBackend({
+    model,
+    // Workaround: @posttrain/data's decode([]) throws (@huggingface/tokenizers rejects an empty
+    // id list), which breaks every sample that stops at once at EOS. An empty id list is "".
+    tokenizer: {
+      encode: (text, options) => tokenizer.encode(text, options),
+      decode: (ids, options) => (ids.length === 0 ? "" : tokenizer.decode(ids, options)),
+      eosTokenIds: tokenizer.eosTokenIds,
+      applyChatTemplate: (chat) =>
+        tokenizer.applyChatTemplate(chat as Parameters<typeof tokenizer.applyChatTemplate>[0]),
+    },
+    ...(params.threads === undefined ? {} : { threads: params.threads }),
+    ...(params.maxBatchSize === undefined ? {} : { maxBatchSize: params.maxBatchSize }),
   });
 }

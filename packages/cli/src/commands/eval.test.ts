@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { initModel, saveModel } from "@posttrain/engine";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "@posttrain/evals/test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -11,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // asynchronously so the fake server in this process keeps answering.
 const bin = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
 const benchmarks = fileURLToPath(new URL("../../../../../shared/data/benchmarks/", import.meta.url));
+const smolLm = fileURLToPath(
+  new URL("../../../../../shared/data/tokenizers/SmolLM2-135M-Instruct/", import.meta.url),
+);
 
 function start(args: string[]): {
   child: ChildProcess;
@@ -42,6 +46,16 @@ const rows = Array.from({ length: 12 }, (_, index) => ({
 beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), "cli-eval-"));
   await writeFile(join(directory, "gsm8k-test.jsonl"), rows.map((row) => JSON.stringify(row)).join("\n"));
+  // One short IFEval prompt (the task's 2,048-token budget ends early at the tiny model's EOS or not at all: keep it to one row).
+  await writeFile(
+    join(directory, "ifeval.jsonl"),
+    JSON.stringify({
+      key: 1,
+      prompt: "Say hi in lowercase.",
+      instruction_id_list: ["change_case:english_lowercase"],
+      kwargs: [{}],
+    }),
+  );
   server = await startFakeOpenAiServer({ model: "fake" });
 });
 afterAll(async () => {
@@ -50,7 +64,7 @@ afterAll(async () => {
 });
 
 describe("posttrain eval", () => {
-  it("usage errors exit 2; --model without the embedded backend exits 1 with embedded_backend_unavailable", async () => {
+  it("usage errors exit 2; --model on a folder that is not a model exits 1 with embedded_backend_unavailable", async () => {
     // (Each start of the bin costs seconds on a loaded machine: a few representative cases.)
     const [noTask, badLimit] = await Promise.all([
       posttrain("eval", "--endpoint", server.url),
@@ -63,6 +77,63 @@ describe("posttrain eval", () => {
     expect(embedded.status).toBe(1);
     expect(embedded.stderr).toContain("embedded_backend_unavailable");
     expect(embedded.stderr).toContain("--endpoint");
+  });
+
+  it.skipIf(!existsSync(smolLm))("--model DIR generates in-process with the engine", async () => {
+    // A tiny random Llama whose greedy choice is always an EOS token (lm_head is zero except
+    // ±100 on hidden dim 0 for ids 2 and 3, both EOS): every generation stops at once.
+    const vocabulary = 49152;
+    const model = initModel({
+      seed: 3,
+      config: {
+        architectures: ["LlamaForCausalLM"],
+        model_type: "llama",
+        vocab_size: vocabulary,
+        hidden_size: 32,
+        intermediate_size: 48,
+        num_hidden_layers: 1,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        rms_norm_eps: 1e-5,
+        rope_theta: 10000,
+        hidden_act: "silu",
+        max_position_embeddings: 4096,
+        bos_token_id: 1,
+        eos_token_id: [2, 3],
+        tie_word_embeddings: false,
+      },
+    });
+    const head = model.layout.view(model.parameters, "lm_head.weight");
+    head.fill(0);
+    head[2] = 100;
+    head[3] = -100;
+    const modelDirectory = join(directory, "tiny-model");
+    await saveModel({
+      model,
+      directory: modelDirectory,
+      tokenizerFiles: ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].map((name) =>
+        join(smolLm, name),
+      ),
+    });
+    const result = await posttrain(
+      "eval",
+      "--task",
+      "ifeval",
+      "--model",
+      modelDirectory,
+      "--threads",
+      "1",
+      "--data",
+      join(directory, "ifeval.jsonl"),
+      "--output",
+      join(directory, "embedded"),
+      "--json",
+    );
+    expect(result.stderr).not.toContain("error");
+    expect(result.status).toBe(0);
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed.model.kind).toBe("embedded");
+    expect(parsed.tasks[0].count).toBe(1);
   });
 
   it("--responses scores pre-generated responses and prints a table", async () => {

@@ -49,6 +49,7 @@ interface EvalOptions {
   timeout?: string;
   retries?: string;
   seed?: string;
+  threads?: string;
   expected?: string;
   json?: boolean;
 }
@@ -70,14 +71,20 @@ function nonNegativeInteger(name: string, value: string | undefined): number | u
 }
 
 /**
- * Builds the generation backend for `--model` / `--endpoint`. The embedded engine backend
- * is created by `createEmbeddedBackend` in @posttrain/evals (the one place to fill in).
+ * Builds the generation backend for `--model` (the engine, in-process, through
+ * `createEmbeddedBackend` in @posttrain/evals) or `--endpoint` (OpenAI-compatible HTTP).
  */
 export async function createBackend(
   options: EvalOptions,
   cacheDirectory: string,
 ): Promise<GenerationBackend> {
-  if (options.model !== undefined) return createEmbeddedBackend({ modelDirectory: options.model });
+  if (options.model !== undefined) {
+    const threads = positiveInteger("--threads", options.threads);
+    return createEmbeddedBackend({
+      modelDirectory: options.model,
+      ...(threads === undefined ? {} : { threads }),
+    });
+  }
   const endpoint = options.endpoint as string;
   const apiKey = options.apiKey ?? process.env["OPENAI_API_KEY"];
   let servedModel = options.servedModel;
@@ -186,7 +193,11 @@ export function register(program: Command): void {
       "--task <name>",
       "a registered task (gsm8k, minerva_math, math500, ifeval, humaneval, micro_gsm, micro_ifeval)",
     )
-    .option("--model <dir>", "a local model folder (embedded engine backend)")
+    .option(
+      "--model <dir>",
+      "a Hugging Face model folder, generated in-process by the engine (greedy/sampled as the task says)",
+    )
+    .option("--threads <n>", "intra-op threads for --model (default: all cores)")
     .option("--endpoint <url>", "an OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama)")
     .option("--served-model <name>", "the model id at --endpoint (default: the only one /v1/models lists)")
     .option("--api-key <key>", "bearer token for --endpoint (default: $OPENAI_API_KEY)")
