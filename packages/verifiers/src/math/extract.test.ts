@@ -22,6 +22,20 @@ describe("answer extraction", () => {
     // As in the reference, the appended suffix needs "<character> I hope": "is 8" alone does not match.
     expect(extractMinervaAnswer({ text: "Final Answer: The final answer is 8" })).toBeUndefined();
     expect(extractMinervaAnswer({ text: "no sentence" })).toBeUndefined();
+    // The pattern's final "." is any character; the body never crosses a line.
+    expect(extractMinervaAnswer({ text: "Final Answer: The final answer is 5. I hope it is correct!" })).toBe(
+      "5",
+    );
+    expect(
+      extractMinervaAnswer({
+        text: "Final Answer: The final answer is 5\nFinal Answer: The final answer is 6. I hope it is correct.",
+      }),
+    ).toBe("6");
+    // A flood of prefixes on one line matches like the reference (up to the appended suffix).
+    const flood = "Final Answer: The final answer is ".repeat(4000);
+    expect(extractMinervaAnswer({ text: flood })).toBe(
+      flood.slice("Final Answer: The final answer is".length, -2).trim(),
+    );
   });
   it("reads the text between the last two dollars", () => {
     expect(extractLastDollarAnswer({ text: "we get $x$ and then $42$." })).toBe("42");

@@ -81,6 +81,13 @@ export const mathProbes: VerifierProbe[] = [
   adversarial("math", "giant-response", `${"\\boxed{6} ".repeat(110_000)}`, "6", "a 1 MB dump is not judged"),
   adversarial(
     "math",
+    "minerva-prefix-flood",
+    "Final Answer: The final answer is ".repeat(5_000),
+    "6",
+    "170 kB of Minerva prefixes on one line (a backtracking regex takes seconds) never match",
+  ),
+  adversarial(
+    "math",
     "exponent-tower",
     "$\\boxed{10^{10^{10^{10}}}}$",
     "6",
