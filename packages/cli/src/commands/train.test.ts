@@ -58,6 +58,65 @@ function setup(stage: "sft" | "dpo", training: Record<string, unknown>) {
   return { directory, config };
 }
 
+const smolTokenizer = fileURLToPath(
+  new URL("../../../../../shared/data/tokenizers/SmolLM2-135M-Instruct", import.meta.url),
+);
+
+describe.skipIf(!existsSync(bin) || !existsSync(smolTokenizer))(
+  "posttrain train rlvr (shared SmolLM2 tokenizer)",
+  () => {
+    it("rlvr: rollouts, gsm8k rewards and GRPO steps from a config file", () => {
+      const directory = mkdtempSync(join(tmpdir(), "cli-train-rlvr-"));
+      // "What is 3+4?" style prompts are not needed: ids only; the verifier reads decoded text.
+      const rows = [
+        { prompt_ids: [28, 29, 30], ground_truth: "7", dataset: "gsm8k" },
+        { prompt_ids: [31, 32, 33], ground_truth: ["5"], dataset: ["gsm8k"] },
+      ];
+      writeFileSync(join(directory, "prompts.jsonl"), rows.map((row) => JSON.stringify(row)).join("\n"));
+      const config = join(directory, "config.json");
+      writeFileSync(
+        config,
+        JSON.stringify({
+          output: "run",
+          seed: 1,
+          model: { kind: "initialize", config: { ...modelConfig, vocab_size: 49152 }, seed: 2 },
+          data: { train: "prompts.jsonl" },
+          tokenizer: { directory: smolTokenizer },
+          training: {
+            seed: 1,
+            batch: { devices: 1, perDeviceBatchSize: 4, gradientAccumulationSteps: 1 },
+            steps: 2,
+            rollouts: { promptsPerStep: 2, samplesPerPrompt: 2, temperature: 1, maxNewTokens: 3 },
+            rewards: { verificationReward: 10, format: null, nonStopPenalty: { value: -10 } },
+            advantages: "centered",
+            filterZeroVarianceGroups: false,
+            maskTruncatedCompletions: false,
+            kl: { beta: 0.05, estimator: "k1" },
+            clip: { low: 0.2, high: 0.2 },
+            epochs: 1,
+            learningRate: { peak: 1e-3, schedule: "constant", warmup: { steps: 0 } },
+            adamW: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+            maxGradientNorm: 1,
+            checkpointEverySteps: 1,
+            monitor: null,
+            verifierWorkers: 0,
+            verifierTimeoutMilliseconds: 5000,
+            lossChunks: 1,
+            threads: 1,
+          },
+        }),
+      );
+      const run = posttrain("train", "rlvr", "--config", config, "--json");
+      expect(run.status, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout);
+      expect(result).toMatchObject({ stage: "rlvr", status: "completed", step: 2 });
+      // Three tokens without EOS are truncated: the non-stop penalty replaces the reward.
+      expect(result.metrics.lastStep.truncationRate).toBeGreaterThan(0);
+      expect(result.metrics.lastStep.rewardMean).toBeLessThan(0);
+    }, 60_000);
+  },
+);
+
 describe.skipIf(!existsSync(bin))("posttrain train", () => {
   it("sft: trains from a config file, writes the model folder, and a rerun resumes to completion", () => {
     const { directory, config } = setup("sft", { ...common, reduction: "sum" });

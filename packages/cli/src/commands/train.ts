@@ -13,21 +13,23 @@
  * `data.train`/`data.evaluation` are either a prepared tokenized-cache folder from
  * @posttrain/data (`manifest.json` + shards) or a JSONL file of tokenized rows with the same
  * column names (`input_ids`, `labels`[, `position_ids`, `segment_ids`] for sft; `prompt_ids`,
- * `chosen_ids`, `rejected_ids` for dpo).
+ * `chosen_ids`, `rejected_ids` for dpo; `prompt_ids`, `ground_truth`, `dataset` for rlvr, which
+ * also needs `"tokenizer": { "directory": ... }` to decode completions for the verifiers).
  */
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { createRunContext, interruptSignal, PosttrainError, parseWithSchema } from "@posttrain/core";
-import { lookupTokenizedCache } from "@posttrain/data";
+import { loadTokenizer, lookupTokenizedCache } from "@posttrain/data";
 import * as dpo from "@posttrain/dpo";
+import * as rlvr from "@posttrain/rlvr";
 import * as sft from "@posttrain/sft";
 import type { Command } from "commander";
 import { z } from "zod";
 import { output } from "../command.js";
 import { UsageError } from "../program.js";
 
-const stages = ["sft", "dpo"] as const;
+const stages = ["sft", "dpo", "rlvr"] as const;
 type Stage = (typeof stages)[number];
 
 const fileSchema = z.strictObject({
@@ -38,6 +40,13 @@ const fileSchema = z.strictObject({
   model: z.unknown(),
   data: z.strictObject({ train: z.string().min(1), evaluation: z.string().min(1).optional() }),
   training: z.unknown(),
+  /** rlvr only: the tokenizer folder (decodes completions for the verifiers; EOS ids). */
+  tokenizer: z
+    .strictObject({
+      directory: z.string().min(1),
+      chatTemplate: z.enum(["tulu", "chatml", "zephyr"]).optional(),
+    })
+    .optional(),
 });
 
 const int32Array = z.array(z.number().int()).transform((values) => Int32Array.from(values));
@@ -52,6 +61,10 @@ const preferenceRowSchema = z.object({
   chosen_ids: int32Array,
   rejected_ids: int32Array,
 });
+const stringList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (Array.isArray(value) ? value : [value]));
+const rlvrRowSchema = z.object({ prompt_ids: int32Array, ground_truth: stringList, dataset: stringList });
 
 /** Tokenized rows from JSONL (each line validated, errors name the line and field). */
 async function jsonlRows<T>(path: string, schema: z.ZodType<T>): Promise<T[]> {
@@ -111,6 +124,16 @@ async function preferenceRows(path: string): Promise<dpo.PreferenceRow[]> {
   }));
 }
 
+async function rlvrRows(path: string): Promise<rlvr.RlvrRow[]> {
+  if (isDirectory(path))
+    return rlvr.readRlvrRows({ directory: path, manifest: await preparedManifest(path) });
+  return (await jsonlRows(path, rlvrRowSchema)).map((row) => ({
+    promptIds: row.prompt_ids,
+    groundTruth: row.ground_truth,
+    dataset: row.dataset,
+  }));
+}
+
 export interface TrainCommandResult {
   stage: Stage;
   status: "completed" | "interrupted";
@@ -127,11 +150,7 @@ export async function runTrainCommand(params: {
   configPath: string;
 }): Promise<TrainCommandResult> {
   if (!(stages as readonly string[]).includes(params.stage)) {
-    throw new UsageError(
-      params.stage === "rlvr"
-        ? "train rlvr is not available yet (it needs engine generation); stages: sft, dpo"
-        : `unknown stage ${params.stage}; stages: ${stages.join(", ")}`,
-    );
+    throw new UsageError(`unknown stage ${params.stage}; stages: ${stages.join(", ")}`);
   }
   const stage = params.stage as Stage;
   let raw: unknown;
@@ -164,6 +183,28 @@ export async function runTrainCommand(params: {
             : { evaluation: await sftRows(at(file.data.evaluation)) }),
         },
         context,
+      });
+      return { stage, directory, ...pick(result) };
+    }
+    if (stage === "rlvr") {
+      if (file.tokenizer === undefined)
+        throw new UsageError(`${params.configPath}: train rlvr needs "tokenizer": { "directory": ... }`);
+      const model = rlvr.parseModelSource(file.model);
+      const tokenizer = await loadTokenizer({
+        directory: at(file.tokenizer.directory),
+        ...(file.tokenizer.chatTemplate === undefined ? {} : { chatTemplate: file.tokenizer.chatTemplate }),
+      });
+      const result = await rlvr.train({
+        config: file.training as rlvr.ConfigInput,
+        model: model.kind === "directory" ? { ...model, directory: at(model.directory) } : model,
+        data: {
+          train: await rlvrRows(at(file.data.train)),
+          ...(file.data.evaluation === undefined
+            ? {}
+            : { evaluation: await rlvrRows(at(file.data.evaluation)) }),
+        },
+        context,
+        tokenizer,
       });
       return { stage, directory, ...pick(result) };
     }
@@ -207,8 +248,8 @@ function pick(result: {
 export function register(program: Command): void {
   program
     .command("train")
-    .description("run one training stage (sft, dpo) from a JSON config file; rerun to resume")
-    .argument("<stage>", "sft | dpo")
+    .description("run one training stage (sft, dpo, rlvr) from a JSON config file; rerun to resume")
+    .argument("<stage>", "sft | dpo | rlvr")
     .requiredOption("--config <file>", "the stage's JSON config file")
     .option("--json", "print the result as JSON")
     .action(async (stage: string, options: { config: string; json?: boolean }) => {
