@@ -10,7 +10,9 @@
  *   (seed defaults to 0), so results do not depend on batching;
  * - `Completion.logprobs` are the log-probs under the sampling distribution (equal to the raw
  *   model log-probs at temperature 1 without top-k/top-p, and for greedy decoding);
- * - generation ends at the tokenizer's EOS ids plus the model config's.
+ * - generation ends at the tokenizer's EOS ids plus the model config's;
+ * - parameters are read from `model.parameters` at every step, so an RLVR trainer that updates
+ *   them (in place, or by assigning a buffer of the same layout) needs no new backend.
  */
 import { type Completion, type GenerationBackend, type GenerationRequest, Random } from "@posttrain/core";
 import { type LoadedModel, modelHash } from "../model/pretrained.js";
@@ -50,11 +52,11 @@ export function createEmbeddedGenerationBackend(
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1)
     throw new RangeError("maxBatchSize must be a positive integer");
   let session: Promise<DecodingSession> | undefined;
-  let hash: string | undefined;
   const eosTokenIds = [...new Set([...tokenizer.eosTokenIds, ...model.config.eosTokenIds])];
   return {
     describe() {
-      hash ??= modelHash(model);
+      // Hashed at every call: a trainer may have updated the parameters since.
+      const hash = modelHash(model);
       return { kind: "embedded", model: model.directory ?? "(initialised in memory)", modelHash: hash };
     },
     async generate(params) {

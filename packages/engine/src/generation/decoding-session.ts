@@ -45,20 +45,33 @@ export class DecodeState {
   ) {}
 }
 
+/**
+ * Parameters are read from `model.parameters` at every call (views, no copy), so a trainer
+ * that updates that buffer in place — or replaces it with another buffer of the same layout
+ * (e.g. `CausalLmTrainer.parameters`) — is reflected in the next prefill/step.
+ */
 export class DecodingSession {
-  private readonly parameterFeeds: Record<string, Feed>;
+  private parameterFeeds: Record<string, Feed> = {};
+  private parameterBuffer: Float32Array | undefined;
 
   private constructor(
     readonly model: LoadedModel,
     readonly compiled: CompiledGraph,
-  ) {
-    this.parameterFeeds = {};
-    for (const entry of model.layout.entries) {
-      this.parameterFeeds[entry.name] = {
-        data: model.layout.view(model.parameters, entry.name),
-        dims: entry.shape,
-      };
+  ) {}
+
+  private currentParameterFeeds(): Record<string, Feed> {
+    const { layout, parameters } = this.model;
+    if (parameters !== this.parameterBuffer) {
+      if (parameters.length !== layout.length)
+        throw new RangeError(
+          `model.parameters has ${parameters.length} floats, the layout needs ${layout.length}`,
+        );
+      this.parameterFeeds = {};
+      for (const entry of layout.entries)
+        this.parameterFeeds[entry.name] = { data: layout.view(parameters, entry.name), dims: entry.shape };
+      this.parameterBuffer = parameters;
     }
+    return this.parameterFeeds;
   }
 
   /** Compiles the KV-cache graph of `model` (sessions are cached by graph and options). */
@@ -84,7 +97,7 @@ export class DecodingSession {
   }): Promise<{ logits: Float32Array; caches: LayerCacheFeeds[] }> {
     const { batch, sequence, total } = params;
     const feeds: Record<string, Feed> = {
-      ...this.parameterFeeds,
+      ...this.currentParameterFeeds(),
       input_ids: { data: params.inputIds, dims: [batch, sequence] },
       position_ids: { data: params.positionIds, dims: [batch, sequence] },
       attention_bias: { data: params.bias, dims: [batch, 1, 1, sequence, total] },

@@ -322,3 +322,29 @@ describe("embedded GenerationBackend", () => {
     expect(chat![0]!.tokenIds).toEqual(results[1]![0]!.tokenIds);
   });
 });
+
+describe("parameter updates", () => {
+  it("a backend follows model.parameters when a trainer replaces or updates them", async () => {
+    const model = tinyModel({ config: tinyConfigs["llama (tied, GQA)"]!, seed: 25 });
+    const backend = createEmbeddedGenerationBackend({ model, tokenizer: characterTokenizer, threads: 1 });
+    const request = {
+      prompt: { kind: "tokens" as const, tokenIds: [1, 5, 9, 13] },
+      sampling: { temperature: 0, maxNewTokens: 6 },
+    };
+    const before = await backend.generate({ requests: [request] });
+    const hashBefore = backend.describe().modelHash;
+    const other = tinyModel({ config: tinyConfigs["llama (tied, GQA)"]!, seed: 26 });
+    model.parameters = other.parameters;
+    const after = await backend.generate({ requests: [request] });
+    expect(backend.describe().modelHash).not.toBe(hashBefore);
+    const reference = await createEmbeddedGenerationBackend({
+      model: other,
+      tokenizer: characterTokenizer,
+      threads: 1,
+    }).generate({
+      requests: [request],
+    });
+    expect(after[0]![0]!.tokenIds).toEqual(reference[0]![0]!.tokenIds);
+    expect(after[0]![0]!.tokenIds).not.toEqual(before[0]![0]!.tokenIds);
+  });
+});
