@@ -13,13 +13,7 @@ export type Gsm8kLabel = z.output<typeof gsm8kLabelSchema>;
 
 /** Removes thousands commas between digits ("1,234,567" → "1234567"), as open-instruct does. */
 export function stripThousandsSeparators(params: { text: string }): string {
-  let text = params.text;
-  let previous: string;
-  do {
-    previous = text;
-    text = text.replace(/(\d),(\d)/g, "$1$2");
-  } while (text !== previous);
-  return text;
+  return params.text.replace(/(?<=\d),(?=\d)/g, "");
 }
 
 /**

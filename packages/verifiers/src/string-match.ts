@@ -53,7 +53,19 @@ export function tokenF1(params: { prediction: string; reference: string }): {
 
 /** Every `<answer>…</answer>` body, in order. */
 export function extractAnswerTags(params: { text: string }): string[] {
-  return [...params.text.matchAll(/<answer>([\s\S]*?)<\/answer>/g)].map((match) => match[1] ?? "");
+  // indexOf rather than a lazy regex: a flood of unclosed "<answer>" stays linear.
+  const { text } = params;
+  const found: string[] = [];
+  let index = 0;
+  for (;;) {
+    const open = text.indexOf("<answer>", index);
+    if (open < 0) break;
+    const close = text.indexOf("</answer>", open + 8);
+    if (close < 0) break;
+    found.push(text.slice(open + 8, close));
+    index = close + 9;
+  }
+  return found;
 }
 
 /**

@@ -25,36 +25,42 @@ export interface MathExtraction {
 const boxCommands = ["\\boxed", "\\fbox"] as const;
 
 /**
- * Reads the braced group that starts at `open` (which must be `{`), counting nested braces.
- * Returns the inner text and the index after the closing brace, or undefined when the group
- * never closes (a truncated answer never counts).
+ * For every `{` in `text`, the index of its matching `}` (−1 when it never closes), from one
+ * stack pass: linear, so thousands of unclosed boxes cannot make extraction quadratic.
  */
-function readBraced(text: string, open: number): { inner: string; end: number } | undefined {
-  let depth = 0;
-  for (let index = open; index < text.length; index += 1) {
-    const character = text[index];
-    if (character === "{") depth += 1;
-    else if (character === "}") {
-      depth -= 1;
-      if (depth === 0) return { inner: text.slice(open + 1, index), end: index + 1 };
+function matchingBraces(text: string): Int32Array {
+  const closing = new Int32Array(text.length).fill(-1);
+  const stack: number[] = [];
+  for (let index = 0; index < text.length; index += 1) {
+    const character = text.charCodeAt(index);
+    if (character === 123) stack.push(index);
+    else if (character === 125) {
+      const open = stack.pop();
+      if (open !== undefined) closing[open] = index;
     }
   }
-  return undefined;
+  return closing;
 }
 
 /**
  * Every `\boxed{…}` / `\fbox{…}` (nested braces allowed) and `\boxed X` (space form, up to
- * the next `$` or line end), in order of appearance. Unclosed boxes are skipped.
+ * the next `$` or line end), in order of appearance. Unclosed boxes are skipped. Linear time.
  */
 export function extractBoxedContents(params: { text: string }): string[] {
   const { text } = params;
   const found: string[] = [];
+  let closing: Int32Array | undefined;
+  const nextOf = new Map<string, number>(boxCommands.map((command) => [command, text.indexOf(command)]));
   let index = 0;
-  while (index < text.length) {
+  for (;;) {
     let next = -1;
     let command = "";
     for (const candidate of boxCommands) {
-      const position = text.indexOf(candidate, index);
+      let position = nextOf.get(candidate) ?? -1;
+      if (position >= 0 && position < index) {
+        position = text.indexOf(candidate, index);
+        nextOf.set(candidate, position);
+      }
       if (position >= 0 && (next < 0 || position < next)) {
         next = position;
         command = candidate;
@@ -63,13 +69,14 @@ export function extractBoxedContents(params: { text: string }): string[] {
     if (next < 0) break;
     let cursor = next + command.length;
     if (text[cursor] === "{") {
-      const group = readBraced(text, cursor);
-      if (group === undefined) {
+      closing ??= matchingBraces(text);
+      const close = closing[cursor] ?? -1;
+      if (close < 0) {
         index = cursor;
         continue;
       }
-      found.push(group.inner);
-      index = group.end;
+      found.push(text.slice(cursor + 1, close));
+      index = close + 1;
       continue;
     }
     if (text[cursor] === " ") {
