@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // Runs the built `posttrain` bin (turbo's test task depends on build). Children are spawned
 // asynchronously so the fake server in this process keeps answering.
 const bin = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
-const benchmarks = fileURLToPath(new URL("../../../../../shared/data/benchmarks/", import.meta.url));
 const smolLm = fileURLToPath(
   new URL("../../../../../shared/data/tokenizers/SmolLM2-135M-Instruct/", import.meta.url),
 );
@@ -186,36 +185,6 @@ describe("posttrain eval", () => {
     expect(compared.stdout).toContain("expected results: FAIL");
     expect(compared.stderr).toContain("eval_expected_results_mismatch");
   });
-
-  it.skipIf(!existsSync(benchmarks))(
-    "scores GSM8K gold solutions from ../shared at 100% (--json)",
-    async () => {
-      const gold = (await readFile(join(benchmarks, "gsm8k-test.jsonl"), "utf8"))
-        .trim()
-        .split("\n")
-        .slice(0, 100)
-        .map((line, index) => JSON.stringify({ doc_id: index, response: JSON.parse(line).answer }))
-        .join("\n");
-      const responses = join(directory, "gold.jsonl");
-      await writeFile(responses, gold);
-      const result = await posttrain(
-        "eval",
-        "--task",
-        "gsm8k",
-        "--responses",
-        responses,
-        "--data",
-        benchmarks,
-        "--limit",
-        "100",
-        "--output",
-        join(directory, "gold"),
-        "--json",
-      );
-      expect(result.status).toBe(0);
-      expect(JSON.parse(result.stdout).tasks[0].metrics.exact_match.value).toBe(1);
-    },
-  );
 
   it("an eval killed half-way resumes from the response cache with identical results", async () => {
     const output = join(directory, "resumed");
