@@ -81,6 +81,12 @@ export const mathProbes: VerifierProbe[] = [
   adversarial("math", "giant-response", `${"\\boxed{6} ".repeat(110_000)}`, "6", "a 1 MB dump is not judged"),
   adversarial(
     "math",
+    "unclosed-box-flood",
+    `${"\\boxed{".repeat(25_000)}6`,
+    "25,000 unclosed boxes: linear scan, no match",
+  ),
+  adversarial(
+    "math",
     "minerva-prefix-flood",
     "Final Answer: The final answer is ".repeat(5_000),
     "6",
