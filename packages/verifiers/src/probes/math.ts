@@ -83,6 +83,7 @@ export const mathProbes: VerifierProbe[] = [
     "math",
     "unclosed-box-flood",
     `${"\\boxed{".repeat(25_000)}6`,
+    "6",
     "25,000 unclosed boxes: linear scan, no match",
   ),
   adversarial(

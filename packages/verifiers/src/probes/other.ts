@@ -111,6 +111,14 @@ export const otherProbes: VerifierProbe[] = [
   probe(
     "string_matcher",
     "adversarial",
+    "unclosed-tag-flood",
+    `${"<answer>".repeat(20_000)}Paris`,
+    "Paris",
+    "20,000 unclosed answer tags: linear scan, no answer",
+  ),
+  probe(
+    "string_matcher",
+    "adversarial",
     "superset",
     "<answer>Paris or London</answer>",
     "Paris",
