@@ -3,6 +3,7 @@
  * runner and run report. See README.md and docs/recipe-format.md.
  */
 export { type Difference, diffValues, formatDifferences } from "./diff.js";
+export { describeEnvironment, type RunEnvironment } from "./environment.js";
 export { RecipeError, type RecipeErrorCode } from "./errors.js";
 export { type LoadedRecipe, loadRecipe, lockPathOf } from "./load.js";
 export {
@@ -29,6 +30,15 @@ export {
   type StagePlan,
 } from "./plan.js";
 export {
+  collectWarnings,
+  renderHtml,
+  renderMarkdown,
+  type StageCurves,
+  stageCurves,
+  writeReports,
+} from "./report.js";
+export { embeddedEvaluator, type RunRecipeParams, runRecipe, type StageEvaluator } from "./runner.js";
+export {
   applyVariant,
   type BaseModel,
   baseModelSchema,
@@ -52,11 +62,18 @@ export {
 } from "./schema.js";
 export {
   type DpoHyperparameters,
-  dpoConfigAdapter,
   type RlvrHyperparameters,
   rlvrConfigAdapter,
   type SftHyperparameters,
   type StageType,
   stageConfigSchemas,
 } from "./stage-configs.js";
+export {
+  defaultStageRunners,
+  type StageModelSource,
+  type StageRunner,
+  type StageRunParams,
+  type StageRunResult,
+} from "./stage-runners.js";
+export type { EvalMetricSummary, RunSummary, StageSummary } from "./summary.js";
 export { measureMatmulGflops } from "./throughput.js";

@@ -103,6 +103,8 @@ export const evalSuiteSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9_]+$/),
   version: z.string().min(1),
   tasks: z.array(z.union([z.string().min(1), taskSpecSchema])).min(1),
+  /** At most this many items per task (the first ones); none = every item. */
+  limit: z.number().int().positive().optional(),
 });
 
 /** One expected number: after which stage, which task and metric, the value, tolerance and source. */
@@ -174,7 +176,12 @@ export const recipeSchema = recipeObjectSchema.superRefine((recipe, context) => 
 export type RecipeInput = z.input<typeof recipeSchema>;
 /** A validated recipe, with every eval task resolved to its full spec. */
 export type Recipe = Omit<z.output<typeof recipeSchema>, "evals"> & {
-  evals: { name: string; version: string; tasks: z.output<typeof taskSpecSchema>[] };
+  evals: {
+    name: string;
+    version: string;
+    tasks: z.output<typeof taskSpecSchema>[];
+    limit?: number | undefined;
+  };
 };
 
 /** Validates a recipe (errors name the field) and resolves eval task names to their specs. */

@@ -2,13 +2,15 @@
  * The hyperparameter schema of each stage type, taken from the stage package itself so a
  * recipe is validated by exactly the rules its trainer applies.
  *
- * ADAPTER (switch when the packages land): @posttrain/sft exports its `Config` and it is used
- * as is. @posttrain/dpo and @posttrain/rlvr did not export a `Config` from their entry point
- * when this was written, so `dpoConfigAdapter` mirrors the DPO package's `src/config.ts`
- * field for field and `rlvrConfigAdapter` spells out the GRPO/PPO hyperparameters a Tulu 3
- * RLVR run pins. Replace each with the package's own `Config` import once it is exported;
- * nothing else in this package refers to them.
+ * @posttrain/sft and @posttrain/dpo export their `Config`, used as is.
+ *
+ * ADAPTER (RLVR only): @posttrain/rlvr did not export a `Config` from its entry point when
+ * this was written, and the one it is writing is GRPO-only (≥ 2 samples per prompt, no value
+ * model), which cannot express Tulu 3's PPO stage. `rlvrConfigAdapter` spells out the
+ * GRPO/PPO hyperparameters the published runs pin; switch to the package's `Config` (or a
+ * union with it) once it is exported. Nothing else in this package refers to the adapter.
  */
+import { Config as dpoConfig } from "@posttrain/dpo";
 import { Config as sftConfig } from "@posttrain/sft";
 import { z } from "zod";
 
@@ -25,39 +27,6 @@ const learningRate = z.strictObject({
     z.strictObject({ ratio: z.number().min(0).max(1) }),
     z.strictObject({ steps: z.number().int().nonnegative() }),
   ]),
-});
-const duration = z.union([
-  z.strictObject({ epochs: z.number().int().positive() }),
-  z.strictObject({ steps: z.number().int().positive() }),
-]);
-const batch = z.strictObject({
-  devices: z.number().int().positive(),
-  perDeviceBatchSize: z.number().int().positive(),
-  gradientAccumulationSteps: z.number().int().positive(),
-  effectiveBatchSize: z.number().int().positive().optional(),
-});
-
-/** ADAPTER: mirrors packages/dpo/src/config.ts `Config` (not yet exported by @posttrain/dpo). */
-export const dpoConfigAdapter = z.strictObject({
-  seed: z.number().int(),
-  batch,
-  loss: z.strictObject({
-    type: z.enum(["dpo", "dpo_norm", "simpo", "wpo"]),
-    beta: z.number().positive(),
-    labelSmoothing: z.number().min(0).max(0.5),
-    gammaBetaRatio: z.number(),
-  }),
-  duration,
-  learningRate,
-  adamW,
-  maxGradientNorm: z.number().positive().nullable(),
-  checkpointEverySteps: z.number().int().positive(),
-  evaluation: z
-    .strictObject({ everySteps: z.number().int().positive(), batchSize: z.number().int().positive() })
-    .nullable(),
-  referenceCacheDirectory: z.string().min(1).nullable(),
-  lossChunks: z.number().int().positive(),
-  threads: z.number().int().positive(),
 });
 
 /**
@@ -107,11 +76,11 @@ export const rlvrConfigAdapter = z.strictObject({
 /** Each stage type's hyperparameter schema. */
 export const stageConfigSchemas = {
   sft: sftConfig,
-  dpo: dpoConfigAdapter,
+  dpo: dpoConfig,
   rlvr: rlvrConfigAdapter,
 } as const;
 
 export type StageType = keyof typeof stageConfigSchemas;
 export type SftHyperparameters = z.output<typeof sftConfig>;
-export type DpoHyperparameters = z.output<typeof dpoConfigAdapter>;
+export type DpoHyperparameters = z.output<typeof dpoConfig>;
 export type RlvrHyperparameters = z.output<typeof rlvrConfigAdapter>;

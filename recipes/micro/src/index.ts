@@ -16,3 +16,4 @@ export {
   instructionConstraints,
   type WordProblem,
 } from "./problems.js";
+export { recipe } from "./recipe.js";

@@ -5,7 +5,10 @@ import { register as engine } from "./engine.js";
 import { register as evaluate } from "./eval.js";
 import { register as generate } from "./generate.js";
 import { register as hub } from "./hub.js";
+import { register as lock } from "./lock.js";
 import { register as model } from "./model.js";
+import { register as plan } from "./plan.js";
+import { register as run } from "./run.js";
 import { register as train } from "./train.js";
 import { register as verify } from "./verify.js";
 
@@ -20,4 +23,7 @@ export const commands: RegisterCommand[] = [
   train,
   model,
   generate,
+  plan,
+  lock,
+  run,
 ];

@@ -1,0 +1,181 @@
+import { existsSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { type EvalResults, taskHash } from "@posttrain/evals";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadRecipe } from "./load.js";
+import { runRecipe, type StageEvaluator } from "./runner.js";
+import type { StageRunner } from "./stage-runners.js";
+import type { RunSummary } from "./summary.js";
+import { fixtureRecipeInput, writeFixturePackage } from "./test-support.js";
+
+const folders: string[] = [];
+afterEach(async () => {
+  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true });
+});
+
+/**
+ * A stand-in trainer: logs step-end events like the real ones and writes a model folder; the
+ * runner's ordering, fingerprints, skipping and summary are what is under test here (the real
+ * trainers run in the micro recipe's smoke test).
+ */
+function recordingRunner(calls: string[], options: { interruptAt?: string } = {}): StageRunner {
+  return async ({ stage, context, model }) => {
+    calls.push(
+      `${stage.name}<-${model.kind === "directory" ? model.directory.split("/").slice(-3).join("/") : "init"}`,
+    );
+    for (let step = 1; step <= 3; step += 1) {
+      context.events.write({ type: "step-end", step, loss: 4 / step, learningRate: 0.001 * step });
+    }
+    context.events.write({ type: "evaluation", step: 3, loss: 1.5 });
+    if (options.interruptAt === stage.name)
+      return { status: "interrupted", modelDirectory: null, metrics: {} };
+    const modelDirectory = join(context.directory, "model");
+    const { mkdir, writeFile } = await import("node:fs/promises");
+    await mkdir(modelDirectory, { recursive: true });
+    await writeFile(join(modelDirectory, "config.json"), "{}");
+    return { status: "completed", modelDirectory, metrics: { loss: 4 / 3 } };
+  };
+}
+
+const fakeEvaluator =
+  (accuracy: number): StageEvaluator =>
+  async ({ recipe }) => {
+    const task = recipe.evals.tasks[0];
+    if (task === undefined) throw new Error("no task");
+    return {
+      schemaVersion: 1,
+      model: { kind: "fake", model: "fake" },
+      suite: null,
+      seed: 0,
+      tasks: [
+        {
+          task: {
+            name: task.name,
+            version: task.version,
+            olmes: task.olmes,
+            hash: taskHash({ spec: task }),
+            primaryMetric: "accuracy",
+          },
+          dataset: {} as never,
+          generation: task.generation,
+          count: 100,
+          limit: null,
+          metrics: { accuracy: { value: accuracy, standardError: 0.01, count: 100 } },
+          primaryScore: accuracy,
+          truncatedResponses: 0,
+        },
+      ],
+    } satisfies EvalResults;
+  };
+
+async function fixture() {
+  const input = fixtureRecipeInput() as { stages: Array<Record<string, unknown>> };
+  const first = input.stages[0] as Record<string, unknown>;
+  input.stages.push({ ...structuredClone(first), name: "sft-two" });
+  const directory = await writeFixturePackage({ recipe: input });
+  folders.push(directory);
+  return { directory, loaded: await loadRecipe({ reference: directory }) };
+}
+
+describe("runRecipe", () => {
+  it("runs stages in order, chains models, evaluates, checks the expected table and writes summary + reports", async () => {
+    const { directory, loaded } = await fixture();
+    const calls: string[] = [];
+    const summary = await runRecipe({
+      loaded,
+      runsDirectory: join(directory, "runs"),
+      runId: "first",
+      stageRunners: { sft: recordingRunner(calls) },
+      evaluate: fakeEvaluator(0.15),
+      log: () => {},
+    });
+    expect(calls).toEqual(["sft<-init", "sft-two<-stages/1-sft/model"]);
+    expect(summary.status).toBe("completed");
+    expect(summary.runDirectory).toBe(join(directory, "runs", "fixture-1.2.3", "first"));
+    expect(summary.stages.map((stage) => stage.status)).toEqual(["completed", "completed"]);
+    expect(summary.stages[0]?.evals["fixture_gsm"]?.["accuracy"]?.confidenceInterval?.lower).toBeCloseTo(
+      0.15 - 0.0196,
+      6,
+    );
+    expect(summary.expected).toEqual({ passed: true, rows: 1, failed: 0 });
+    expect(summary.stages[0]?.fingerprint).not.toBe(summary.stages[1]?.fingerprint);
+    const written = JSON.parse(
+      await readFile(join(summary.runDirectory, "summary.json"), "utf8"),
+    ) as RunSummary;
+    expect(written.stages[1]?.name).toBe("sft-two");
+    for (const file of ["recipe.json", "recipe.lock.json", "environment.json", "report.html", "report.md"])
+      expect(existsSync(join(summary.runDirectory, file))).toBe(true);
+    const markdown = await readFile(join(summary.runDirectory, "report.md"), "utf8");
+    expect(markdown).toContain("| sft | fixture_gsm | accuracy | 0.150 |");
+    expect(markdown).toContain("- loss: 4.000 → 1.333 over 3 points");
+    const html = await readFile(join(summary.runDirectory, "report.html"), "utf8");
+    expect(html).toContain("uPlot");
+    expect(html).not.toMatch(/<script[^>]+src=/);
+  });
+
+  it("fails the expected table outside the tolerance", async () => {
+    const { directory, loaded } = await fixture();
+    const summary = await runRecipe({
+      loaded,
+      runsDirectory: join(directory, "runs"),
+      stageRunners: { sft: recordingRunner([]) },
+      evaluate: fakeEvaluator(0.5),
+      log: () => {},
+    });
+    expect(summary.expected).toEqual({ passed: false, rows: 1, failed: 1 });
+    expect(summary.stages[0]?.comparison?.rows[0]).toMatchObject({
+      reason: "outside_tolerance",
+      actual: 0.5,
+    });
+  });
+
+  it("resumes an interrupted run: finished stages with matching fingerprints are skipped", async () => {
+    const { directory, loaded } = await fixture();
+    const runsDirectory = join(directory, "runs");
+    const calls: string[] = [];
+    const interrupted = await runRecipe({
+      loaded,
+      runsDirectory,
+      runId: "a",
+      stageRunners: { sft: recordingRunner(calls, { interruptAt: "sft-two" }) },
+      evaluate: fakeEvaluator(0.15),
+      log: () => {},
+    });
+    expect(interrupted.status).toBe("interrupted");
+    expect(interrupted.stages.map((stage) => stage.status)).toEqual(["completed", "interrupted"]);
+    const resumed = await runRecipe({
+      loaded,
+      runsDirectory,
+      resume: true,
+      stageRunners: { sft: recordingRunner(calls) },
+      evaluate: fakeEvaluator(0.15),
+      log: () => {},
+    });
+    expect(resumed.runId).toBe("a");
+    expect(resumed.stages.map((stage) => stage.status)).toEqual(["skipped", "completed"]);
+    expect(calls).toEqual(["sft<-init", "sft-two<-stages/1-sft/model", "sft-two<-stages/1-sft/model"]);
+  });
+
+  it("fails clearly with stage_unavailable for a stage type without a trainer, and still writes the summary", async () => {
+    const { directory, loaded } = await fixture();
+    const failing: StageRunner = async () => {
+      const { RecipeError } = await import("./errors.js");
+      throw new RecipeError({ code: "stage_unavailable", message: "no trainer" });
+    };
+    const error = await runRecipe({
+      loaded,
+      runsDirectory: join(directory, "runs"),
+      runId: "x",
+      stageRunners: { sft: failing },
+      evaluate: fakeEvaluator(0.15),
+      log: () => {},
+    }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "stage_unavailable" });
+    const summary = JSON.parse(
+      await readFile(join(directory, "runs", "fixture-1.2.3", "x", "summary.json"), "utf8"),
+    ) as RunSummary;
+    expect(summary.status).toBe("failed");
+    expect(summary.stages[0]?.error?.code).toBe("stage_unavailable");
+  });
+});

@@ -1,0 +1,449 @@
+/**
+ * The runner: verifies the lock, then runs the stages in order in
+ * `runs/<recipe>-<version>/<run-id>/`, each in its own folder with a RunContext, evaluates
+ * each stage's output with the recipe's eval suite, checks the expected table and writes
+ * `summary.json`, `report.html` and `report.md`.
+ *
+ * Every stage's fingerprint covers its hyperparameters, its locked data, the tokenizer and
+ * chat template, the seed and the fingerprint of its input model (the previous stage's), so a
+ * change upstream changes every stage after it. A finished stage whose recorded fingerprint
+ * matches is skipped; `resume` continues the latest (or named) run, and an unfinished stage
+ * continues from its last checkpoint (the trainers resume from `<stage>/checkpoints`).
+ */
+
+import { existsSync } from "node:fs";
+import { cp, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import {
+  createEventLog,
+  createRunContext,
+  fingerprint,
+  PosttrainError,
+  type ProgressParams,
+  writeJsonAtomic,
+} from "@posttrain/core";
+import type { DatasetSpec } from "@posttrain/data";
+import {
+  compareWithExpected,
+  createEmbeddedBackend,
+  type EvalResults,
+  runEval,
+  type TaskResult,
+} from "@posttrain/evals";
+import { type HubOverrides, snapshotRepo } from "@posttrain/hub";
+import { runProbes } from "@posttrain/verifiers";
+import { describeEnvironment } from "./environment.js";
+import { RecipeError } from "./errors.js";
+import type { LoadedRecipe } from "./load.js";
+import { type RecipeLock, verifyLock } from "./lock.js";
+import { collectWarnings, writeReports } from "./report.js";
+import type { Recipe, Stage } from "./schema.js";
+import { defaultStageRunners, type StageModelSource, type StageRunner } from "./stage-runners.js";
+import type { EvalMetricSummary, RunSummary, StageSummary } from "./summary.js";
+
+/** Evaluates one model folder on the recipe's tasks (injectable for tests). */
+export type StageEvaluator = (params: {
+  recipe: Recipe;
+  modelDirectory: string;
+  packageDirectory: string;
+  outputDirectory: string;
+  signal: AbortSignal;
+}) => Promise<EvalResults>;
+
+export interface RunRecipeParams {
+  loaded: LoadedRecipe;
+  /** Default: `./runs`. */
+  runsDirectory?: string;
+  /** Default: a new id (UTC time); with `resume`, the latest run. */
+  runId?: string;
+  resume?: boolean;
+  relock?: boolean;
+  signal?: AbortSignal;
+  progressMode?: ProgressParams["mode"];
+  stageRunners?: Partial<Record<Stage["type"], StageRunner>>;
+  evaluate?: StageEvaluator;
+  hub?: HubOverrides;
+  /** Lines for the user (default: stderr). */
+  log?: (message: string) => void;
+}
+
+const tokenizerFiles = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "vocab.json",
+  "merges.txt",
+  "generation_config.json",
+];
+
+/** The embedded backend over the stage's model folder, one task at a time. */
+export const embeddedEvaluator: StageEvaluator = async (params) => {
+  const template = params.recipe.tokenizer.chatTemplate;
+  const backend = await createEmbeddedBackend({
+    modelDirectory: params.modelDirectory,
+    ...(typeof template === "string" && template !== "tokenizer" ? { chatTemplate: template } : {}),
+  });
+  try {
+    const tasks: TaskResult[] = [];
+    let first: EvalResults | null = null;
+    for (const task of params.recipe.evals.tasks) {
+      const results = await runEval({
+        task,
+        backend,
+        baseDirectory: params.packageDirectory,
+        outputDirectory: join(params.outputDirectory, task.name),
+        seed: params.recipe.seed,
+        signal: params.signal,
+        ...(params.recipe.evals.limit === undefined ? {} : { limit: params.recipe.evals.limit }),
+      });
+      first ??= results;
+      tasks.push(...results.tasks);
+    }
+    if (first === null)
+      throw new RecipeError({ code: "stage_failed", message: "the eval suite has no tasks" });
+    return { ...first, tasks };
+  } finally {
+    await backend.close?.();
+  }
+};
+
+function newRunId(): string {
+  return new Date()
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")
+    .replace("T", "-");
+}
+
+async function latestRunId(directory: string): Promise<string | null> {
+  if (!existsSync(directory)) return null;
+  const entries = (await readdir(directory, { withFileTypes: true })).filter((entry) => entry.isDirectory());
+  return (
+    entries
+      .map((entry) => entry.name)
+      .sort()
+      .at(-1) ?? null
+  );
+}
+
+function summarizeEstimates(task: TaskResult): Record<string, EvalMetricSummary> {
+  const metrics: Record<string, EvalMetricSummary> = {};
+  for (const [name, estimate] of Object.entries(task.metrics)) {
+    const interval =
+      estimate.confidenceInterval !== undefined
+        ? { lower: estimate.confidenceInterval.lower, upper: estimate.confidenceInterval.upper }
+        : estimate.standardError === null
+          ? null
+          : {
+              lower: estimate.value - 1.96 * estimate.standardError,
+              upper: estimate.value + 1.96 * estimate.standardError,
+            };
+    metrics[name] = {
+      value: estimate.value,
+      standardError: estimate.standardError,
+      confidenceInterval: interval,
+      count: estimate.count,
+    };
+  }
+  return metrics;
+}
+
+interface StageRecord {
+  fingerprint: string;
+  status: "completed";
+  wallSeconds: number;
+  modelDirectory: string;
+  trainingMetrics: Record<string, number | null>;
+}
+
+async function readJson<T>(path: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as T;
+  } catch {
+    return null;
+  }
+}
+
+async function tokenizerDirectoryOf(params: {
+  recipe: Recipe;
+  lock: RecipeLock;
+  packageDirectory: string;
+  hub: HubOverrides | undefined;
+}): Promise<string> {
+  const source = params.lock.tokenizer.source;
+  if (source.kind === "local") return resolve(params.packageDirectory, source.directory);
+  const snapshot = await snapshotRepo({
+    ...params.hub,
+    repo: { type: "model", name: source.repo },
+    revision: source.revision,
+    include: params.lock.tokenizer.files.map((file) => file.path),
+  });
+  return snapshot.directory;
+}
+
+async function baseModelOf(params: {
+  recipe: Recipe;
+  lock: RecipeLock;
+  hub: HubOverrides | undefined;
+}): Promise<StageModelSource> {
+  const { recipe, lock } = params;
+  if (recipe.model.kind === "initialize") {
+    return {
+      kind: "initialize",
+      config: recipe.model.config as Record<string, unknown>,
+      seed: recipe.model.seed,
+    };
+  }
+  if (lock.model.kind !== "hub")
+    throw new RecipeError({ code: "recipe_lock_mismatch", message: "the lock's model is not a Hub model" });
+  const snapshot = await snapshotRepo({
+    ...params.hub,
+    repo: { type: "model", name: lock.model.repo },
+    revision: lock.model.revision,
+  });
+  return { kind: "directory", directory: snapshot.directory };
+}
+
+/** Runs (or resumes) a recipe; returns the summary (also written as summary.json). */
+export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
+  const { loaded } = params;
+  const { recipe, packageDirectory } = loaded;
+  const log = params.log ?? ((message: string) => process.stderr.write(`${message}\n`));
+  const signal = params.signal ?? new AbortController().signal;
+  const started = Date.now();
+  const startedAt = new Date(started).toISOString();
+
+  const { lock, written, notes } = await verifyLock({
+    loaded,
+    ...(params.relock === undefined ? {} : { relock: params.relock }),
+    ...(params.hub === undefined ? {} : { hub: params.hub }),
+  });
+  if (written) log(`wrote the lock for ${recipe.name}`);
+  for (const note of notes)
+    log(
+      `note: ${note.path} changed since the lock (${JSON.stringify(note.locked)} → ${JSON.stringify(note.current)})`,
+    );
+
+  const recipeDirectory = resolve(
+    params.runsDirectory ?? "runs",
+    `${recipe.name}-${recipe.version}${loaded.variant === null ? "" : `-${loaded.variant}`}`,
+  );
+  const runId =
+    params.runId ??
+    (params.resume === true ? ((await latestRunId(recipeDirectory)) ?? newRunId()) : newRunId());
+  const runDirectory = join(recipeDirectory, runId);
+  await mkdir(runDirectory, { recursive: true });
+  const events = createEventLog({ path: join(runDirectory, "events.jsonl") });
+  events.write({ type: "run-start", runId, resume: params.resume === true });
+  log(`run directory: ${runDirectory}`);
+  await writeJsonAtomic({ path: join(runDirectory, "recipe.json"), value: recipe });
+  await writeJsonAtomic({ path: join(runDirectory, "recipe.lock.json"), value: lock });
+  const environment = describeEnvironment();
+  await writeJsonAtomic({ path: join(runDirectory, "environment.json"), value: environment });
+
+  const runners = { ...defaultStageRunners, ...params.stageRunners };
+  const evaluate = params.evaluate ?? embeddedEvaluator;
+  const tokenizerDirectory = await tokenizerDirectoryOf({ recipe, lock, packageDirectory, hub: params.hub });
+  let model = await baseModelOf({ recipe, lock, hub: params.hub });
+  let inputFingerprint = fingerprint({ model: lock.model });
+
+  const stages: StageSummary[] = recipe.stages.map((stage) => ({
+    name: stage.name,
+    type: stage.type,
+    status: "pending",
+    fingerprint: "",
+    wallSeconds: null,
+    modelDirectory: null,
+    trainingMetrics: {},
+    evals: {},
+    evalWallSeconds: null,
+    comparison: null,
+    error: null,
+  }));
+  let status: RunSummary["status"] = "completed";
+  let failure: unknown = null;
+
+  for (const [index, stage] of recipe.stages.entries()) {
+    const summary = stages[index] as StageSummary;
+    const stageDirectory = join(runDirectory, "stages", `${index + 1}-${stage.name}`);
+    const lockedSpecs = (kind: "train" | "evaluation") =>
+      stage.data[kind].map(
+        (_, position) => lock.datasets[`${stage.name}.${kind}[${position}]`] as DatasetSpec,
+      );
+    const train = lockedSpecs("train");
+    const evaluation = lockedSpecs("evaluation");
+    const stageFingerprint = fingerprint({
+      stage: {
+        name: stage.name,
+        type: stage.type,
+        data: { ...stage.data, train: undefined, evaluation: undefined },
+        hyperparameters: stage.hyperparameters,
+      },
+      train,
+      evaluation,
+      tokenizer: lock.tokenizer,
+      seed: recipe.seed,
+      input: inputFingerprint,
+    });
+    summary.fingerprint = stageFingerprint;
+    const recordPath = join(stageDirectory, "stage.json");
+    const record = await readJson<StageRecord>(recordPath);
+    try {
+      if (record !== null && record.fingerprint === stageFingerprint && existsSync(record.modelDirectory)) {
+        log(`stage ${stage.name}: finished earlier with the same fingerprint, skipped`);
+        summary.status = "skipped";
+        summary.wallSeconds = record.wallSeconds;
+        summary.modelDirectory = record.modelDirectory;
+        summary.trainingMetrics = record.trainingMetrics;
+      } else {
+        if (record !== null || (existsSync(stageDirectory) && params.resume !== true)) {
+          log(`stage ${stage.name}: state from another configuration, starting it afresh`);
+          await rm(stageDirectory, { recursive: true, force: true });
+        }
+        await mkdir(stageDirectory, { recursive: true });
+        await writeJsonAtomic({
+          path: join(stageDirectory, "stage-config.json"),
+          value: { stage, train, evaluation, input: model },
+        });
+        const context = createRunContext({
+          directory: stageDirectory,
+          seed: recipe.seed,
+          streamName: stage.name,
+          signal,
+          ...(params.progressMode === undefined ? {} : { progressMode: params.progressMode }),
+        });
+        log(`stage ${stage.name} (${stage.type}): running`);
+        events.write({ type: "stage-start", stage: stage.name, fingerprint: stageFingerprint });
+        const stageStart = performance.now();
+        const result = await runners[stage.type]({
+          recipe,
+          stage,
+          train,
+          evaluation,
+          model,
+          tokenizerDirectory,
+          packageDirectory,
+          context,
+        });
+        const wallSeconds = (performance.now() - stageStart) / 1000;
+        summary.wallSeconds = wallSeconds;
+        summary.trainingMetrics = result.metrics;
+        if (result.status === "interrupted" || result.modelDirectory === null) {
+          summary.status = "interrupted";
+          status = "interrupted";
+          events.write({ type: "stage-interrupted", stage: stage.name });
+          break;
+        }
+        for (const file of tokenizerFiles) {
+          const source = join(tokenizerDirectory, file);
+          if (existsSync(source)) await cp(source, join(result.modelDirectory, file));
+        }
+        summary.status = "completed";
+        summary.modelDirectory = result.modelDirectory;
+        await writeJsonAtomic({
+          path: recordPath,
+          value: {
+            fingerprint: stageFingerprint,
+            status: "completed",
+            wallSeconds,
+            modelDirectory: result.modelDirectory,
+            trainingMetrics: result.metrics,
+          } satisfies StageRecord,
+        });
+        events.write({ type: "stage-end", stage: stage.name, wallSeconds });
+      }
+      const modelDirectory = summary.modelDirectory as string;
+      if (stage.evaluate) {
+        const evalDirectory = join(runDirectory, "evals", stage.name);
+        const evalStart = performance.now();
+        log(`stage ${stage.name}: evaluating on ${recipe.evals.tasks.map((task) => task.name).join(", ")}`);
+        const results = await evaluate({
+          recipe,
+          modelDirectory,
+          packageDirectory,
+          outputDirectory: evalDirectory,
+          signal,
+        });
+        summary.evalWallSeconds = (performance.now() - evalStart) / 1000;
+        await writeJsonAtomic({ path: join(evalDirectory, "results.json"), value: results });
+        for (const task of results.tasks) summary.evals[task.task.name] = summarizeEstimates(task);
+        const expected = recipe.expected
+          .filter((row) => row.after === stage.name)
+          .map(({ task, metric, value, tolerance }) => ({ task, metric, value, tolerance }));
+        if (expected.length > 0) summary.comparison = compareWithExpected({ results, expected });
+      }
+      model = { kind: "directory", directory: modelDirectory };
+      inputFingerprint = stageFingerprint;
+    } catch (error) {
+      summary.status = "failed";
+      summary.error = PosttrainError.isInstance(error)
+        ? { code: error.code, message: error.message }
+        : { code: "unexpected", message: (error as Error)?.message ?? String(error) };
+      status = "failed";
+      failure = error;
+      events.write({ type: "stage-failed", stage: stage.name, ...summary.error });
+      break;
+    }
+  }
+
+  let probes: RunSummary["probes"] = null;
+  const verifierNames = Object.keys(lock.verifiers);
+  if (verifierNames.length > 0 && status !== "interrupted") {
+    try {
+      const report = await runProbes({ verifiers: verifierNames });
+      probes = report.verifiers.map((entry) => ({
+        verifier: entry.verifier,
+        version: entry.version,
+        passed: entry.passed,
+        failed: entry.failed,
+        failedProbes: entry.probes.filter((probe) => !probe.passed).map((probe) => probe.name),
+      }));
+    } catch (error) {
+      log(`verifier probes failed: ${(error as Error).message}`);
+    }
+  }
+  const warnings = await collectWarnings({ runDirectory, stages, recipe });
+
+  const checked = stages.flatMap((stage) => stage.comparison?.rows ?? []);
+  const runSummary: RunSummary = {
+    schemaVersion: 1,
+    recipe: {
+      name: recipe.name,
+      version: recipe.version,
+      variant: loaded.variant,
+      packageName: loaded.packageName,
+    },
+    runId,
+    runDirectory,
+    status,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    wallSeconds: (Date.now() - started) / 1000,
+    environment,
+    lock,
+    stages,
+    probes,
+    warnings,
+    expected:
+      checked.length === 0
+        ? null
+        : {
+            passed: checked.every((row) => row.passed),
+            rows: checked.length,
+            failed: checked.filter((row) => !row.passed).length,
+          },
+  };
+  await writeJsonAtomic({ path: join(runDirectory, "summary.json"), value: runSummary });
+  await writeReports({ summary: runSummary, recipe });
+  events.write({ type: "run-end", status });
+  if (failure !== null) {
+    if (PosttrainError.isInstance(failure)) throw failure;
+    throw new RecipeError({
+      code: "stage_failed",
+      message: `run ${runId} failed in stage ${stages.find((stage) => stage.status === "failed")?.name}: ${(failure as Error).message}`,
+      cause: failure,
+      details: { runDirectory },
+    });
+  }
+  return runSummary;
+}
