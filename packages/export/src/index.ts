@@ -1,0 +1,9 @@
+/**
+ * @posttrain/export — scale out on existing engines: open-instruct launch bundles, Slurm and
+ * Ray launchers, remote generation with weight pushes, Hub push with a model card, and
+ * comparison of results produced elsewhere. See README.md and docs/scale-out.md.
+ */
+export * from "./errors.js";
+export * from "./open-instruct/commits.js";
+export * from "./open-instruct/launch.js";
+export * from "./open-instruct/stage-commands.js";
