@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { emitModel } from "../emit.js";
 import { GraphBuilder } from "../graph.js";
 import type { LoadedModel } from "../model/pretrained.js";
-import { compileGraph, type Feed } from "../runtime.js";
+import { type CompiledGraph, compileGraph, type Feed } from "../runtime.js";
 import { tinyConfigs, tinyModel } from "../testing/tiny-models.js";
 import { createEmbeddedGenerationBackend } from "./backend.js";
 import { computeCompletionLogProbs } from "./completion-log-probs.js";
@@ -12,12 +12,20 @@ import { generateTokens } from "./generate.js";
 import { logSoftmax, sampleToken } from "./sampling.js";
 import type { GenerationTokenizer } from "./tokenizer.js";
 
+const logitGraphs = new WeakMap<LoadedModel, Promise<CompiledGraph>>();
+
+/** Full-sequence logits `[length, vocab]` of one row (training-path graph, compiled once per model). */
 async function fullLogits(model: LoadedModel, row: readonly number[]): Promise<Float32Array> {
-  const graph = new GraphBuilder();
-  const parameters = model.model.declareParameters(graph);
-  const inputs = model.model.declareInputs(graph);
-  const logits = model.model.logits({ graph, parameters, inputs });
-  const compiled = await compileGraph({ model: emitModel({ graph, outputs: { logits } }), threads: 1 });
+  let compiledGraph = logitGraphs.get(model);
+  if (compiledGraph === undefined) {
+    const graph = new GraphBuilder();
+    const parameters = model.model.declareParameters(graph);
+    const inputs = model.model.declareInputs(graph);
+    const logits = model.model.logits({ graph, parameters, inputs });
+    compiledGraph = compileGraph({ model: emitModel({ graph, outputs: { logits } }), threads: 1 });
+    logitGraphs.set(model, compiledGraph);
+  }
+  const compiled = await compiledGraph;
   const feeds: Record<string, Feed> = {
     input_ids: { data: BigInt64Array.from(row, BigInt), dims: [1, row.length] },
     position_ids: { data: BigInt64Array.from(row, (_, index) => BigInt(index)), dims: [1, row.length] },
