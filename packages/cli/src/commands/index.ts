@@ -7,7 +7,9 @@ import { register as generate } from "./generate.js";
 import { register as hub } from "./hub.js";
 import { register as lock } from "./lock.js";
 import { register as model } from "./model.js";
+import { register as newCommand } from "./new.js";
 import { register as plan } from "./plan.js";
+import { register as reproduce } from "./reproduce.js";
 import { register as run } from "./run.js";
 import { register as train } from "./train.js";
 import { register as verify } from "./verify.js";
@@ -26,4 +28,6 @@ export const commands: RegisterCommand[] = [
   plan,
   lock,
   run,
+  reproduce,
+  newCommand,
 ];
