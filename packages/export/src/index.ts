@@ -4,6 +4,9 @@
  * comparison of results produced elsewhere. See README.md and docs/scale-out.md.
  */
 export * from "./errors.js";
+export * from "./launchers/ray-jobs.js";
+export * from "./launchers/slurm.js";
+export * from "./open-instruct/bundle.js";
 export * from "./open-instruct/commits.js";
 export * from "./open-instruct/launch.js";
 export * from "./open-instruct/stage-commands.js";

@@ -1,0 +1,6 @@
+/**
+ * Test support for code that talks to schedulers and inference servers: a Ray Job Submission
+ * API server and an SGLang/vLLM-style generation server with weight reloads. Import from
+ * `@posttrain/export/test`; never used in production code.
+ */
+export { startTestRayServer, type TestRayServer } from "./ray-server.js";
