@@ -1,0 +1,115 @@
+import { Random } from "@posttrain/core";
+import { type LoadedTokenizer, loadTokenizer } from "@posttrain/data";
+import type { LoadedModel } from "@posttrain/engine";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ContinuousBatchScheduler, type SequenceRequest, type SequenceResult } from "./scheduler.js";
+import { createTinyServeModel, microTokenizerDirectory } from "./test-model.js";
+
+describe("ContinuousBatchScheduler", () => {
+  let model: LoadedModel;
+  let tokenizer: LoadedTokenizer;
+  beforeAll(async () => {
+    tokenizer = await loadTokenizer({ directory: microTokenizerDirectory });
+    model = createTinyServeModel({ seed: 9, eosTokenId: tokenizer.eosTokenIds[0]! });
+    for (let index = 0; index < model.parameters.length; index += 1) model.parameters[index]! *= 4;
+  });
+
+  const row = (text: string, seed: number, extra: Partial<SequenceRequest> = {}): SequenceRequest => ({
+    promptTokenIds: tokenizer.encode(text, { addSpecialTokens: true }),
+    sampling: { temperature: 0.8, topK: 50 },
+    maxNewTokens: 12,
+    random: Random.fromSeed(seed).stream("row"),
+    ...extra,
+  });
+
+  it("admits rows between decode steps; each row gets the tokens it gets alone", async () => {
+    const solo = await ContinuousBatchScheduler.create({ model, tokenizer, threads: 1 });
+    const prompts = ["A long prompt that keeps going for a while", "Hi", "Medium prompt here"];
+    const alone: SequenceResult[] = [];
+    for (const [index, prompt] of prompts.entries()) alone.push(await solo.submit(row(prompt, index)));
+
+    const scheduler = await ContinuousBatchScheduler.create({
+      model,
+      tokenizer,
+      threads: 1,
+      maxBatchSize: 2,
+    });
+    const late: Array<Promise<unknown>> = [];
+    let tokensOfFirst = 0;
+    const first = scheduler.submit(
+      row(prompts[0]!, 0, {
+        onToken: () => {
+          tokensOfFirst += 1;
+          // Join a batch that is already decoding (and a third row that must wait for a slot).
+          if (tokensOfFirst === 3)
+            late.push(scheduler.submit(row(prompts[1]!, 1)), scheduler.submit(row(prompts[2]!, 2)));
+        },
+      }),
+    );
+    const results = [
+      await first,
+      ...((await Promise.all(await Promise.all([first.then(() => Promise.all(late))])))[0] as never[]),
+    ];
+    results.forEach((result, index) => {
+      const expected = alone[index]!;
+      expect(result.tokenIds).toEqual(expected.tokenIds);
+      expect(result.text).toBe(expected.text);
+      expect(result.finishReason).toBe(expected.finishReason);
+      // Batch shapes change float rounding, not tokens.
+      result.logProbs.forEach((logProb, position) => {
+        expect(logProb).toBeCloseTo(expected.logProbs[position]!, 4);
+      });
+    });
+    expect(scheduler.statistics.prefills).toBe(3);
+    expect(scheduler.statistics.rowSteps / scheduler.statistics.decodeSteps).toBeGreaterThan(1);
+    expect(scheduler.statistics.generatedTokens).toBe(
+      alone.reduce((sum, result) => sum + result.tokenIds.length, 0),
+    );
+  });
+
+  it("an aborted row leaves at the next step with its tokens so far; finished rows report stop/length", async () => {
+    const scheduler = await ContinuousBatchScheduler.create({ model, tokenizer, threads: 1 });
+    const controller = new AbortController();
+    let seen = 0;
+    const aborted = scheduler.submit(
+      row("Keep going", 3, {
+        maxNewTokens: 200,
+        signal: controller.signal,
+        onToken: () => {
+          seen += 1;
+          if (seen === 4) controller.abort();
+        },
+      }),
+    );
+    const other = scheduler.submit(row("Other", 4, { maxNewTokens: 6 }));
+    const [abortedResult, otherResult] = await Promise.all([aborted, other]);
+    expect(abortedResult.finishReason).toBe("abort");
+    expect(abortedResult.tokenIds).toHaveLength(4);
+    expect(otherResult.tokenIds.length).toBeLessThanOrEqual(6);
+    expect(["stop", "length"]).toContain(otherResult.finishReason);
+    expect(scheduler.activeRows).toBe(0);
+    await scheduler.close();
+    await expect(scheduler.submit(row("late", 5))).rejects.toThrow(/closed/);
+  });
+
+  it("streams text deltas that add up to the final text, holding back a possible stop string", async () => {
+    const scheduler = await ContinuousBatchScheduler.create({ model, tokenizer, threads: 1 });
+    const greedy = { sampling: { temperature: 0 }, maxNewTokens: 20 };
+    const plain = await scheduler.submit(row("Stream me", 6, greedy));
+    const stop = plain.text.slice(4, 6);
+    expect(stop).toHaveLength(2);
+    let streamed = "";
+    const result = await scheduler.submit(
+      row("Stream me", 6, {
+        ...greedy,
+        stop: [stop],
+        onToken: (event) => {
+          streamed += event.textDelta;
+        },
+      }),
+    );
+    expect(result.finishReason).toBe("stop");
+    expect(result.text).toBe(plain.text.slice(0, plain.text.indexOf(stop)));
+    expect(streamed).toBe(result.text);
+  });
+});

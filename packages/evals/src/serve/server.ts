@@ -1,0 +1,602 @@
+/**
+ * `posttrain serve`: an OpenAI-compatible HTTP server over the embedded engine, on Node's
+ * built-in `node:http` (four routes and SSE need no framework).
+ *
+ * Routes: `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions`,
+ * `POST /v1/completions`, `GET /health`. Every generated row (prompt × `n`) goes to one
+ * {@link ContinuousBatchScheduler}, so concurrent clients share decode steps.
+ *
+ * - Bodies are validated with zod (request-schema.ts). Failures are OpenAI-style
+ *   `{ "error": { message, type, param, code } }`: 400 (bad JSON, invalid field — `param`
+ *   names it —, prompt + max_tokens beyond the context), 404 (unknown route or model), 405
+ *   (wrong method, `Allow` header sent), 413 (body over `maxBodyBytes`), 415 (not JSON),
+ *   503 + `Retry-After` (more than `maxPendingSequences` rows queued), 500 (engine failure).
+ * - Streaming (`stream: true`): Server-Sent Events, one `data: {json}\n\n` chunk per token with
+ *   new text (`chat.completion.chunk` / `text_completion`), a final chunk per choice with its
+ *   `finish_reason`, a usage chunk when `stream_options.include_usage`, then `data: [DONE]`.
+ * - A client that disconnects (the response closes before it ends) aborts its rows: they
+ *   leave the batch before the next decode step.
+ * - Sampling: `seed` given → choice j draws from `Random.fromSeed(seed).stream("choice j")`;
+ *   no seed → from the server's `Random` (`seed` option) stream `request k` (k counts
+ *   requests). `temperature` defaults to 1 (OpenAI), `max_tokens` to 16 for completions
+ *   (OpenAI) and to the rest of the context for chat.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { PosttrainError, Random } from "@posttrain/core";
+import type {
+  ExecutionProvider,
+  GenerationTokenizer,
+  LoadedModel,
+  SamplingParameters,
+} from "@posttrain/engine";
+import { ServeError, ServeRequestError } from "./errors.js";
+import { chatPromptTokenIds, completionPromptTokenIds } from "./prompts.js";
+import {
+  type ChatCompletionRequest,
+  type CompletionRequest,
+  chatCompletionRequestSchema,
+  completionRequestSchema,
+  parseRequestBody,
+} from "./request-schema.js";
+import { chatLogProbContent, completionLogProbs, finishReasonOf, usageOf } from "./responses.js";
+import { ContinuousBatchScheduler, type SequenceResult, type TokenEvent } from "./scheduler.js";
+
+export interface ServeOptions {
+  model: LoadedModel;
+  tokenizer: GenerationTokenizer;
+  /** The id clients pass as `model` (e.g. the folder name). */
+  servedModelName: string;
+  /** Rows decoded together at most (default 32). */
+  maxBatchSize?: number;
+  /** Intra-op threads (default: all cores). */
+  threads?: number;
+  executionProvider?: ExecutionProvider;
+  /** Largest request body (default 16 MiB). */
+  maxBodyBytes?: number;
+  /** Rows waiting for a batch slot before new requests get 503 (default 4096). */
+  maxPendingSequences?: number;
+  /** Seed of the server's stream for requests without `seed` (default 0). */
+  seed?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8000; 0 picks a free port. */
+  port?: number;
+}
+
+export interface ServeServer {
+  host: string;
+  port: number;
+  /** `http://host:port/v1`. */
+  url: string;
+  scheduler: ContinuousBatchScheduler;
+  /** Stops accepting connections, lets running requests finish, then stops the scheduler. */
+  close(): Promise<void>;
+}
+
+const jsonHeaders = { "content-type": "application/json" };
+
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  if (response.headersSent) {
+    response.end();
+    return;
+  }
+  response.writeHead(status, { ...jsonHeaders, ...headers });
+  response.end(JSON.stringify(body));
+}
+
+function sendError(response: ServerResponse, error: unknown) {
+  if (error instanceof ServeRequestError) {
+    const headers: Record<string, string> = {};
+    const allow = error.details?.["allow"];
+    if (typeof allow === "string") headers["allow"] = allow;
+    if (error.status === 503) headers["retry-after"] = "1";
+    sendJson(response, error.status, error.body(), headers);
+    return;
+  }
+  const message = PosttrainError.isInstance(error)
+    ? error.message
+    : `internal error: ${(error as Error).message}`;
+  const code = PosttrainError.isInstance(error) ? error.code : "serve_internal_error";
+  sendJson(response, 500, { error: { message, type: "server_error", param: null, code } });
+}
+
+async function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
+  const tooLarge = () =>
+    new ServeRequestError({
+      code: "serve_request_too_large",
+      status: 413,
+      message: `the request body exceeds ${maxBodyBytes} bytes`,
+    });
+  const declared = Number(request.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBodyBytes) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBodyBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseJson(body: Buffer, request: IncomingMessage): unknown {
+  const type = request.headers["content-type"];
+  if (type !== undefined && !/^application\/(json|[\w.+-]+\+json)\b/i.test(type))
+    throw new ServeRequestError({
+      code: "serve_unsupported_media_type",
+      status: 415,
+      message: `expected content-type application/json, got ${type}`,
+    });
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch (error) {
+    throw new ServeRequestError({
+      code: "serve_invalid_request",
+      status: 400,
+      message: `the request body is not valid JSON: ${(error as Error).message}`,
+      cause: error,
+    });
+  }
+}
+
+/** One generated row of a request: prompt `prompt`, choice index `choice`. */
+interface PlannedRow {
+  prompt: number;
+  choice: number;
+  promptTokenIds: number[];
+}
+
+export async function startServeServer(options: ServeOptions): Promise<ServeServer> {
+  const { model, tokenizer, servedModelName } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const maxPendingSequences = options.maxPendingSequences ?? 4096;
+  const contextLength = model.config.maxPositionEmbeddings;
+  const vocabularySize = model.config.vocab_size;
+  const serverRandom = Random.fromSeed(options.seed ?? 0);
+  const created = Math.floor(Date.now() / 1000);
+  let requestCounter = 0;
+  const scheduler = await ContinuousBatchScheduler.create({
+    model,
+    tokenizer,
+    ...(options.maxBatchSize === undefined ? {} : { maxBatchSize: options.maxBatchSize }),
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+    ...(options.executionProvider === undefined ? {} : { executionProvider: options.executionProvider }),
+  });
+
+  const modelCard = () => ({
+    id: servedModelName,
+    object: "model",
+    created,
+    owned_by: "posttrain",
+    root: model.directory ?? servedModelName,
+    max_model_len: contextLength,
+  });
+
+  const checkModel = (name: string) => {
+    if (name !== servedModelName)
+      throw new ServeRequestError({
+        code: "serve_model_not_found",
+        status: 404,
+        type: "not_found_error",
+        param: "model",
+        message: `The model \`${name}\` does not exist; this server serves \`${servedModelName}\``,
+      });
+  };
+
+  /** Validates lengths and turns the shared sampling fields into engine settings. */
+  const planSampling = (
+    body: ChatCompletionRequest | CompletionRequest,
+    prompts: number[][],
+    defaultMaxTokens: number | null,
+  ) => {
+    const longest = Math.max(...prompts.map((prompt) => prompt.length));
+    const requested =
+      body.max_tokens ?? ("max_completion_tokens" in body ? body.max_completion_tokens : null);
+    const maxNewTokens = requested ?? defaultMaxTokens ?? contextLength - longest;
+    if (longest + maxNewTokens > contextLength)
+      throw new ServeRequestError({
+        code: "serve_invalid_request",
+        status: 400,
+        param: requested === null || requested === undefined ? "messages" : "max_tokens",
+        message: `This model's maximum context length is ${contextLength} tokens. However, you requested ${longest + maxNewTokens} tokens (${longest} in the prompt, ${maxNewTokens} for the completion).`,
+      });
+    const sampling: SamplingParameters = {
+      temperature: body.temperature ?? 1,
+      ...(body.top_p === null || body.top_p === undefined ? {} : { topP: body.top_p }),
+      ...(body.top_k === null || body.top_k === undefined || body.top_k <= 0 ? {} : { topK: body.top_k }),
+    };
+    const n = body.n ?? 1;
+    const rows: PlannedRow[] = prompts.flatMap((promptTokenIds, prompt) =>
+      Array.from({ length: n }, (_, index) => ({ prompt, choice: prompt * n + index, promptTokenIds })),
+    );
+    if (scheduler.pendingRows + rows.length > maxPendingSequences)
+      throw new ServeRequestError({
+        code: "serve_overloaded",
+        status: 503,
+        message: `the server has ${scheduler.pendingRows} sequences queued (limit ${maxPendingSequences}); retry later`,
+      });
+    requestCounter += 1;
+    const base =
+      body.seed === null || body.seed === undefined
+        ? serverRandom.stream(`request ${requestCounter}`)
+        : Random.fromSeed(body.seed);
+    return { maxNewTokens, sampling, rows, base, stop: body.stop };
+  };
+
+  /** Runs every row; streams through `onToken`; rejects on engine failure. */
+  const generate = (params: {
+    plan: ReturnType<typeof planSampling>;
+    topLogProbs: number;
+    signal: AbortSignal;
+    onToken?: (row: PlannedRow, event: TokenEvent) => void;
+    onFinish?: (row: PlannedRow, result: SequenceResult) => void;
+  }) =>
+    Promise.all(
+      params.plan.rows.map(async (row) => {
+        const result = await scheduler.submit({
+          promptTokenIds: row.promptTokenIds,
+          sampling: params.plan.sampling,
+          maxNewTokens: params.plan.maxNewTokens,
+          stop: params.plan.stop,
+          random: params.plan.base.stream(`choice ${row.choice}`),
+          topLogProbs: params.topLogProbs,
+          signal: params.signal,
+          ...(params.onToken === undefined
+            ? {}
+            : { onToken: (event: TokenEvent) => params.onToken!(row, event) }),
+        });
+        params.onFinish?.(row, result);
+        return result;
+      }),
+    );
+
+  const startStream = (response: ServerResponse) => {
+    response.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+    });
+    response.flushHeaders();
+    return (payload: unknown) => {
+      if (!response.writableEnded) response.write(`data: ${JSON.stringify(payload)}\n\n`);
+    };
+  };
+
+  const endStream = (response: ServerResponse, send: (payload: unknown) => void, error?: unknown) => {
+    if (error !== undefined) {
+      const message = PosttrainError.isInstance(error) ? error.message : String(error);
+      send({ error: { message, type: "server_error", param: null, code: "serve_generation_failed" } });
+    }
+    if (!response.writableEnded) response.end("data: [DONE]\n\n");
+  };
+
+  const handleChat = async (body: unknown, response: ServerResponse, signal: AbortSignal) => {
+    const request = parseRequestBody({
+      schema: chatCompletionRequestSchema,
+      value: body,
+      label: "chat completion request",
+    });
+    checkModel(request.model);
+    const prompt = chatPromptTokenIds({ request, tokenizer });
+    const plan = planSampling(request, [prompt], null);
+    const withLogProbs = request.logprobs === true;
+    const topLogProbs = withLogProbs ? (request.top_logprobs ?? 0) : 0;
+    const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
+    const header = {
+      id,
+      object: "chat.completion.chunk",
+      created: Math.floor(Date.now() / 1000),
+      model: servedModelName,
+    };
+    if (request.stream === true) {
+      const send = startStream(response);
+      for (const row of plan.rows)
+        send({
+          ...header,
+          choices: [
+            {
+              index: row.choice,
+              delta: { role: "assistant", content: "" },
+              logprobs: null,
+              finish_reason: null,
+            },
+          ],
+        });
+      try {
+        const results = await generate({
+          plan,
+          topLogProbs,
+          signal,
+          onToken: (row, event) => {
+            if (event.textDelta === "" && !withLogProbs) return;
+            send({
+              ...header,
+              choices: [
+                {
+                  index: row.choice,
+                  delta: { content: event.textDelta },
+                  logprobs: withLogProbs
+                    ? {
+                        content: chatLogProbContent({
+                          tokenizer,
+                          tokenIds: [event.tokenId],
+                          logProbs: [event.logProb],
+                          alternatives: [event.alternatives],
+                        }),
+                      }
+                    : null,
+                  finish_reason: null,
+                },
+              ],
+            });
+          },
+          onFinish: (row, result) => {
+            if (result.finishReason === "abort") return;
+            send({
+              ...header,
+              choices: [
+                { index: row.choice, delta: {}, logprobs: null, finish_reason: finishReasonOf(result) },
+              ],
+            });
+          },
+        });
+        if (request.stream_options?.include_usage === true)
+          send({
+            ...header,
+            choices: [],
+            usage: usageOf({
+              promptTokens: prompt.length,
+              completionTokens: results.reduce((sum, result) => sum + result.tokenIds.length, 0),
+            }),
+          });
+        endStream(response, send);
+      } catch (error) {
+        endStream(response, send, error);
+      }
+      return;
+    }
+    const results = await generate({ plan, topLogProbs, signal });
+    if (signal.aborted) return;
+    sendJson(response, 200, {
+      id,
+      object: "chat.completion",
+      created: header.created,
+      model: servedModelName,
+      choices: results.map((result, index) => ({
+        index,
+        message: { role: "assistant", content: result.text },
+        logprobs: withLogProbs
+          ? {
+              content: chatLogProbContent({
+                tokenizer,
+                tokenIds: result.tokenIds,
+                logProbs: result.logProbs,
+                alternatives: result.alternatives,
+              }),
+            }
+          : null,
+        finish_reason: finishReasonOf(result),
+      })),
+      usage: usageOf({
+        promptTokens: prompt.length,
+        completionTokens: results.reduce((sum, result) => sum + result.tokenIds.length, 0),
+      }),
+    });
+  };
+
+  const handleCompletion = async (body: unknown, response: ServerResponse, signal: AbortSignal) => {
+    const request = parseRequestBody({
+      schema: completionRequestSchema,
+      value: body,
+      label: "completion request",
+    });
+    checkModel(request.model);
+    if (request.best_of !== null && request.best_of !== undefined && request.best_of !== (request.n ?? 1))
+      throw new ServeRequestError({
+        code: "serve_invalid_request",
+        status: 400,
+        param: "best_of",
+        message: "best_of other than n is not supported",
+      });
+    const prompts = completionPromptTokenIds({ request, tokenizer, vocabularySize });
+    const plan = planSampling(request, prompts, 16);
+    const withLogProbs = request.logprobs !== null && request.logprobs !== undefined;
+    const topLogProbs = request.logprobs ?? 0;
+    const promptTokens = prompts.reduce((sum, prompt) => sum + prompt.length, 0);
+    const id = `cmpl-${randomUUID().replaceAll("-", "")}`;
+    const header = {
+      id,
+      object: "text_completion",
+      created: Math.floor(Date.now() / 1000),
+      model: servedModelName,
+    };
+    if (request.stream === true) {
+      const send = startStream(response);
+      const offsets = new Map<number, number>();
+      try {
+        const results = await generate({
+          plan,
+          topLogProbs,
+          signal,
+          onToken: (row, event) => {
+            if (event.textDelta === "" && !withLogProbs) return;
+            const offset = offsets.get(row.choice) ?? 0;
+            send({
+              ...header,
+              choices: [
+                {
+                  index: row.choice,
+                  text: event.textDelta,
+                  logprobs: withLogProbs
+                    ? completionLogProbs({
+                        tokenizer,
+                        tokenIds: [event.tokenId],
+                        logProbs: [event.logProb],
+                        alternatives: [event.alternatives],
+                        textOffset: offset,
+                        withAlternatives: topLogProbs > 0,
+                      })
+                    : null,
+                  finish_reason: null,
+                },
+              ],
+            });
+            offsets.set(row.choice, offset + event.textDelta.length);
+          },
+          onFinish: (row, result) => {
+            if (result.finishReason === "abort") return;
+            send({
+              ...header,
+              choices: [
+                { index: row.choice, text: "", logprobs: null, finish_reason: finishReasonOf(result) },
+              ],
+            });
+          },
+        });
+        if (request.stream_options?.include_usage === true)
+          send({
+            ...header,
+            choices: [],
+            usage: usageOf({
+              promptTokens,
+              completionTokens: results.reduce((sum, result) => sum + result.tokenIds.length, 0),
+            }),
+          });
+        endStream(response, send);
+      } catch (error) {
+        endStream(response, send, error);
+      }
+      return;
+    }
+    const results = await generate({ plan, topLogProbs, signal });
+    if (signal.aborted) return;
+    sendJson(response, 200, {
+      id,
+      object: "text_completion",
+      created: header.created,
+      model: servedModelName,
+      choices: results.map((result, index) => ({
+        index,
+        text: result.text,
+        logprobs: withLogProbs
+          ? completionLogProbs({
+              tokenizer,
+              tokenIds: result.tokenIds,
+              logProbs: result.logProbs,
+              alternatives: result.alternatives,
+              textOffset: 0,
+              withAlternatives: topLogProbs > 0,
+            })
+          : null,
+        finish_reason: finishReasonOf(result),
+      })),
+      usage: usageOf({
+        promptTokens,
+        completionTokens: results.reduce((sum, result) => sum + result.tokenIds.length, 0),
+      }),
+    });
+  };
+
+  const routes: Record<
+    string,
+    {
+      method: "GET" | "POST";
+      handle: (request: IncomingMessage, response: ServerResponse, signal: AbortSignal) => Promise<void>;
+    }
+  > = {
+    "/health": { method: "GET", handle: async (_, response) => sendJson(response, 200, { status: "ok" }) },
+    "/v1/models": {
+      method: "GET",
+      handle: async (_, response) => sendJson(response, 200, { object: "list", data: [modelCard()] }),
+    },
+    "/v1/chat/completions": {
+      method: "POST",
+      handle: async (request, response, signal) =>
+        handleChat(parseJson(await readBody(request, maxBodyBytes), request), response, signal),
+    },
+    "/v1/completions": {
+      method: "POST",
+      handle: async (request, response, signal) =>
+        handleCompletion(parseJson(await readBody(request, maxBodyBytes), request), response, signal),
+    },
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const controller = new AbortController();
+    response.on("close", () => {
+      if (!response.writableFinished) controller.abort(new Error("client disconnected"));
+    });
+    try {
+      const path = new URL(request.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
+      const modelPath = /^\/v1\/models\/(.+)$/.exec(path);
+      if (modelPath !== null) {
+        if (request.method !== "GET")
+          throw new ServeRequestError({
+            code: "serve_method_not_allowed",
+            status: 405,
+            message: `${request.method} is not allowed on ${path}`,
+            details: { allow: "GET" },
+          });
+        checkModel(decodeURIComponent(modelPath[1]!));
+        sendJson(response, 200, modelCard());
+        return;
+      }
+      const route = routes[path];
+      if (route === undefined)
+        throw new ServeRequestError({
+          code: "serve_route_not_found",
+          status: 404,
+          type: "not_found_error",
+          message: `no route ${request.method} ${path}`,
+        });
+      if (request.method !== route.method)
+        throw new ServeRequestError({
+          code: "serve_method_not_allowed",
+          status: 405,
+          message: `${request.method} is not allowed on ${path}; use ${route.method}`,
+          details: { allow: route.method },
+        });
+      await route.handle(request, response, controller.signal);
+    } catch (error) {
+      if (!controller.signal.aborted) sendError(response, error);
+    }
+  };
+
+  const server: Server = createServer((request, response) => {
+    void handle(request, response);
+  });
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error) =>
+      reject(
+        new ServeError({
+          code: "serve_listen_failed",
+          message: `cannot listen on ${host}:${options.port ?? 8000}: ${error.message}`,
+          cause: error,
+        }),
+      ),
+    );
+    server.listen(options.port ?? 8000, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  return {
+    host,
+    port,
+    url: `http://${urlHost}:${port}/v1`,
+    scheduler,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await scheduler.close();
+      await closed;
+    },
+  };
+}
