@@ -133,9 +133,16 @@ export const recipe = defineRecipe({
   expected: [],
   variants: {
     smoke: {
+      // Arrays other than stages are replaced: the smoke run reads a few rows of each split.
       stages: [
         {
           name: "sft",
+          data: {
+            train: [{ kind: "local", directory: data, config: "sft", split: "train", amount: { rows: 128 } }],
+            evaluation: [
+              { kind: "local", directory: data, config: "sft", split: "test", amount: { rows: 16 } },
+            ],
+          },
           hyperparameters: {
             duration: { epochs: null, steps: 3 },
             evaluation: { everySteps: 3, batchSize: 16 },
@@ -143,12 +150,29 @@ export const recipe = defineRecipe({
         },
         {
           name: "dpo",
+          data: {
+            train: [
+              { kind: "local", directory: data, config: "preference", split: "train", amount: { rows: 32 } },
+            ],
+            evaluation: [
+              { kind: "local", directory: data, config: "preference", split: "test", amount: { rows: 16 } },
+            ],
+          },
           hyperparameters: {
             duration: { epochs: null, steps: 2 },
             evaluation: { everySteps: 2, batchSize: 16 },
           },
         },
-        { name: "rlvr", hyperparameters: { totalEpisodes: 128 } },
+        {
+          name: "rlvr",
+          data: {
+            train: [{ kind: "local", directory: data, config: "rlvr", split: "train", amount: { rows: 32 } }],
+            evaluation: [
+              { kind: "local", directory: data, config: "rlvr", split: "test", amount: { rows: 16 } },
+            ],
+          },
+          hyperparameters: { totalEpisodes: 128 },
+        },
       ],
       evals: { limit: 4 },
     },
