@@ -181,11 +181,16 @@ const adversarial = [
 ];
 let worst = { verifier: "", name: "", milliseconds: 0, score: 0, timeout: false };
 const latencies: number[] = [];
+const worstByVerifier: Record<string, number> = {};
 for (const input of adversarial) {
   checkMilliseconds.clear();
   const output = await verify({ verifier: input.verifier, rows: [input.row], pool, timeoutMilliseconds });
   const milliseconds = checkMilliseconds.get(0) ?? 0;
   latencies.push(milliseconds);
+  worstByVerifier[input.verifier] = Math.max(
+    worstByVerifier[input.verifier] ?? 0,
+    Number(milliseconds.toFixed(1)),
+  );
   const row = output.rows[0];
   if (milliseconds > worst.milliseconds) {
     worst = {
@@ -244,6 +249,7 @@ printResultLine({
   adversarialInputs: adversarial.length,
   worstLatencyMilliseconds: Number(worst.milliseconds.toFixed(1)),
   worstLatencyInput: `${worst.verifier}/${worst.name}`,
+  worstLatencyMillisecondsByVerifier: worstByVerifier,
   medianAdversarialLatencyMilliseconds: Number(
     sortedLatencies[Math.floor(sortedLatencies.length / 2)]?.toFixed(1),
   ),
