@@ -71,7 +71,7 @@ describe.skipIf(!existsSync(child))("sft kill/resume (built child process)", () 
     expect(interrupted.stdout).not.toContain("done");
     expect(runToEnd(killed)).toBe(expected);
     expect([...stepLosses(killed).entries()]).toEqual([...stepLosses(referenceDirectory).entries()]);
-  }, 60_000);
+  }, 120_000);
 
   it("SIGINT writes a checkpoint and exits 0; the run then resumes to the same result", async () => {
     const { hash: expected } = reference();
@@ -83,5 +83,5 @@ describe.skipIf(!existsSync(child))("sft kill/resume (built child process)", () 
     expect(step).toBeLessThan(Number(steps));
     expect(interrupted.stdout).toContain(`checkpoint ${step}\n`);
     expect(runToEnd(directory)).toBe(expected);
-  }, 60_000);
+  }, 120_000);
 });
