@@ -10,3 +10,6 @@ export * from "./open-instruct/bundle.js";
 export * from "./open-instruct/commits.js";
 export * from "./open-instruct/launch.js";
 export * from "./open-instruct/stage-commands.js";
+export * from "./push/model-card.js";
+export * from "./push/push.js";
+export * from "./results/compare.js";

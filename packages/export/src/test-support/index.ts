@@ -4,3 +4,4 @@
  * `@posttrain/export/test`; never used in production code.
  */
 export { startTestRayServer, type TestRayServer } from "./ray-server.js";
+export { resultsFile } from "./results-file.js";
