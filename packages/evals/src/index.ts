@@ -41,6 +41,11 @@ export {
 } from "./run-eval.js";
 export type { ItemScore, SampleVerdict } from "./scoring.js";
 export { cutAtStop, scoreItem } from "./scoring.js";
+export type { OpenAiErrorType } from "./serve/errors.js";
+export { ServeError, ServeRequestError } from "./serve/errors.js";
+export type { SchedulerStatistics, SequenceRequest, SequenceResult } from "./serve/scheduler.js";
+export type { ServeOptions, ServeServer } from "./serve/server.js";
+export { startServeServer, startServeServerFromFolder, writeTinyServeModel } from "./serve/start.js";
 export type {
   GenerationSpec,
   PromptSpec,

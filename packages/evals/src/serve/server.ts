@@ -70,6 +70,8 @@ export interface ServeServer {
   port: number;
   /** `http://host:port/v1`. */
   url: string;
+  /** The served model id. */
+  model: string;
   scheduler: ContinuousBatchScheduler;
   /** Stops accepting connections, lets running requests finish, then stops the scheduler. */
   close(): Promise<void>;
@@ -591,6 +593,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     host,
     port,
     url: `http://${urlHost}:${port}/v1`,
+    model: servedModelName,
     scheduler,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,0 +1,86 @@
+/**
+ * Entry points of `posttrain serve` that load the engine lazily (like embedded-backend.ts), so
+ * importing `@posttrain/evals` for the HTTP backend never loads onnxruntime. The scheduler,
+ * request schemas and response builders are re-exported as types here; import
+ * `./serve/index.js` inside this package for the classes themselves.
+ */
+import { existsSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import type { BuiltinChatTemplateName } from "@posttrain/data";
+import { ServeError } from "./errors.js";
+import type { ServeOptions, ServeServer } from "./server.js";
+
+/** Starts the server over an already loaded model and tokenizer. */
+export async function startServeServer(options: ServeOptions): Promise<ServeServer> {
+  const { startServeServer: start } = await import("./server.js");
+  return start(options);
+}
+
+/**
+ * Loads a Hugging Face model folder (weights with @posttrain/engine's `loadModel`, tokenizer
+ * and chat template with @posttrain/data's `loadTokenizer`) and serves it. The served name
+ * defaults to the folder's name.
+ */
+export async function startServeServerFromFolder(
+  params: Omit<ServeOptions, "model" | "tokenizer" | "servedModelName"> & {
+    directory: string;
+    servedModelName?: string;
+    /** A built-in chat template instead of the tokenizer's own. */
+    chatTemplate?: BuiltinChatTemplateName;
+  },
+): Promise<ServeServer> {
+  const { directory, servedModelName, chatTemplate, ...options } = params;
+  if (!existsSync(join(directory, "config.json")))
+    throw new ServeError({
+      code: "serve_model_unavailable",
+      message: `${directory} is not a model folder (no config.json)`,
+      details: { directory },
+    });
+  const [{ loadModel }, { loadTokenizer }] = await Promise.all([
+    import("@posttrain/engine"),
+    import("@posttrain/data"),
+  ]);
+  const [model, tokenizer] = await Promise.all([
+    loadModel({ directory }),
+    loadTokenizer({ directory, ...(chatTemplate === undefined ? {} : { chatTemplate }) }),
+  ]);
+  return startServeServer({
+    ...options,
+    model,
+    tokenizer: {
+      encode: (text, encodeOptions) => tokenizer.encode(text, encodeOptions),
+      // @posttrain/data's decode([]) throws; an empty id list is "".
+      decode: (ids, decodeOptions) => (ids.length === 0 ? "" : tokenizer.decode(ids, decodeOptions)),
+      eosTokenIds: tokenizer.eosTokenIds,
+      applyChatTemplate: (chat) =>
+        tokenizer.applyChatTemplate(chat as Parameters<typeof tokenizer.applyChatTemplate>[0]),
+    },
+    servedModelName: servedModelName ?? basename(resolve(directory)),
+  });
+}
+
+/**
+ * Writes the tiny random Llama used by the serve tests and `bench:serve` (micro tokenizer,
+ * 512 tokens) as a model folder; `scale` multiplies the initial weights (N(0, 0.02²) gives
+ * near-uniform logits).
+ */
+export async function writeTinyServeModel(params: {
+  directory: string;
+  seed: number;
+  hiddenSize?: number;
+  layers?: number;
+  scale?: number;
+}): Promise<void> {
+  const [{ createTinyServeModel, saveTinyServeModel, microTokenizerDirectory }, { loadTokenizer }] =
+    await Promise.all([import("./test-model.js"), import("@posttrain/data")]);
+  const tokenizer = await loadTokenizer({ directory: microTokenizerDirectory });
+  const model = createTinyServeModel({
+    seed: params.seed,
+    eosTokenId: tokenizer.eosTokenIds[0]!,
+    ...(params.hiddenSize === undefined ? {} : { hiddenSize: params.hiddenSize }),
+    ...(params.layers === undefined ? {} : { layers: params.layers }),
+  });
+  const scale = params.scale ?? 1;
+  for (let index = 0; index < model.parameters.length; index += 1) model.parameters[index]! *= scale;
+  await saveTinyServeModel({ model, directory: params.directory });
+}
