@@ -11,6 +11,7 @@ import { register as newCommand } from "./new.js";
 import { register as plan } from "./plan.js";
 import { register as reproduce } from "./reproduce.js";
 import { register as run } from "./run.js";
+import { register as serve } from "./serve.js";
 import { register as train } from "./train.js";
 import { register as verify } from "./verify.js";
 
@@ -25,6 +26,7 @@ export const commands: RegisterCommand[] = [
   train,
   model,
   generate,
+  serve,
   plan,
   lock,
   run,
