@@ -86,6 +86,8 @@ export type GrpoFlag =
   | "vllmTensorParallelSize"
   | "advantageNormalizationType"
   | "asyncSteps"
+  | "maskTruncatedCompletions"
+  | "filterZeroStdSamples"
   | "gradientCheckpointing"
   | "outputDirectory";
 
@@ -268,6 +270,8 @@ const grpoFlags: Record<GrpoFlag, string | null> = {
   vllmTensorParallelSize: "--vllm_tensor_parallel_size",
   advantageNormalizationType: null,
   asyncSteps: null,
+  maskTruncatedCompletions: "--mask_truncated_completions",
+  filterZeroStdSamples: null,
   gradientCheckpointing: "--gradient_checkpointing",
   outputDirectory: "--output_dir",
 };
@@ -344,6 +348,7 @@ const head: OpenInstructCommit = {
     clipHigher: "--clip_higher",
     advantageNormalizationType: "--advantage_normalization_type",
     asyncSteps: "--async_steps",
+    filterZeroStdSamples: "--filter_zero_std_samples",
   },
   ppo: null,
   klEstimators: { k1: "0", k2: "1", k3: "2", k4: "3" },

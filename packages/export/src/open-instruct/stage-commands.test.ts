@@ -218,7 +218,14 @@ describe("open-instruct export: OLMo 2 1B at 89b4f62 (docs/olmo2.md)", () => {
     expect(numeric(map, "--num_samples_per_prompt_rollout")).toBe(16);
     expect(numeric(map, "--learning_rate")).toBe(5e-7);
     expect(value(map, "--lr_scheduler_type")).toBe("constant");
-    expect(numeric(map, "--total_episodes")).toBe(2_000_000);
+    // The recipe's 2,604 steps × 768 episodes: the published 2M rounded down to whole steps.
+    expect(numeric(map, "--total_episodes")).toBe(2604 * 768);
+    expect(numeric(map, "--max_prompt_token_length")).toBe(2048);
+    expect(value(map, "--num_learners_per_node")).toBe("8");
+    expect(value(map, "--mask_truncated_completions")).toBe("False");
+    expect(numeric(map, "--verification_reward")).toBe(10);
+    expect(map.has("--advantage_normalization_type")).toBe(false);
+    expect(grpo.omitted.map((entry) => entry.field)).toContain("stages[2].hyperparameters.verifierWorkers");
     expect(numeric(map, "--response_length")).toBe(2048);
     expect(numeric(map, "--pack_length")).toBe(4096);
     expect(value(map, "--non_stop_penalty")).toBe("True");
@@ -227,7 +234,8 @@ describe("open-instruct export: OLMo 2 1B at 89b4f62 (docs/olmo2.md)", () => {
     expect(numeric(map, "--num_epochs")).toBe(1);
     expect(numeric(map, "--deepspeed_stage")).toBe(2);
     expect(numeric(map, "--seed")).toBe(1);
-    expect(grpo.batch.effectiveBatchSize).toBe(768);
+    expect(grpo.batch.effectiveBatchSize).toBe(384);
+    expect(grpo.batch.formula).toContain("= 768 episodes per step = 2 mini-batches");
   });
 });
 
@@ -270,7 +278,7 @@ describe("open-instruct export: a newer commit (HEAD e6c3044) uses the renamed f
     expect(PosttrainError.hasCode(error, "export_unsupported")).toBe(true);
     const fields = (error as PosttrainError).details?.["fields"] as string[];
     expect(fields).toContain("stages[0].hyperparameters.reduction");
-    expect(fields).toContain("stages[2].hyperparameters.algorithm");
+    expect(fields).toContain("stages[2].type");
   });
 
   it("refuses GRPO at the release commit, which predates grpo_fast.py", () => {
@@ -281,7 +289,7 @@ describe("open-instruct export: a newer commit (HEAD e6c3044) uses the renamed f
         datasetPaths: pathsOf(olmo2),
         stages: ["rlvr-math"],
       }),
-    ).toThrow(/stages\[3\]\.hyperparameters\.algorithm/);
+    ).toThrow(/stages\[3\]\.type: .*no GRPO script/);
   });
 
   it("refuses a batch that does not multiply out, and non-default AdamW betas", () => {
