@@ -62,8 +62,9 @@ export {
 } from "./schema.js";
 export {
   type DpoHyperparameters,
+  type PpoHyperparameters,
+  ppoConfigSchema,
   type RlvrHyperparameters,
-  rlvrConfigAdapter,
   type SftHyperparameters,
   type StageType,
   stageConfigSchemas,

@@ -89,15 +89,49 @@ function sourceRows(
 }
 
 function effectiveBatch(stage: Stage): number {
-  if (stage.type === "rlvr")
+  if (stage.type === "ppo")
     return stage.hyperparameters.promptsPerStep * stage.hyperparameters.samplesPerPrompt;
   const batch = stage.hyperparameters.batch;
   return batch.devices * batch.perDeviceBatchSize * batch.gradientAccumulationSteps;
 }
 
 function microBatch(stage: Stage): number {
-  if (stage.type === "rlvr") return 1;
+  if (stage.type === "ppo") return 1;
   return stage.hyperparameters.batch.perDeviceBatchSize;
+}
+
+/** RL stages: episodes (prompt + completion pairs), prompt and response lengths, update passes. */
+function reinforcementShape(stage: Stage): {
+  episodes: number;
+  prompt: number;
+  response: number;
+  updateEpochs: number;
+  klBeta: number;
+  valueModel: boolean;
+} | null {
+  if (stage.type === "rlvr") {
+    const h = stage.hyperparameters;
+    return {
+      episodes: h.steps * h.rollouts.promptsPerStep * h.rollouts.samplesPerPrompt,
+      prompt: stage.data.maxLength,
+      response: h.rollouts.maxNewTokens,
+      updateEpochs: h.epochs,
+      klBeta: h.kl.beta,
+      valueModel: false,
+    };
+  }
+  if (stage.type === "ppo") {
+    const h = stage.hyperparameters;
+    return {
+      episodes: h.totalEpisodes,
+      prompt: h.sampling.maxPromptTokens,
+      response: h.sampling.maxResponseTokens,
+      updateEpochs: h.updateEpochs,
+      klBeta: h.kl.beta,
+      valueModel: true,
+    };
+  }
+  return null;
 }
 
 /**
@@ -138,14 +172,19 @@ export function planRecipe(params: {
     }
     const hyper = stage.hyperparameters;
     let trainingRows: number | null;
-    if (stage.type === "rlvr") {
-      trainingRows = stage.hyperparameters.totalEpisodes;
+    const rl = reinforcementShape(stage);
+    if (rl !== null) {
+      trainingRows = rl.episodes;
       rowsFrom = "duration";
-    } else if ("steps" in stage.hyperparameters.duration) {
-      trainingRows = stage.hyperparameters.duration.steps * effectiveBatch(stage);
-      rowsFrom = "duration";
+    } else if (stage.type === "sft" || stage.type === "dpo") {
+      if ("steps" in stage.hyperparameters.duration) {
+        trainingRows = stage.hyperparameters.duration.steps * effectiveBatch(stage);
+        rowsFrom = "duration";
+      } else {
+        trainingRows = rows === null ? null : rows * stage.hyperparameters.duration.epochs;
+      }
     } else {
-      trainingRows = rows === null ? null : rows * stage.hyperparameters.duration.epochs;
+      trainingRows = null;
     }
     let trainingTokens: number | null = null;
     let generatedTokens = 0;
@@ -159,24 +198,20 @@ export function planRecipe(params: {
         trainingTokens = trainingRows * 2 * tokensPerRow;
         const referenceFlops = stage.hyperparameters.loss.type === "simpo" ? 0 : 2 * n * trainingTokens;
         flops = 6 * n * trainingTokens + referenceFlops;
-      } else {
-        const rl = stage.hyperparameters;
-        const sequence = rl.sampling.maxPromptTokens + rl.sampling.maxResponseTokens;
-        trainingTokens = trainingRows * sequence;
-        generatedTokens = trainingRows * rl.sampling.maxResponseTokens;
+      } else if (rl !== null) {
+        trainingTokens = trainingRows * (rl.prompt + rl.response);
+        generatedTokens = trainingRows * rl.response;
         const generation = 2 * n * trainingTokens; // prefill + decode ≈ 2·N per token
-        const scoring = 2 * n * trainingTokens * (rl.kl.beta > 0 ? 2 : 1); // old policy (+ reference)
+        const scoring = 2 * n * trainingTokens * (rl.klBeta > 0 ? 2 : 1); // old policy (+ reference)
         const updates = 6 * n * trainingTokens * rl.updateEpochs;
-        const value = rl.algorithm === "ppo" ? 6 * n * trainingTokens * rl.updateEpochs : 0;
+        const value = rl.valueModel ? 6 * n * trainingTokens * rl.updateEpochs : 0;
         flops = generation + scoring + updates + value;
       }
     }
     if (stage.type === "dpo" && stage.hyperparameters.loss.type !== "simpo") reference = n * bytesPerFloat;
-    if (stage.type === "rlvr" && stage.hyperparameters.kl.beta > 0) reference = n * bytesPerFloat;
+    if (rl !== null && rl.klBeta > 0) reference = n * bytesPerFloat;
     const sequence =
-      stage.type === "rlvr"
-        ? stage.hyperparameters.sampling.maxPromptTokens + stage.hyperparameters.sampling.maxResponseTokens
-        : (stage.data.packing?.sequenceLength ?? stage.data.maxLength);
+      rl !== null ? rl.prompt + rl.response : (stage.data.packing?.sequenceLength ?? stage.data.maxLength);
     const sequencesPerMicroBatch = microBatch(stage) * (stage.type === "dpo" ? 2 : 1);
     const lossChunks = "lossChunks" in hyper ? hyper.lossChunks : 1;
     const activations =

@@ -26,14 +26,28 @@ function stage(name: string, accuracy: number, type: StageSummary["type"] = "sft
     trainingMetrics: { loss: 1.2 },
     evals: {
       fixture_gsm: {
-        accuracy: { value: accuracy, standardError: 0.01, confidenceInterval: { lower: accuracy - 0.02, upper: accuracy + 0.02 }, count: 100 },
+        accuracy: {
+          value: accuracy,
+          standardError: 0.01,
+          confidenceInterval: { lower: accuracy - 0.02, upper: accuracy + 0.02 },
+          count: 100,
+        },
       },
     },
     evalWallSeconds: 3,
     comparison: {
       passed: false,
       rows: [
-        { task: "fixture_gsm", metric: "accuracy", value: 0.1, tolerance: 0.01, actual: accuracy, difference: accuracy - 0.1, passed: false, reason: "outside_tolerance" },
+        {
+          task: "fixture_gsm",
+          metric: "accuracy",
+          value: 0.1,
+          tolerance: 0.01,
+          actual: accuracy,
+          difference: accuracy - 0.1,
+          passed: false,
+          reason: "outside_tolerance",
+        },
       ],
     },
     error: null,
@@ -55,7 +69,11 @@ function summaryOf(stages: StageSummary[]): RunSummary {
       lockVersion: 1,
       recipe: { name: "fixture", version: "1.2.3", variant: null, fingerprint: "a".repeat(64) },
       model: { kind: "initialize", fingerprint: "b".repeat(64) },
-      tokenizer: { source: { kind: "local", directory: "tokenizer" }, files: [], chatTemplateSha256: "c".repeat(64) },
+      tokenizer: {
+        source: { kind: "local", directory: "tokenizer" },
+        files: [],
+        chatTemplateSha256: "c".repeat(64),
+      },
       datasets: {},
       evalTasks: {},
       verifiers: { gsm8k: "1.0.0" },
@@ -75,9 +93,17 @@ beforeAll(async () => {
     await mkdir(directory, { recursive: true });
     const events = createEventLog({ path: join(directory, "events.jsonl") });
     for (let step = 1; step <= 5; step += 1)
-      events.write({ type: "step-end", step, loss: 3 / step, learningRate: 1e-3, rewards: { gsm8k: step / 5 }, kl: step * 0.01 });
+      events.write({
+        type: "step-end",
+        step,
+        loss: 3 / step,
+        learningRate: 1e-3,
+        rewards: { gsm8k: step / 5 },
+        kl: step * 0.01,
+      });
     events.write({ type: "evaluation", step: 5, accuracy: 0.4 });
-    if (name === "rlvr") events.write({ type: "over-optimisation-warning", step: 4, message: "reward up, held-out down" });
+    if (name === "rlvr")
+      events.write({ type: "over-optimisation-warning", step: 4, message: "reward up, held-out down" });
   }
 });
 afterAll(async () => {
@@ -92,15 +118,26 @@ describe("collectWarnings", () => {
       "rlvr step 4: reward up, held-out down",
       "possible over-optimisation: held-out fixture_gsm accuracy fell from 0.300 to 0.200 after rlvr",
     ]);
-    expect(await collectWarnings({ runDirectory, stages: [stage("sft", 0.3), stage("rlvr", 0.29, "rlvr")], recipe })).toHaveLength(1);
+    expect(
+      await collectWarnings({
+        runDirectory,
+        stages: [stage("sft", 0.3), stage("rlvr", 0.29, "rlvr")],
+        recipe,
+      }),
+    ).toHaveLength(1);
   });
 });
 
 describe("report.md", () => {
   it("has the eval table with expected, delta, CI and verdict, curves, probes, lock and environment", async () => {
-    const { markdown } = await writeReports({ summary: summaryOf([stage("sft", 0.3), stage("rlvr", 0.2, "rlvr")]), recipe });
+    const { markdown } = await writeReports({
+      summary: summaryOf([stage("sft", 0.3), stage("rlvr", 0.2, "rlvr")]),
+      recipe,
+    });
     const text = await readFile(markdown, "utf8");
-    expect(text).toContain("| sft | fixture_gsm | accuracy | 0.300 | [0.280, 0.320] | 0.100 ± 0.010 | +0.200 | FAIL |");
+    expect(text).toContain(
+      "| sft | fixture_gsm | accuracy | 0.300 | [0.280, 0.320] | 0.100 ± 0.010 | +0.200 | FAIL |",
+    );
     expect(text).toContain("- rewards.gsm8k: 0.200 → 1.000 over 5 points");
     expect(text).toContain("- held-out accuracy: 0.400 → 0.400");
     expect(text).toContain("| gsm8k | 1.0.0 | 5 | 1 | hedged-answer |");
@@ -111,7 +148,10 @@ describe("report.md", () => {
 
 describe.skipIf(!existsSync(chromium))("report.html in headless Chromium", () => {
   it("renders offline with every chart drawn", async () => {
-    const { html } = await writeReports({ summary: summaryOf([stage("sft", 0.3), stage("rlvr", 0.2, "rlvr")]), recipe });
+    const { html } = await writeReports({
+      summary: summaryOf([stage("sft", 0.3), stage("rlvr", 0.2, "rlvr")]),
+      recipe,
+    });
     const profile = await mkdtemp(join(tmpdir(), "posttrain-chromium-"));
     try {
       const result = spawnSync(

@@ -19,7 +19,7 @@ export interface StageCurves {
   stage: string;
   /** From `step-end` events: loss, learningRate, gradientNorm, rewards, KL, lengths… */
   training: Record<string, Array<[number, number]>>;
-  /** From `evaluation` events (held-out loss, accuracy, …). */
+  /** From `evaluation` and RLVR `over-optimization-check` events (held-out loss, accuracy, …). */
   heldOut: Record<string, Array<[number, number]>>;
 }
 
@@ -86,7 +86,11 @@ export async function stageCurves(params: { summary: RunSummary }): Promise<Stag
     curves.push({
       stage: stage.name,
       training: numericSeries(events.filter((event) => event["type"] === "step-end")),
-      heldOut: numericSeries(events.filter((event) => event["type"] === "evaluation")),
+      heldOut: numericSeries(
+        events.filter(
+          (event) => event["type"] === "evaluation" || event["type"] === "over-optimization-check",
+        ),
+      ),
     });
   }
   return curves;

@@ -69,7 +69,7 @@ describe("defineRecipe", () => {
 });
 
 describe("variants", () => {
-  it("merges objects deeply, stages by name, and replaces other arrays", () => {
+  it("merges objects deeply, stages by name; $replace, null and other arrays replace", () => {
     expect(
       mergeVariant(
         {
@@ -80,15 +80,18 @@ describe("variants", () => {
             { name: "y", v: 2 },
           ],
         },
-        { a: { c: 3, b: null }, list: [9], stages: [{ name: "y", v: 5 }] },
+        { a: { c: 3, b: null }, list: [9], stages: [{ name: "y", v: { $replace: { w: 1 } } }] },
       ),
     ).toEqual({
-      a: { c: 3 },
+      a: { b: null, c: 3 },
       list: [9],
       stages: [
         { name: "x", v: 1 },
-        { name: "y", v: 5 },
+        { name: "y", v: { w: 1 } },
       ],
+    });
+    expect(mergeVariant({ d: { epochs: 1 } }, { d: { $replace: { steps: 3 } } })).toEqual({
+      d: { steps: 3 },
     });
   });
 

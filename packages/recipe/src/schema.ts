@@ -95,6 +95,7 @@ export const stageSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("sft"), ...stageCommon, hyperparameters: stageConfigSchemas.sft }),
   z.strictObject({ type: z.literal("dpo"), ...stageCommon, hyperparameters: stageConfigSchemas.dpo }),
   z.strictObject({ type: z.literal("rlvr"), ...stageCommon, hyperparameters: stageConfigSchemas.rlvr }),
+  z.strictObject({ type: z.literal("ppo"), ...stageCommon, hyperparameters: stageConfigSchemas.ppo }),
 ]);
 export type Stage = z.infer<typeof stageSchema>;
 
@@ -139,8 +140,8 @@ const recipeObjectSchema = z.strictObject({
   expected: z.array(expectedRowSchema),
   /**
    * Named variants (e.g. `smoke`) as patches over this recipe ({@link mergeVariant}): objects
-   * merge deeply, `null` deletes a key, arrays of named objects (stages) merge by `name`, any
-   * other array is replaced.
+   * merge deeply, arrays of named objects (stages) merge by `name`, `{ $replace: value }` and
+   * anything else replace.
    */
   variants: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.record(z.string(), z.unknown())).default({}),
 });
@@ -210,17 +211,18 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * The variant merge (RFC 7386 JSON merge patch, plus arrays of named objects merged by
- * `name`): objects merge deeply, a `null` value deletes the key (so `{ epochs: null, steps: 20 }`
- * switches a duration), arrays of named objects merge element by name, other values replace.
+ * The variant merge: objects merge deeply, arrays of named objects (stages) merge element by
+ * `name`, anything else (values, `null`, other arrays) replaces. `{ $replace: value }`
+ * replaces a whole object instead of merging into it, e.g. `duration: { $replace: { steps: 3 } }`
+ * switches an `{ epochs }` duration to `{ steps }`.
  */
 export function mergeVariant(base: unknown, patch: unknown): unknown {
+  if (isPlainObject(patch) && Object.keys(patch).length === 1 && "$replace" in patch)
+    return patch["$replace"];
   if (isPlainObject(base) && isPlainObject(patch)) {
     const merged: Record<string, unknown> = { ...base };
-    for (const [key, value] of Object.entries(patch)) {
-      if (value === null) delete merged[key];
-      else merged[key] = key in base ? mergeVariant(base[key], value) : value;
-    }
+    for (const [key, value] of Object.entries(patch))
+      merged[key] = key in base ? mergeVariant(base[key], value) : value;
     return merged;
   }
   const named = (items: unknown[]) =>

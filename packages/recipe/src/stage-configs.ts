@@ -1,16 +1,15 @@
 /**
  * The hyperparameter schema of each stage type, taken from the stage package itself so a
- * recipe is validated by exactly the rules its trainer applies.
+ * recipe is validated by exactly the rules its trainer applies: `sft`, `dpo` and `rlvr`
+ * (GRPO family) use @posttrain/sft's, @posttrain/dpo's and @posttrain/rlvr's `Config`.
  *
- * @posttrain/sft and @posttrain/dpo export their `Config`, used as is.
- *
- * ADAPTER (RLVR only): @posttrain/rlvr did not export a `Config` from its entry point when
- * this was written, and the one it is writing is GRPO-only (≥ 2 samples per prompt, no value
- * model), which cannot express Tulu 3's PPO stage. `rlvrConfigAdapter` spells out the
- * GRPO/PPO hyperparameters the published runs pin; switch to the package's `Config` (or a
- * union with it) once it is exported. Nothing else in this package refers to the adapter.
+ * `ppo` is the one stage type without a trainer here: Tulu 3's RLVR stage was PPO (value
+ * model, one sample per prompt), which @posttrain/rlvr's GRPO `Config` cannot express
+ * (it needs ≥ 2 samples per prompt). `ppoConfigSchema` records the published PPO run's
+ * hyperparameters as data, so the recipe pins them; running it fails with `stage_unavailable`.
  */
 import { Config as dpoConfig } from "@posttrain/dpo";
+import { Config as rlvrConfig } from "@posttrain/rlvr";
 import { Config as sftConfig } from "@posttrain/sft";
 import { z } from "zod";
 
@@ -29,14 +28,9 @@ const learningRate = z.strictObject({
   ]),
 });
 
-/**
- * ADAPTER: the RLVR hyperparameters (open-instruct PPO / GRPO names in the comments) until
- * @posttrain/rlvr exports its `Config`.
- */
-export const rlvrConfigAdapter = z.strictObject({
+/** Tulu 3's PPO RLVR hyperparameters (open-instruct names in the comments); data only, no trainer. */
+export const ppoConfigSchema = z.strictObject({
   seed: z.number().int(),
-  /** `grpo` (group-relative advantages) or `ppo` (value model, GAE). */
-  algorithm: z.enum(["grpo", "ppo"]),
   /** Unique prompts per optimizer step (`num_unique_prompts_rollout`, PPO: rollout batch). */
   promptsPerStep: z.number().int().positive(),
   /** Completions sampled per prompt (`num_samples_per_prompt_rollout`). */
@@ -77,10 +71,12 @@ export const rlvrConfigAdapter = z.strictObject({
 export const stageConfigSchemas = {
   sft: sftConfig,
   dpo: dpoConfig,
-  rlvr: rlvrConfigAdapter,
+  rlvr: rlvrConfig,
+  ppo: ppoConfigSchema,
 } as const;
 
 export type StageType = keyof typeof stageConfigSchemas;
 export type SftHyperparameters = z.output<typeof sftConfig>;
 export type DpoHyperparameters = z.output<typeof dpoConfig>;
-export type RlvrHyperparameters = z.output<typeof rlvrConfigAdapter>;
+export type RlvrHyperparameters = z.output<typeof rlvrConfig>;
+export type PpoHyperparameters = z.output<typeof ppoConfigSchema>;

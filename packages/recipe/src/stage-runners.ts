@@ -41,7 +41,11 @@ function chatTemplateChoice(recipe: Recipe) {
   return template === "tokenizer" ? {} : { chatTemplate: template };
 }
 
-async function prepare(params: StageRunParams, sources: DatasetSpec[], format: "sft" | "preference") {
+async function prepare(
+  params: StageRunParams,
+  sources: DatasetSpec[],
+  format: "sft" | "preference" | "rlvr",
+) {
   return prepareDataset({
     sources,
     format,
@@ -106,19 +110,52 @@ const runDpo: StageRunner = async (params) => {
   };
 };
 
+const runRlvr: StageRunner = async (params) => {
+  const [rlvr, { loadTokenizer }] = await Promise.all([import("@posttrain/rlvr"), import("@posttrain/data")]);
+  const train = await rlvr.readRlvrRows(await prepare(params, params.train, "rlvr"));
+  const evaluation =
+    params.evaluation.length === 0
+      ? undefined
+      : await rlvr.readRlvrRows(await prepare(params, params.evaluation, "rlvr"));
+  const tokenizer = await loadTokenizer({
+    directory: params.tokenizerDirectory,
+    ...chatTemplateChoice(params.recipe),
+  });
+  const result = await rlvr.train({
+    config: params.stage.hyperparameters as Parameters<typeof rlvr.train>[0]["config"],
+    model: params.model as Parameters<typeof rlvr.train>[0]["model"],
+    data: { train, ...(evaluation === undefined ? {} : { evaluation }) },
+    context: params.context,
+    tokenizer,
+  });
+  const last = result.metrics.lastStep;
+  const perVerifier: Record<string, number | null> = {};
+  for (const [name, statistics] of Object.entries(last?.perVerifier ?? {})) {
+    perVerifier[`reward.${name}`] = statistics.rewardMean;
+    perVerifier[`accuracy.${name}`] = statistics.accuracy;
+  }
+  const check = result.metrics.checks.at(-1) as Record<string, unknown> | undefined;
+  return {
+    status: result.status,
+    modelDirectory: result.modelDirectory,
+    metrics: { ...numericMetrics(last), ...perVerifier, ...numericMetrics(check ?? null, "heldOut.") },
+  };
+};
+
 const unavailable =
   (type: string): StageRunner =>
   async (params) => {
     throw new RecipeError({
       code: "stage_unavailable",
-      message: `stage "${params.stage.name}" is of type ${type}, and @posttrain/${type} does not provide a trainer the runner can call yet`,
+      message: `stage "${params.stage.name}" is of type ${type}: posttrain has no ${type} trainer (the recipe pins its hyperparameters as data)`,
       details: { stage: params.stage.name, type },
     });
   };
 
-/** The runner of each stage type (RLVR: `stage_unavailable` until @posttrain/rlvr exports its trainer and Config). */
+/** The runner of each stage type (`ppo`: `stage_unavailable`, no PPO trainer exists here). */
 export const defaultStageRunners: Record<Stage["type"], StageRunner> = {
   sft: runSft,
   dpo: runDpo,
-  rlvr: unavailable("rlvr"),
+  rlvr: runRlvr,
+  ppo: unavailable("ppo"),
 };

@@ -17,7 +17,7 @@ export interface EvalMetricSummary {
 
 export interface StageSummary {
   name: string;
-  type: "sft" | "dpo" | "rlvr";
+  type: "sft" | "dpo" | "rlvr" | "ppo";
   /** `skipped`: finished in an earlier attempt with the same fingerprint. */
   status: "completed" | "skipped" | "interrupted" | "failed" | "pending";
   fingerprint: string;

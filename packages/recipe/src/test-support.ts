@@ -80,7 +80,7 @@ export function fixtureRecipeInput(): Record<string, unknown> {
     ],
     variants: {
       smoke: {
-        stages: [{ name: "sft", hyperparameters: { duration: { epochs: null, steps: 2 } } }],
+        stages: [{ name: "sft", hyperparameters: { duration: { $replace: { steps: 2 } } } }],
         expected: [],
       },
     },

@@ -52,14 +52,12 @@ describe("olmo2-1b-instruct recipe (golden: docs/olmo2.md flags)", () => {
     for (const rl of [mixed, math]) {
       if (rl.type !== "rlvr") throw new Error("rlvr stage");
       expect(rl.hyperparameters).toMatchObject({
-        algorithm: "grpo",
         kl: { beta: 0.01, estimator: "k3" },
         learningRate: { peak: 5e-7, schedule: "constant" },
-        samplesPerPrompt: 16,
-        promptsPerStep: 48,
-        sampling: { temperature: 1, maxResponseTokens: 2048 },
-        totalEpisodes: 2_000_000,
+        rollouts: { samplesPerPrompt: 16, promptsPerStep: 48, temperature: 1, maxNewTokens: 2048 },
       });
+      // 2M episodes per stage, in whole steps of 48 × 16.
+      expect(rl.hyperparameters.steps).toBe(Math.floor(2_000_000 / (48 * 16)));
     }
   });
 

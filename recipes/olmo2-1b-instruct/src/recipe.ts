@@ -4,8 +4,9 @@
  * GSM8K/MATH/IFEval → GRPO on MATH. Every flag docs/olmo2.md sets is written out.
  *
  * Where docs/olmo2.md leaves a GRPO setting unstated (mini-batches, update epochs, clip
- * range, prompt length, the non-stop penalty value) the Tulu 3.1 GRPO script's value is used
- * and marked. The "2M episodes" is taken per GRPO stage. Revisions are left at `main`
+ * range, prompt length, the non-stop penalty value, advantage normalisation) the Tulu 3.1
+ * GRPO script's value (or open-instruct's default then) is used and marked. The "2M
+ * episodes" is taken per GRPO stage. Revisions are left at `main`
  * (no SHA known to us offline): `posttrain lock` pins them; a run refuses until it has.
  *
  * The architecture below is what `plan` sizes with; it is the OLMo-2-0425-1B config as we
@@ -22,25 +23,34 @@ const table16 =
 /** ± 3 points: a 1B model's evals move more between runs than an 8B's. */
 const tolerance = 0.03;
 
-/** The GRPO settings shared by both RLVR stages. */
+/**
+ * The GRPO settings shared by both RLVR stages (@posttrain/rlvr's Config): 48 prompts × 16
+ * samples per step; 2M episodes per stage = 2,604 steps of 768 episodes (rounded down).
+ */
 const grpo = {
   seed: 1,
-  algorithm: "grpo" as const,
-  promptsPerStep: 48,
-  samplesPerPrompt: 16,
-  // Tulu 3.1 GRPO script values (docs/olmo2.md does not state them).
-  updateEpochs: 1,
-  miniBatches: 2,
-  totalEpisodes: 2_000_000,
+  // 768 completions per rollout in 2 mini-batches (Tulu 3.1 GRPO num_mini_batches 2): 384 per optimizer step.
+  batch: { devices: 8, perDeviceBatchSize: 8, gradientAccumulationSteps: 6, effectiveBatchSize: 384 },
+  steps: 2604,
+  rollouts: { promptsPerStep: 48, samplesPerPrompt: 16, temperature: 1, maxNewTokens: 2048 },
+  // Non-stop penalty with value 0.0 as in the Tulu 3.1 GRPO script; no format reward.
+  rewards: { verificationReward: 10, format: null, nonStopPenalty: { value: 0 } },
+  // open-instruct's GRPO default at the time (advantages "standard" before PR 1547).
+  advantages: "standard" as const,
+  filterZeroVarianceGroups: false,
+  maskTruncatedCompletions: false,
+  kl: { beta: 0.01, estimator: "k3" as const },
+  clip: { low: 0.2, high: 0.2 },
+  // Tulu 3.1 GRPO num_epochs 1.
+  epochs: 1,
   learningRate: { peak: 5e-7, schedule: "constant" as const, warmup: { steps: 0 } },
   adamW,
   maxGradientNorm: 1,
-  kl: { beta: 0.01, estimator: "k3" as const },
-  clipRange: 0.2,
-  sampling: { temperature: 1, maxPromptTokens: 2048, maxResponseTokens: 2048 },
-  rewards: { verification: 10, nonStopPenalty: 0 },
-  evaluation: { everySteps: 100, prompts: 128 },
   checkpointEverySteps: 100,
+  monitor: { everySteps: 100, klBound: null },
+  verifierWorkers: 4,
+  verifierTimeoutMilliseconds: 10_000,
+  lossChunks: 4,
   threads: 1,
 };
 
@@ -153,7 +163,8 @@ export const recipe = defineRecipe({
           },
         ],
         publishedRows: { rows: 29_946, source: "Tulu 3 paper: GSM8K 7,473 + MATH 7,500 + IF 14,973" },
-        maxLength: 4096,
+        // prompt tokens (the response budget is rollouts.maxNewTokens)
+        maxLength: 2048,
         packing: null,
       },
       evaluate: true,
@@ -172,7 +183,7 @@ export const recipe = defineRecipe({
             amount: { fraction: 1 },
           },
         ],
-        maxLength: 4096,
+        maxLength: 2048,
         packing: null,
       },
       publishedCheckpoint: { kind: "hub", repo: "allenai/OLMo-2-0425-1B-Instruct", revision: "main" },

@@ -43,11 +43,10 @@ describe("tulu3-8b recipe (golden: the release-era open-instruct flags)", () => 
 
   it("RLVR: PPO, KL β 0.05, 3e-7 linear no warmup, reward 10, non-stop −10, 2048 + 2048, T = 1, 224 prompts, 4 epochs", () => {
     const rlvr = stage("rlvr");
-    if (rlvr.type !== "rlvr") throw new Error("rlvr stage");
+    if (rlvr.type !== "ppo") throw new Error("ppo stage");
     expect(rlvr.data.train[0]).toMatchObject({ repo: "allenai/RLVR-GSM-MATH-IF-Mixed-Constraints" });
     const h = rlvr.hyperparameters;
     expect(h).toMatchObject({
-      algorithm: "ppo",
       kl: { beta: 0.05, estimator: "k1" },
       learningRate: { peak: 3e-7, schedule: "linear", warmup: { steps: 0 } },
       rewards: { verification: 10, nonStopPenalty: -10 },

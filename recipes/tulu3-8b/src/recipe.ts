@@ -120,7 +120,8 @@ export const recipe = defineRecipe({
     },
     {
       name: "rlvr",
-      type: "rlvr",
+      // PPO with a value model and one sample per prompt: recorded as data (no PPO trainer here).
+      type: "ppo",
       data: {
         train: [
           {
@@ -138,7 +139,6 @@ export const recipe = defineRecipe({
       publishedCheckpoint: { kind: "hub", repo: "allenai/Llama-3.1-Tulu-3-8B", revision: "main" },
       hyperparameters: {
         seed: 3,
-        algorithm: "ppo",
         // 7 learner GPUs × local rollout batch 32 = 224 prompts per step, one sample each.
         promptsPerStep: 224,
         samplesPerPrompt: 1,
