@@ -9,13 +9,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-// The package root does not re-export the code sandbox yet (see the report); use its module.
 import {
   createTaskPool,
   detectSandboxIsolation,
   resolveInterpreter,
   runProgramTests,
-} from "../../../packages/verifiers/dist/code/index.js";
+} from "@posttrain/verifiers";
 import {
   machineDescription,
   medianSeconds,

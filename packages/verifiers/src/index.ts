@@ -3,6 +3,29 @@
  * See README.md for every verifier's semantics and where we differ from open-instruct.
  */
 
+// Code sandbox (`code`, `code_stdio`): see src/code/README.md.
+export type {
+  CodeLabel,
+  CodeSandboxErrorCode,
+  CodeStdioLabel,
+  ProgramLanguage,
+  ProgramTest,
+  ProgramTestOutcome,
+  ProgramTestsResult,
+  SandboxLimits,
+  SandboxLimitsInput,
+} from "./code/index.js";
+export {
+  CodeSandboxError,
+  codeStdioVerifier,
+  codeVerifier,
+  createTaskPool,
+  detectSandboxIsolation,
+  extractCodeBlock,
+  outputsMatch,
+  resolveInterpreter,
+  runProgramTests,
+} from "./code/index.js";
 export {
   InvalidLabelError,
   InvalidRemapError,
@@ -24,6 +47,16 @@ export {
   parseGsm8kNumber,
   stripThousandsSeparators,
 } from "./gsm8k.js";
+// IFEval (`ifeval`, `ifeval_old`): see src/ifeval/README.md.
+export type { IfevalCheckResult, IfevalLabel, IfevalOldLabel, InstructionVerdict } from "./ifeval/index.js";
+export {
+  checkIfevalInstructions,
+  IfevalLabelError,
+  ifevalLabelSchema,
+  ifevalOldVerifier,
+  ifevalVerifier,
+  instructionRegistry,
+} from "./ifeval/index.js";
 export {
   countWhitespaceTokens,
   lengthPenaltyScale,
