@@ -22,6 +22,7 @@ describe.skipIf(!hasSharedTokenizer("SmolLM2-135M-Instruct"))("SmolLM2 tokenizer
     expect(tokenizer.decode(ids, { skipSpecialTokens: true })).toBe("user\nWhat is 2+2?\n");
     const text = "naïve café 日本語 🤗";
     expect(tokenizer.decode(tokenizer.encode(text, { addSpecialTokens: false }))).toBe(text);
+    expect(tokenizer.decode([])).toBe(""); // a completion that stops at EOS at once
   });
 
   it("reads the special tokens and the config's chat template", async () => {

@@ -226,6 +226,8 @@ export function createTokenizer(params: {
       return tokenizer.encode(text, { add_special_tokens: options?.addSpecialTokens ?? true }).ids;
     },
     decode(ids, options) {
+      // @huggingface/tokenizers throws on an empty list; an empty completion (EOS first) is "".
+      if (ids.length === 0) return "";
       return tokenizer.decode([...ids], { skip_special_tokens: options?.skipSpecialTokens ?? false });
     },
     applyChatTemplate(templateParams) {
