@@ -294,7 +294,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   const progress = context.progress({ label: "rlvr", total: config.steps, unit: "steps" });
   let lastStep: StepMetrics | null = null;
   try {
-    if (config.monitor !== null && trainer.step === 0) await runMonitor(0);
+    if (config.monitor !== null && monitor.checks.length === 0) await runMonitor(0);
     while (trainer.step < config.steps) {
       if (context.signal.aborted) {
         await save();

@@ -113,7 +113,7 @@ describe.skipIf(!existsSync(bin) || !existsSync(smolTokenizer))(
       // Three tokens without EOS are truncated: the non-stop penalty replaces the reward.
       expect(result.metrics.lastStep.truncationRate).toBeGreaterThan(0);
       expect(result.metrics.lastStep.rewardMean).toBeLessThan(0);
-    }, 60_000);
+    }, 120_000);
   },
 );
 
@@ -129,7 +129,7 @@ describe.skipIf(!existsSync(bin))("posttrain train", () => {
     const again = posttrain("train", "sft", "--config", config);
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout).toContain("completed 3/3 steps");
-  }, 30_000);
+  }, 120_000);
 
   it("dpo: trains from a config file", () => {
     const { directory, config } = setup("dpo", {
@@ -141,7 +141,7 @@ describe.skipIf(!existsSync(bin))("posttrain train", () => {
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ stage: "dpo", status: "completed", step: 3 });
     expect(existsSync(join(directory, "run", "model", "parameters.bin"))).toBe(true);
-  }, 30_000);
+  }, 120_000);
 
   it("a config error names the field and exits 1; an unknown stage exits 2", () => {
     const { config } = setup("sft", { ...common, reduction: "average" });
@@ -149,5 +149,5 @@ describe.skipIf(!existsSync(bin))("posttrain train", () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain("reduction");
     expect(posttrain("train", "ppo", "--config", config).status).toBe(2);
-  }, 30_000);
+  }, 120_000);
 });
