@@ -25,7 +25,9 @@ describe("micro recipe", () => {
 
   // The CI smoke run: the real SFT, DPO and RLVR trainers and real embedded evals, a few
   // steps each on a few rows.
-  it("smoke run: SFT, DPO and RLVR train, each is evaluated, summary and reports are written", async () => {
+  it("smoke run: SFT, DPO and RLVR train, each is evaluated, summary and reports are written", {
+    timeout: 300_000,
+  }, async () => {
     const runs = await mkdtemp(join(tmpdir(), "posttrain-micro-smoke-"));
     try {
       const loaded: LoadedRecipe = {
