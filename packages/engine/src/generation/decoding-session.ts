@@ -12,6 +12,7 @@
  * tensor per layer and step (ONNX has no in-place update; ORT's in-place GroupQueryAttention
  * is a contrib op outside the standard opset the engine emits).
  */
+import * as ort from "onnxruntime-node";
 import { emitModel } from "../emit.js";
 import type { LoadedModel } from "../model/pretrained.js";
 import { type CompiledGraph, type CompileOptions, compileGraph, type Feed } from "../runtime.js";
@@ -51,7 +52,8 @@ export class DecodeState {
  * (e.g. `CausalLmTrainer.parameters`) — is reflected in the next prefill/step.
  */
 export class DecodingSession {
-  private parameterFeeds: Record<string, Feed> = {};
+  /** ORT tensors over views of the parameters, created once per parameter buffer. */
+  private parameterFeeds: Record<string, ort.Tensor> = {};
   private parameterBuffer: Float32Array | undefined;
 
   private constructor(
@@ -59,7 +61,7 @@ export class DecodingSession {
     readonly compiled: CompiledGraph,
   ) {}
 
-  private currentParameterFeeds(): Record<string, Feed> {
+  private currentParameterFeeds(): Record<string, ort.Tensor> {
     const { layout, parameters } = this.model;
     if (parameters !== this.parameterBuffer) {
       if (parameters.length !== layout.length)
@@ -68,7 +70,9 @@ export class DecodingSession {
         );
       this.parameterFeeds = {};
       for (const entry of layout.entries)
-        this.parameterFeeds[entry.name] = { data: layout.view(parameters, entry.name), dims: entry.shape };
+        this.parameterFeeds[entry.name] = new ort.Tensor("float32", layout.view(parameters, entry.name), [
+          ...entry.shape,
+        ]);
       this.parameterBuffer = parameters;
     }
     return this.parameterFeeds;
@@ -96,7 +100,7 @@ export class DecodingSession {
     caches: LayerCacheFeeds[];
   }): Promise<{ logits: Float32Array; caches: LayerCacheFeeds[] }> {
     const { batch, sequence, total } = params;
-    const feeds: Record<string, Feed> = {
+    const feeds: Record<string, Feed | ort.Tensor> = {
       ...this.currentParameterFeeds(),
       input_ids: { data: params.inputIds, dims: [batch, sequence] },
       position_ids: { data: params.positionIds, dims: [batch, sequence] },
