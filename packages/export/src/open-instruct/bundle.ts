@@ -132,6 +132,27 @@ export function chooseOpenInstructCommit(params: {
   throw lastError;
 }
 
+/**
+ * The stage commands an export would write, on placeholder data paths (`data/<stage>/train-<i>`),
+ * without a lock or any download: `posttrain export --dry-run`.
+ */
+export function previewOpenInstructExport(params: {
+  loaded: LoadedRecipe;
+  commit?: string;
+  options?: StageCommandOptions;
+  stages?: readonly string[];
+}): { commit: OpenInstructCommit; commands: StageCommand[] } {
+  const commit = chooseOpenInstructCommit(params);
+  const commands = openInstructStageCommands({
+    recipe: params.loaded.recipe,
+    commit,
+    datasetPaths: placeholderPaths(params),
+    ...(params.options === undefined ? {} : { options: params.options }),
+    ...(params.stages === undefined ? {} : { stages: params.stages }),
+  });
+  return { commit, commands };
+}
+
 async function copyVerified(params: { from: string; to: string; sha256: string }): Promise<void> {
   await mkdir(join(params.to, ".."), { recursive: true });
   const partial = `${params.to}.partial-${process.pid}`;
