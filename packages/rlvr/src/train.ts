@@ -517,7 +517,12 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       context.events.write({ type: "step-end", ...lastStep });
       progress.update({
         completed: trainer.step,
-        metrics: { reward: lastStep.rewardMean, accuracy: lastStep.accuracy, kl: lastStep.kl },
+        metrics: {
+          reward: lastStep.rewardMean,
+          accuracy: lastStep.accuracy,
+          kl: lastStep.kl,
+          "tok/s": Math.round(lastStep.trainTokensPerSecond),
+        },
       });
       if (config.monitor !== null && trainer.step % config.monitor.everySteps === 0)
         await runMonitor(lastStep.kl);
