@@ -201,6 +201,13 @@ describe("posttrain serve (a tiny random Llama, the micro 512-token tokenizer)",
     const before = { ...server.scheduler.statistics };
     const together = await Promise.all(prompts.map((prompt) => ask(prompt)));
     const after = server.scheduler.statistics;
+    const stats = (await (await fetch(server.url.replace(/\/v1$/, "/stats"))).json()) as Record<
+      string,
+      number
+    >;
+    expect(stats["decode_steps"]).toBe(after.decodeSteps);
+    expect(stats["row_steps"]).toBe(after.rowSteps);
+    expect(stats["active_rows"]).toBe(0);
     const meanBatch = (after.rowSteps - before.rowSteps) / (after.decodeSteps - before.decodeSteps);
     expect(meanBatch).toBeGreaterThan(2);
     together.forEach((answer, index) => {

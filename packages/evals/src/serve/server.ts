@@ -3,7 +3,9 @@
  * built-in `node:http` (four routes and SSE need no framework).
  *
  * Routes: `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions`,
- * `POST /v1/completions`, `GET /health`. Every generated row (prompt × `n`) goes to one
+ * `POST /v1/completions`, `GET /health`, and `GET /stats` (not OpenAI: the scheduler's counters —
+ * active/pending rows, decode steps, prefills, generated tokens, row-steps — so a load test can
+ * compute the mean batch size). Every generated row (prompt × `n`) goes to one
  * {@link ContinuousBatchScheduler}, so concurrent clients share decode steps.
  *
  * - Bodies are validated with zod (request-schema.ts). Failures are OpenAI-style
@@ -514,6 +516,20 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     }
   > = {
     "/health": { method: "GET", handle: async (_, response) => sendJson(response, 200, { status: "ok" }) },
+    "/stats": {
+      method: "GET",
+      handle: async (_, response) =>
+        sendJson(response, 200, {
+          active_rows: scheduler.activeRows,
+          pending_rows: scheduler.pendingRows,
+          max_batch_size: scheduler.maxBatchSize,
+          decode_steps: scheduler.statistics.decodeSteps,
+          prefills: scheduler.statistics.prefills,
+          admitted_rows: scheduler.statistics.admittedRows,
+          generated_tokens: scheduler.statistics.generatedTokens,
+          row_steps: scheduler.statistics.rowSteps,
+        }),
+    },
     "/v1/models": {
       method: "GET",
       handle: async (_, response) => sendJson(response, 200, { object: "list", data: [modelCard()] }),
