@@ -262,7 +262,7 @@ const grpoFlags: Record<GrpoFlag, string | null> = {
   chatTemplateName: "--chat_template_name",
   seed: "--seed",
   saveFrequency: "--save_freq",
-  localEvalEvery: "--local_eval_freq",
+  localEvalEvery: "--local_eval_every",
   deepspeedStage: "--deepspeed_stage",
   perDeviceTrainBatchSize: "--per_device_train_batch_size",
   learnersPerNode: "--num_learners_per_node",
