@@ -12,5 +12,6 @@ export * from "./open-instruct/launch.js";
 export * from "./open-instruct/stage-commands.js";
 export * from "./push/model-card.js";
 export * from "./push/push.js";
+export * from "./remote/weight-push.js";
 export * from "./remote/weight-sync.js";
 export * from "./results/compare.js";
