@@ -107,6 +107,15 @@ describe("posttrain serve (a tiny random Llama, the micro 512-token tokenizer)",
       "max_tokens",
     );
     await expectError(
+      await post("/chat/completions", {
+        model: "tiny",
+        messages: [{ role: "user", content: "long ".repeat(600) }],
+      }),
+      400,
+      "serve_invalid_request",
+      "messages",
+    );
+    await expectError(
       await post("/completions", { model: "tiny", prompt: "hi", presence_penalty: 0.5 }),
       400,
       "serve_invalid_request",
@@ -219,6 +228,33 @@ describe("posttrain serve (a tiny random Llama, the micro 512-token tokenizer)",
       });
       expect(Object.keys(answer.choices[0]!.logprobs.top_logprobs[0]!)).toHaveLength(2);
     });
+  });
+
+  it("reports chat log-probs with top alternatives", async () => {
+    const response = await post("/chat/completions", {
+      model: "tiny",
+      messages: [{ role: "user", content: "Count." }],
+      temperature: 0,
+      max_tokens: 5,
+      logprobs: true,
+      top_logprobs: 3,
+    });
+    const body = (await response.json()) as {
+      choices: Array<{
+        logprobs: {
+          content: Array<{ token: string; logprob: number; top_logprobs: Array<{ logprob: number }> }>;
+        };
+      }>;
+      usage: { completion_tokens: number };
+    };
+    const content = body.choices[0]!.logprobs.content;
+    expect(content).toHaveLength(body.usage.completion_tokens);
+    for (const entry of content) {
+      expect(entry.top_logprobs).toHaveLength(3);
+      // Greedy: the chosen token is the most likely one, so its log-prob leads the list.
+      expect(entry.logprob).toBeCloseTo(entry.top_logprobs[0]!.logprob, 6);
+      expect(entry.top_logprobs[0]!.logprob).toBeGreaterThanOrEqual(entry.top_logprobs[1]!.logprob);
+    }
   });
 
   it("seeds sampling per choice: same seed, same choices; n choices differ", async () => {

@@ -204,7 +204,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     const requested =
       body.max_tokens ?? ("max_completion_tokens" in body ? body.max_completion_tokens : null);
     const maxNewTokens = requested ?? defaultMaxTokens ?? contextLength - longest;
-    if (longest + maxNewTokens > contextLength)
+    if (maxNewTokens < 1 || longest + maxNewTokens > contextLength)
       throw new ServeRequestError({
         code: "serve_invalid_request",
         status: 400,
