@@ -152,6 +152,9 @@ describe("exportOpenInstructBundle (Tulu 3 8B against a local Hub)", () => {
       stage: "rlvr",
       open_instruct_commit: "89b4f62",
     });
+    const readme = await readFile(join(outputDirectory, "README.md"), "utf8");
+    expect(readme).toContain("`sbatch slurm/sft.sbatch`");
+    expect(readme).toContain("64 GPUs × 1 per device × 2 accumulation = 128");
     const setup = await readFile(join(outputDirectory, "setup.sh"), "utf8");
     expect(setup).toContain("checkout --quiet 89b4f62");
   });

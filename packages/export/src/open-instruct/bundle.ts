@@ -258,6 +258,28 @@ ${stageShellCommand(params.command)}
 `;
 }
 
+/** The bundle's README: what it runs and how to launch each stage. */
+function bundleReadme(manifest: BundleManifest): string {
+  return [
+    `# ${manifest.recipe.name} ${manifest.recipe.version} on open-instruct ${manifest.openInstruct.commit}`,
+    "",
+    `Written by \`posttrain export\` for ${manifest.openInstruct.repository} at ${manifest.openInstruct.commit} (${manifest.openInstruct.description}).`,
+    "Every flag is explicit; the datasets are the pinned files under data/ (see bundle.json for their SHAs and sha256).",
+    "",
+    "1. `bash setup.sh` (clone + checkout), install open-instruct as its README says for that commit, `export OPEN_INSTRUCT_DIR=...`.",
+    "2. Credentials (HF_TOKEN, ...) come from your environment; nothing here holds one.",
+    "3. Per stage, in order:",
+    "",
+    "| stage | script | batch | Slurm | Ray job | command |",
+    "|---|---|---|---|---|---|",
+    ...manifest.stages.map(
+      (stage) =>
+        `| ${stage.stage} | ${stage.script} | ${stage.batch.formula} | \`sbatch ${stage.slurmScript}\` | \`posttrain jobs submit . --stage ${stage.stage}\` | ${stage.commandScript} |`,
+    ),
+    "",
+  ].join("\n");
+}
+
 /**
  * Writes the open-instruct launch bundle of a recipe. Throws `export_unpinned` without a lock,
  * `export_unsupported` naming every field the commit cannot express (before anything is
@@ -365,5 +387,6 @@ export async function exportOpenInstructBundle(params: ExportOpenInstructParams)
     data: data.files,
   };
   await writeJsonAtomic({ path: join(outputDirectory, "bundle.json"), value: manifest });
+  await writeFileAtomic({ path: join(outputDirectory, "README.md"), content: bundleReadme(manifest) });
   return manifest;
 }
