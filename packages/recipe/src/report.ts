@@ -487,7 +487,9 @@ for (const chart of charts) {
   container.appendChild(element);
   const xs = chart.points.map((point) => point[0]);
   const ys = chart.points.map((point) => point[1]);
+  const tickLabels = (plot, ticks) => ticks.map((value) => (value === 0 ? "0" : Math.abs(value) < 1e-3 || Math.abs(value) >= 1e5 ? value.toExponential(1) : String(Number(value.toPrecision(3)))));
   new uPlot({ title: chart.title, width: 360, height: 220, scales: { x: { time: false } },
+    axes: [{}, { values: tickLabels, size: 60 }],
     series: [{ label: "step" }, { label: chart.title.split(": ")[1], stroke: "#1f77b4", width: 1.5 }] }, [xs, ys], element);
 }
 document.body.dataset.chartsRendered = String(document.querySelectorAll(".chart canvas").length);

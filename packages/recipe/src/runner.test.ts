@@ -112,6 +112,7 @@ describe("runRecipe", () => {
     const html = await readFile(join(summary.runDirectory, "report.html"), "utf8");
     expect(html).toContain("uPlot");
     expect(html).not.toMatch(/<script[^>]+src=/);
+    expect(summary.probes?.find((probe) => probe.verifier === "gsm8k")?.passed).toBeGreaterThan(0);
   });
 
   it("fails the expected table outside the tolerance", async () => {
@@ -122,6 +123,7 @@ describe("runRecipe", () => {
       stageRunners: { sft: recordingRunner([]) },
       evaluate: fakeEvaluator(0.5),
       log: () => {},
+      probes: false,
     });
     expect(summary.expected).toEqual({ passed: false, rows: 1, failed: 1 });
     expect(summary.stages[0]?.comparison?.rows[0]).toMatchObject({
@@ -141,6 +143,7 @@ describe("runRecipe", () => {
       stageRunners: { sft: recordingRunner(calls, { interruptAt: "sft-two" }) },
       evaluate: fakeEvaluator(0.15),
       log: () => {},
+      probes: false,
     });
     expect(interrupted.status).toBe("interrupted");
     expect(interrupted.stages.map((stage) => stage.status)).toEqual(["completed", "interrupted"]);
@@ -151,6 +154,7 @@ describe("runRecipe", () => {
       stageRunners: { sft: recordingRunner(calls) },
       evaluate: fakeEvaluator(0.15),
       log: () => {},
+      probes: false,
     });
     expect(resumed.runId).toBe("a");
     expect(resumed.stages.map((stage) => stage.status)).toEqual(["skipped", "completed"]);
@@ -170,6 +174,7 @@ describe("runRecipe", () => {
       stageRunners: { sft: failing },
       evaluate: fakeEvaluator(0.15),
       log: () => {},
+      probes: false,
     }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: "stage_unavailable" });
     const summary = JSON.parse(

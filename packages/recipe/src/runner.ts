@@ -63,6 +63,8 @@ export interface RunRecipeParams {
   stageRunners?: Partial<Record<Stage["type"], StageRunner>>;
   evaluate?: StageEvaluator;
   hub?: HubOverrides;
+  /** Run the verifier probe table for the report (default true). */
+  probes?: boolean;
   /** Lines for the user (default: stderr). */
   log?: (message: string) => void;
 }
@@ -388,7 +390,7 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
 
   let probes: RunSummary["probes"] = null;
   const verifierNames = Object.keys(lock.verifiers);
-  if (verifierNames.length > 0 && status !== "interrupted") {
+  if (verifierNames.length > 0 && status !== "interrupted" && params.probes !== false) {
     try {
       const report = await runProbes({ verifiers: verifierNames });
       probes = report.verifiers.map((entry) => ({
