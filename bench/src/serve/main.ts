@@ -16,7 +16,8 @@
  * network error, or a stream without `[DONE]`). Ends with one JSON line; the machine load
  * (`uptime`) is recorded because this runs on shared machines.
  *
- * Flags: --clients N, --seconds S, --baseline-seconds S, --threads N (server intra-op
+ * Flags: --temperature T (default 0.8; 0 = greedy, as evals decode), --top-k K (default 50;
+ * 0 = off), --clients N, --seconds S, --baseline-seconds S, --threads N (server intra-op
  * threads, default 1: on a shared 2-core machine ORT's spinning intra-op threads cost more than
  * they give), --hidden N (model width, default 64), --layers N (default 2).
  */
@@ -31,13 +32,16 @@ import { machineDescription, printResultLine } from "../measure.js";
 
 const bin = fileURLToPath(new URL("../../../packages/cli/dist/bin.js", import.meta.url));
 
-function flag(name: string, fallback: number): number {
+function flag(name: string, fallback: number, minimum = Number.MIN_VALUE): number {
   const index = process.argv.indexOf(`--${name}`);
   if (index < 0) return fallback;
   const value = Number(process.argv[index + 1]);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+  if (!Number.isFinite(value) || value < minimum) throw new Error(`--${name} must be a number ≥ ${minimum}`);
   return value;
 }
+
+/** Sampling of every request (`--temperature`, `--top-k`; 0 turns either off). */
+const sampling = { temperature: flag("temperature", 0.8, 0), topK: flag("top-k", 50, 0) };
 
 interface PhaseFigures {
   clients: number;
@@ -110,8 +114,8 @@ async function runPhase(params: {
         model: params.model,
         prompt: `${params.tag} after ${params.tally.elapsed.toFixed(0)} s, client ${clientIndex} request ${request}: tell me about number ${(clientIndex * 7919 + request) % 1000}`,
         max_tokens: 32,
-        temperature: 0.8,
-        top_k: 50,
+        temperature: sampling.temperature,
+        ...(sampling.topK > 0 ? { top_k: sampling.topK } : {}),
         seed: clientIndex * 100_000 + request,
       };
       if (request % 4 === 3) {
@@ -243,7 +247,12 @@ async function main(): Promise<void> {
       load_average_end: Number(loadavg()[0]!.toFixed(2)),
       rounds,
       model: { hidden_size: hidden, layers, vocab: 512, server_threads: threads, max_batch_size: clients },
-      request: { max_tokens: 32, temperature: 0.8, top_k: 50, streamed_share: 0.25 },
+      request: {
+        max_tokens: 32,
+        temperature: sampling.temperature,
+        top_k: sampling.topK,
+        streamed_share: 0.25,
+      },
       one_at_a_time: single,
       batched,
       batched_mean_batch_size: Number(meanBatchSize.toFixed(2)),
