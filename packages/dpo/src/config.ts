@@ -1,10 +1,10 @@
-import { z } from "zod";
 import {
   adamWConfigSchema,
   batchConfigSchema,
   durationSchema,
   learningRateConfigSchema,
-} from "./common-config.js";
+} from "@posttrain/engine";
+import { z } from "zod";
 
 /**
  * The preference loss (open-instruct `dpo_utils`). With z the preference logit and

@@ -5,9 +5,24 @@
 export {
   adamWConfigSchema,
   batchConfigSchema,
+  DataOrder,
   durationSchema,
+  effectiveBatchSize,
+  engineSchedule,
+  huggingFaceConfig,
   learningRateConfigSchema,
-} from "./common-config.js";
+  loadTrainingModel as loadModel,
+  type ModelSource,
+  modelSourceSchema,
+  parameterBytes,
+  parseModelSource,
+  recordResolvedConfig,
+  safetensorsBytes,
+  TrainError,
+  type TrainErrorCode,
+  type TrainingModel as LoadedModel,
+  writeModelDirectory,
+} from "@posttrain/engine";
 export {
   Config,
   type ConfigInput,
@@ -16,8 +31,6 @@ export {
   usesAveragedLogProbs,
   usesReference,
 } from "./config.js";
-export { DataOrder } from "./data-order.js";
-export { TrainError, type TrainErrorCode } from "./errors.js";
 export { preferenceLogit, preferenceLoss, softplus } from "./loss.js";
 export {
   type PairLogProbs,
@@ -26,14 +39,6 @@ export {
   pairRewards,
   preferenceMetrics,
 } from "./metrics.js";
-export {
-  type LoadedModel,
-  loadModel,
-  type ModelSource,
-  modelSourceSchema,
-  parameterBytes,
-  parseModelSource,
-} from "./model-source.js";
 export {
   type DpoData,
   type PairBatch,
@@ -50,6 +55,4 @@ export {
   referenceCacheFormat,
   referenceCacheKey,
 } from "./reference-cache.js";
-export { effectiveBatchSize, engineSchedule, recordResolvedConfig } from "./run-support.js";
-export { huggingFaceConfig, safetensorsBytes, writeModelDirectory } from "./safetensors.js";
 export { type StepMetrics, type TrainParams, type TrainResult, train } from "./train.js";

@@ -9,7 +9,7 @@
 import { sha256Hex } from "@posttrain/core";
 import { type CacheManifest, int32Row, readTokenizedShards } from "@posttrain/data";
 import type { TokenBatch } from "@posttrain/engine";
-import { TrainError } from "./errors.js";
+import { TrainError } from "@posttrain/engine";
 
 export interface PreferenceRow {
   promptIds: Int32Array;

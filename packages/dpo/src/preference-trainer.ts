@@ -6,6 +6,8 @@
  * the per-sequence log-probs, is the forward-only scoring model (reference log-probs,
  * held-out evaluation). AdamW, clipping and schedule come from the engine.
  */
+
+import type { adamWConfigSchema } from "@posttrain/engine";
 import {
   AdamW,
   type CausalLmTrainer,
@@ -27,7 +29,6 @@ import {
   type TokenBatch,
 } from "@posttrain/engine";
 import type { z } from "zod";
-import type { adamWConfigSchema } from "./common-config.js";
 import { type LossConfig, usesAveragedLogProbs, usesReference } from "./config.js";
 import { preferenceLoss } from "./loss.js";
 import type { PairBatch } from "./pairs.js";

@@ -7,12 +7,21 @@
  */
 import { join } from "node:path";
 import { parseWithSchema, type RunContext, writeJsonAtomic } from "@posttrain/core";
-import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "@posttrain/engine";
+import {
+  DataOrder,
+  effectiveBatchSize,
+  engineSchedule,
+  loadCheckpoint,
+  loadTrainingModel,
+  type ModelSource,
+  recordResolvedConfig,
+  restoreCheckpoint,
+  saveCheckpoint,
+  TrainError,
+  writeModelDirectory,
+} from "@posttrain/engine";
 import { Config, type ConfigInput, type LossConfig, usesReference } from "./config.js";
-import { DataOrder } from "./data-order.js";
-import { TrainError } from "./errors.js";
 import { type PairLogProbs, type PreferenceMetrics, preferenceMetrics } from "./metrics.js";
-import { loadModel, type ModelSource } from "./model-source.js";
 import {
   type DpoData,
   type PreferenceRow,
@@ -26,8 +35,6 @@ import {
   defaultReferenceCacheDirectory,
   referenceCacheKey,
 } from "./reference-cache.js";
-import { effectiveBatchSize, engineSchedule, recordResolvedConfig } from "./run-support.js";
-import { writeModelDirectory } from "./safetensors.js";
 
 export interface TrainParams {
   config: ConfigInput;
@@ -164,7 +171,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   const { context } = params;
   const config = parseWithSchema({ schema: Config, value: params.config, label: "dpo config" });
   const effectiveBatch = effectiveBatchSize(config.batch);
-  const loaded = await loadModel({ source: params.model });
+  const loaded = await loadTrainingModel({ source: params.model });
   const vocabularySize = loaded.config.vocab_size;
   validatePreferenceRows({ rows: params.data.train, vocabularySize, label: "data.train" });
   const evaluationRows = params.data.evaluation ?? [];

@@ -128,3 +128,25 @@ export {
   type TrainerOptions,
   trainerOptionsSchema,
 } from "./trainer.js";
+export {
+  adamWConfigSchema,
+  batchConfigSchema,
+  durationSchema,
+  learningRateConfigSchema,
+} from "./training-support/config-schemas.js";
+export { DataOrder } from "./training-support/data-order.js";
+export { TrainError, type TrainErrorCode } from "./training-support/errors.js";
+export {
+  huggingFaceConfig,
+  safetensorsBytes,
+  writeModelDirectory,
+} from "./training-support/model-directory.js";
+export {
+  loadTrainingModel,
+  type ModelSource,
+  modelSourceSchema,
+  parameterBytes,
+  parseModelSource,
+  type TrainingModel,
+} from "./training-support/model-source.js";
+export { effectiveBatchSize, engineSchedule, recordResolvedConfig } from "./training-support/run-support.js";

@@ -1,5 +1,5 @@
+import { adamWConfigSchema, batchConfigSchema, learningRateConfigSchema } from "@posttrain/engine";
 import { z } from "zod";
-import { adamWConfigSchema, batchConfigSchema, learningRateConfigSchema } from "./common-config.js";
 
 /**
  * The RLVR (GRPO family) stage's configuration. Every hyperparameter is explicit.

@@ -6,6 +6,8 @@
  * optimizer mini-batch: a token mean). The same graph cut at the token log-probs is the
  * forward-only scorer (old and reference log-probs).
  */
+
+import type { adamWConfigSchema } from "@posttrain/engine";
 import {
   AdamW,
   type CausalLmTrainer,
@@ -24,7 +26,6 @@ import {
   type TokenBatch,
 } from "@posttrain/engine";
 import type { z } from "zod";
-import type { adamWConfigSchema } from "./common-config.js";
 import type { Config } from "./config.js";
 
 /** A micro-batch of completions: token rows plus per-token advantages and old/reference log-probs. */

@@ -5,7 +5,7 @@
  */
 import { type CacheManifest, int32Row, readTokenizedShards } from "@posttrain/data";
 import type { TokenBatch } from "@posttrain/engine";
-import { TrainError } from "./errors.js";
+import { TrainError } from "@posttrain/engine";
 
 export interface RlvrRow {
   promptIds: Int32Array;

@@ -9,26 +9,30 @@ import { join } from "node:path";
 import { type GenerationBackend, parseWithSchema, type RunContext, writeJsonAtomic } from "@posttrain/core";
 import {
   createEmbeddedGenerationBackend,
+  DataOrder,
   DecoderModel,
   type LoadedModel as EngineModel,
+  effectiveBatchSize,
+  engineSchedule,
   type GenerationTokenizer,
+  huggingFaceConfig,
   learningRateAt,
   loadCheckpoint,
+  loadTrainingModel,
+  type ModelSource,
   parseHuggingFaceConfig,
+  recordResolvedConfig,
   restoreCheckpoint,
   saveCheckpoint,
+  TrainError,
+  writeModelDirectory,
 } from "@posttrain/engine";
 import { verify } from "@posttrain/verifiers";
 import { Config, type ConfigInput } from "./config.js";
-import { DataOrder } from "./data-order.js";
-import { TrainError } from "./errors.js";
-import { loadModel, type ModelSource } from "./model-source.js";
 import { type OverOptimizationCheck, OverOptimizationMonitor } from "./monitor.js";
 import { type PolicyBatch, PolicyTrainer } from "./policy-trainer.js";
 import { completionBatchOf, type RlvrData, type RlvrRow, validateRlvrRows } from "./prompts.js";
 import { completionReward, groupAdvantages, klEstimate } from "./rewards.js";
-import { effectiveBatchSize, engineSchedule, recordResolvedConfig } from "./run-support.js";
-import { huggingFaceConfig, writeModelDirectory } from "./safetensors.js";
 
 export interface TrainParams {
   config: ConfigInput;
@@ -150,7 +154,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   const { context } = params;
   const config = parseWithSchema({ schema: Config, value: params.config, label: "rlvr config" });
   const effectiveBatch = effectiveBatchSize(config.batch);
-  const loaded = await loadModel({ source: params.model });
+  const loaded = await loadTrainingModel({ source: params.model });
   validateRlvrRows({
     rows: params.data.train,
     vocabularySize: loaded.config.vocab_size,

@@ -1,5 +1,5 @@
 /**
- * SFT rows → engine micro-batches, and the seeded data order.
+ * SFT rows → engine micro-batches (the seeded data order is the engine's `DataOrder`).
  *
  * Rows follow @posttrain/data's layouts: labels aligned with inputs (-100 = no loss), so a
  * micro-batch shifts them: the target of position t is `labels[t+1]`, trained where that label
@@ -8,10 +8,9 @@
  * are right-padded to the longest row of the micro-batch with segment 0 and no loss.
  */
 
-import type { Random } from "@posttrain/core";
 import { type CacheManifest, int32Row, readTokenizedShards } from "@posttrain/data";
 import type { TokenBatch } from "@posttrain/engine";
-import { TrainError } from "./errors.js";
+import { TrainError } from "@posttrain/engine";
 
 export const ignoredLabel = -100;
 
@@ -110,49 +109,4 @@ export function tokenBatchOf(rows: readonly SftRow[]): TokenBatch {
     }
   });
   return { batchSize, sequenceLength, inputIds, labels, lossMask, positionIds, segmentIds };
-}
-
-/**
- * The seeded order of the rows: epoch e visits `random.stream("epoch-e").permutation(n)`.
- * Step s of the run is a pure function of s (no hidden state), so resuming needs only the step.
- */
-export class DataOrder {
-  readonly microBatchesPerEpoch: number;
-  readonly stepsPerEpoch: number;
-  private cachedEpoch = -1;
-  private cachedOrder: number[] = [];
-
-  constructor(
-    private readonly params: {
-      random: Random;
-      rowCount: number;
-      perDeviceBatchSize: number;
-      gradientAccumulationSteps: number;
-    },
-  ) {
-    this.microBatchesPerEpoch = Math.ceil(params.rowCount / params.perDeviceBatchSize);
-    this.stepsPerEpoch = Math.ceil(this.microBatchesPerEpoch / params.gradientAccumulationSteps);
-  }
-
-  private order(epoch: number): number[] {
-    if (epoch !== this.cachedEpoch) {
-      this.cachedOrder = this.params.random.stream(`epoch-${epoch}`).permutation(this.params.rowCount);
-      this.cachedEpoch = epoch;
-    }
-    return this.cachedOrder;
-  }
-
-  /** Row indices of each micro-batch of optimizer step `step` (0-based), with its epoch. */
-  step(step: number): { epoch: number; microBatches: number[][] } {
-    const epoch = Math.floor(step / this.stepsPerEpoch);
-    const local = step % this.stepsPerEpoch;
-    const order = this.order(epoch);
-    const { perDeviceBatchSize, gradientAccumulationSteps } = this.params;
-    const microBatches: number[][] = [];
-    const first = local * gradientAccumulationSteps;
-    const end = Math.min(this.microBatchesPerEpoch, first + gradientAccumulationSteps);
-    for (let micro = first; micro < end; micro += 1)
-      microBatches.push(order.slice(micro * perDeviceBatchSize, (micro + 1) * perDeviceBatchSize));
-    return { epoch, microBatches };
-  }
 }

@@ -2,7 +2,27 @@
  * @posttrain/sft — supervised fine-tuning on the embedded engine (see README.md).
  */
 export {
+  adamWConfigSchema,
+  batchConfigSchema,
   DataOrder,
+  durationSchema,
+  effectiveBatchSize,
+  engineSchedule,
+  huggingFaceConfig,
+  learningRateConfigSchema,
+  loadTrainingModel as loadModel,
+  type ModelSource,
+  modelSourceSchema,
+  parameterBytes,
+  parseModelSource,
+  recordResolvedConfig,
+  safetensorsBytes,
+  TrainError,
+  type TrainErrorCode,
+  type TrainingModel as LoadedModel,
+  writeModelDirectory,
+} from "@posttrain/engine";
+export {
   ignoredLabel,
   readSftRows,
   type SftData,
@@ -10,26 +30,8 @@ export {
   tokenBatchOf,
   validateSftRows,
 } from "./batches.js";
-export {
-  adamWConfigSchema,
-  batchConfigSchema,
-  Config,
-  type ConfigInput,
-  durationSchema,
-  learningRateConfigSchema,
-} from "./config.js";
-export { TrainError, type TrainErrorCode } from "./errors.js";
+export { Config, type ConfigInput } from "./config.js";
 export { LogitsRunner, TokenScorer } from "./forward.js";
-export {
-  type LoadedModel,
-  loadModel,
-  type ModelSource,
-  modelSourceSchema,
-  parameterBytes,
-  parseModelSource,
-} from "./model-source.js";
-export { effectiveBatchSize, engineSchedule, recordResolvedConfig } from "./run-support.js";
-export { huggingFaceConfig, safetensorsBytes, writeModelDirectory } from "./safetensors.js";
 export {
   evaluationLoss,
   type StepMetrics,

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadModel } from "./model-source.js";
-import { safetensorsBytes } from "./safetensors.js";
+import { loadModel, safetensorsBytes } from "./index.js";
 import { toyModelConfig } from "./testing/toy.js";
 
 describe("safetensors export", () => {

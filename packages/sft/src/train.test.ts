@@ -6,7 +6,7 @@ import { CausalLmTrainer, LlamaModel, parseLlamaConfig } from "@posttrain/engine
 import { describe, expect, it } from "vitest";
 import { tokenBatchOf } from "./batches.js";
 import { LogitsRunner, TokenScorer } from "./forward.js";
-import { loadModel } from "./model-source.js";
+import { loadModel } from "./index.js";
 import { toyEndOfSequence, toyExamples, toyModelConfig, toySftConfig } from "./testing/toy.js";
 import { sftOptimizerStep, train } from "./train.js";
 

@@ -10,22 +10,26 @@ import { parseWithSchema, type RunContext, writeJsonAtomic } from "@posttrain/co
 import {
   type CausalLmTrainer,
   clipFactor,
+  DataOrder,
   CausalLmTrainer as EngineTrainer,
+  effectiveBatchSize,
+  engineSchedule,
   globalGradientNorm,
   type LearningRateSchedule,
   learningRateAt,
   loadCheckpoint,
+  loadTrainingModel,
+  type ModelSource,
+  recordResolvedConfig,
   restoreCheckpoint,
   saveCheckpoint,
   type TokenBatch,
+  TrainError,
+  writeModelDirectory,
 } from "@posttrain/engine";
-import { DataOrder, type SftData, type SftRow, tokenBatchOf, validateSftRows } from "./batches.js";
+import { type SftData, type SftRow, tokenBatchOf, validateSftRows } from "./batches.js";
 import { Config, type ConfigInput } from "./config.js";
-import { TrainError } from "./errors.js";
 import { TokenScorer } from "./forward.js";
-import { loadModel, type ModelSource } from "./model-source.js";
-import { effectiveBatchSize, engineSchedule, recordResolvedConfig } from "./run-support.js";
-import { writeModelDirectory } from "./safetensors.js";
 
 export interface TrainParams {
   config: ConfigInput;
@@ -171,7 +175,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   const { context } = params;
   const config = parseWithSchema({ schema: Config, value: params.config, label: "sft config" });
   const effectiveBatch = effectiveBatchSize(config.batch);
-  const loaded = await loadModel({ source: params.model });
+  const loaded = await loadTrainingModel({ source: params.model });
   validateSftRows({ rows: params.data.train, vocabularySize: loaded.config.vocab_size, label: "data.train" });
   const evaluationRows = params.data.evaluation ?? [];
   if (config.evaluation !== null) {

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createRunContext, interruptSignal, sha256Hex } from "@posttrain/core";
-import { parameterBytes } from "../model-source.js";
+import { parameterBytes } from "@posttrain/engine";
 import { train } from "../train.js";
 import { toyDpoConfig, toyModelConfig, toyPreferenceRows } from "./toy.js";
 

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { createRunContext, interruptSignal, sha256Hex } from "@posttrain/core";
-import { parameterBytes } from "../model-source.js";
+import { parameterBytes } from "@posttrain/engine";
 import { train } from "../train.js";
 import { toyModelConfig, toyRlvrConfig, toyRlvrRows, toyTokenizer } from "./toy.js";
 

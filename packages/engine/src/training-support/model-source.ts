@@ -1,21 +1,21 @@
 /**
- * Where a stage's initial weights come from. Today: a fresh initialisation, a flat buffer in
+ * Where a training stage's initial weights come from: a fresh initialisation, a flat buffer in
  * memory, or a model folder written by {@link writeModelDirectory} (which every stage writes
- * as its final output, so SFT → DPO → RLVR chain). Engine part 2 adds an HF checkpoint folder
- * (config.json + safetensors) as another `kind`.
+ * as its final output, so SFT → DPO → RLVR chain). The stages re-export these under their old
+ * names (`loadModel`, `LoadedModel`); the engine's own `loadModel` reads HF checkpoint folders.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseWithSchema, Random, readFileVerified, sha256Hex } from "@posttrain/core";
+import { z } from "zod";
+import { LlamaModel } from "../model/llama.js";
 import {
   type LlamaConfig,
   type LlamaConfigInput,
-  LlamaModel,
   llamaConfigSchema,
-  ParameterLayout,
   parseLlamaConfig,
-} from "@posttrain/engine";
-import { z } from "zod";
+} from "../model/llama-config.js";
+import { ParameterLayout } from "../parameters.js";
 import { TrainError } from "./errors.js";
 
 export type ModelSource =
@@ -32,7 +32,8 @@ export const modelSourceSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("directory"), directory: z.string().min(1) }),
 ]);
 
-export interface LoadedModel {
+/** A training stage's model: the Llama graph builder, its config, layout and initial weights. */
+export interface TrainingModel {
   model: LlamaModel;
   config: LlamaConfig;
   layout: ParameterLayout;
@@ -42,12 +43,13 @@ export interface LoadedModel {
   hash: string;
 }
 
+/** The bytes of a float32 buffer (a view, not a copy). */
 export function parameterBytes(parameters: Float32Array): Uint8Array {
   return new Uint8Array(parameters.buffer, parameters.byteOffset, parameters.byteLength);
 }
 
 /** Builds the model and its initial parameters from a {@link ModelSource}. */
-export async function loadModel(params: { source: ModelSource }): Promise<LoadedModel> {
+export async function loadTrainingModel(params: { source: ModelSource }): Promise<TrainingModel> {
   const { source } = params;
   let config: LlamaConfig;
   let parameters: Float32Array;

@@ -1,4 +1,4 @@
-// Copy of DataOrder from packages/sft/src/batches.ts (sibling stages may not import each other).
+// The seeded data order of every training stage (SFT rows, DPO pairs, RLVR prompts).
 import type { Random } from "@posttrain/core";
 
 /**

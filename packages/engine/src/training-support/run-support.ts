@@ -1,16 +1,14 @@
-// Copy of the sft/dpo glue (sibling stages may not import each other); keep in sync.
 /**
- * Glue every trainer needs: the effective-batch check, the engine schedule from the config,
- * the resolved config in the run directory (and the refusal to resume under a different one),
- * and checkpoints. The DPO and RLVR packages keep thin copies of this file (siblings may not
- * import each other; see scripts/layers.ts).
+ * Glue every trainer (SFT, DPO, RLVR) needs: the effective-batch check, the engine schedule
+ * from the config, and the resolved config in the run directory (and the refusal to resume
+ * under a different one).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fingerprint, type RunContext, writeJsonAtomic } from "@posttrain/core";
-import type { LearningRateSchedule } from "@posttrain/engine";
 import type { z } from "zod";
-import type { batchConfigSchema, learningRateConfigSchema } from "./common-config.js";
+import type { LearningRateSchedule } from "../schedule.js";
+import type { batchConfigSchema, learningRateConfigSchema } from "./config-schemas.js";
 import { TrainError } from "./errors.js";
 
 /** devices × perDeviceBatchSize × gradientAccumulationSteps, checked against `effectiveBatchSize`. */
@@ -35,6 +33,7 @@ export function effectiveBatchSize(batch: z.output<typeof batchConfigSchema>): n
   return product;
 }
 
+/** The engine's {@link LearningRateSchedule} for a stage's learning-rate config. */
 export function engineSchedule(params: {
   learningRate: z.output<typeof learningRateConfigSchema>;
   totalSteps: number;

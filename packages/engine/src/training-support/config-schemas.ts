@@ -1,4 +1,4 @@
-// Copy of the shared schemas of packages/sft/src/config.ts (sibling stages may not import each other).
+/** Config schemas every training stage shares (SFT, DPO and RLVR embed them in their configs). */
 import { z } from "zod";
 
 /** AdamW hyperparameters (torch names: betas, eps, weight_decay). All explicit. */

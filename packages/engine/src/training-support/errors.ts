@@ -1,8 +1,8 @@
-// Copy of the sft/dpo glue (sibling stages may not import each other); keep in sync.
+// Shared by the SFT, DPO and RLVR stages (moved here from their identical copies).
 import { PosttrainError, type PosttrainErrorParams } from "@posttrain/core";
 
 /**
- * Stable codes of the SFT stage (shared by the DPO and RLVR stages' own copies):
+ * Stable codes of the training stages (SFT, DPO and RLVR share this class and its codes):
  * - `train_effective_batch_mismatch`: devices × per-device batch × accumulation ≠ `effectiveBatchSize`
  * - `train_unsupported_devices`: more than one device (the embedded engine runs on one)
  * - `train_config_changed`: resuming a run directory whose resolved config differs
