@@ -135,9 +135,21 @@ async function filesOf(params: {
   };
 }
 
+/** Whether `row[filter.column]` (a string, or a list of one string) is one of `filter.values`. */
+function rowMatches(params: {
+  row: unknown;
+  filter: { column: string; values: readonly string[] };
+}): boolean {
+  if (typeof params.row !== "object" || params.row === null) return false;
+  const value = (params.row as Record<string, unknown>)[params.filter.column];
+  const name = Array.isArray(value) && value.length === 1 ? value[0] : value;
+  return typeof name === "string" && params.filter.values.includes(name);
+}
+
 /**
  * The task's items, in dataset order, at most `limit` of them. Rows are validated for the
- * task's row format (an invalid row is an error naming it, not a silent skip).
+ * task's row format (an invalid row is an error naming it, not a silent skip). With a
+ * `rowFilter`, only matching rows count (before `limit`).
  */
 export async function loadTaskItems(params: {
   task: TaskSpec;
@@ -160,6 +172,7 @@ export async function loadTaskItems(params: {
     files.push({ path: file.path, ...(await hashFile(file.localPath)) });
     for await (const row of readRows({ path: file.localPath })) {
       if (items.length >= limit) break;
+      if (task.rowFilter !== undefined && !rowMatches({ row, filter: task.rowFilter })) continue;
       try {
         items.push(itemFromRow({ row, index: items.length, format: task.rowFormat }));
       } catch (error) {

@@ -7,6 +7,7 @@ import { PosttrainError, type PosttrainErrorParams } from "@posttrain/core";
  * - `eval_invalid_task_spec`: a task spec that does not validate;
  * - `eval_dataset_row_invalid`: a benchmark row lacks a field the task needs (names the row);
  * - `eval_dataset_unavailable`: no data (an unpinned Hub spec without a `--data` override, an empty file);
+ * - `eval_row_verifier_missing`: a task that takes each row's verifier from its `dataset` column met a row without one;
  * - `eval_responses_invalid`: a `--responses` file that does not fit the task;
  * - `embedded_backend_unavailable`: `--model DIR` before the engine has a generation backend;
  * - `eval_backend_mismatch`: a backend returned the wrong number of completions.

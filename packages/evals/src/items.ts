@@ -7,7 +7,9 @@
  * - `ifeval`: `{ key, prompt, instruction_id_list, kwargs }`; the label is the row itself.
  * - `humaneval`: `{ task_id, prompt, canonical_solution, test, entry_point }`.
  * - `rlvr`: open-instruct RLVR rows `{ messages, ground_truth, dataset? }`; the prompt is the
- *   messages up to (not including) a final assistant turn.
+ *   messages up to (not including) a final assistant turn; `dataset` (a name, or a list of
+ *   one name) is the row's verifier, used by `scoring: { kind: "verifier", verifier:
+ *   { fromColumn: "dataset" } }`.
  */
 import type { ChatMessage } from "@posttrain/core";
 import { lastBoxedContent, stripThousandsSeparators } from "@posttrain/verifiers";
@@ -31,6 +33,8 @@ export interface EvalItem {
   reference?: string;
   /** Grouping for macro averages (MATH subject). */
   group?: string;
+  /** For `rlvr` rows with a `dataset` column: the verifier that row names. */
+  verifier?: string;
 }
 
 const gsm8kRowSchema = z.looseObject({ question: z.string().min(1), answer: z.string().min(1) });
@@ -62,6 +66,19 @@ const rlvrRowSchema = z.looseObject({
   ground_truth: z.unknown(),
   dataset: z.union([z.string(), z.array(z.string())]).optional(),
 });
+
+/** The verifier an `rlvr` row names: `dataset` as a string or a list of exactly one name. */
+function rowVerifier(params: { dataset: string | string[] | undefined; index: number }): string | undefined {
+  const { dataset } = params;
+  if (dataset === undefined) return undefined;
+  if (typeof dataset === "string") return dataset;
+  if (dataset.length === 1) return dataset[0];
+  throw new EvaluationError({
+    code: "eval_dataset_row_invalid",
+    message: `row ${params.index}: dataset must name one verifier, got ${JSON.stringify(dataset)}`,
+    details: { row: params.index, field: "dataset" },
+  });
+}
 
 function parseRow<T>(schema: z.ZodType<T>, row: unknown, index: number, format: RowFormat): T {
   const parsed = schema.safeParse(row);
@@ -158,6 +175,7 @@ export function itemFromRow(params: { row: unknown; index: number; format: RowFo
         });
       }
       const nativeId = (row as { id?: unknown }).id;
+      const verifier = rowVerifier({ dataset: parsed.dataset, index });
       return {
         index,
         nativeId:
@@ -166,6 +184,7 @@ export function itemFromRow(params: { row: unknown; index: number; format: RowFo
         messages: prompt,
         label: parsed.ground_truth,
         ...(last?.role === "assistant" ? { reference: last.content } : {}),
+        ...(verifier === undefined ? {} : { verifier }),
       };
     }
   }

@@ -189,9 +189,17 @@ export async function scoreItem(params: {
       return { samples, values };
     }
     case "verifier": {
+      const verifier = typeof scoring.verifier === "string" ? scoring.verifier : item.verifier;
+      if (verifier === undefined) {
+        throw new EvaluationError({
+          code: "eval_row_verifier_missing",
+          message: `item ${item.index} (${item.nativeId}) has no dataset column naming its verifier`,
+          details: { item: item.index, nativeId: item.nativeId },
+        });
+      }
       const samples: SampleVerdict[] = [];
       for (const response of responses) {
-        const result = await check({ verifier: scoring.verifier, response, label: item.label });
+        const result = await check({ verifier, response, label: item.label });
         samples.push({
           response,
           extracted: extractedOf(result.details),

@@ -59,8 +59,18 @@ export const scoringSpecSchema = z.discriminatedUnion("kind", [
     passAtK: z.array(z.number().int().positive()).default([1, 10]),
     timeoutSeconds: z.number().positive().default(3),
   }),
-  /** Any registered verifier on the row's ground truth: `score` (mean) and `accuracy` (score = 1). */
-  z.strictObject({ kind: z.literal("verifier"), verifier: z.string().min(1) }),
+  /**
+   * A registered verifier on the row's ground truth: `score` (mean) and `accuracy` (score = 1).
+   * `verifier` is either one verifier name for every row, or `{ fromColumn: "dataset" }`: each
+   * `rlvr` row names its own verifier in its `dataset` column (open-instruct's convention), so
+   * a split that mixes verifiers (e.g. gsm8k and ifeval rows) is scored row by row. A mixed
+   * split's single accuracy blends verifiers; to report each one separately, declare one task
+   * per verifier with `rowFilter` (lm-evaluation-harness style: one metric per homogeneous task).
+   */
+  z.strictObject({
+    kind: z.literal("verifier"),
+    verifier: z.union([z.string().min(1), z.strictObject({ fromColumn: z.literal("dataset") })]),
+  }),
 ]);
 export type ScoringSpec = z.infer<typeof scoringSpecSchema>;
 
@@ -85,6 +95,14 @@ export const taskSpecSchema = z.strictObject({
   /** The file in a `--data` folder that holds this task's rows (e.g. `gsm8k-test.jsonl`). */
   localFileName: z.string().optional(),
   rowFormat: rowFormatSchema,
+  /**
+   * Keep only the rows whose `column` (a string, or a one-element list of strings such as
+   * open-instruct's `dataset`) is one of `values`; applied before `limit`, and item indices
+   * (OLMES `doc_id`) count the kept rows. E.g. `{ column: "dataset", values: ["gsm8k"] }`.
+   */
+  rowFilter: z
+    .strictObject({ column: z.string().min(1), values: z.array(z.string().min(1)).min(1) })
+    .optional(),
   prompt: promptSpecSchema,
   generation: generationSpecSchema,
   scoring: scoringSpecSchema,

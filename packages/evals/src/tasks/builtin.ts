@@ -122,48 +122,80 @@ export const humanevalTask: TaskSpec = defineTask({
 });
 
 /**
- * A held-out split of a local dataset (open-instruct RLVR rows: `messages`, `ground_truth`)
- * judged by a registered verifier, e.g. the micro recipe's `micro_gsm`. Greedy by default.
+ * A held-out split of a local dataset (open-instruct RLVR rows: `messages`, `ground_truth`,
+ * `dataset`) judged by a registered verifier, e.g. the micro recipe's `micro_gsm`. Greedy by
+ * default. `verifier` is one verifier for every row, or `"row"`: each row's own `dataset`
+ * column names its verifier (a split mixing verifiers). `onlyVerifiers` keeps just the rows
+ * whose `dataset` is one of these names (one task per verifier, so each gets its own score).
  */
 export function defineHeldOutTask(params: {
   name: string;
   directory: string;
+  config?: string;
   split?: string;
   verifier: string;
+  onlyVerifiers?: string[];
   version?: string;
   description?: string;
   maxNewTokens?: number;
   stop?: string[];
 }): TaskSpec {
+  const split = params.split ?? "test";
+  const verifierText =
+    params.verifier === "row" ? "each row's verifier (dataset column)" : `${params.verifier} verifier`;
+  const rowsText = params.onlyVerifiers === undefined ? "" : ` (rows of ${params.onlyVerifiers.join(", ")})`;
   return defineTask({
     spec: {
       name: params.name,
       version: params.version ?? "1.0.0",
       description:
         params.description ??
-        `held-out ${params.split ?? "test"} split of ${params.directory}, ${params.verifier} verifier`,
+        `held-out ${split} split of ${params.directory}${params.config === undefined ? "" : ` (${params.config})`}${rowsText}, ${verifierText}`,
       olmes: { task: "none", era: "none" },
-      dataset: { kind: "local", directory: params.directory, split: params.split ?? "test" },
+      dataset: {
+        kind: "local",
+        directory: params.directory,
+        ...(params.config === undefined ? {} : { config: params.config }),
+        split,
+      },
       rowFormat: "rlvr",
+      ...(params.onlyVerifiers === undefined
+        ? {}
+        : { rowFilter: { column: "dataset", values: params.onlyVerifiers } }),
       prompt: { style: "chat" },
       generation: { temperature: 0, maxNewTokens: params.maxNewTokens ?? 512, stop: params.stop ?? [] },
-      scoring: { kind: "verifier", verifier: params.verifier },
+      scoring: {
+        kind: "verifier",
+        verifier: params.verifier === "row" ? { fromColumn: "dataset" } : params.verifier,
+      },
       primaryMetric: "accuracy",
     },
   });
 }
 
-/** The micro recipe's tasks (its data is added by the recipe under `datasets/micro/`). */
+/**
+ * The micro recipe's tasks: its held-out RLVR test split (`datasets/micro`, config `rlvr`,
+ * relative to the working directory), which mixes gsm8k and ifeval rows; one task per
+ * verifier, each scored on its own rows. 2.0.0: the data moved to the `rlvr` config and rows
+ * are filtered by their `dataset` column (1.0.0 read a `gsm`/`ifeval` folder that never existed).
+ */
 export const microGsmTask: TaskSpec = defineHeldOutTask({
   name: "micro_gsm",
-  directory: "datasets/micro/gsm",
+  directory: "datasets/micro",
+  config: "rlvr",
   verifier: "gsm8k",
+  onlyVerifiers: ["gsm8k"],
+  version: "2.0.0",
+  maxNewTokens: 96,
 });
 export const microIfevalTask: TaskSpec = defineHeldOutTask({
   name: "micro_ifeval",
-  directory: "datasets/micro/ifeval",
+  directory: "datasets/micro",
+  config: "rlvr",
   verifier: "ifeval",
-  maxNewTokens: 1024,
+  onlyVerifiers: ["ifeval"],
+  version: "2.0.0",
+  maxNewTokens: 96,
 });
 
 export const builtinTasks: readonly TaskSpec[] = [
