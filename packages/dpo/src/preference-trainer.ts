@@ -9,22 +9,17 @@
 
 import type { adamWConfigSchema } from "@posttrain/engine";
 import {
-  AdamW,
-  type CausalLmTrainer,
   type CompiledGraph,
-  clipFactor,
   compileGraph,
   emitModel,
   type Feed,
   GraphBuilder,
   type GraphTensor,
-  globalGradientNorm,
+  GraphTrainer,
   gradients as graphGradients,
   type LearningRateSchedule,
   type LlamaModel,
   learningRateAt,
-  OutputBuffer,
-  ParameterLayout,
   sequenceLogProbs,
   type TokenBatch,
 } from "@posttrain/engine";
@@ -116,26 +111,15 @@ function batchFeeds(prefix: string, batch: TokenBatch): Record<string, Feed> {
   };
 }
 
-export class PreferenceTrainer {
-  readonly layout: ParameterLayout;
-  readonly gradients: Float32Array;
-  readonly optimizer: AdamW;
-  step = 0;
-  private scratch: Float32Array | undefined;
-  private scratchOutputs: Record<string, OutputBuffer> | undefined;
-  private readonly gradientOutputs: Record<string, OutputBuffer>;
-
+export class PreferenceTrainer extends GraphTrainer {
   private constructor(
     readonly model: LlamaModel,
-    readonly parameters: Float32Array,
+    parameters: Float32Array,
     private readonly trainingGraph: CompiledGraph,
     private readonly scoringGraph: CompiledGraph,
     adamW: z.output<typeof adamWConfigSchema>,
   ) {
-    this.layout = new ParameterLayout(model.parameterSpecs());
-    this.gradients = new Float32Array(this.layout.length);
-    this.optimizer = new AdamW({ layout: this.layout, options: adamW });
-    this.gradientOutputs = this.outputViews(this.gradients);
+    super({ parameterSpecs: model.parameterSpecs(), parameters, adamW });
   }
 
   static async create(params: {
@@ -162,29 +146,6 @@ export class PreferenceTrainer {
       scoringGraph,
       params.adamW,
     );
-  }
-
-  /** This trainer as the engine's checkpoint functions expect (they read/write only step, parameters, optimizer, layout). */
-  asCheckpointTarget(): CausalLmTrainer {
-    return this as unknown as CausalLmTrainer;
-  }
-
-  private outputViews(buffer: Float32Array): Record<string, OutputBuffer> {
-    const outputs: Record<string, OutputBuffer> = {};
-    for (const entry of this.layout.entries)
-      outputs[`grad:${entry.name}`] = new OutputBuffer(
-        this.layout.view(buffer, entry.name),
-        entry.shape,
-        "float32",
-      );
-    return outputs;
-  }
-
-  private parameterFeeds(parameters: Float32Array): Record<string, Feed> {
-    const feeds: Record<string, Feed> = {};
-    for (const entry of this.layout.entries)
-      feeds[entry.name] = { data: this.layout.view(parameters, entry.name), dims: entry.shape };
-    return feeds;
   }
 
   /** Sequence log-probs of a micro-batch under `parameters` (default: the policy). */
@@ -216,14 +177,10 @@ export class PreferenceTrainer {
     let loss = 0;
     const scores: PairScores[] = [];
     for (const [index, batch] of params.microBatches.entries()) {
-      const accumulate = index > 0;
-      if (accumulate && this.scratch === undefined) {
-        this.scratch = new Float32Array(this.layout.length);
-        this.scratchOutputs = this.outputViews(this.scratch);
-      }
       const reference = params.references[index]!;
       const pairs = batch.chosen.batchSize;
-      const result = await this.trainingGraph.run({
+      const result = await this.runAccumulating({
+        graph: this.trainingGraph,
         feeds: {
           ...this.parameterFeeds(this.parameters),
           ...batchFeeds("chosen", batch.chosen),
@@ -232,7 +189,7 @@ export class PreferenceTrainer {
           reference_rejected: { data: reference.rejected, dims: [pairs] },
           loss_scale: { data: Float32Array.of(params.lossScales[index]!), dims: [] },
         },
-        outputs: accumulate ? this.scratchOutputs! : this.gradientOutputs,
+        index,
       });
       loss += (result["loss"]!.data as Float32Array)[0]!;
       scores.push({
@@ -241,12 +198,6 @@ export class PreferenceTrainer {
         chosenMean: Float32Array.from(result["policy_chosen_mean"]!.data as Float32Array),
         rejectedMean: Float32Array.from(result["policy_rejected_mean"]!.data as Float32Array),
       });
-      if (accumulate) {
-        const gradients = this.gradients;
-        const scratch = this.scratch!;
-        for (let position = 0; position < gradients.length; position += 1)
-          gradients[position]! += scratch[position]!;
-      }
     }
     return { loss, scores };
   }
@@ -256,14 +207,8 @@ export class PreferenceTrainer {
     gradientNorm: number;
     learningRate: number;
   } {
-    const gradientNorm = globalGradientNorm(this.gradients);
     const learningRate = learningRateAt({ schedule: params.schedule, step: this.step });
-    this.optimizer.update({
-      parameters: this.parameters,
-      gradients: this.gradients,
-      learningRate,
-      gradientScale: clipFactor({ norm: gradientNorm, maxNorm: params.maxGradientNorm ?? undefined }),
-    });
+    const { gradientNorm } = this.clippedUpdate({ learningRate, maxGradientNorm: params.maxGradientNorm });
     this.step += 1;
     return { gradientNorm, learningRate };
   }

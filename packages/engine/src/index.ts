@@ -136,6 +136,7 @@ export {
 } from "./training-support/config-schemas.js";
 export { DataOrder } from "./training-support/data-order.js";
 export { TrainError, type TrainErrorCode } from "./training-support/errors.js";
+export { GraphTrainer } from "./training-support/graph-trainer.js";
 export {
   huggingFaceConfig,
   safetensorsBytes,

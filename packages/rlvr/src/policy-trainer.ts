@@ -9,20 +9,15 @@
 
 import type { adamWConfigSchema } from "@posttrain/engine";
 import {
-  AdamW,
-  type CausalLmTrainer,
   type CompiledGraph,
-  clipFactor,
   compileGraph,
   emitModel,
   type Feed,
   GraphBuilder,
   type GraphTensor,
-  globalGradientNorm,
+  GraphTrainer,
   gradients as graphGradients,
   type LlamaModel,
-  OutputBuffer,
-  ParameterLayout,
   type TokenBatch,
 } from "@posttrain/engine";
 import type { z } from "zod";
@@ -81,27 +76,16 @@ export function buildPolicyGraph(params: {
   return { graph, training, scoring: { log_probs: logProbs } };
 }
 
-export class PolicyTrainer {
-  readonly layout: ParameterLayout;
-  readonly gradients: Float32Array;
-  readonly optimizer: AdamW;
-  step = 0;
-  private scratch: Float32Array | undefined;
-  private scratchOutputs: Record<string, OutputBuffer> | undefined;
-  private readonly gradientOutputs: Record<string, OutputBuffer>;
-
+export class PolicyTrainer extends GraphTrainer {
   private constructor(
     readonly model: LlamaModel,
     /** The policy's parameters; generation shares this buffer, so rollouts use the current weights. */
-    readonly parameters: Float32Array,
+    parameters: Float32Array,
     private readonly trainingGraph: CompiledGraph,
     private readonly scoringGraph: CompiledGraph,
     adamW: z.output<typeof adamWConfigSchema>,
   ) {
-    this.layout = new ParameterLayout(model.parameterSpecs());
-    this.gradients = new Float32Array(this.layout.length);
-    this.optimizer = new AdamW({ layout: this.layout, options: adamW });
-    this.gradientOutputs = this.outputViews(this.gradients);
+    super({ parameterSpecs: model.parameterSpecs(), parameters, adamW });
   }
 
   static async create(params: {
@@ -131,34 +115,16 @@ export class PolicyTrainer {
     );
   }
 
-  /** This trainer as the engine's checkpoint functions expect (they use step, parameters, optimizer, layout). */
-  asCheckpointTarget(): CausalLmTrainer {
-    return this as unknown as CausalLmTrainer;
-  }
-
-  private outputViews(buffer: Float32Array): Record<string, OutputBuffer> {
-    const outputs: Record<string, OutputBuffer> = {};
-    for (const entry of this.layout.entries)
-      outputs[`grad:${entry.name}`] = new OutputBuffer(
-        this.layout.view(buffer, entry.name),
-        entry.shape,
-        "float32",
-      );
-    return outputs;
-  }
-
   private feeds(batch: TokenBatch, parameters: Float32Array): Record<string, Feed> {
     const dims = [batch.batchSize, batch.sequenceLength];
-    const feeds: Record<string, Feed> = {
+    return {
+      ...this.parameterFeeds(parameters),
       input_ids: { data: batch.inputIds, dims },
       position_ids: { data: batch.positionIds!, dims },
       segment_ids: { data: batch.segmentIds!, dims },
       labels: { data: batch.labels, dims },
       loss_mask: { data: batch.lossMask, dims },
     };
-    for (const entry of this.layout.entries)
-      feeds[entry.name] = { data: this.layout.view(parameters, entry.name), dims: entry.shape };
-    return feeds;
   }
 
   /** Token log-probs `[batch × sequence]` under `parameters` (default: the policy). */
@@ -177,13 +143,9 @@ export class PolicyTrainer {
     let loss = 0;
     const logProbs: Float32Array[] = [];
     for (const [index, batch] of params.microBatches.entries()) {
-      const accumulate = index > 0;
-      if (accumulate && this.scratch === undefined) {
-        this.scratch = new Float32Array(this.layout.length);
-        this.scratchOutputs = this.outputViews(this.scratch);
-      }
       const dims = [batch.batchSize, batch.sequenceLength];
-      const result = await this.trainingGraph.run({
+      const result = await this.runAccumulating({
+        graph: this.trainingGraph,
         feeds: {
           ...this.feeds(batch, this.parameters),
           advantages: { data: batch.advantages, dims },
@@ -191,29 +153,16 @@ export class PolicyTrainer {
           reference_log_probs: { data: batch.referenceLogProbs, dims },
           loss_scale: { data: Float32Array.of(params.lossScale), dims: [] },
         },
-        outputs: accumulate ? this.scratchOutputs! : this.gradientOutputs,
+        index,
       });
       loss += (result["loss"]!.data as Float32Array)[0]!;
       logProbs.push(Float32Array.from(result["log_probs"]!.data as Float32Array));
-      if (accumulate) {
-        const gradients = this.gradients;
-        const scratch = this.scratch!;
-        for (let position = 0; position < gradients.length; position += 1)
-          gradients[position]! += scratch[position]!;
-      }
     }
     return { loss, logProbs };
   }
 
   /** Clip and AdamW update at `learningRate`. */
   update(params: { learningRate: number; maxGradientNorm: number | null }): { gradientNorm: number } {
-    const gradientNorm = globalGradientNorm(this.gradients);
-    this.optimizer.update({
-      parameters: this.parameters,
-      gradients: this.gradients,
-      learningRate: params.learningRate,
-      gradientScale: clipFactor({ norm: gradientNorm, maxNorm: params.maxGradientNorm ?? undefined }),
-    });
-    return { gradientNorm };
+    return this.clippedUpdate(params);
   }
 }
