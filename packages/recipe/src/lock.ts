@@ -268,8 +268,10 @@ export async function computeLock(params: {
   }
 
   const verifierNames = new Set(recipe.verifiers);
+  // A task taking each row's verifier from its `dataset` column relies on `recipe.verifiers`.
   for (const task of recipe.evals.tasks)
-    if (task.scoring.kind === "verifier") verifierNames.add(task.scoring.verifier);
+    if (task.scoring.kind === "verifier" && typeof task.scoring.verifier === "string")
+      verifierNames.add(task.scoring.verifier);
   const verifiers: Record<string, string> = {};
   for (const name of [...verifierNames].sort()) {
     verifiers[name] = getVerifier({ name }).version;
