@@ -11,12 +11,10 @@ import {
   DataOrder,
   effectiveBatchSize,
   engineSchedule,
-  loadCheckpoint,
   loadTrainingModel,
   type ModelSource,
+  openRunCheckpoints,
   recordResolvedConfig,
-  restoreCheckpoint,
-  saveCheckpoint,
   TrainError,
   writeModelDirectory,
 } from "@posttrain/engine";
@@ -243,18 +241,12 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       ? null
       : await referenceFor(evaluationRows, "evaluation", config.evaluation.batchSize);
 
-  const checkpointDirectory = join(context.directory, "checkpoints");
-  const checkpoint = await loadCheckpoint({ directory: checkpointDirectory });
-  if (checkpoint !== null) {
-    if (checkpoint.state.extra?.["configKey"] !== configKey)
-      throw new TrainError({
-        code: "train_config_changed",
-        message: `${checkpointDirectory} was written under another config`,
-      });
-    restoreCheckpoint({ trainer: trainer.asCheckpointTarget(), checkpoint });
-    context.events.write({ type: "resumed", step: trainer.step });
-    context.log(`dpo: resumed at step ${trainer.step}`);
-  }
+  const { directory: checkpointDirectory, save } = await openRunCheckpoints({
+    context,
+    stage: "dpo",
+    trainer: trainer.asCheckpointTarget(),
+    configKey,
+  });
   let evaluation: PreferenceMetrics | null = null;
   const runEvaluation = async () => {
     if (config.evaluation === null || evaluationReference === null) return;
@@ -266,17 +258,6 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       batchSize: config.evaluation.batchSize,
     });
     context.events.write({ type: "evaluation", step: trainer.step, ...evaluation });
-  };
-  let savedStep = checkpoint?.state.step ?? -1;
-  const save = async () => {
-    if (savedStep === trainer.step) return;
-    const path = await saveCheckpoint({
-      directory: checkpointDirectory,
-      trainer: trainer.asCheckpointTarget(),
-      extra: { configKey, cursor: { step: trainer.step } },
-    });
-    savedStep = trainer.step;
-    context.events.write({ type: "checkpoint-saved", step: trainer.step, path });
   };
 
   const progress = context.progress({ label: `dpo (${config.loss.type})`, total: totalSteps, unit: "steps" });

@@ -150,4 +150,5 @@ export {
   parseModelSource,
   type TrainingModel,
 } from "./training-support/model-source.js";
+export { openRunCheckpoints, type RunCheckpoints } from "./training-support/run-checkpoints.js";
 export { effectiveBatchSize, engineSchedule, recordResolvedConfig } from "./training-support/run-support.js";

@@ -17,13 +17,11 @@ import {
   type GenerationTokenizer,
   huggingFaceConfig,
   learningRateAt,
-  loadCheckpoint,
   loadTrainingModel,
   type ModelSource,
+  openRunCheckpoints,
   parseHuggingFaceConfig,
   recordResolvedConfig,
-  restoreCheckpoint,
-  saveCheckpoint,
   TrainError,
   writeModelDirectory,
 } from "@posttrain/engine";
@@ -242,31 +240,15 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   const backend = createBackend({ policy, tokenizer: params.tokenizer, threads: config.threads });
   const referenceParameters = loaded.parameters;
 
-  const checkpointDirectory = join(context.directory, "checkpoints");
   const monitor = new OverOptimizationMonitor({ klBound: config.monitor?.klBound ?? null });
-  const checkpoint = await loadCheckpoint({ directory: checkpointDirectory });
-  if (checkpoint !== null) {
-    if (checkpoint.state.extra?.["configKey"] !== configKey)
-      throw new TrainError({
-        code: "train_config_changed",
-        message: `${checkpointDirectory} was written under another config`,
-      });
-    restoreCheckpoint({ trainer: trainer.asCheckpointTarget(), checkpoint });
-    monitor.restore(checkpoint.state.extra?.["monitor"]);
-    context.events.write({ type: "resumed", step: trainer.step });
-    context.log(`rlvr: resumed at step ${trainer.step}`);
-  }
-  let savedStep = checkpoint?.state.step ?? -1;
-  const save = async () => {
-    if (savedStep === trainer.step) return;
-    const path = await saveCheckpoint({
-      directory: checkpointDirectory,
-      trainer: trainer.asCheckpointTarget(),
-      extra: { configKey, cursor: { step: trainer.step }, monitor: monitor.state() },
-    });
-    savedStep = trainer.step;
-    context.events.write({ type: "checkpoint-saved", step: trainer.step, path });
-  };
+  const { directory: checkpointDirectory, save } = await openRunCheckpoints({
+    context,
+    stage: "rlvr",
+    trainer: trainer.asCheckpointTarget(),
+    configKey,
+    onRestore: (checkpoint) => monitor.restore(checkpoint.state.extra?.["monitor"]),
+    extra: () => ({ monitor: monitor.state() }),
+  });
 
   const heldOutAccuracy = async (): Promise<number> => {
     const completions = await backend.generate({

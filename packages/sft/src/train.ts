@@ -17,12 +17,10 @@ import {
   globalGradientNorm,
   type LearningRateSchedule,
   learningRateAt,
-  loadCheckpoint,
   loadTrainingModel,
   type ModelSource,
+  openRunCheckpoints,
   recordResolvedConfig,
-  restoreCheckpoint,
-  saveCheckpoint,
   type TokenBatch,
   TrainError,
   writeModelDirectory,
@@ -228,18 +226,12 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     initialParameters: loaded.parameters,
     threads: config.threads,
   });
-  const checkpointDirectory = join(context.directory, "checkpoints");
-  const checkpoint = await loadCheckpoint({ directory: checkpointDirectory });
-  if (checkpoint !== null) {
-    if (checkpoint.state.extra?.["configKey"] !== configKey)
-      throw new TrainError({
-        code: "train_config_changed",
-        message: `${checkpointDirectory} was written under another config`,
-      });
-    restoreCheckpoint({ trainer, checkpoint });
-    context.events.write({ type: "resumed", step: trainer.step });
-    context.log(`sft: resumed at step ${trainer.step}`);
-  }
+  const { directory: checkpointDirectory, save } = await openRunCheckpoints({
+    context,
+    stage: "sft",
+    trainer: trainer,
+    configKey,
+  });
   const scorer =
     config.evaluation === null
       ? null
@@ -259,17 +251,6 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     });
     context.events.write({ type: "evaluation", step: trainer.step, loss });
     return loss;
-  };
-  let savedStep = checkpoint?.state.step ?? -1;
-  const save = async () => {
-    if (savedStep === trainer.step) return;
-    const path = await saveCheckpoint({
-      directory: checkpointDirectory,
-      trainer,
-      extra: { configKey, cursor: { step: trainer.step } },
-    });
-    savedStep = trainer.step;
-    context.events.write({ type: "checkpoint-saved", step: trainer.step, path });
   };
 
   const progress = context.progress({ label: "sft", total: totalSteps, unit: "steps" });
