@@ -14,7 +14,7 @@ const data = "../../datasets/micro";
 
 export const recipe = defineRecipe({
   name: "micro",
-  version: "0.1.0",
+  version: "0.2.0",
   description:
     "A 4-layer, 128-wide Llama-style model trained from scratch: SFT, DPO and RLVR on synthetic arithmetic word problems with instruction constraints, evaluated on held-out splits.",
   seed: 1,
@@ -40,8 +40,8 @@ export const recipe = defineRecipe({
       name: "sft",
       type: "sft",
       data: {
-        train: [{ kind: "local", directory: data, config: "sft", split: "train" }],
-        evaluation: [{ kind: "local", directory: data, config: "sft", split: "test" }],
+        train: [{ kind: "local", directory: data, config: "sft", split: "train", amount: { rows: 2000 } }],
+        evaluation: [{ kind: "local", directory: data, config: "sft", split: "test", amount: { rows: 64 } }],
         maxLength: 128,
         packing: { sequenceLength: 256 },
       },
@@ -54,7 +54,7 @@ export const recipe = defineRecipe({
         adamW,
         maxGradientNorm: 1,
         checkpointEverySteps: 25,
-        evaluation: { everySteps: 25, batchSize: 16 },
+        evaluation: { everySteps: 50, batchSize: 16 },
         lossChunks: 1,
         threads: 2,
       },
@@ -63,8 +63,12 @@ export const recipe = defineRecipe({
       name: "dpo",
       type: "dpo",
       data: {
-        train: [{ kind: "local", directory: data, config: "preference", split: "train" }],
-        evaluation: [{ kind: "local", directory: data, config: "preference", split: "test" }],
+        train: [
+          { kind: "local", directory: data, config: "preference", split: "train", amount: { rows: 512 } },
+        ],
+        evaluation: [
+          { kind: "local", directory: data, config: "preference", split: "test", amount: { rows: 64 } },
+        ],
         maxLength: 128,
       },
       hyperparameters: {
@@ -75,8 +79,8 @@ export const recipe = defineRecipe({
         learningRate: { peak: 5e-4, schedule: "linear", warmup: { ratio: 0.1 } },
         adamW,
         maxGradientNorm: 1,
-        checkpointEverySteps: 25,
-        evaluation: { everySteps: 25, batchSize: 16 },
+        checkpointEverySteps: 32,
+        evaluation: { everySteps: 64, batchSize: 16 },
         referenceCacheDirectory: null,
         lossChunks: 1,
         threads: 2,
@@ -93,8 +97,8 @@ export const recipe = defineRecipe({
       hyperparameters: {
         seed: 1,
         batch: { devices: 1, perDeviceBatchSize: 16, gradientAccumulationSteps: 1 },
-        steps: 20,
-        rollouts: { promptsPerStep: 8, samplesPerPrompt: 4, temperature: 1, maxNewTokens: 64 },
+        steps: 12,
+        rollouts: { promptsPerStep: 8, samplesPerPrompt: 4, temperature: 1, maxNewTokens: 48 },
         rewards: { verificationReward: 10, format: null, nonStopPenalty: null },
         advantages: "centered",
         filterZeroVarianceGroups: true,
@@ -105,8 +109,8 @@ export const recipe = defineRecipe({
         learningRate: { peak: 2e-4, schedule: "constant", warmup: { steps: 0 } },
         adamW,
         maxGradientNorm: 1,
-        checkpointEverySteps: 5,
-        monitor: { everySteps: 5, klBound: null },
+        checkpointEverySteps: 6,
+        monitor: { everySteps: 6, klBound: null },
         verifierWorkers: 0,
         verifierTimeoutMilliseconds: 2000,
         lossChunks: 1,
@@ -116,21 +120,39 @@ export const recipe = defineRecipe({
   ],
   evals: {
     name: "micro",
-    version: "1.0.0",
+    version: "2.0.0",
+    // The held-out RLVR test split mixes gsm8k and ifeval rows (its `dataset` column names
+    // each row's verifier): one task per verifier, as @posttrain/evals' micro_gsm and
+    // micro_ifeval, with the path relative to this package.
     tasks: [
       {
-        name: "micro_heldout",
-        version: "1.0.0",
-        description: "held-out RLVR test split of datasets/micro (arithmetic answers), gsm8k verifier",
+        name: "micro_gsm",
+        version: "2.0.0",
+        description: "held-out RLVR test split of datasets/micro, gsm8k rows, gsm8k verifier",
         olmes: { task: "none", era: "none" },
         dataset: { kind: "local", directory: data, config: "rlvr", split: "test" },
         rowFormat: "rlvr",
+        rowFilter: { column: "dataset", values: ["gsm8k"] },
         prompt: { style: "chat" },
-        generation: { temperature: 0, maxNewTokens: 96, stop: [] },
+        generation: { temperature: 0, maxNewTokens: 64, stop: [] },
         scoring: { kind: "verifier", verifier: "gsm8k" },
         primaryMetric: "accuracy",
       },
+      {
+        name: "micro_ifeval",
+        version: "2.0.0",
+        description: "held-out RLVR test split of datasets/micro, ifeval rows, ifeval verifier",
+        olmes: { task: "none", era: "none" },
+        dataset: { kind: "local", directory: data, config: "rlvr", split: "test" },
+        rowFormat: "rlvr",
+        rowFilter: { column: "dataset", values: ["ifeval"] },
+        prompt: { style: "chat" },
+        generation: { temperature: 0, maxNewTokens: 64, stop: [] },
+        scoring: { kind: "verifier", verifier: "ifeval" },
+        primaryMetric: "accuracy",
+      },
     ],
+    limit: 64,
   },
   // Set from measured runs; see README.md. Empty until the full run has been measured.
   expected: [],
