@@ -8,13 +8,11 @@
 import { join } from "node:path";
 import { parseWithSchema, type RunContext, writeJsonAtomic } from "@posttrain/core";
 import {
-  DataOrder,
   effectiveBatchSize,
-  engineSchedule,
   loadTrainingModel,
   type ModelSource,
   openRunCheckpoints,
-  recordResolvedConfig,
+  planEpochRun,
   TrainError,
   writeModelDirectory,
 } from "@posttrain/engine";
@@ -181,32 +179,13 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       });
     validatePreferenceRows({ rows: evaluationRows, vocabularySize, label: "data.evaluation" });
   }
-  const order = new DataOrder({
-    random: context.random.stream("data"),
-    rowCount: params.data.train.length,
-    perDeviceBatchSize: config.batch.perDeviceBatchSize,
-    gradientAccumulationSteps: config.batch.gradientAccumulationSteps,
-  });
-  const totalSteps =
-    "steps" in config.duration ? config.duration.steps : config.duration.epochs * order.stepsPerEpoch;
-  const schedule = engineSchedule({ learningRate: config.learningRate, totalSteps });
-  const configKey = await recordResolvedConfig({
+  const { order, totalSteps, schedule, configKey } = await planEpochRun({
     context,
-    resolved: {
-      stage: "dpo",
-      config,
-      model: { config: loaded.config, parameterHash: loaded.hash },
-      data: { trainRows: params.data.train.length, evaluationRows: evaluationRows.length },
-      effectiveBatchSize: effectiveBatch,
-      stepsPerEpoch: order.stepsPerEpoch,
-      totalSteps,
-    },
-  });
-  context.events.write({
-    type: "effective-batch",
-    devices: config.batch.devices,
-    perDeviceBatchSize: config.batch.perDeviceBatchSize,
-    gradientAccumulationSteps: config.batch.gradientAccumulationSteps,
+    stage: "dpo",
+    config,
+    model: loaded,
+    trainRows: params.data.train.length,
+    evaluationRows: evaluationRows.length,
     effectiveBatchSize: effectiveBatch,
   });
   context.log(

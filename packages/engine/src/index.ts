@@ -135,6 +135,7 @@ export {
   learningRateConfigSchema,
 } from "./training-support/config-schemas.js";
 export { DataOrder } from "./training-support/data-order.js";
+export { type EpochPlan, planEpochRun } from "./training-support/epoch-plan.js";
 export { TrainError, type TrainErrorCode } from "./training-support/errors.js";
 export { GraphTrainer } from "./training-support/graph-trainer.js";
 export {

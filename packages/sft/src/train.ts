@@ -10,17 +10,15 @@ import { parseWithSchema, type RunContext, writeJsonAtomic } from "@posttrain/co
 import {
   type CausalLmTrainer,
   clipFactor,
-  DataOrder,
   CausalLmTrainer as EngineTrainer,
   effectiveBatchSize,
-  engineSchedule,
   globalGradientNorm,
   type LearningRateSchedule,
   learningRateAt,
   loadTrainingModel,
   type ModelSource,
   openRunCheckpoints,
-  recordResolvedConfig,
+  planEpochRun,
   type TokenBatch,
   TrainError,
   writeModelDirectory,
@@ -188,32 +186,13 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       label: "data.evaluation",
     });
   }
-  const order = new DataOrder({
-    random: context.random.stream("data"),
-    rowCount: params.data.train.length,
-    perDeviceBatchSize: config.batch.perDeviceBatchSize,
-    gradientAccumulationSteps: config.batch.gradientAccumulationSteps,
-  });
-  const totalSteps =
-    "steps" in config.duration ? config.duration.steps : config.duration.epochs * order.stepsPerEpoch;
-  const schedule = engineSchedule({ learningRate: config.learningRate, totalSteps });
-  const configKey = await recordResolvedConfig({
+  const { order, totalSteps, schedule, configKey } = await planEpochRun({
     context,
-    resolved: {
-      stage: "sft",
-      config,
-      model: { config: loaded.config, parameterHash: loaded.hash },
-      data: { trainRows: params.data.train.length, evaluationRows: evaluationRows.length },
-      effectiveBatchSize: effectiveBatch,
-      stepsPerEpoch: order.stepsPerEpoch,
-      totalSteps,
-    },
-  });
-  context.events.write({
-    type: "effective-batch",
-    devices: config.batch.devices,
-    perDeviceBatchSize: config.batch.perDeviceBatchSize,
-    gradientAccumulationSteps: config.batch.gradientAccumulationSteps,
+    stage: "sft",
+    config,
+    model: loaded,
+    trainRows: params.data.train.length,
+    evaluationRows: evaluationRows.length,
     effectiveBatchSize: effectiveBatch,
   });
   context.log(
