@@ -14,6 +14,15 @@ describe("micro recipe", () => {
     expect(recipe.model.kind === "initialize" && recipe.model.config.vocab_size).toBe(512);
     const plan = planRecipe({ recipe });
     expect(plan.parameters).toBeLessThan(2_000_000);
+    // The expected table: both held-out tasks after every stage, from a measured run.
+    expect(recipe.expected.map((row) => `${row.after}/${row.task}`)).toEqual([
+      "sft/micro_gsm",
+      "sft/micro_ifeval",
+      "dpo/micro_gsm",
+      "dpo/micro_ifeval",
+      "rlvr/micro_gsm",
+      "rlvr/micro_ifeval",
+    ]);
   });
 
   it("smoke variant: a few steps of each stage on a few rows, a few eval items", () => {
@@ -21,6 +30,7 @@ describe("micro recipe", () => {
     expect(smoke.stages[0]?.hyperparameters).toMatchObject({ duration: { steps: 3 } });
     expect(smoke.stages[0]?.data.train[0]?.amount).toEqual({ rows: 128 });
     expect(smoke.evals.limit).toBe(4);
+    expect(smoke.expected).toEqual([]);
   });
 
   // The CI smoke run: the real SFT, DPO and RLVR trainers and real embedded evals, a few
@@ -56,6 +66,7 @@ describe("micro recipe", () => {
       expect(summary.stages[0]?.trainingMetrics["tokenLoss"]).toBeGreaterThan(0);
       expect(summary.stages[1]?.trainingMetrics["evaluation.pairs"]).toBe(16);
       expect(summary.stages[0]?.evals["micro_gsm"]?.["accuracy"]?.count).toBe(4);
+      expect(summary.expected).toBeNull();
       const report = await readFile(join(runs, "micro-0.2.0-smoke", "smoke", "report.md"), "utf8");
       expect(report).toContain("| rlvr | micro_gsm | accuracy |");
       expect(report).toContain("| rlvr | micro_ifeval | accuracy |");
