@@ -1,20 +1,13 @@
-/**
- * The DPO stage: preference losses `dpo`, `dpo_norm`, `simpo`, `wpo` with label smoothing
- * (config.ts), reference log-probs computed once and cached on disk (reference-cache.ts),
- * open-instruct's scaling (each micro-batch's mean over pairs, divided by the accumulation
- * steps), chosen/rejected rewards, margins and accuracy per step and on held-out pairs,
- * checkpoints with exact resume, SIGINT → checkpoint and return, final model folder.
- */
-import { join } from "node:path";
-import { parseWithSchema, type RunContext, writeJsonAtomic } from "@posttrain/core";
+import { parseWithSchema, type RunContext } from "@posttrain/core";
 import {
+  completeTrainingRun,
   effectiveBatchSize,
   loadTrainingModel,
   type ModelSource,
   openRunCheckpoints,
   planEpochRun,
   TrainError,
-  writeModelDirectory,
+  type TrainingRunResult,
 } from "@posttrain/engine";
 import { Config, type ConfigInput, type LossConfig, usesReference } from "./config.js";
 import { type PairLogProbs, type PreferenceMetrics, preferenceMetrics } from "./metrics.js";
@@ -53,15 +46,11 @@ export interface StepMetrics extends Omit<PreferenceMetrics, "loss" | "pairs"> {
   seconds: { data: number; forwardBackward: number; optimizer: number };
 }
 
-export interface TrainResult {
-  status: "completed" | "interrupted";
-  step: number;
-  totalSteps: number;
-  modelDirectory: string | null;
-  checkpointDirectory: string;
-  parameters: Float32Array;
-  metrics: { lastStep: StepMetrics | null; evaluation: PreferenceMetrics | null };
-}
+/** What `train` returns (the engine's {@link TrainingRunResult} with this stage's metrics). */
+export type TrainResult = TrainingRunResult<{
+  lastStep: StepMetrics | null;
+  evaluation: PreferenceMetrics | null;
+}>;
 
 function pairsOf(
   scores: PairScores,
@@ -310,25 +299,13 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   await save();
   if (config.evaluation !== null && (lastStep === null || trainer.step % config.evaluation.everySteps !== 0))
     await runEvaluation();
-  const modelDirectory = await writeModelDirectory({
-    directory: join(context.directory, "model"),
-    config: loaded.config,
-    layout: trainer.layout,
-    parameters: trainer.parameters,
-  });
   const metrics = { lastStep, evaluation };
-  await writeJsonAtomic({
-    path: join(context.directory, "metrics.json"),
-    value: { step: trainer.step, ...metrics },
-  });
-  context.events.write({ type: "train-end", step: trainer.step, modelDirectory });
-  return {
-    status: "completed",
-    step: trainer.step,
-    totalSteps,
-    modelDirectory,
+  return completeTrainingRun({
+    context,
+    model: loaded,
+    trainer,
+    totalSteps: totalSteps,
     checkpointDirectory,
-    parameters: trainer.parameters,
     metrics,
-  };
+  });
 }

@@ -1,13 +1,6 @@
-/**
- * The RLVR stage (GRPO family): prompts from @posttrain/data, `samplesPerPrompt` completions
- * each from a core `GenerationBackend` (default: the engine's embedded backend over the live
- * policy weights), rewards from @posttrain/verifiers, group advantages, PPO-style clipped loss
- * with KL to the frozen initial model, several optimizer steps per rollout batch, per-step
- * metrics, an over-optimisation monitor, checkpoints with exact resume, SIGINT → checkpoint.
- */
-import { join } from "node:path";
-import { type GenerationBackend, parseWithSchema, type RunContext, writeJsonAtomic } from "@posttrain/core";
+import { type GenerationBackend, parseWithSchema, type RunContext } from "@posttrain/core";
 import {
+  completeTrainingRun,
   createEmbeddedGenerationBackend,
   DataOrder,
   DecoderModel,
@@ -23,7 +16,7 @@ import {
   parseHuggingFaceConfig,
   recordResolvedConfig,
   TrainError,
-  writeModelDirectory,
+  type TrainingRunResult,
 } from "@posttrain/engine";
 import { verify } from "@posttrain/verifiers";
 import { Config, type ConfigInput } from "./config.js";
@@ -89,15 +82,11 @@ export interface StepMetrics {
   seconds: { generate: number; verify: number; train: number };
 }
 
-export interface TrainResult {
-  status: "completed" | "interrupted";
-  step: number;
-  totalSteps: number;
-  modelDirectory: string | null;
-  checkpointDirectory: string;
-  parameters: Float32Array;
-  metrics: { lastStep: StepMetrics | null; checks: OverOptimizationCheck[] };
-}
+/** What `train` returns (the engine's {@link TrainingRunResult} with this stage's metrics). */
+export type TrainResult = TrainingRunResult<{
+  lastStep: StepMetrics | null;
+  checks: OverOptimizationCheck[];
+}>;
 
 const mean = (values: readonly number[]) =>
   values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
@@ -519,27 +508,15 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     await backend.close?.();
   }
   await save();
-  const modelDirectory = await writeModelDirectory({
-    directory: join(context.directory, "model"),
-    config: loaded.config,
-    layout: trainer.layout,
-    parameters: trainer.parameters,
-  });
   const metrics = { lastStep, checks: monitor.checks };
-  await writeJsonAtomic({
-    path: join(context.directory, "metrics.json"),
-    value: { step: trainer.step, ...metrics },
-  });
-  context.events.write({ type: "train-end", step: trainer.step, modelDirectory });
-  return {
-    status: "completed",
-    step: trainer.step,
+  return completeTrainingRun({
+    context,
+    model: loaded,
+    trainer,
     totalSteps: config.steps,
-    modelDirectory,
     checkpointDirectory,
-    parameters: trainer.parameters,
     metrics,
-  };
+  });
 }
 
 /** Concatenates single-row policy batches into one micro-batch (right-padded to the longest). */

@@ -1,15 +1,8 @@
-/**
- * The SFT stage: masked next-token cross-entropy on assistant tokens (labels from
- * @posttrain/data), `sum` or `mean` reduction with open-instruct's semantics (see
- * {@link Config}), gradient accumulation, clipping, LR schedule with warmup, held-out loss,
- * checkpoints every N steps with exact resume, SIGINT → checkpoint and return, and a final
- * model folder (engine + HF safetensors).
- */
-import { join } from "node:path";
-import { parseWithSchema, type RunContext, writeJsonAtomic } from "@posttrain/core";
+import { parseWithSchema, type RunContext } from "@posttrain/core";
 import {
   type CausalLmTrainer,
   clipFactor,
+  completeTrainingRun,
   CausalLmTrainer as EngineTrainer,
   effectiveBatchSize,
   globalGradientNorm,
@@ -21,7 +14,7 @@ import {
   planEpochRun,
   type TokenBatch,
   TrainError,
-  writeModelDirectory,
+  type TrainingRunResult,
 } from "@posttrain/engine";
 import { type SftData, type SftRow, tokenBatchOf, validateSftRows } from "./batches.js";
 import { Config, type ConfigInput } from "./config.js";
@@ -51,17 +44,8 @@ export interface StepMetrics {
   seconds: { data: number; forwardBackward: number; optimizer: number };
 }
 
-export interface TrainResult {
-  status: "completed" | "interrupted";
-  step: number;
-  totalSteps: number;
-  /** The final model folder (config.json, parameters.bin, model.safetensors); null when interrupted. */
-  modelDirectory: string | null;
-  checkpointDirectory: string;
-  /** Final parameters (flat engine layout). */
-  parameters: Float32Array;
-  metrics: { lastStep: StepMetrics | null; evaluationLoss: number | null };
-}
+/** What `train` returns (the engine's {@link TrainingRunResult} with this stage's metrics). */
+export type TrainResult = TrainingRunResult<{ lastStep: StepMetrics | null; evaluationLoss: number | null }>;
 
 function countTokens(batch: TokenBatch): { tokens: number; trained: number } {
   let tokens = 0;
@@ -294,25 +278,14 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   if (config.evaluation !== null && lastStep !== null && trainer.step % config.evaluation.everySteps !== 0)
     evaluation = await evaluate();
   if (config.evaluation !== null && lastStep === null) evaluation = await evaluate();
-  const modelDirectory = await writeModelDirectory({
-    directory: join(context.directory, "model"),
-    config: loaded.config,
-    layout: trainer.layout,
-    parameters: trainer.parameters,
-  });
   const metrics = { lastStep, evaluationLoss: evaluation };
-  await writeJsonAtomic({
-    path: join(context.directory, "metrics.json"),
-    value: { step: trainer.step, ...metrics },
-  });
-  context.events.write({ type: "train-end", step: trainer.step, modelDirectory, evaluationLoss: evaluation });
-  return {
-    status: "completed",
-    step: trainer.step,
-    totalSteps,
-    modelDirectory,
+  return completeTrainingRun({
+    context,
+    model: loaded,
+    trainer,
+    totalSteps: totalSteps,
     checkpointDirectory,
-    parameters: trainer.parameters,
     metrics,
-  };
+    endEvent: { evaluationLoss: evaluation },
+  });
 }
