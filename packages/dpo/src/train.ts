@@ -2,6 +2,7 @@ import { parseWithSchema, type RunContext } from "@posttrain/core";
 import {
   completeTrainingRun,
   effectiveBatchSize,
+  interruptTrainingRun,
   loadTrainingModel,
   type ModelSource,
   openRunCheckpoints,
@@ -232,19 +233,15 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   let lastStep: StepMetrics | null = null;
   try {
     while (trainer.step < totalSteps) {
-      if (context.signal.aborted) {
-        await save();
-        context.events.write({ type: "interrupted", step: trainer.step });
-        return {
-          status: "interrupted",
-          step: trainer.step,
+      if (context.signal.aborted)
+        return interruptTrainingRun({
+          context,
+          save,
+          trainer,
           totalSteps,
-          modelDirectory: null,
           checkpointDirectory,
-          parameters: trainer.parameters,
           metrics: { lastStep, evaluation },
-        };
-      }
+        });
       const started = performance.now();
       const { epoch, microBatches } = order.step(trainer.step);
       const batches = microBatches.map((indices) =>

@@ -152,5 +152,9 @@ export {
   type TrainingModel,
 } from "./training-support/model-source.js";
 export { openRunCheckpoints, type RunCheckpoints } from "./training-support/run-checkpoints.js";
-export { completeTrainingRun, type TrainingRunResult } from "./training-support/run-result.js";
+export {
+  completeTrainingRun,
+  interruptTrainingRun,
+  type TrainingRunResult,
+} from "./training-support/run-result.js";
 export { effectiveBatchSize, engineSchedule, recordResolvedConfig } from "./training-support/run-support.js";

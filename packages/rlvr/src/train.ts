@@ -9,6 +9,7 @@ import {
   engineSchedule,
   type GenerationTokenizer,
   huggingFaceConfig,
+  interruptTrainingRun,
   learningRateAt,
   loadTrainingModel,
   type ModelSource,
@@ -271,19 +272,15 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   try {
     if (config.monitor !== null && monitor.checks.length === 0) await runMonitor(0);
     while (trainer.step < config.steps) {
-      if (context.signal.aborted) {
-        await save();
-        context.events.write({ type: "interrupted", step: trainer.step });
-        return {
-          status: "interrupted",
-          step: trainer.step,
+      if (context.signal.aborted)
+        return interruptTrainingRun({
+          context,
+          save,
+          trainer,
           totalSteps: config.steps,
-          modelDirectory: null,
           checkpointDirectory,
-          parameters: trainer.parameters,
           metrics: { lastStep, checks: monitor.checks },
-        };
-      }
+        });
       const step = trainer.step;
       const stepRandom = context.random.stream(`step-${step}`);
       const prompts = order

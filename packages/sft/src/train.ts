@@ -6,6 +6,7 @@ import {
   CausalLmTrainer as EngineTrainer,
   effectiveBatchSize,
   globalGradientNorm,
+  interruptTrainingRun,
   type LearningRateSchedule,
   learningRateAt,
   loadTrainingModel,
@@ -221,19 +222,15 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   let evaluation: number | null = null;
   try {
     while (trainer.step < totalSteps) {
-      if (context.signal.aborted) {
-        await save();
-        context.events.write({ type: "interrupted", step: trainer.step });
-        return {
-          status: "interrupted",
-          step: trainer.step,
+      if (context.signal.aborted)
+        return interruptTrainingRun({
+          context,
+          save,
+          trainer,
           totalSteps,
-          modelDirectory: null,
           checkpointDirectory,
-          parameters: trainer.parameters,
           metrics: { lastStep, evaluationLoss: evaluation },
-        };
-      }
+        });
       const started = performance.now();
       const { epoch, microBatches } = order.step(trainer.step);
       const batches = microBatches.map((indices) =>

@@ -55,3 +55,30 @@ export async function completeTrainingRun<Metrics extends object>(params: {
     metrics,
   };
 }
+
+/**
+ * Stops a run on SIGINT (`context.signal` aborted): saves a checkpoint (`save`, from
+ * {@link openRunCheckpoints}), writes the `interrupted` event and returns the interrupted result
+ * (no model folder); running `train` again resumes from that checkpoint.
+ */
+export async function interruptTrainingRun<Metrics extends object>(params: {
+  context: RunContext;
+  save: () => Promise<void>;
+  trainer: { step: number; parameters: Float32Array };
+  totalSteps: number;
+  checkpointDirectory: string;
+  metrics: Metrics;
+}): Promise<TrainingRunResult<Metrics>> {
+  const { trainer } = params;
+  await params.save();
+  params.context.events.write({ type: "interrupted", step: trainer.step });
+  return {
+    status: "interrupted",
+    step: trainer.step,
+    totalSteps: params.totalSteps,
+    modelDirectory: null,
+    checkpointDirectory: params.checkpointDirectory,
+    parameters: trainer.parameters,
+    metrics: params.metrics,
+  };
+}
