@@ -11,7 +11,7 @@ import { defineRecipe } from "@posttrain/recipe";
 
 const adamW = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0 };
 const data = "../../datasets/micro";
-const source = "measured run 2026-11-27 (20261127-230342Z), this 2-core machine under load; README.md";
+const source = "measured run 2026-11-27 (20261127-231721Z, fresh clone), this 2-core machine; README.md";
 
 export const recipe = defineRecipe({
   name: "micro",
@@ -99,7 +99,7 @@ export const recipe = defineRecipe({
         seed: 1,
         batch: { devices: 1, perDeviceBatchSize: 16, gradientAccumulationSteps: 1 },
         steps: 12,
-        rollouts: { promptsPerStep: 8, samplesPerPrompt: 4, temperature: 1, maxNewTokens: 48 },
+        rollouts: { promptsPerStep: 8, samplesPerPrompt: 8, temperature: 1, maxNewTokens: 64 },
         rewards: { verificationReward: 10, format: null, nonStopPenalty: null },
         advantages: "centered",
         filterZeroVarianceGroups: true,
@@ -107,7 +107,7 @@ export const recipe = defineRecipe({
         kl: { beta: 0.01, estimator: "k3" },
         clip: { low: 0.2, high: 0.2 },
         epochs: 1,
-        learningRate: { peak: 2e-4, schedule: "constant", warmup: { steps: 0 } },
+        learningRate: { peak: 1e-4, schedule: "constant", warmup: { steps: 0 } },
         adamW,
         maxGradientNorm: 1,
         checkpointEverySteps: 6,
@@ -160,11 +160,11 @@ export const recipe = defineRecipe({
   // for float differences across machines, not for a stage that stops helping.
   expected: [
     { after: "sft", task: "micro_gsm", metric: "accuracy", value: 0.188, tolerance: 0.12, source },
-    { after: "sft", task: "micro_ifeval", metric: "accuracy", value: 0.0, tolerance: 0.05, source },
+    { after: "sft", task: "micro_ifeval", metric: "accuracy", value: 0.019, tolerance: 0.05, source },
     { after: "dpo", task: "micro_gsm", metric: "accuracy", value: 0.156, tolerance: 0.12, source },
     { after: "dpo", task: "micro_ifeval", metric: "accuracy", value: 0.245, tolerance: 0.15, source },
-    { after: "rlvr", task: "micro_gsm", metric: "accuracy", value: 0.203, tolerance: 0.12, source },
-    { after: "rlvr", task: "micro_ifeval", metric: "accuracy", value: 0.302, tolerance: 0.15, source },
+    { after: "rlvr", task: "micro_gsm", metric: "accuracy", value: 0.188, tolerance: 0.12, source },
+    { after: "rlvr", task: "micro_ifeval", metric: "accuracy", value: 0.245, tolerance: 0.15, source },
   ],
   variants: {
     smoke: {
