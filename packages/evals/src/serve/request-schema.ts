@@ -78,6 +78,8 @@ export const chatCompletionRequestSchema = z.object({
   continue_final_message: z.boolean().nullish(),
   /** vLLM extension (default true): append the generation prompt. */
   add_generation_prompt: z.boolean().nullish(),
+  /** vLLM extension: add the generated `token_ids` to each choice. */
+  return_token_ids: z.boolean().nullish(),
   tools: z
     .array(z.unknown())
     .nullish()
@@ -100,6 +102,8 @@ export const completionRequestSchema = z.object({
     .nullish()
     .refine((value) => value !== true, { message: "echo is not supported" }),
   best_of: z.number().int().min(1).nullish(),
+  /** vLLM extension (≥ 0.10.2): add `token_ids` and `prompt_token_ids` to each choice. */
+  return_token_ids: z.boolean().nullish(),
   suffix: z
     .string()
     .nullish()

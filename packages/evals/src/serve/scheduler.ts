@@ -163,6 +163,10 @@ export class ContinuousBatchScheduler {
   private loop: Promise<void> | undefined;
   private running = false;
   private closed = false;
+  /** While set, no pending row is admitted (see {@link exclusive}). */
+  private admissionPaused = false;
+  /** Serialises {@link exclusive} sections. */
+  private exclusiveChain: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly session: DecodingSession,
@@ -227,6 +231,31 @@ export class ContinuousBatchScheduler {
     });
   }
 
+  /**
+   * Runs `task` while no row is being decoded: admission pauses (new and pending rows wait in
+   * the queue), the running batch finishes, `task` runs, then admission resumes. Used to swap
+   * the model's weights in place between batches (SGLang's `/update_weights_from_disk`
+   * waits for in-flight requests the same way). Sections run one at a time.
+   */
+  exclusive<T>(task: () => Promise<T> | T): Promise<T> {
+    const run = async (): Promise<T> => {
+      this.admissionPaused = true;
+      try {
+        while (this.running) await this.loop;
+        return await task();
+      } finally {
+        this.admissionPaused = false;
+        if (this.pending.length > 0 && !this.running) {
+          this.running = true;
+          this.loop = this.run();
+        }
+      }
+    };
+    const result = this.exclusiveChain.then(run, run);
+    this.exclusiveChain = result.catch(() => undefined);
+    return result;
+  }
+
   /** Stops admitting new sequences and waits for the running ones to finish. */
   async close(): Promise<void> {
     this.closed = true;
@@ -255,7 +284,7 @@ export class ContinuousBatchScheduler {
       return false;
     });
     const free = this.maxBatchSize - this.batch.length;
-    if (free <= 0 || this.pending.length === 0) return;
+    if (free <= 0 || this.pending.length === 0 || this.admissionPaused) return;
     const admitted = this.pending.splice(0, free);
     let prefilled: DecodeState;
     try {
@@ -331,7 +360,7 @@ export class ContinuousBatchScheduler {
 
   private async run(): Promise<void> {
     for (;;) {
-      if (this.pending.length === 0 && this.batch.length === 0) {
+      if (this.batch.length === 0 && (this.pending.length === 0 || this.admissionPaused)) {
         this.running = false;
         return;
       }

@@ -7,6 +7,11 @@
  * active/pending rows, decode steps, prefills, generated tokens, row-steps — so a load test can
  * compute the mean batch size). Every generated row (prompt × `n`) goes to one
  * {@link ContinuousBatchScheduler}, so concurrent clients share decode steps.
+ * For RL trainers with an external generation server (native-generate.ts, weight-updates.ts):
+ * SGLang's native `POST /generate` (token ids in and out, sampling log-probs),
+ * `POST /update_weights_from_disk` and `GET /get_model_info`; vLLM's `return_token_ids`
+ * extension and its dev-mode `POST /collective_rpc {"method":"reload_weights"}` and
+ * `POST /reset_prefix_cache`.
  *
  * - Bodies are validated with zod (request-schema.ts). Failures are OpenAI-style
  *   `{ "error": { message, type, param, code } }`: 400 (bad JSON, invalid field — `param`
@@ -34,6 +39,8 @@ import type {
   SamplingParameters,
 } from "@posttrain/engine";
 import { ServeError, ServeRequestError } from "./errors.js";
+import { parseJson, readBody, sendError, sendJson } from "./http-io.js";
+import { createNativeGenerateHandler } from "./native-generate.js";
 import { chatPromptTokenIds, completionPromptTokenIds } from "./prompts.js";
 import {
   type ChatCompletionRequest,
@@ -44,6 +51,11 @@ import {
 } from "./request-schema.js";
 import { chatLogProbContent, completionLogProbs, finishReasonOf, usageOf } from "./responses.js";
 import { ContinuousBatchScheduler, type SequenceResult, type TokenEvent } from "./scheduler.js";
+import {
+  createWeightUpdater,
+  parseCollectiveRpcRequest,
+  parseUpdateWeightsRequest,
+} from "./weight-updates.js";
 
 export interface ServeOptions {
   model: LoadedModel;
@@ -75,79 +87,10 @@ export interface ServeServer {
   /** The served model id. */
   model: string;
   scheduler: ContinuousBatchScheduler;
+  /** The served weights' label (`"default"` until an `/update_weights_from_disk`). */
+  weightVersion(): string;
   /** Stops accepting connections, lets running requests finish, then stops the scheduler. */
   close(): Promise<void>;
-}
-
-const jsonHeaders = { "content-type": "application/json" };
-
-function sendJson(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-) {
-  if (response.headersSent) {
-    response.end();
-    return;
-  }
-  response.writeHead(status, { ...jsonHeaders, ...headers });
-  response.end(JSON.stringify(body));
-}
-
-function sendError(response: ServerResponse, error: unknown) {
-  if (error instanceof ServeRequestError) {
-    const headers: Record<string, string> = {};
-    const allow = error.details?.["allow"];
-    if (typeof allow === "string") headers["allow"] = allow;
-    if (error.status === 503) headers["retry-after"] = "1";
-    sendJson(response, error.status, error.body(), headers);
-    return;
-  }
-  const message = PosttrainError.isInstance(error)
-    ? error.message
-    : `internal error: ${(error as Error).message}`;
-  const code = PosttrainError.isInstance(error) ? error.code : "serve_internal_error";
-  sendJson(response, 500, { error: { message, type: "server_error", param: null, code } });
-}
-
-async function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
-  const tooLarge = () =>
-    new ServeRequestError({
-      code: "serve_request_too_large",
-      status: 413,
-      message: `the request body exceeds ${maxBodyBytes} bytes`,
-    });
-  const declared = Number(request.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > maxBodyBytes) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBodyBytes) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
-
-function parseJson(body: Buffer, request: IncomingMessage): unknown {
-  const type = request.headers["content-type"];
-  if (type !== undefined && !/^application\/(json|[\w.+-]+\+json)\b/i.test(type))
-    throw new ServeRequestError({
-      code: "serve_unsupported_media_type",
-      status: 415,
-      message: `expected content-type application/json, got ${type}`,
-    });
-  try {
-    return JSON.parse(body.toString("utf8"));
-  } catch (error) {
-    throw new ServeRequestError({
-      code: "serve_invalid_request",
-      status: 400,
-      message: `the request body is not valid JSON: ${(error as Error).message}`,
-      cause: error,
-    });
-  }
 }
 
 /** One generated row of a request: prompt `prompt`, choice index `choice`. */
@@ -172,6 +115,20 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     ...(options.maxBatchSize === undefined ? {} : { maxBatchSize: options.maxBatchSize }),
     ...(options.threads === undefined ? {} : { threads: options.threads }),
     ...(options.executionProvider === undefined ? {} : { executionProvider: options.executionProvider }),
+  });
+
+  const weights = createWeightUpdater({ model, scheduler });
+  const handleNativeGenerate = createNativeGenerateHandler({
+    scheduler,
+    tokenizer,
+    contextLength,
+    vocabularySize,
+    eosTokenIds: [...tokenizer.eosTokenIds, ...model.config.eosTokenIds],
+    requestRandom: () => {
+      requestCounter += 1;
+      return serverRandom.stream(`request ${requestCounter}`);
+    },
+    weightVersion: () => weights.weightVersion,
   });
 
   const modelCard = () => ({
@@ -376,6 +333,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       choices: results.map((result, index) => ({
         index,
         message: { role: "assistant", content: result.text },
+        ...(request.return_token_ids === true ? { token_ids: result.tokenIds } : {}),
         logprobs: withLogProbs
           ? {
               content: chatLogProbContent({
@@ -489,6 +447,9 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       choices: results.map((result, index) => ({
         index,
         text: result.text,
+        ...(request.return_token_ids === true
+          ? { token_ids: result.tokenIds, prompt_token_ids: plan.rows[index]!.promptTokenIds }
+          : {}),
         logprobs: withLogProbs
           ? completionLogProbs({
               tokenizer,
@@ -529,6 +490,52 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
           generated_tokens: scheduler.statistics.generatedTokens,
           row_steps: scheduler.statistics.rowSteps,
         }),
+    },
+    "/generate": {
+      method: "POST",
+      handle: async (request, response, signal) =>
+        handleNativeGenerate(parseJson(await readBody(request, maxBodyBytes), request), response, signal),
+    },
+    "/get_model_info": {
+      method: "GET",
+      handle: async (_, response) =>
+        sendJson(response, 200, {
+          model_path: model.directory ?? servedModelName,
+          tokenizer_path: model.directory ?? servedModelName,
+          is_generation: true,
+          weight_version: weights.weightVersion,
+        }),
+    },
+    "/update_weights_from_disk": {
+      method: "POST",
+      handle: async (request, response) => {
+        const body = parseUpdateWeightsRequest(parseJson(await readBody(request, maxBodyBytes), request));
+        const answer = await weights.updateFromDisk({
+          directory: body.model_path,
+          ...(body.weight_version == null ? {} : { weightVersion: body.weight_version }),
+        });
+        sendJson(response, answer.success ? 200 : 400, answer);
+      },
+    },
+    "/collective_rpc": {
+      method: "POST",
+      handle: async (request, response) => {
+        const rpc = parseCollectiveRpcRequest({
+          body: parseJson(await readBody(request, maxBodyBytes), request),
+          servedDirectory: model.directory,
+        });
+        const answer = await weights.updateFromDisk({ directory: rpc.directory });
+        if (!answer.success)
+          throw new ServeError({ code: "serve_weight_update_failed", message: answer.message });
+        sendJson(response, 200, { results: [null] });
+      },
+    },
+    "/reset_prefix_cache": {
+      method: "POST",
+      handle: async (_, response) => {
+        response.writeHead(200);
+        response.end();
+      },
     },
     "/v1/models": {
       method: "GET",
@@ -611,6 +618,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     url: `http://${urlHost}:${port}/v1`,
     model: servedModelName,
     scheduler,
+    weightVersion: () => weights.weightVersion,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

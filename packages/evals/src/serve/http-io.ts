@@ -1,0 +1,78 @@
+/**
+ * JSON bodies in and out of `posttrain serve`'s routes: body reading with a size limit, JSON
+ * parsing with content-type checks, JSON answers and OpenAI-style error answers.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { PosttrainError } from "@posttrain/core";
+import { ServeRequestError } from "./errors.js";
+
+const jsonHeaders = { "content-type": "application/json" };
+
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  if (response.headersSent) {
+    response.end();
+    return;
+  }
+  response.writeHead(status, { ...jsonHeaders, ...headers });
+  response.end(JSON.stringify(body));
+}
+
+export function sendError(response: ServerResponse, error: unknown) {
+  if (error instanceof ServeRequestError) {
+    const headers: Record<string, string> = {};
+    const allow = error.details?.["allow"];
+    if (typeof allow === "string") headers["allow"] = allow;
+    if (error.status === 503) headers["retry-after"] = "1";
+    sendJson(response, error.status, error.body(), headers);
+    return;
+  }
+  const message = PosttrainError.isInstance(error)
+    ? error.message
+    : `internal error: ${(error as Error).message}`;
+  const code = PosttrainError.isInstance(error) ? error.code : "serve_internal_error";
+  sendJson(response, 500, { error: { message, type: "server_error", param: null, code } });
+}
+
+export async function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
+  const tooLarge = () =>
+    new ServeRequestError({
+      code: "serve_request_too_large",
+      status: 413,
+      message: `the request body exceeds ${maxBodyBytes} bytes`,
+    });
+  const declared = Number(request.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBodyBytes) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBodyBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function parseJson(body: Buffer, request: IncomingMessage): unknown {
+  const type = request.headers["content-type"];
+  if (type !== undefined && !/^application\/(json|[\w.+-]+\+json)\b/i.test(type))
+    throw new ServeRequestError({
+      code: "serve_unsupported_media_type",
+      status: 415,
+      message: `expected content-type application/json, got ${type}`,
+    });
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch (error) {
+    throw new ServeRequestError({
+      code: "serve_invalid_request",
+      status: 400,
+      message: `the request body is not valid JSON: ${(error as Error).message}`,
+      cause: error,
+    });
+  }
+}
