@@ -595,7 +595,14 @@ export const operations: Record<string, OperationDefinition> = {
     },
   },
 
-  /** Scatter-add of row gradients into a zero `[vocabulary, width]` table (ScatterND, reduction add). */
+  /**
+   * Scatter-add of row gradients into a zero `[vocabulary, width]` table: ScatterElements
+   * (axis 0, reduction add) over `dy` as `[tokens, width]` rows, each row's token id repeated
+   * across its columns. Not ScatterND: ORT's CPU ScatterND(add) splits the updates across
+   * intra-op threads, and repeated token ids then race, so the gradient changed from run to
+   * run with more than one thread (onnxruntime#18048, #23396). ScatterElements adds in index
+   * order on one thread: the same sum, bit for bit, at any thread count.
+   */
   embeddingBackward: {
     infer: ({ inputs, attributes }) => {
       const dy = inputs[0]!;
@@ -609,8 +616,14 @@ export const operations: Record<string, OperationDefinition> = {
       const zeros = emitter.one("ConstantOfShape", [emitter.shapeTensor(output.shape)], {
         value: emitter.valueAttribute(0, dy.dtype),
       });
-      const index = emitter.one("Unsqueeze", [indices.name, emitter.int64s([-1])]);
-      emitter.node("ScatterND", [zeros, index, dy.name], { reduction: { string: "add" } }, [output.name]);
+      const width = emitter.dimensionValue(output.shape[1]!);
+      const rowShape = emitter.one("Concat", [emitter.int64s([-1]), width], { axis: int(0) });
+      const rows = emitter.one("Reshape", [dy.name, rowShape]);
+      const column = emitter.one("Reshape", [indices.name, emitter.int64s([-1, 1])]);
+      const index = emitter.one("Expand", [column, emitter.one("Shape", [rows])]);
+      emitter.node("ScatterElements", [zeros, index, rows], { axis: int(0), reduction: { string: "add" } }, [
+        output.name,
+      ]);
     },
   },
 
