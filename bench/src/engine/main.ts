@@ -75,13 +75,15 @@ const { values } = parseArgs({
     repeats: { type: "string", default: "3" },
     threads: { type: "string", default: String(cpus().length) },
     "loss-chunks": { type: "string", default: "4" },
-    arena: { type: "string", default: "false" },
+    arena: { type: "string", default: "true" },
+    "memory-pattern": { type: "string", default: "false" },
   },
 });
 const threads = Number(values.threads);
 const repeats = Number(values.repeats);
 const lossChunks = Number(values["loss-chunks"]);
 const memoryArena = values.arena !== "false";
+const memoryPattern = values["memory-pattern"] === "true";
 
 /** Model FLOPs of one fwd+bwd step: 6·(non-embedding matmul params incl. LM head)·tokens + attention. */
 function stepFlops(shape: Shape): number {
@@ -147,6 +149,7 @@ async function runOurs(name: string): Promise<void> {
     seed: 0,
     threads,
     memoryArena,
+    memoryPattern,
     options: { schedule: { kind: "constant", peak: 1e-4, totalSteps: 1000 }, lossChunks },
   });
   const sessionSeconds = (performance.now() - created) / 1000;
@@ -196,6 +199,7 @@ async function main(): Promise<void> {
     threads,
     loss_chunks: lossChunks,
     memory_arena: memoryArena,
+    memory_pattern: memoryPattern,
     load_average_start: load,
     matmul_peak_gflops: peak,
   };
@@ -215,6 +219,8 @@ async function main(): Promise<void> {
       String(lossChunks),
       "--arena",
       String(memoryArena),
+      "--memory-pattern",
+      String(memoryPattern),
     ]);
     process.stderr.write(`${name} ours: ${JSON.stringify(ours)}\n`);
     const torch = runPythonReference({

@@ -61,6 +61,8 @@ export class Emitter {
   readonly initializers: OnnxMessage[] = [];
   private counter = 0;
   private readonly cache = new Map<string, string>();
+  /** The graph op being lowered; prefixes node names so profiles show which op a node came from. */
+  scope = "graph";
 
   constructor(private readonly symbolSources: ReadonlyMap<string, SymbolSource>) {}
 
@@ -94,7 +96,7 @@ export class Emitter {
       opType,
       input: [...inputs],
       output: outputNames,
-      name: this.fresh(`n_${opType}`),
+      name: this.fresh(`${this.scope}/${opType}`),
       attribute,
     });
     return outputNames;
@@ -255,7 +257,9 @@ export function emitModel(params: {
   }
   const emitter = new Emitter(symbolSources);
   for (const node of graph.nodes) {
-    if (needed.has(node)) operations[node.op]!.emit(emitter, node);
+    if (!needed.has(node)) continue;
+    emitter.scope = node.op;
+    operations[node.op]!.emit(emitter, node);
   }
   for (const constant of graph.constants) {
     if (!neededTensors.has(constant.tensor)) continue;
@@ -286,6 +290,7 @@ export function emitModel(params: {
     node["input"] = (node["input"] as string[]).map(rename);
     node["output"] = (node["output"] as string[]).map(rename);
   }
+  emitter.scope = "output";
   for (const [source, name] of aliases) emitter.one("Identity", [source], {}, name);
   const model = {
     irVersion: 8,
