@@ -2,6 +2,43 @@ import { adamWConfigSchema, batchConfigSchema, learningRateConfigSchema } from "
 import { z } from "zod";
 
 /**
+ * Where rollouts are generated.
+ * - `embedded` (default): the engine's KV-cache backend over the live policy buffer, in process.
+ * - `remote`: an external SGLang or vLLM server (see remote-generation/): completions come back
+ *   as token ids with their sampling log-probs, and the policy is pushed to the server after
+ *   every `syncEverySteps`-th step (1 = every rollout uses the current policy; N > 1 lets
+ *   rollouts lag up to N − 1 steps behind — the PPO ratio still uses the trainer's own
+ *   log-probs). `url` may be left null and given by `posttrain train rlvr --generation-url` or
+ *   `POSTTRAIN_GENERATION_URL`; an API key only ever comes from `POSTTRAIN_GENERATION_API_KEY`
+ *   (never from a recipe). `weightsDirectory`: SGLang — where the per-sync folders go (null =
+ *   `<run>/generation-weights`); vLLM — the folder the server serves (required: it is
+ *   overwritten and reloaded). `serverWeightsDirectory`: the same folder as the server mounts it.
+ */
+export const generationConfigSchema = z.discriminatedUnion("backend", [
+  z.strictObject({ backend: z.literal("embedded") }),
+  z.strictObject({
+    backend: z.literal("remote"),
+    server: z.enum(["sglang", "vllm"]),
+    url: z
+      .url({ protocol: /^https?$/ })
+      .nullable()
+      .default(null),
+    /** vLLM: the served model id; null = the first of `GET /v1/models`. */
+    servedModel: z.string().min(1).nullable().default(null),
+    syncEverySteps: z.number().int().positive().default(1),
+    weightsDirectory: z.string().min(1).nullable().default(null),
+    serverWeightsDirectory: z.string().min(1).nullable().default(null),
+    /** Requests in flight at once. */
+    concurrency: z.number().int().positive().default(16),
+    requestTimeoutSeconds: z.number().positive().default(600),
+    retries: z.number().int().nonnegative().default(3),
+    /** SGLang: send `sampling_seed` (older releases reject unknown sampling parameters). */
+    sendSamplingSeed: z.boolean().default(true),
+  }),
+]);
+export type GenerationConfig = z.output<typeof generationConfigSchema>;
+
+/**
  * The RLVR (GRPO family) stage's configuration. Every hyperparameter is explicit.
  *
  * One **step** = one rollout batch: `promptsPerStep` prompts × `samplesPerPrompt` completions
@@ -66,6 +103,12 @@ export const Config = z.strictObject({
   verifierTimeoutMilliseconds: z.number().int().positive(),
   lossChunks: z.number().int().positive(),
   threads: z.number().int().positive(),
+  /**
+   * Where rollouts are generated; absent = embedded (see {@link generationConfigSchema}). Optional
+   * without a default so configs that do not set it validate to the same object (recipe
+   * fingerprints and locks stay unchanged).
+   */
+  generation: generationConfigSchema.optional(),
 });
 
 export type Config = z.output<typeof Config>;

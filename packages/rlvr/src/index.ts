@@ -22,10 +22,24 @@ export {
   type TrainingModel as LoadedModel,
   writeModelDirectory,
 } from "@posttrain/engine";
-export { Config, type ConfigInput } from "./config.js";
+export { Config, type ConfigInput, type GenerationConfig, generationConfigSchema } from "./config.js";
 export { type OverOptimizationCheck, OverOptimizationMonitor } from "./monitor.js";
 export { buildPolicyGraph, type PolicyBatch, PolicyTrainer } from "./policy-trainer.js";
 export { completionBatchOf, type RlvrData, type RlvrRow, readRlvrRows, validateRlvrRows } from "./prompts.js";
+export {
+  canSyncWeights,
+  createRemoteBackendFromConfig,
+  createRemoteGenerationBackend,
+  type GenerationEndpoint,
+  generationApiKeyVariable,
+  generationUrlVariable,
+  type PolicyWeights,
+  type RemoteGenerationBackendParams,
+  RemoteGenerationError,
+  type RemoteGenerationErrorCode,
+  type WeightSyncingGenerationBackend,
+  type WeightSyncReport,
+} from "./remote-generation/index.js";
 export { completionReward, type GroupAdvantages, groupAdvantages, klEstimate } from "./rewards.js";
 export {
   mergePolicyBatches,

@@ -24,6 +24,8 @@ import { Config, type ConfigInput } from "./config.js";
 import { type OverOptimizationCheck, OverOptimizationMonitor } from "./monitor.js";
 import { type PolicyBatch, PolicyTrainer } from "./policy-trainer.js";
 import { completionBatchOf, type RlvrData, type RlvrRow, validateRlvrRows } from "./prompts.js";
+import { createRemoteBackendFromConfig, type GenerationEndpoint } from "./remote-generation/from-config.js";
+import { canSyncWeights } from "./remote-generation/weight-sync.js";
 import { completionReward, groupAdvantages, klEstimate } from "./rewards.js";
 
 export interface TrainParams {
@@ -36,14 +38,19 @@ export interface TrainParams {
   tokenizer: GenerationTokenizer;
   /**
    * The rollout backend over the live policy (`policy.parameters` is updated in place after
-   * every optimizer step). Default: the engine's embedded backend. An external server would
-   * need the weights pushed to it before each rollout.
+   * every optimizer step). Default: the engine's embedded backend, or the remote one when
+   * `config.generation.backend` is `"remote"`. A backend with the weight-sync capability
+   * (`canSyncWeights`) gets the policy pushed before the first rollout and after every
+   * `generation.syncEverySteps`-th step (every step for a custom backend), before a monitor
+   * check and at the end; each push is a `weight-sync` event.
    */
   createBackend?: (params: {
     policy: EngineModel;
     tokenizer: GenerationTokenizer;
     threads: number;
   }) => GenerationBackend;
+  /** URL and API key of a remote generation server (flags; they override config and environment). */
+  generationEndpoint?: GenerationEndpoint;
 }
 
 export interface VerifierStatistics {
@@ -219,15 +226,33 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     directory: null,
     storedDtype: null,
   };
+  const generation = config.generation ?? { backend: "embedded" as const };
   const createBackend =
     params.createBackend ??
     ((options: { policy: EngineModel; tokenizer: GenerationTokenizer; threads: number }) =>
-      createEmbeddedGenerationBackend({
-        model: options.policy,
-        tokenizer: options.tokenizer,
-        threads: options.threads,
-      }));
+      generation.backend === "remote"
+        ? createRemoteBackendFromConfig({
+            generation,
+            ...(params.generationEndpoint === undefined ? {} : { endpoint: params.generationEndpoint }),
+            runDirectory: context.directory,
+            tokenizer: options.tokenizer,
+          })
+        : createEmbeddedGenerationBackend({
+            model: options.policy,
+            tokenizer: options.tokenizer,
+            threads: options.threads,
+          }));
   const backend = createBackend({ policy, tokenizer: params.tokenizer, threads: config.threads });
+  const syncEverySteps = generation.backend === "remote" ? generation.syncEverySteps : 1;
+  /** Pushes the current policy to a backend that generates elsewhere (no-op for the embedded one). */
+  const syncWeights = async () => {
+    if (!canSyncWeights(backend)) return;
+    const report = await backend.syncWeights({
+      weights: { config: loaded.config, layout: trainer.layout, parameters: trainer.parameters },
+      step: trainer.step,
+    });
+    context.events.write({ type: "weight-sync", ...report });
+  };
   const referenceParameters = loaded.parameters;
 
   const monitor = new OverOptimizationMonitor({ klBound: config.monitor?.klBound ?? null });
@@ -270,6 +295,8 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   const progress = context.progress({ label: "rlvr", total: config.steps, unit: "steps" });
   let lastStep: StepMetrics | null = null;
   try {
+    // The server starts from whatever it was launched with (or, on resume, an older policy).
+    await syncWeights();
     if (config.monitor !== null && monitor.checks.length === 0) await runMonitor(0);
     while (trainer.step < config.steps) {
       if (context.signal.aborted)
@@ -496,8 +523,10 @@ export async function train(params: TrainParams): Promise<TrainResult> {
           "tok/s": Math.round(lastStep.trainTokensPerSecond),
         },
       });
-      if (config.monitor !== null && trainer.step % config.monitor.everySteps === 0)
-        await runMonitor(lastStep.kl);
+      const monitorDue = config.monitor !== null && trainer.step % config.monitor.everySteps === 0;
+      if (trainer.step % syncEverySteps === 0 || trainer.step === config.steps || monitorDue)
+        await syncWeights();
+      if (monitorDue) await runMonitor(lastStep.kl);
       if (trainer.step % config.checkpointEverySteps === 0) await save();
     }
   } finally {
