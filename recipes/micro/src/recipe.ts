@@ -8,9 +8,11 @@
  * Paths are relative to this package's folder (`recipes/micro`).
  */
 import { defineRecipe } from "@posttrain/recipe";
+import { resolveMicroDataDirectory } from "./data-location.js";
 
 const adamW = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0 };
-const data = "../../datasets/micro";
+// `datasets` beside the package: a link to ../../datasets/micro here, a copy once published.
+const data = resolveMicroDataDirectory();
 const source = "measured run 2026-11-27 (20261127-231721Z, fresh clone), this 2-core machine; README.md";
 
 export const recipe = defineRecipe({
