@@ -15,6 +15,13 @@
  * column names (`input_ids`, `labels`[, `position_ids`, `segment_ids`] for sft; `prompt_ids`,
  * `chosen_ids`, `rejected_ids` for dpo; `prompt_ids`, `ground_truth`, `dataset` for rlvr, which
  * also needs `"tokenizer": { "directory": ... }` to decode completions for the verifiers).
+ *
+ * rlvr rollouts on an external SGLang or vLLM server (`training.generation`, see
+ * @posttrain/rlvr): `--generation-server sglang|vllm` switches a config to a remote server,
+ * `--generation-url` gives its URL (else `training.generation.url`, else
+ * `POSTTRAIN_GENERATION_URL`), `--generation-weights-directory` where the pushed weights go
+ * (vLLM: the folder the server serves), `--sync-every-steps N` how often they are pushed. An
+ * API key is read from `POSTTRAIN_GENERATION_API_KEY` only.
  */
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -144,15 +151,71 @@ export interface TrainCommandResult {
   metrics: unknown;
 }
 
+/** rlvr: remote generation settings given as flags (they override the config file). */
+export interface GenerationFlags {
+  server?: string;
+  url?: string;
+  weightsDirectory?: string;
+  syncEverySteps?: string;
+}
+
+/** The rlvr `training` config with the generation flags applied (paths in the file are relative to it). */
+function withGenerationFlags(params: {
+  training: unknown;
+  flags: GenerationFlags;
+  at: (path: string) => string;
+}): unknown {
+  const { flags } = params;
+  const training = (params.training ?? {}) as Record<string, unknown>;
+  const current = training["generation"] as Record<string, unknown> | undefined;
+  let generation: Record<string, unknown> | undefined = current;
+  if (flags.server !== undefined) {
+    if (flags.server !== "sglang" && flags.server !== "vllm")
+      throw new UsageError(`--generation-server must be sglang or vllm, got ${flags.server}`);
+    generation = {
+      ...(current?.["backend"] === "remote" ? current : {}),
+      backend: "remote",
+      server: flags.server,
+    };
+  }
+  const remote = generation?.["backend"] === "remote";
+  if (
+    !remote &&
+    (flags.url !== undefined || flags.weightsDirectory !== undefined || flags.syncEverySteps !== undefined)
+  )
+    throw new UsageError(
+      "--generation-url, --generation-weights-directory and --sync-every-steps need a remote server (--generation-server or training.generation)",
+    );
+  if (generation === undefined || !remote) return params.training;
+  const folder = generation["weightsDirectory"];
+  generation = {
+    ...generation,
+    ...(typeof folder === "string" ? { weightsDirectory: params.at(folder) } : {}),
+    ...(flags.weightsDirectory === undefined ? {} : { weightsDirectory: resolve(flags.weightsDirectory) }),
+  };
+  if (flags.syncEverySteps !== undefined) {
+    const every = Number(flags.syncEverySteps);
+    if (!Number.isSafeInteger(every) || every < 1)
+      throw new UsageError(`--sync-every-steps must be a positive integer, got ${flags.syncEverySteps}`);
+    generation["syncEverySteps"] = every;
+  }
+  return { ...training, generation };
+}
+
 /** Reads the config file and runs the stage. */
 export async function runTrainCommand(params: {
   stage: string;
   configPath: string;
+  /** rlvr only. */
+  generation?: GenerationFlags;
 }): Promise<TrainCommandResult> {
   if (!(stages as readonly string[]).includes(params.stage)) {
     throw new UsageError(`unknown stage ${params.stage}; stages: ${stages.join(", ")}`);
   }
   const stage = params.stage as Stage;
+  const generationFlags = params.generation ?? {};
+  if (stage !== "rlvr" && Object.values(generationFlags).some((value) => value !== undefined))
+    throw new UsageError("--generation-* and --sync-every-steps apply to train rlvr only");
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(params.configPath, "utf8"));
@@ -195,7 +258,11 @@ export async function runTrainCommand(params: {
         ...(file.tokenizer.chatTemplate === undefined ? {} : { chatTemplate: file.tokenizer.chatTemplate }),
       });
       const result = await rlvr.train({
-        config: file.training as rlvr.ConfigInput,
+        config: withGenerationFlags({
+          training: file.training,
+          flags: generationFlags,
+          at,
+        }) as rlvr.ConfigInput,
         model: model.kind === "directory" ? { ...model, directory: at(model.directory) } : model,
         data: {
           train: await rlvrRows(at(file.data.train)),
@@ -205,6 +272,7 @@ export async function runTrainCommand(params: {
         },
         context,
         tokenizer,
+        ...(generationFlags.url === undefined ? {} : { generationEndpoint: { url: generationFlags.url } }),
       });
       return { stage, directory, ...pick(result) };
     }
@@ -245,15 +313,42 @@ function pick(result: {
   };
 }
 
+interface TrainCommandOptions {
+  config: string;
+  json?: boolean;
+  generationServer?: string;
+  generationUrl?: string;
+  generationWeightsDirectory?: string;
+  syncEverySteps?: string;
+}
+
 export function register(program: Command): void {
   program
     .command("train")
     .description("run one training stage (sft, dpo, rlvr) from a JSON config file; rerun to resume")
     .argument("<stage>", "sft | dpo | rlvr")
     .requiredOption("--config <file>", "the stage's JSON config file")
+    .option("--generation-server <server>", "rlvr: generate rollouts on an external sglang or vllm server")
+    .option("--generation-url <url>", "rlvr: the generation server's URL (else POSTTRAIN_GENERATION_URL)")
+    .option(
+      "--generation-weights-directory <directory>",
+      "rlvr: where pushed weights are written (vllm: the folder the server serves)",
+    )
+    .option("--sync-every-steps <n>", "rlvr: push the policy to the server every n steps (default 1)")
     .option("--json", "print the result as JSON")
-    .action(async (stage: string, options: { config: string; json?: boolean }) => {
-      const result = await runTrainCommand({ stage, configPath: options.config });
+    .action(async (stage: string, options: TrainCommandOptions) => {
+      const result = await runTrainCommand({
+        stage,
+        configPath: options.config,
+        generation: {
+          ...(options.generationServer === undefined ? {} : { server: options.generationServer }),
+          ...(options.generationUrl === undefined ? {} : { url: options.generationUrl }),
+          ...(options.generationWeightsDirectory === undefined
+            ? {}
+            : { weightsDirectory: options.generationWeightsDirectory }),
+          ...(options.syncEverySteps === undefined ? {} : { syncEverySteps: options.syncEverySteps }),
+        },
+      });
       output({
         json: options.json,
         value: result,
