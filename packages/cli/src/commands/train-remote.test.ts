@@ -242,6 +242,35 @@ describe.skipIf(!existsSync(bin))("posttrain train rlvr --generation-server sgla
     expect(mismatch[2]).toBeLessThan(1e-3);
   }, 180_000);
 
+  it("vLLM mode: the policy overwrites the served folder, then reload_weights (dev mode)", async () => {
+    const config = JSON.parse(await readFile(join(directory, "config.json"), "utf8")) as {
+      training: Record<string, unknown>;
+    };
+    const vllm = join(directory, "vllm.json");
+    await writeFile(
+      vllm,
+      JSON.stringify({ ...config, output: "run-vllm", training: { ...config.training, steps: 2 } }),
+    );
+    const result = await run([
+      "train",
+      "rlvr",
+      "--config",
+      vllm,
+      "--generation-server",
+      "vllm",
+      "--generation-url",
+      await server.url,
+      "--generation-weights-directory",
+      join(directory, "served"),
+    ]);
+    expect(result.status).toBe(0);
+    const { events } = readEvents({ path: join(directory, "run-vllm", "events.jsonl") });
+    const syncs = events.filter((event) => event.type === "weight-sync");
+    expect(syncs.map((event) => event["directory"])).toEqual([0, 1, 2].map(() => join(directory, "served")));
+    for (const step of events.filter((event) => event.type === "step-end"))
+      expect(step["logProbMismatch"] as number).toBeLessThan(1e-3);
+  }, 180_000);
+
   it("refuses remote-generation flags on other stages and without a server (exit 2)", async () => {
     const config = join(directory, "config.json");
     const wrongStage = await run(["train", "sft", "--config", config, "--generation-server", "sglang"]);
