@@ -1,9 +1,19 @@
 /**
- * AdamW (decoupled weight decay, bias correction; PyTorch `torch.optim.AdamW` semantics)
- * vectorised over one flat parameter buffer, and global gradient-norm clipping. The clip
+ * AdamW (decoupled weight decay, bias correction; PyTorch `torch.optim.AdamW` semantics, in
+ * float32 as torch computes it on float32 tensors) over one flat parameter buffer, run by a
+ * WebAssembly SIMD kernel (adamw-kernel.ts), and global gradient-norm clipping. The clip
  * factor is folded into the update, so clipping costs one read of the gradients (the norm).
  */
+import { AdamWKernel, adamWReferenceFloat32 } from "./adamw-kernel.js";
 import type { ParameterLayout } from "./parameters.js";
+
+let sharedKernel: AdamWKernel | null | undefined;
+
+/** The process's AdamW kernel (null where WebAssembly SIMD is missing). */
+function kernel(): AdamWKernel | null {
+  if (sharedKernel === undefined) sharedKernel = AdamWKernel.create() ?? null;
+  return sharedKernel;
+}
 
 export interface AdamWOptions {
   beta1?: number;
@@ -73,30 +83,29 @@ export class AdamW {
     gradientScale?: number;
   }): void {
     const { parameters, gradients, learningRate } = params;
-    const scale = params.gradientScale ?? 1;
-    const m = this.state.firstMoment;
-    const v = this.state.secondMoment;
     this.state.step += 1;
     const t = this.state.step;
-    const beta1 = this.beta1;
-    const beta2 = this.beta2;
-    const oneMinusBeta1 = 1 - beta1;
-    const oneMinusBeta2 = 1 - beta2;
-    const stepSize = learningRate / (1 - beta1 ** t);
-    const inverseCorrection2 = 1 / Math.sqrt(1 - beta2 ** t);
-    const epsilon = this.epsilon;
+    const update = kernel();
     for (const [start, end, decays] of this.ranges) {
-      const decay = decays ? 1 - learningRate * this.weightDecay : 1;
-      for (let index = start; index < end; index += 1) {
-        const gradient = gradients[index]! * scale;
-        const first = beta1 * m[index]! + oneMinusBeta1 * gradient;
-        const second = beta2 * v[index]! + oneMinusBeta2 * gradient * gradient;
-        m[index] = first;
-        v[index] = second;
-        parameters[index] =
-          parameters[index]! * decay -
-          (stepSize * first) / (Math.sqrt(second) * inverseCorrection2 + epsilon);
-      }
+      const range = {
+        parameters,
+        gradients,
+        firstMoment: this.state.firstMoment,
+        secondMoment: this.state.secondMoment,
+        start,
+        end,
+        scalars: {
+          scale: params.gradientScale ?? 1,
+          beta1: this.beta1,
+          beta2: this.beta2,
+          stepSize: learningRate / (1 - this.beta1 ** t),
+          inverseCorrection2: 1 / Math.sqrt(1 - this.beta2 ** t),
+          epsilon: this.epsilon,
+          decay: decays ? 1 - learningRate * this.weightDecay : 1,
+        },
+      };
+      if (update === null) adamWReferenceFloat32(range);
+      else update.update(range);
     }
   }
 }
