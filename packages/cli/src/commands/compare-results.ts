@@ -1,13 +1,59 @@
+/**
+ * Comparing eval results from a run done elsewhere with a recipe's expected table:
+ * `posttrain reproduce <recipe> --results DIR` (the main entry) and `posttrain compare-results
+ * <recipe> --results DIR`, kept as an alias so existing scripts keep working. Both read
+ * `results.json` (one stage: `--after`, default the last stage with expected rows) or one
+ * `<stage>/results.json` per stage, print the comparison (`--json`: as JSON) and exit 1 when a
+ * number is not reproduced.
+ */
+import { PosttrainError } from "@posttrain/core";
 import { compareResultsWithRecipe, formatResultsComparison, readResultsDirectory } from "@posttrain/export";
+import type { LoadedRecipe } from "@posttrain/recipe";
 import { loadRecipe } from "@posttrain/recipe";
 import type { Command } from "commander";
 import { output } from "../command.js";
+
+/**
+ * Thrown after the comparison was printed when a number is not reproduced, so the command exits
+ * 1 (`results_not_reproduced`). The bin sets the exit code from `main`'s return value, which
+ * overrides a `process.exitCode` set inside an action.
+ */
+export class NotReproducedError extends PosttrainError {
+  constructor(params: { message: string; details?: Record<string, unknown> }) {
+    super({ code: "results_not_reproduced", ...params });
+    this.name = "NotReproducedError";
+  }
+}
+
+/** Reads `results`, compares it with the recipe's expected table and prints it; throws {@link NotReproducedError} when not reproduced. */
+export async function printResultsComparison(params: {
+  loaded: LoadedRecipe;
+  results: string;
+  after?: string;
+  json?: boolean;
+}): Promise<void> {
+  const { recipe } = params.loaded;
+  const results = await readResultsDirectory({
+    directory: params.results,
+    recipe,
+    ...(params.after === undefined ? {} : { after: params.after }),
+  });
+  const comparison = compareResultsWithRecipe({ recipe, results });
+  output({ json: params.json, value: comparison, human: () => formatResultsComparison(comparison) });
+  if (!comparison.passed)
+    throw new NotReproducedError({
+      message: `${params.loaded.recipe.name}: the results in ${params.results} do not reproduce the expected table`,
+      details: {
+        failed: comparison.rows.filter((row) => !row.passed).map((row) => `${row.after}/${row.task}`),
+      },
+    });
+}
 
 export function register(program: Command): void {
   program
     .command("compare-results")
     .description(
-      "compare eval results from a run done elsewhere (results.json, or <stage>/results.json) with a recipe's expected table; exit 1 when a number is not reproduced",
+      "alias of `reproduce <recipe> --results DIR`: compare eval results from a run done elsewhere with a recipe's expected table; exit 1 when a number is not reproduced",
     )
     .argument("<recipe>", "recipe package folder, module file or installed package name")
     .requiredOption("--results <directory>", "folder with results.json or one <stage>/results.json per stage")
@@ -26,14 +72,12 @@ export function register(program: Command): void {
           reference,
           ...(options.variant === undefined ? {} : { variant: options.variant }),
         });
-        const results = await readResultsDirectory({
-          directory: options.results,
-          recipe: loaded.recipe,
+        await printResultsComparison({
+          loaded,
+          results: options.results,
           ...(options.after === undefined ? {} : { after: options.after }),
+          ...(options.json === undefined ? {} : { json: options.json }),
         });
-        const comparison = compareResultsWithRecipe({ recipe: loaded.recipe, results });
-        output({ json: options.json, value: comparison, human: () => formatResultsComparison(comparison) });
-        if (!comparison.passed) process.exitCode = 1;
       },
     );
 }
