@@ -240,6 +240,43 @@ describe("sampling", () => {
     }
   });
 
+  it("the streaming path draws exactly what the full-row definition draws (temperature, top-k)", () => {
+    // The definition: scaled row, top-k mask from the sorted row, log-softmax, inverse-CDF draw.
+    const reference = (row: Float32Array, temperature: number, topK: number, random: Random) => {
+      const scaled = Float64Array.from(row, (value) => value / temperature);
+      if (topK > 0 && topK < row.length) {
+        const threshold = Float64Array.from(scaled).sort().reverse()[topK - 1]!;
+        for (let index = 0; index < scaled.length; index += 1)
+          if (scaled[index]! < threshold) scaled[index] = Number.NEGATIVE_INFINITY;
+      }
+      const logProbs = logSoftmax(scaled);
+      const draw = random.nextFloat();
+      let cumulative = 0;
+      let chosen = -1;
+      for (let index = 0; index < row.length && chosen < 0; index += 1) {
+        if (logProbs[index] === Number.NEGATIVE_INFINITY) continue;
+        cumulative += Math.exp(logProbs[index]!);
+        if (draw < cumulative) chosen = index;
+      }
+      return { tokenId: chosen, samplingLogProb: logProbs[chosen]!, modelLogProb: logSoftmax(row)[chosen]! };
+    };
+    const random = Random.fromSeed(11);
+    for (let trial = 0; trial < 200; trial += 1) {
+      const row = Float32Array.from({ length: 257 }, () => random.nextNormal() * 3);
+      row[trial % 257] = row[(trial * 7) % 257]!; // ties
+      const temperature = [1, 0.7, 1.3][trial % 3]!;
+      const topK = [0, 1, 5, 50][trial % 4]!;
+      const seed = `draw-${trial}`;
+      expect(
+        sampleToken({
+          logits: row,
+          sampling: { temperature, topK },
+          random: Random.fromSeed(3).stream(seed),
+        }),
+      ).toEqual(reference(row, temperature, topK, Random.fromSeed(3).stream(seed)));
+    }
+  });
+
   it("the same seed gives the same draws", () => {
     const draw = (seed: number) =>
       Array.from(

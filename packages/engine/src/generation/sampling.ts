@@ -45,44 +45,142 @@ function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
-/** Picks the next token of one row; see the module comment for the two log-probs. */
+/** `max + log Σ exp(x − max)` over the values `keep` admits (all when absent), in float64. */
+function logSumExp(values: ArrayLike<number>, scale: number, threshold: number): number {
+  let maximum = Number.NEGATIVE_INFINITY;
+  for (let index = 0; index < values.length; index += 1) {
+    const value = values[index]! / scale;
+    if (value >= threshold && value > maximum) maximum = value;
+  }
+  let sum = 0;
+  for (let index = 0; index < values.length; index += 1) {
+    const value = values[index]! / scale;
+    if (value >= threshold) sum += Math.exp(value - maximum);
+  }
+  return maximum + Math.log(sum);
+}
+
+/** The k-th largest of `values / scale` (a size-k min-heap: O(V log k), no sort of the row). */
+function kthLargest(values: ArrayLike<number>, scale: number, k: number): number {
+  const heap = new Float64Array(k);
+  let size = 0;
+  const siftDown = (start: number) => {
+    let parent = start;
+    for (;;) {
+      const left = 2 * parent + 1;
+      if (left >= size) return;
+      const right = left + 1;
+      const child = right < size && heap[right]! < heap[left]! ? right : left;
+      if (heap[child]! >= heap[parent]!) return;
+      const swap = heap[child]!;
+      heap[child] = heap[parent]!;
+      heap[parent] = swap;
+      parent = child;
+    }
+  };
+  for (let index = 0; index < values.length; index += 1) {
+    const value = values[index]! / scale;
+    if (size < k) {
+      let child = size;
+      heap[size] = value;
+      size += 1;
+      while (child > 0) {
+        const parent = (child - 1) >> 1;
+        if (heap[parent]! <= heap[child]!) break;
+        const swap = heap[child]!;
+        heap[child] = heap[parent]!;
+        heap[parent] = swap;
+        child = parent;
+      }
+    } else if (value > heap[0]!) {
+      heap[0] = value;
+      siftDown(0);
+    }
+  }
+  return heap[0]!;
+}
+
+/**
+ * Picks the next token of one row; see the module comment for the two log-probs. Without
+ * top-p the row is read in a few streaming passes (no per-token arrays, no sort); top-p needs
+ * the sorted distribution and takes the general path.
+ */
 export function sampleToken(params: {
   logits: Float32Array;
   sampling: SamplingParameters;
   random: Random;
 }): SampledToken {
   const { logits, sampling } = params;
-  const modelLogProbs = logSoftmax(logits);
+  const vocabulary = logits.length;
+  const modelNormalizer = logSumExp(logits, 1, Number.NEGATIVE_INFINITY);
   if (sampling.temperature === 0) {
     const tokenId = argmax(logits);
-    return { tokenId, modelLogProb: modelLogProbs[tokenId]!, samplingLogProb: modelLogProbs[tokenId]! };
+    const logProb = logits[tokenId]! - modelNormalizer;
+    return { tokenId, modelLogProb: logProb, samplingLogProb: logProb };
   }
+  if ((sampling.topP ?? 1) < 1) return sampleWithTopP({ ...params, modelNormalizer });
+  const temperature = sampling.temperature;
+  const topK = sampling.topK ?? 0;
+  // Tokens below the top-k threshold are excluded (ties at the boundary kept, as in HF).
+  const threshold =
+    topK > 0 && topK < vocabulary ? kthLargest(logits, temperature, topK) : Number.NEGATIVE_INFINITY;
+  const normalizer =
+    temperature === 1 && threshold === Number.NEGATIVE_INFINITY
+      ? modelNormalizer
+      : logSumExp(logits, temperature, threshold);
+  const draw = params.random.nextFloat();
+  let cumulative = 0;
+  let tokenId = -1;
+  let lastAllowed = -1;
+  let samplingLogProb = 0;
+  for (let index = 0; index < vocabulary; index += 1) {
+    const value = logits[index]! / temperature;
+    if (value < threshold) continue;
+    const logProb = value - normalizer;
+    lastAllowed = index;
+    samplingLogProb = logProb;
+    cumulative += Math.exp(logProb);
+    if (draw < cumulative) {
+      tokenId = index;
+      break;
+    }
+  }
+  if (tokenId < 0) tokenId = lastAllowed; // rounding: the cumulative sum ended just below the draw
+  return { tokenId, modelLogProb: logits[tokenId]! - modelNormalizer, samplingLogProb };
+}
+
+/** Temperature → top-k → top-p over full float64 rows (HF TopPLogitsWarper order). */
+function sampleWithTopP(params: {
+  logits: Float32Array;
+  sampling: SamplingParameters;
+  random: Random;
+  modelNormalizer: number;
+}): SampledToken {
+  const { logits, sampling } = params;
+  const topP = sampling.topP ?? 1;
   const vocabulary = logits.length;
   const scaled = new Float64Array(vocabulary);
   for (let index = 0; index < vocabulary; index += 1) scaled[index] = logits[index]! / sampling.temperature;
   const topK = sampling.topK ?? 0;
   if (topK > 0 && topK < vocabulary) {
-    const threshold = Float64Array.from(scaled).sort().reverse()[topK - 1]!;
+    const threshold = kthLargest(logits, sampling.temperature, topK);
     for (let index = 0; index < vocabulary; index += 1)
       if (scaled[index]! < threshold) scaled[index] = Number.NEGATIVE_INFINITY;
   }
   let logProbs = logSoftmax(scaled);
-  const topP = sampling.topP ?? 1;
-  if (topP < 1) {
-    // HF TopPLogitsWarper: sort ascending, drop tokens whose cumulative probability ≤ 1 − topP,
-    // always keeping the most likely token.
-    const order = Array.from({ length: vocabulary }, (_, index) => index).sort(
-      (a, b) => logProbs[a]! - logProbs[b]! || b - a,
-    );
-    let cumulative = 0;
-    for (let rank = 0; rank < vocabulary - 1; rank += 1) {
-      const index = order[rank]!;
-      cumulative += Math.exp(logProbs[index]!);
-      if (cumulative <= 1 - topP) scaled[index] = Number.NEGATIVE_INFINITY;
-      else break;
-    }
-    logProbs = logSoftmax(scaled);
+  // HF TopPLogitsWarper: sort ascending, drop tokens whose cumulative probability ≤ 1 − topP,
+  // always keeping the most likely token.
+  const order = Array.from({ length: vocabulary }, (_, index) => index).sort(
+    (a, b) => logProbs[a]! - logProbs[b]! || b - a,
+  );
+  let dropped = 0;
+  for (let rank = 0; rank < vocabulary - 1; rank += 1) {
+    const index = order[rank]!;
+    dropped += Math.exp(logProbs[index]!);
+    if (dropped <= 1 - topP) scaled[index] = Number.NEGATIVE_INFINITY;
+    else break;
   }
+  logProbs = logSoftmax(scaled);
   const draw = params.random.nextFloat();
   let cumulative = 0;
   let tokenId = -1;
@@ -98,5 +196,9 @@ export function sampleToken(params: {
     }
   }
   if (tokenId < 0) tokenId = lastAllowed; // rounding: the cumulative sum ended just below the draw
-  return { tokenId, modelLogProb: modelLogProbs[tokenId]!, samplingLogProb: logProbs[tokenId]! };
+  return {
+    tokenId,
+    modelLogProb: logits[tokenId]! - params.modelNormalizer,
+    samplingLogProb: logProbs[tokenId]!,
+  };
 }
