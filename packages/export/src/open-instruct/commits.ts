@@ -11,6 +11,13 @@
  * removed, #1567 use_flash_attn removed, #1357 / #1375 DPO renames, #522 dpo_tune.py deleted,
  * #1242 numeric kl estimators, #1097 max_token_length removed, #1132 PPO Ray script deleted,
  * #1547 defaults moved, #1035 chat template default).
+ *
+ * Verified against open-instruct source (see README "Flag names verified"): the DPO
+ * hyperparameter names before and after #1375 (dpo_tune_cache.py `FlatArguments`;
+ * `open_instruct/dpo_config.py` `DPOHyperparamsConfig`/`DatasetConfig`/`TrainingConfig` at
+ * 01ff7e3), the dpo_tune_cache.py tokenizer flag of docs/olmo2.md, and grpo_fast.py's
+ * `clip_lower`/`clip_higher`, `mask_truncated_completions`, `filter_zero_std_samples`,
+ * `local_eval_every` (its `Args` / `GRPOExperimentConfig` / `StreamingDataLoaderConfig`).
  */
 
 /** Logical SFT/DPO flags (both scripts share finetune.py's argument names for these). */
@@ -310,8 +317,11 @@ const olmo2: OpenInstructCommit = {
     grpo: "open_instruct/grpo_fast.py",
   },
   sft: sftFlags,
-  dpo: dpoFlags,
-  grpo: grpoFlags,
+  // docs/olmo2.md's DPO command: dpo_tune_cache.py takes the tokenizer as --tokenizer_name_or_path.
+  dpo: { ...dpoFlags, tokenizerName: "--tokenizer_name_or_path" },
+  // Every grpo_fast.py version with --mask_truncated_completions (DAPO's overlong filtering) has
+  // DAPO's --clip_lower/--clip_higher instead of the single --cliprange.
+  grpo: { ...grpoFlags, clipRange: null, clipLower: "--clip_lower", clipHigher: "--clip_higher" },
   ppo: ppoFlags,
   klEstimators: textKl,
   removedBehaviour: { sftReduction: null },
@@ -332,13 +342,21 @@ const head: OpenInstructCommit = {
     grpo: "open_instruct/grpo_fast.py",
   },
   sft: { ...sftFlags, reduceLoss: null, useFlashAttention: null },
+  // dpo_config.py after #1375 (DPOHyperparamsConfig, DatasetConfig, TrainingConfig): every DPO
+  // hyperparameter lost its dpo_ prefix and every dataset field its dataset_ prefix; the clip is
+  // --max_grad_norm (already so before #1375).
   dpo: {
     ...dpoFlags,
+    tokenizerName: "--tokenizer_name_or_path",
     useFlashAttention: null,
     epochs: "--num_epochs",
     datasetMixerList: "--mixer_list",
+    datasetTransformFunctions: "--transform_fn",
+    clipGradientNorm: "--max_grad_norm",
     lossType: "--loss_type",
     beta: "--beta",
+    labelSmoothing: "--label_smoothing",
+    gammaBetaRatio: "--gamma_beta_ratio",
   },
   grpo: {
     ...grpoFlags,

@@ -207,6 +207,11 @@ describe("open-instruct export: OLMo 2 1B at 89b4f62 (docs/olmo2.md)", () => {
     expect(numeric(map, "--seed")).toBe(111);
     expect(numeric(map, "--num_train_epochs")).toBe(1);
     expect(dpo.batch.effectiveBatchSize).toBe(128);
+    // dpo_tune_cache.py names (FlatArguments before #1375; docs/olmo2.md's tokenizer flag).
+    expect(numeric(map, "--dpo_label_smoothing")).toBe(0);
+    expect(numeric(map, "--dpo_gamma_beta_ratio")).toBe(0.3);
+    expect(value(map, "--tokenizer_name_or_path")).toBeDefined();
+    expect(map.has("--tokenizer_name")).toBe(false);
   });
 
   it("RLVR: grpo_fast.py with beta 0.01, kl3, 48 × 16, constant lr 5e-7", () => {
@@ -223,6 +228,10 @@ describe("open-instruct export: OLMo 2 1B at 89b4f62 (docs/olmo2.md)", () => {
     expect(numeric(map, "--max_prompt_token_length")).toBe(2048);
     expect(value(map, "--num_learners_per_node")).toBe("8");
     expect(value(map, "--mask_truncated_completions")).toBe("False");
+    // DAPO's clip flags came with --mask_truncated_completions: no single --cliprange.
+    expect(numeric(map, "--clip_lower")).toBe(0.2);
+    expect(numeric(map, "--clip_higher")).toBe(0.2);
+    expect(map.has("--cliprange")).toBe(false);
     expect(numeric(map, "--verification_reward")).toBe(10);
     expect(map.has("--advantage_normalization_type")).toBe(false);
     expect(grpo.omitted.map((entry) => entry.field)).toContain("stages[2].hyperparameters.verifierWorkers");
@@ -252,10 +261,23 @@ describe("open-instruct export: a newer commit (HEAD e6c3044) uses the renamed f
     expect(value(dpoFlags, "--loss_type")).toBe("dpo_norm");
     expect(numeric(dpoFlags, "--beta")).toBe(5);
     expect(numeric(dpoFlags, "--num_epochs")).toBe(1);
+    // dpo_config.py after #1375: no dpo_/dataset_ prefixes; the clip is --max_grad_norm.
+    expect(numeric(dpoFlags, "--label_smoothing")).toBe(0);
+    expect(numeric(dpoFlags, "--gamma_beta_ratio")).toBe(0.3);
+    expect(value(dpoFlags, "--transform_fn")).toBe(
+      "preference_tulu_tokenize_and_truncate_v1 preference_tulu_filter_v1",
+    );
+    expect(dpoFlags.has("--max_grad_norm")).toBe(true);
+    expect(dpoFlags.has("--tokenizer_name_or_path")).toBe(true);
     for (const old of [
       "--dataset_mixer_list",
       "--dpo_loss_type",
       "--dpo_beta",
+      "--dpo_label_smoothing",
+      "--dpo_gamma_beta_ratio",
+      "--dataset_transform_fn",
+      "--clip_grad_norm",
+      "--tokenizer_name",
       "--num_train_epochs",
       "--use_flash_attn",
     ])
@@ -263,7 +285,10 @@ describe("open-instruct export: a newer commit (HEAD e6c3044) uses the renamed f
     const grpoFlags = flags(grpo);
     expect(value(grpoFlags, "--kl_estimator")).toBe("2");
     expect(grpoFlags.has("--max_token_length")).toBe(false);
+    expect(numeric(grpoFlags, "--clip_lower")).toBe(0.2);
     expect(numeric(grpoFlags, "--clip_higher")).toBe(0.2);
+    expect(value(grpoFlags, "--filter_zero_std_samples")).toMatch(/^(True|False)$/);
+    expect(value(grpoFlags, "--mask_truncated_completions")).toBe("False");
     expect(value(grpoFlags, "--advantage_normalization_type")).toBe("standard");
     expect(numeric(grpoFlags, "--async_steps")).toBe(1);
   });
