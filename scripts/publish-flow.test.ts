@@ -109,9 +109,23 @@ describe.skipIf(!registryReachable)("publishing recipes with changesets, through
     git(["init", "-q", "-b", "main"]);
     git(["add", "-A"]);
     git(["commit", "-q", "-m", "publish-flow snapshot"]);
+    // The checkout's own store (the temporary folder may be on another file system, where pnpm
+    // would otherwise start an empty store and download everything again).
+    const storeDirectory = runChecked({
+      command: "pnpm",
+      args: ["store", "path"],
+      cwd: repositoryRoot,
+      env: environment,
+    }).trim();
     runChecked({
       command: "pnpm",
-      args: ["install", "--frozen-lockfile", "--prefer-offline", "--reporter=append-only"],
+      args: [
+        "install",
+        "--frozen-lockfile",
+        "--prefer-offline",
+        "--reporter=append-only",
+        `--store-dir=${storeDirectory}`,
+      ],
       cwd: workspace,
       env: environment,
     });

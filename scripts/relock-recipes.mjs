@@ -9,15 +9,19 @@
 // longer match the stored lock: a version bump must not accept changed data silently (relock
 // such a recipe deliberately with `posttrain lock`). Prints one JSON line per lock.
 //
-//   node scripts/relock-recipes.mjs [--root <repository root>]
+//   node scripts/relock-recipes.mjs [--root <folder holding recipes/>]
+//
+// The recipes come from `<root>/recipes` (default: this checkout); @posttrain/recipe always
+// comes from this checkout's build.
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({ options: { root: { type: "string" } } });
-const root = resolve(values.root ?? join(dirname(fileURLToPath(import.meta.url)), ".."));
-const recipeModule = join(root, "packages", "recipe", "dist", "index.js");
+const checkout = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = resolve(values.root ?? checkout);
+const recipeModule = join(checkout, "packages", "recipe", "dist", "index.js");
 if (!existsSync(recipeModule)) {
   console.error(`[relock] ${recipeModule} is missing: build first (turbo run build)`);
   process.exit(1);
