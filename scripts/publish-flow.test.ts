@@ -135,8 +135,9 @@ describe.skipIf(!registryReachable)("publishing recipes with changesets, through
 
   afterAll(async () => {
     await registry?.stop();
+    // The copy, the registry's storage and the consumer's node_modules: several hundred MB.
     if (scratch !== "") await rm(scratch, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   it("pnpm version-packages: bumps, writes CHANGELOG.md and relocks the recipes to the new versions", async () => {
     await writeFile(
