@@ -112,4 +112,30 @@ describe("ContinuousBatchScheduler", () => {
     expect(result.text).toBe(plain.text.slice(0, plain.text.indexOf(stop)));
     expect(streamed).toBe(result.text);
   });
+  it("exclusive: waits for the running batch, holds new rows back, then admits them", async () => {
+    const scheduler = await ContinuousBatchScheduler.create({ model, tokenizer, threads: 1 });
+    const events: string[] = [];
+    const running = scheduler
+      .submit(row("A prompt that is decoding", 1, { maxNewTokens: 24, sampling: { temperature: 0 } }))
+      .then((result) => {
+        events.push(`running finished (${result.tokenIds.length} tokens)`);
+        return result;
+      });
+    let queued: Promise<SequenceResult> | undefined;
+    const section = scheduler.exclusive(async () => {
+      events.push(`section: ${scheduler.activeRows} active`);
+      // Submitted inside the section: it waits in the queue until the section ends.
+      queued = scheduler.submit(row("Queued during the section", 2, { maxNewTokens: 4 }));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      events.push(`section end: ${scheduler.activeRows} active, ${scheduler.pendingRows} pending`);
+      return "done";
+    });
+    expect(await section).toBe("done");
+    const [first, second] = await Promise.all([running, queued!]);
+    expect(events[0]).toMatch(/^running finished/);
+    expect(events.slice(1)).toEqual(["section: 0 active", "section end: 0 active, 1 pending"]);
+    expect(first.finishReason).not.toBe("abort");
+    expect(second.tokenIds.length).toBeGreaterThan(0);
+    await scheduler.close();
+  });
 });
