@@ -236,6 +236,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
             ...(params.generationEndpoint === undefined ? {} : { endpoint: params.generationEndpoint }),
             runDirectory: context.directory,
             tokenizer: options.tokenizer,
+            protectedDirectories: params.model.kind === "directory" ? [params.model.directory] : [],
           })
         : createEmbeddedGenerationBackend({
             model: options.policy,

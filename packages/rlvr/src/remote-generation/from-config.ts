@@ -4,7 +4,7 @@
  * `POSTTRAIN_GENERATION_URL`, the API key only from the caller or
  * `POSTTRAIN_GENERATION_API_KEY`. Precedence: caller, then config, then environment.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { GenerationTokenizer } from "@posttrain/engine";
 import type { GenerationConfig } from "../config.js";
 import { RemoteGenerationError } from "./errors.js";
@@ -26,6 +26,11 @@ export function createRemoteBackendFromConfig(params: {
   /** The run folder (SGLang weight folders default to `<run>/generation-weights`). */
   runDirectory: string;
   tokenizer: GenerationTokenizer;
+  /**
+   * Folders the pushes must never overwrite (the run's initial model: a resume reloads the
+   * frozen KL reference from it). A vLLM `weightsDirectory` equal to one is refused.
+   */
+  protectedDirectories?: readonly string[];
   environment?: NodeJS.ProcessEnv;
   fetch?: typeof fetch;
 }): WeightSyncingGenerationBackend {
@@ -48,6 +53,15 @@ export function createRemoteBackendFromConfig(params: {
       });
     weightsDirectory = join(params.runDirectory, "generation-weights");
   }
+  const target = resolve(weightsDirectory);
+  if (
+    generation.server === "vllm" &&
+    (params.protectedDirectories ?? []).some((directory) => resolve(directory) === target)
+  )
+    throw new RemoteGenerationError({
+      code: "remote_generation_config_invalid",
+      message: `generation.weightsDirectory ${weightsDirectory} is the run's initial model, which vLLM pushes would overwrite: serve a copy of it`,
+    });
   return createRemoteGenerationBackend({
     server: generation.server,
     url,

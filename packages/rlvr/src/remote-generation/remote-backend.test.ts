@@ -352,5 +352,15 @@ describe("remote generation from the stage config", () => {
         environment: {},
       }),
     ).toThrow(/weightsDirectory/);
+    // Never the run's initial model folder (a resume reloads the KL reference from it).
+    expect(() =>
+      createRemoteBackendFromConfig({
+        generation: { ...remote, server: "vllm", url: "http://host:8000", weightsDirectory: "/models/init/" },
+        runDirectory: "/tmp/run",
+        tokenizer: toyTokenizer,
+        protectedDirectories: ["/models/init"],
+        environment: {},
+      }),
+    ).toThrow(/initial model/);
   });
 });
