@@ -123,6 +123,7 @@ export {
 export {
   buildCausalLmTrainingGraph,
   CausalLmTrainer,
+  gradientSquareSum,
   type StepResult,
   type TokenBatch,
   type TrainerOptions,
