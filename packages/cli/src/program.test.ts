@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { main } from "./program.js";
 
 // Runs the built `posttrain` bin as a user would (turbo's test task depends on build).
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
@@ -19,6 +20,19 @@ describe("posttrain CLI", () => {
     const result = posttrain("--version");
     expect(result.status).toBe(0);
     expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("a command that completes but fails its check (process.exitCode = 1) exits 1, not 0", async () => {
+    const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      process.exitCode = 1; // as `run` sets it when the expected table fails
+      expect(await main(["doctor", "--json"])).toBe(1);
+      process.exitCode = 0;
+      expect(await main(["doctor", "--json"])).toBe(0);
+    } finally {
+      process.exitCode = 0;
+      write.mockRestore();
+    }
   });
 
   it("exits 2 on a usage error", () => {

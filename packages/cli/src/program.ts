@@ -34,7 +34,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = createProgram();
   try {
     await program.parseAsync(argv as string[], { from: "user" });
-    return exitCodes.ok;
+    // A command that finished but failed its check (e.g. `run` against the expected table)
+    // sets process.exitCode rather than throwing.
+    return typeof process.exitCode === "number" && process.exitCode !== 0 ? process.exitCode : exitCodes.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
       if (["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code))
