@@ -16,6 +16,7 @@ import {
   GraphBuilder,
   type GraphTensor,
   GraphTrainer,
+  gradientSquareSum,
   gradients as graphGradients,
   type LlamaModel,
   type TokenBatch,
@@ -73,6 +74,8 @@ export function buildPolicyGraph(params: {
   names.forEach((name, index) => {
     training[`grad:${name}`] = grads[index]!;
   });
+  // Also orders ORT's schedule: each layer's weight gradients right after its backward pass.
+  training["gradient_square_sum"] = gradientSquareSum({ graph, gradients: grads });
   return { graph, training, scoring: { log_probs: logProbs } };
 }
 
