@@ -10,6 +10,7 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
+  allocatorEnvironment,
   CausalLmTrainer,
   compileGraph,
   emitModel,
@@ -172,8 +173,14 @@ async function runOurs(name: string): Promise<void> {
   });
 }
 
+/** Both sides run with the allocator settings the `posttrain` bin uses (unless already set). */
+const childEnvironment = { ...allocatorEnvironment, ...process.env };
+process.env["MALLOC_MMAP_THRESHOLD_"] = childEnvironment.MALLOC_MMAP_THRESHOLD_;
+process.env["MALLOC_TRIM_THRESHOLD_"] = childEnvironment.MALLOC_TRIM_THRESHOLD_;
+
 function runChild(args: string[]): Record<string, unknown> {
   const result = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...args], {
+    env: childEnvironment,
     encoding: "utf8",
     maxBuffer: 1 << 24,
   });
@@ -200,6 +207,10 @@ async function main(): Promise<void> {
     loss_chunks: lossChunks,
     memory_arena: memoryArena,
     memory_pattern: memoryPattern,
+    malloc_environment: {
+      MALLOC_MMAP_THRESHOLD_: childEnvironment.MALLOC_MMAP_THRESHOLD_,
+      MALLOC_TRIM_THRESHOLD_: childEnvironment.MALLOC_TRIM_THRESHOLD_,
+    },
     load_average_start: load,
     matmul_peak_gflops: peak,
   };

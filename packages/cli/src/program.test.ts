@@ -1,5 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { allocatorEnvironment } from "@posttrain/engine";
 import { describe, expect, it, vi } from "vitest";
 import { main } from "./program.js";
 
@@ -33,6 +35,18 @@ describe("posttrain CLI", () => {
       process.exitCode = 0;
       write.mockRestore();
     }
+  });
+
+  it("the bin's shebang sets the engine's allocator environment", () => {
+    const shebang = readFileSync(bin, "utf8").split("\n")[0]!;
+    expect(shebang.startsWith("#!/usr/bin/env -S ")).toBe(true);
+    const assignments = Object.fromEntries(
+      shebang
+        .split(" ")
+        .filter((word) => word.includes("="))
+        .map((word) => word.split("=") as [string, string]),
+    );
+    expect(assignments).toEqual(allocatorEnvironment);
   });
 
   it("exits 2 on a usage error", () => {

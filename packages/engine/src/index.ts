@@ -95,6 +95,7 @@ export { type GradientParams, type OperationDefinition, operations } from "./ops
 export { AdamW, type AdamWOptions, type AdamWState, clipFactor, globalGradientNorm } from "./optimizer.js";
 export { type LayoutEntry, ParameterLayout, packParameters } from "./parameters.js";
 export {
+  allocatorEnvironment,
   availableExecutionProviders,
   CompiledGraph,
   type CompileOptions,
