@@ -329,6 +329,13 @@ export class GraphBuilder {
   }
 
   // Fused ops with closed-form backward rules.
+  /**
+   * `softmax(query·keyᵀ + bias)·value` for `query [b, kv, g, t, d]`, `key`/`value
+   * [b, kv, 1, s, d]`, `bias [b, 1, 1, t, s]`; its gradient recomputes the probabilities.
+   */
+  attention(query: GraphTensor, key: GraphTensor, value: GraphTensor, bias: GraphTensor): GraphTensor {
+    return this.one("attention", [query, key, value, bias]);
+  }
   softmax(x: GraphTensor): GraphTensor {
     return this.one("softmax", [x]);
   }

@@ -90,6 +90,18 @@ const cases: Record<string, GradientCheckCase & { tolerance?: number }> = {
   },
   softmax: { parameters: { a: [2, 5] }, build: ({ graph, parameters: p }) => graph.softmax(p.a!) },
   logSoftmax: { parameters: { a: [2, 5] }, build: ({ graph, parameters: p }) => graph.logSoftmax(p.a!) },
+  attention: {
+    // 2 sequences, 2 key/value heads each shared by 2 query heads, 3 positions, width 4; causal bias.
+    parameters: { q: [2, 2, 2, 3, 4], k: [2, 2, 1, 3, 4], v: [2, 2, 1, 3, 4] },
+    inputs: {
+      bias: {
+        dtype: "float64",
+        dims: [2, 1, 1, 3, 3],
+        values: [0, -1e9, -1e9, 0, 0, -1e9, 0, 0, 0, 0, -1e9, -1e9, 0, 0, -1e9, 0, 0, 0],
+      },
+    },
+    build: ({ graph, parameters: p, inputs }) => graph.attention(p.q!, p.k!, p.v!, inputs.bias!),
+  },
   rmsNorm: {
     parameters: { x: [2, 3, 4], w: [4] },
     build: ({ graph, parameters: p }) => graph.rmsNorm(p.x!, p.w!, 1e-5),

@@ -193,8 +193,7 @@ export class DecoderModel extends LlamaModel {
       }
       present.push({ key, value });
       const rotatedQuery = graph.rope(query, rope.queryCos, rope.querySin);
-      const scores = graph.add(graph.matMul(rotatedQuery, graph.transposeLast(key)), bias);
-      const attended = graph.matMul(graph.softmax(scores), value);
+      const attended = graph.attention(rotatedQuery, key, value, bias);
       const merged = graph.reshape(graph.transpose(attended, [0, 3, 1, 2, 4]), [
         batch,
         sequence,

@@ -179,8 +179,7 @@ export class LlamaModel {
       );
       const rotatedQuery = graph.rope(query, queryCos, querySin);
       const rotatedKey = graph.rope(key, cos, sin);
-      const scores = graph.add(graph.matMul(rotatedQuery, graph.transposeLast(rotatedKey)), bias); // [b, kv, g, s, s]
-      const attended = graph.matMul(graph.softmax(scores), value); // [b, kv, g, s, head_dim]
+      const attended = graph.attention(rotatedQuery, rotatedKey, value, bias); // [b, kv, g, s, head_dim]
       const merged = graph.reshape(graph.transpose(attended, [0, 3, 1, 2, 4]), [
         batch,
         sequence,
