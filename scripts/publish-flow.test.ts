@@ -17,7 +17,12 @@ import { type LocalRegistry, npmRegistryReachable, startLocalRegistry } from "./
 import { copyWorkspace, runChecked } from "./publish-flow-workspace.js";
 
 const repositoryRoot = fileURLToPath(new URL("..", import.meta.url));
-const registryReachable = await npmRegistryReachable();
+/** The registry this machine's npm uses (a CI mirror, or the public one): verdaccio's uplink. */
+const upstreamRegistry = (() => {
+  const configured = spawnSync("npm", ["config", "get", "registry"], { encoding: "utf8" }).stdout?.trim();
+  return configured?.startsWith("http") ? configured.replace(/\/?$/, "/") : "https://registry.npmjs.org/";
+})();
+const registryReachable = await npmRegistryReachable({ url: `${upstreamRegistry}-/ping` });
 const recipeName = "@posttrain-recipes/micro";
 /** The @posttrain packages a recipe lock records (as @posttrain/recipe's `recordedPackages`). */
 const recordedPackages = [
@@ -129,7 +134,7 @@ describe.skipIf(!registryReachable)("publishing recipes with changesets, through
       cwd: workspace,
       env: environment,
     });
-    registry = await startLocalRegistry({ directory: join(scratch, "registry") });
+    registry = await startLocalRegistry({ directory: join(scratch, "registry"), uplink: upstreamRegistry });
     environment = { ...environment, ...registry.environment };
   }, 300_000);
 
