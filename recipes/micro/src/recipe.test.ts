@@ -57,7 +57,7 @@ describe("micro recipe", () => {
       });
       expect(returned.status).toBe("completed");
       const summary = JSON.parse(
-        await readFile(join(runs, "micro-0.2.0-smoke", "smoke", "summary.json"), "utf8"),
+        await readFile(join(runs, `micro-${recipe.version}-smoke`, "smoke", "summary.json"), "utf8"),
       ) as RunSummary;
       expect(summary.stages.map((stage) => stage.status)).toEqual(["completed", "completed", "completed"]);
       expect(summary.stages[2]?.trainingMetrics["reward.gsm8k"]).toBeGreaterThanOrEqual(0);
@@ -67,7 +67,10 @@ describe("micro recipe", () => {
       expect(summary.stages[1]?.trainingMetrics["evaluation.pairs"]).toBe(16);
       expect(summary.stages[0]?.evals["micro_gsm"]?.["accuracy"]?.count).toBe(4);
       expect(summary.expected).toBeNull();
-      const report = await readFile(join(runs, "micro-0.2.0-smoke", "smoke", "report.md"), "utf8");
+      const report = await readFile(
+        join(runs, `micro-${recipe.version}-smoke`, "smoke", "report.md"),
+        "utf8",
+      );
       expect(report).toContain("| rlvr | micro_gsm | accuracy |");
       expect(report).toContain("| rlvr | micro_ifeval | accuracy |");
     } finally {
