@@ -14,7 +14,7 @@ const adamW = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0 };
 // `datasets` beside the package: a link to ../../datasets/micro here, a copy once published.
 const data = resolveMicroDataDirectory();
 const source =
-  "measured run 2026-11-28 (20261128-010201Z; a second run, 20261128-010331Z, gave identical models and predictions), 2-core AMD EPYC, 2 threads; README.md";
+  "measured run 2026-11-28 (20261128-011922Z; a second run, 20261128-012203Z, gave identical models and predictions), 2-core AMD EPYC, 2 threads; README.md";
 
 export const recipe = defineRecipe({
   name: "micro",
@@ -101,10 +101,10 @@ export const recipe = defineRecipe({
       hyperparameters: {
         seed: 1,
         batch: { devices: 1, perDeviceBatchSize: 32, gradientAccumulationSteps: 1 },
-        steps: 40,
+        steps: 120,
         rollouts: { promptsPerStep: 16, samplesPerPrompt: 8, temperature: 0.7, maxNewTokens: 64 },
         rewards: { verificationReward: 10, format: null, nonStopPenalty: null },
-        advantages: "centered",
+        advantages: "standard",
         filterZeroVarianceGroups: true,
         maskTruncatedCompletions: false,
         kl: { beta: 0.01, estimator: "k3" },
@@ -159,16 +159,17 @@ export const recipe = defineRecipe({
     ],
   },
   // From the measured full run (README.md, "Measured run"): 147 gsm8k and 53 ifeval held-out
-  // items. Runs are bit-identical on one machine and code version; the tolerances (about the
-  // 95% interval of 147 items, 3 of 53) allow for float differences across CPUs and engine
-  // versions, which move a greedy answer here and there.
+  // items. Runs are bit-identical on one machine and code version; the tolerances (9 of 147
+  // items, 3 of 53) allow for float differences across CPUs and engine versions, which move
+  // a greedy answer here and there, and keep the RLVR and DPO gsm bands apart, so a run that
+  // passes the table shows RLVR beating the DPO checkpoint (expected-table.test.ts).
   expected: [
-    { after: "sft", task: "micro_gsm", metric: "accuracy", value: 0.537, tolerance: 0.08, source },
+    { after: "sft", task: "micro_gsm", metric: "accuracy", value: 0.537, tolerance: 0.06, source },
     { after: "sft", task: "micro_ifeval", metric: "accuracy", value: 0.943, tolerance: 0.06, source },
-    { after: "dpo", task: "micro_gsm", metric: "accuracy", value: 0.49, tolerance: 0.08, source },
+    { after: "dpo", task: "micro_gsm", metric: "accuracy", value: 0.49, tolerance: 0.06, source },
     { after: "dpo", task: "micro_ifeval", metric: "accuracy", value: 1, tolerance: 0.06, source },
-    { after: "rlvr", task: "micro_gsm", metric: "accuracy", value: 0.497, tolerance: 0.08, source },
-    { after: "rlvr", task: "micro_ifeval", metric: "accuracy", value: 0.981, tolerance: 0.06, source },
+    { after: "rlvr", task: "micro_gsm", metric: "accuracy", value: 0.619, tolerance: 0.06, source },
+    { after: "rlvr", task: "micro_ifeval", metric: "accuracy", value: 1, tolerance: 0.06, source },
   ],
   variants: {
     smoke: {
