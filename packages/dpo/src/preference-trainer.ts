@@ -16,11 +16,10 @@ import {
   GraphBuilder,
   type GraphTensor,
   GraphTrainer,
-  gradientSquareSum,
-  gradients as graphGradients,
   type LearningRateSchedule,
   type LlamaModel,
   learningRateAt,
+  parameterGradientOutputs,
   sequenceLogProbs,
   type TokenBatch,
 } from "@posttrain/engine";
@@ -78,20 +77,17 @@ export function buildPreferenceGraph(params: { model: LlamaModel; loss: LossConf
   });
   const lossScale = graph.input({ name: "loss_scale", dtype: "float32", shape: [] });
   const loss = graph.mul(graph.reduceSum(losses, { axes: [0] }), lossScale);
-  const names = [...parameters.keys()];
-  const grads = graphGradients({ graph, loss, parameters: names.map((name) => parameters.get(name)!) });
   const scoring = {
     policy_chosen: policyChosen,
     policy_rejected: policyRejected,
     policy_chosen_mean: chosen.mean,
     policy_rejected_mean: rejected.mean,
   };
-  const training: Record<string, GraphTensor> = { loss, ...scoring };
-  names.forEach((name, index) => {
-    training[`grad:${name}`] = grads[index]!;
-  });
-  // Also orders ORT's schedule: each layer's weight gradients right after its backward pass.
-  training["gradient_square_sum"] = gradientSquareSum({ graph, gradients: grads });
+  const training: Record<string, GraphTensor> = {
+    loss,
+    ...scoring,
+    ...parameterGradientOutputs({ graph, loss, parameters }),
+  };
   return { graph, training, scoring };
 }
 

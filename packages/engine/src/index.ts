@@ -124,7 +124,7 @@ export {
 export {
   buildCausalLmTrainingGraph,
   CausalLmTrainer,
-  gradientSquareSum,
+  parameterGradientOutputs,
   type StepResult,
   type TokenBatch,
   type TrainerOptions,

@@ -80,15 +80,33 @@ function defaultPositions(batch: TokenBatch): BigInt64Array {
  * part of the embedding gradient to run first as well made the peak worse: its [vocab, width]
  * accumulator then lives through the whole backward pass.)
  */
-export function gradientSquareSum(params: {
-  graph: GraphBuilder;
-  gradients: readonly GraphTensor[];
-}): GraphTensor {
+function gradientSquareSum(params: { graph: GraphBuilder; gradients: readonly GraphTensor[] }): GraphTensor {
   const { graph } = params;
   return [...params.gradients]
     .reverse()
     .map((gradient) => graph.sumOfSquares(gradient))
     .reduce((total, value) => graph.add(total, value));
+}
+
+/**
+ * The gradient outputs of a training graph: `grad:<name>` for every parameter (in the
+ * parameters' order, the {@link ParameterLayout} order) and `gradient_square_sum` (see
+ * {@link gradientSquareSum}, which also fixes ORT's schedule of the backward pass).
+ */
+export function parameterGradientOutputs(params: {
+  graph: GraphBuilder;
+  loss: GraphTensor;
+  parameters: ReadonlyMap<string, GraphTensor>;
+}): Record<string, GraphTensor> {
+  const { graph } = params;
+  const names = [...params.parameters.keys()];
+  const grads = gradients({ graph, loss: params.loss, parameters: [...params.parameters.values()] });
+  const outputs: Record<string, GraphTensor> = {};
+  names.forEach((name, index) => {
+    outputs[`grad:${name}`] = grads[index]!;
+  });
+  outputs["gradient_square_sum"] = gradientSquareSum({ graph, gradients: grads });
+  return outputs;
 }
 
 /** Builds the training graph: loss = reduction(masked CE) · loss_scale, plus every gradient. */
@@ -117,14 +135,7 @@ export function buildCausalLmTrainingGraph(params: {
     tokenCrossEntropy({ graph, logProbs, mask, reduction: params.reduction ?? "sum" }),
     lossScale,
   );
-  const names = [...parameters.keys()];
-  const grads = gradients({ graph, loss, parameters: names.map((name) => parameters.get(name)!) });
-  const outputs: Record<string, GraphTensor> = { loss };
-  names.forEach((name, index) => {
-    outputs[`grad:${name}`] = grads[index]!;
-  });
-  outputs["gradient_square_sum"] = gradientSquareSum({ graph, gradients: grads });
-  return { graph, outputs };
+  return { graph, outputs: { loss, ...parameterGradientOutputs({ graph, loss, parameters }) } };
 }
 
 export class CausalLmTrainer {

@@ -16,9 +16,8 @@ import {
   GraphBuilder,
   type GraphTensor,
   GraphTrainer,
-  gradientSquareSum,
-  gradients as graphGradients,
   type LlamaModel,
+  parameterGradientOutputs,
   type TokenBatch,
 } from "@posttrain/engine";
 import type { z } from "zod";
@@ -68,14 +67,11 @@ export function buildPolicyGraph(params: {
     perToken = graph.add(perToken, graph.mul(kl, graph.scalar(params.kl.beta)));
   }
   const loss = graph.mul(graph.reduceSum(graph.mul(perToken, mask), { axes: [0, 1] }), lossScale);
-  const names = [...parameters.keys()];
-  const grads = graphGradients({ graph, loss, parameters: names.map((name) => parameters.get(name)!) });
-  const training: Record<string, GraphTensor> = { loss, log_probs: logProbs };
-  names.forEach((name, index) => {
-    training[`grad:${name}`] = grads[index]!;
-  });
-  // Also orders ORT's schedule: each layer's weight gradients right after its backward pass.
-  training["gradient_square_sum"] = gradientSquareSum({ graph, gradients: grads });
+  const training: Record<string, GraphTensor> = {
+    loss,
+    log_probs: logProbs,
+    ...parameterGradientOutputs({ graph, loss, parameters }),
+  };
   return { graph, training, scoring: { log_probs: logProbs } };
 }
 
