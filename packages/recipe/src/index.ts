@@ -31,17 +31,30 @@ export {
 } from "./plan.js";
 export {
   collectWarnings,
+  describeExpectedRow,
+  formatBand,
+  formatInterval,
   renderHtml,
   renderMarkdown,
   type StageCurves,
   stageCurves,
   writeReports,
 } from "./report.js";
-export { embeddedEvaluator, type RunRecipeParams, runRecipe, type StageEvaluator } from "./runner.js";
+export {
+  embeddedEvaluator,
+  evalBootstrapSeed,
+  modelHash,
+  observedMetric,
+  type RunRecipeParams,
+  runRecipe,
+  type StageEvaluator,
+} from "./runner.js";
 export {
   applyVariant,
   type BaseModel,
   baseModelSchema,
+  type Claim,
+  claimSchema,
   defineRecipe,
   type ExpectedRow,
   evalSuiteSchema,
@@ -52,13 +65,16 @@ export {
   parseRecipe,
   type Recipe,
   type RecipeInput,
+  type RecordingMachine,
   recipeSchema,
+  recordingMachineSchema,
   type Stage,
   type StageData,
   stageDataSchema,
   stageSchema,
   type TokenizerSettings,
   tokenizerSchema,
+  withRootSeed,
 } from "./schema.js";
 export {
   type DpoHyperparameters,
@@ -76,5 +92,31 @@ export {
   type StageRunParams,
   type StageRunResult,
 } from "./stage-runners.js";
+export {
+  confidenceLevel,
+  describeSample,
+  type Interval,
+  meanInterval,
+  type PairedTest,
+  pairedTest,
+  predictionInterval,
+  studentTQuantile,
+} from "./statistics.js";
 export type { EvalMetricSummary, RunSummary, StageSummary } from "./summary.js";
 export { measureMatmulGflops } from "./throughput.js";
+export {
+  type ClaimVerdict,
+  type ExpectedVerdict,
+  judgeClaim,
+  judgeExpected,
+  judgeRow,
+  minimumPublishedSeeds,
+  type PublishProblem,
+  publishProblems,
+  type RowBand,
+  type RowVerdict,
+  recordedSeeds,
+  recordedValues,
+  rowBand,
+} from "./verdict.js";
+export { packageVersionOf } from "./version.js";

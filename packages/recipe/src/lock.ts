@@ -27,6 +27,7 @@ import { type Difference, diffValues } from "./diff.js";
 import { RecipeError } from "./errors.js";
 import { type LoadedRecipe, lockPathOf } from "./load.js";
 import type { Recipe } from "./schema.js";
+import { publishProblems } from "./verdict.js";
 
 export const lockVersion = 1;
 
@@ -313,6 +314,16 @@ export async function readLock(params: { loaded: LoadedRecipe }): Promise<Recipe
 
 /** Writes the lock atomically; returns its path. */
 export async function writeLock(params: { loaded: LoadedRecipe; lock: RecipeLock }): Promise<string> {
+  // Publishing: a lock pins a table that may be published, so it refuses one that may not.
+  const problems = publishProblems({ recipe: params.loaded.recipe });
+  if (problems.length > 0)
+    throw new RecipeError({
+      code: "recipe_not_publishable",
+      message: `recipe ${params.loaded.recipe.name}: the expected table may not be published:\n${problems
+        .map((problem) => `  ${problem.path}: ${problem.message}`)
+        .join("\n")}`,
+      details: { problems },
+    });
   const path = lockPathOf(params);
   await writeJsonAtomic({ path, value: params.lock });
   return path;

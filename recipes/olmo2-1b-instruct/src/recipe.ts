@@ -13,7 +13,7 @@
  * know it (OLMo 2 adds QK-norm and reorders the norms, which changes the count by 2·h per
  * layer at most) — `posttrain lock` records the hash of the repo's config.json, so a drift is visible.
  */
-import { defineRecipe } from "@posttrain/recipe";
+import { defineRecipe, packageVersionOf } from "@posttrain/recipe";
 
 const adamW = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
 
@@ -56,7 +56,8 @@ const grpo = {
 
 export const recipe = defineRecipe({
   name: "olmo2-1b-instruct",
-  version: "0.1.0",
+  // One version: the package.json version (bumped by changesets) is the recipe's.
+  version: packageVersionOf({ moduleUrl: import.meta.url }),
   description:
     "OLMo 2 1B Instruct: OLMo-2-0425-1B with SFT (tulu-3-sft-olmo-2-mixture-0225), length-normalised DPO and two GRPO stages, as published.",
   seed: 1,

@@ -9,7 +9,7 @@
  * The RLVR stage's `totalEpisodes` is the release script's 10,000,000; the paper's final
  * checkpoint was picked on MATH + IFEval, not taken at the last step.
  */
-import { defineRecipe } from "@posttrain/recipe";
+import { defineRecipe, packageVersionOf } from "@posttrain/recipe";
 
 const adamW = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
 
@@ -20,7 +20,8 @@ const tolerance = 0.02;
 
 export const recipe = defineRecipe({
   name: "tulu3-8b",
-  version: "0.1.0",
+  // One version: the package.json version (bumped by changesets) is the recipe's.
+  version: packageVersionOf({ moduleUrl: import.meta.url }),
   description:
     "Tulu 3 8B: Llama-3.1-8B fine-tuned with SFT (tulu-3-sft-mixture), length-normalised DPO and RLVR on GSM8K/MATH/IFEval, as published.",
   seed: 123,
