@@ -3,7 +3,7 @@
  * runner and run report. See README.md and docs/recipe-format.md.
  */
 export { type Difference, diffValues, formatDifferences } from "./diff.js";
-export { describeEnvironment, type RunEnvironment } from "./environment.js";
+export { describeEnvironment, instructionSetsOf, type RunEnvironment } from "./environment.js";
 export { RecipeError, type RecipeErrorCode } from "./errors.js";
 export { type LoadedRecipe, loadRecipe, lockPathOf } from "./load.js";
 export {
@@ -76,6 +76,17 @@ export {
   tokenizerSchema,
   withRootSeed,
 } from "./schema.js";
+export {
+  aggregateSeeds,
+  parseSeedList,
+  type RunSeedsParams,
+  renderSeedsHtml,
+  renderSeedsMarkdown,
+  runSeeds,
+  type SeedRow,
+  type SeedRun,
+  type SeedsSummary,
+} from "./seeds.js";
 export {
   type DpoHyperparameters,
   type PpoHyperparameters,

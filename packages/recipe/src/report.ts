@@ -281,11 +281,20 @@ export function renderMarkdown(params: {
     "## Stages",
     "",
     markdownTable(
-      ["stage", "type", "status", "train wall time", "eval wall time", "final training metrics"],
+      [
+        "stage",
+        "type",
+        "status",
+        "model sha256",
+        "train wall time",
+        "eval wall time",
+        "final training metrics",
+      ],
       summary.stages.map((stage) => [
         stage.name,
         stage.type,
         stage.error === null ? stage.status : `${stage.status}: [${stage.error.code}] ${stage.error.message}`,
+        stage.modelSha256?.slice(0, 16) ?? "—",
         formatSeconds(stage.wallSeconds),
         formatSeconds(stage.evalWallSeconds),
         Object.entries(stage.trainingMetrics)
@@ -374,7 +383,7 @@ export function renderMarkdown(params: {
     "",
     "## Environment",
     "",
-    `${environment.cpu}, ${environment.cores} cores (${environment.threads} threads used), ${environment.memoryGiB} GiB, Node ${environment.node}, ${environment.platform}. Started ${summary.startedAt}, finished ${summary.finishedAt}.`,
+    `${environment.cpu} (${(environment.instructionSets ?? []).join(", ") || "instruction sets unknown"}), ${environment.cores} cores (${environment.threads} threads used), ${environment.memoryGiB} GiB, Node ${environment.node}, ${environment.platform}. Started ${summary.startedAt}, finished ${summary.finishedAt}.`,
     "",
   ];
   return parts.join("\n");
@@ -513,7 +522,7 @@ ${summary.warnings.length === 0 ? "<p>none</p>" : `<ul>${summary.warnings.map((w
 <h2>Lock</h2>
 ${table(["what", "pinned"], lockRows(summary))}
 <h2>Environment</h2>
-<p>${escapeHtml(`${environment.cpu}, ${environment.cores} cores (${environment.threads} threads used), ${environment.memoryGiB} GiB, Node ${environment.node}, ${environment.platform}. Started ${summary.startedAt}, finished ${summary.finishedAt}.`)}</p>
+<p>${escapeHtml(`${environment.cpu} (${(environment.instructionSets ?? []).join(", ") || "instruction sets unknown"}), ${environment.cores} cores (${environment.threads} threads used), ${environment.memoryGiB} GiB, Node ${environment.node}, ${environment.platform}. Started ${summary.startedAt}, finished ${summary.finishedAt}.`)}</p>
 <script>${script}</script>
 <script>
 const charts = ${data};
