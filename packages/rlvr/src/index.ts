@@ -23,7 +23,13 @@ export {
   writeModelDirectory,
 } from "@posttrain/engine";
 export { Config, type ConfigInput, type GenerationConfig, generationConfigSchema } from "./config.js";
-export { type OverOptimizationCheck, OverOptimizationMonitor } from "./monitor.js";
+export {
+  binomialDropPValue,
+  driftSignificance,
+  mcnemarOneSided,
+  type OverOptimizationCheck,
+  OverOptimizationMonitor,
+} from "./monitor.js";
 export { buildPolicyGraph, type PolicyBatch, PolicyTrainer } from "./policy-trainer.js";
 export { completionBatchOf, type RlvrData, type RlvrRow, readRlvrRows, validateRlvrRows } from "./prompts.js";
 export {
