@@ -467,11 +467,12 @@ td.fail{color:#b00;font-weight:bold}td.pass{color:#070}.charts{display:flex;flex
 <p id="verdict"><b>Status:</b> ${escapeHtml(summary.status)} · <b>${escapeHtml(verdict)}</b> · <b>root seed</b> ${summary.seed.root}${summary.seed.overridden ? " (--seed)" : ""} · <b>wall time</b> ${escapeHtml(formatSeconds(summary.wallSeconds))}</p>
 <h2>Stages</h2>
 ${table(
-  ["stage", "type", "status", "train wall time", "eval wall time"],
+  ["stage", "type", "status", "model sha256", "train wall time", "eval wall time"],
   summary.stages.map((stage) => [
     stage.name,
     stage.type,
     stage.error === null ? stage.status : `${stage.status}: [${stage.error.code}] ${stage.error.message}`,
+    stage.modelSha256?.slice(0, 16) ?? "—",
     formatSeconds(stage.wallSeconds),
     formatSeconds(stage.evalWallSeconds),
   ]),

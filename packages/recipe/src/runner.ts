@@ -296,7 +296,11 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
   const evaluate = params.evaluate ?? embeddedEvaluator;
   const tokenizerDirectory = await tokenizerDirectoryOf({ recipe, lock, packageDirectory, hub: params.hub });
   let model = await baseModelOf({ recipe, lock, hub: params.hub });
-  let inputFingerprint = fingerprint({ model: lock.model });
+  // The lock describes the recipe as written; a root seed changes the initial weights too.
+  let inputFingerprint = fingerprint({
+    model: lock.model,
+    ...(params.seed === undefined ? {} : { rootSeed: params.seed }),
+  });
 
   const stages: StageSummary[] = recipe.stages.map((stage) => ({
     name: stage.name,

@@ -367,7 +367,8 @@ export function applyVariant(params: { recipe: Recipe; variant: string }): Recip
  * The recipe with every seed replaced by one root seed (`posttrain run --seed N`): the recipe
  * seed (each stage's RunContext is `Random.fromSeed(root).stream(<stage name>)`, which orders
  * its data and draws its samples; data preparation shuffles from the root), the model
- * initialisation (`Random.fromSeed(root).stream("init")`) and every stage's `hyperparameters.seed`.
+ * initialisation (`Random.fromSeed(root).stream("init")`), every stage's `hyperparameters.seed`
+ * and the sampling seed of every eval task (`generation.seed`; greedy tasks do not use it).
  * The named streams keep the parts independent although they share the root.
  */
 export function withRootSeed(params: { recipe: Recipe; seed: number }): Recipe {
@@ -385,5 +386,10 @@ export function withRootSeed(params: { recipe: Recipe; seed: number }): Recipe {
     stages: recipe.stages.map(
       (stage) => ({ ...stage, hyperparameters: { ...stage.hyperparameters, seed } }) as Stage,
     ),
+    // Sampled eval decoding (temperature > 0) draws from the root too; greedy evals ignore it.
+    evals: {
+      ...recipe.evals,
+      tasks: recipe.evals.tasks.map((task) => ({ ...task, generation: { ...task.generation, seed } })),
+    },
   };
 }
