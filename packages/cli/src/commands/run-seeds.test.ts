@@ -79,6 +79,35 @@ describe.skipIf(!ready)("posttrain run --seed / --seeds (micro smoke)", () => {
         withoutTimings(seedTwo.stages[index].trainingMetrics),
       );
     }
+
+    // One CI method: `posttrain eval` on the run's SFT model gives the interval the run reports
+    // (the same bootstrap seed, 0, whatever the run's root seed).
+    const sftModel = single.stages[0].modelDirectory as string;
+    const evaluated = posttrain([
+      "eval",
+      "--task",
+      "micro_ifeval",
+      "--model",
+      sftModel,
+      "--data",
+      join(root, "datasets/micro"),
+      "--limit",
+      "4",
+      "--output",
+      join(scratch, "eval"),
+      "--json",
+    ]);
+    expect(evaluated.status, evaluated.stderr).toBe(0);
+    const standalone = JSON.parse(evaluated.stdout).tasks[0].metrics.accuracy;
+    const inRun = JSON.parse(
+      await readFile(join(single.runDirectory, "evals", "sft", "results.json"), "utf8"),
+    ).tasks.find((task: { task: { name: string } }) => task.task.name === "micro_ifeval").metrics.accuracy;
+    expect(inRun.confidenceInterval).toEqual(standalone.confidenceInterval);
+    expect(inRun.confidenceInterval.seed).toBe(0);
+    expect(single.stages[0].evals.micro_ifeval.accuracy.confidenceInterval).toEqual({
+      lower: standalone.confidenceInterval.lower,
+      upper: standalone.confidenceInterval.upper,
+    });
   });
 
   it("refuses a malformed seed and --seed with --seeds (exit 2)", () => {
