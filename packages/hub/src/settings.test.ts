@@ -5,7 +5,7 @@ import { effectiveSettings, hubSettingsFromEnvironment } from "./settings.js";
 
 describe("hubSettingsFromEnvironment", () => {
   it("defaults like huggingface_hub", () => {
-    expect(hubSettingsFromEnvironment({})).toEqual({
+    expect(hubSettingsFromEnvironment({ HF_TOKEN_PATH: "/nonexistent/token" })).toEqual({
       endpoint: "https://huggingface.co",
       accessToken: undefined,
       cacheDirectory: join(homedir(), ".cache", "huggingface", "hub"),
@@ -24,6 +24,7 @@ describe("hubSettingsFromEnvironment", () => {
     ).toEqual({
       endpoint: "http://127.0.0.1:8080",
       accessToken: "hf_abc",
+      accessTokenSource: "HF_TOKEN",
       cacheDirectory: "/data/hf/hub",
       offline: true,
     });

@@ -1,9 +1,10 @@
 import { parseWithSchema } from "@posttrain/core";
-import { repoCache, snapshotDirectory } from "./cache-layout.js";
+import { inspectSnapshotFile, readRef, repoCache, snapshotDirectory } from "./cache-layout.js";
 import { type DownloadedFile, downloadResolvedFile } from "./download.js";
 import { HubError } from "./errors.js";
-import { listRepoFiles } from "./list.js";
-import { parseRepoReference, type RepoReference, revisionSchema } from "./repository.js";
+import { type HubFile, listRepoFiles, readRecordedListing } from "./list.js";
+import { createPathFilter } from "./patterns.js";
+import { isCommitSha, parseRepoReference, type RepoReference, revisionSchema } from "./repository.js";
 import { resolveRevision } from "./resolve.js";
 import { effectiveSettings, type HubOverrides } from "./settings.js";
 
@@ -33,6 +34,11 @@ export interface SnapshotProgress {
 
 export interface RepoSnapshot {
   sha: string;
+  /**
+   * Set when the Hub could not be reached (connection failure, 5xx, rate limit) and the
+   * snapshot was served from a complete cached copy instead, as huggingface_hub does; says why.
+   */
+  servedFromCache?: string;
   /** `<cache>/<repo folder>/snapshots/<sha>`: the repo's files, as Python's snapshot_download lays them out. */
   directory: string;
   files: DownloadedFile[];
@@ -48,9 +54,25 @@ export interface RepoSnapshot {
 export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnapshot> {
   const repo = parseRepoReference(params.repo);
   const revision = parseWithSchema({ schema: revisionSchema, value: params.revision, label: "revision" });
-  const settings = effectiveSettings(params);
-  const { sha } = await resolveRevision({ ...params, repo, revision });
-  const files = await listRepoFiles({ ...params, repo, revision: sha });
+  let settings = effectiveSettings(params);
+  let sha: string;
+  let files: HubFile[];
+  let servedFromCache: string | undefined;
+  try {
+    sha = (await resolveRevision({ ...params, repo, revision })).sha;
+    files = await listRepoFiles({ ...params, repo, revision: sha });
+  } catch (error) {
+    if (settings.offline || !isOutage(error)) throw error;
+    ({ sha, files } = await completeCachedSnapshot({
+      cacheDirectory: settings.cacheDirectory,
+      repo,
+      revision,
+      include: params.include,
+      outage: error,
+    }));
+    servedFromCache = error.message;
+    settings = { ...settings, offline: true };
+  }
   if (files.length === 0) {
     throw new HubError({
       code: "hub_file_not_found",
@@ -109,5 +131,64 @@ export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnap
     ),
   );
   const cache = repoCache({ cacheDirectory: settings.cacheDirectory, repo });
-  return { sha, directory: snapshotDirectory(cache, sha), files: results };
+  return {
+    sha,
+    ...(servedFromCache === undefined ? {} : { servedFromCache }),
+    directory: snapshotDirectory(cache, sha),
+    files: results,
+  };
+}
+
+/** A failure that says the Hub is unreachable or overloaded, not that the request is wrong. */
+function isOutage(error: unknown): error is HubError {
+  return (
+    error instanceof HubError &&
+    (error.code === "hub_rate_limited" ||
+      (error.code === "hub_transfer_failed" && error.details?.["unreachable"] === true))
+  );
+}
+
+/**
+ * The snapshot the cache holds for `revision` when the Hub is unreachable — only when it is
+ * provably complete: the commit comes from `refs/` (or is the SHA asked for), the listing of
+ * that commit was recorded (`trees/<sha>.json`, by us or by huggingface_hub), and every
+ * listed file that `include` selects is in `snapshots/<sha>/`. Anything less rethrows the
+ * outage with what is missing, so a partial download never passes for a dataset.
+ */
+async function completeCachedSnapshot(params: {
+  cacheDirectory: string;
+  repo: RepoReference;
+  revision: string;
+  include: string[] | undefined;
+  outage: HubError;
+}): Promise<{ sha: string; files: HubFile[] }> {
+  const { repo, revision, outage } = params;
+  const cache = repoCache({ cacheDirectory: params.cacheDirectory, repo });
+  const refuse = (why: string) =>
+    new HubError({
+      code: outage.code,
+      message: `${outage.message}; no complete cached snapshot to fall back on: ${why}`,
+      cause: outage,
+      details: { ...outage.details, fallback: why },
+    });
+  const sha = isCommitSha(revision) ? revision : await readRef({ cache, revision });
+  if (sha === undefined || !isCommitSha(sha))
+    throw refuse(`revision ${JSON.stringify(revision)} was never resolved into this cache`);
+  const listing = await readRecordedListing(cache, sha);
+  if (listing === undefined)
+    throw refuse(
+      `the file listing of commit ${sha} was never recorded (trees/${sha}.json), so completeness cannot be checked`,
+    );
+  const keep = createPathFilter(params.include);
+  const files = listing.filter((file) => keep(file.path));
+  const missing: string[] = [];
+  for (const file of files) {
+    if ((await inspectSnapshotFile(cache, sha, file.path)).kind === "missing") missing.push(file.path);
+  }
+  if (missing.length > 0) {
+    const sample =
+      missing.slice(0, 3).join(", ") + (missing.length > 3 ? `, … (${missing.length - 3} more)` : "");
+    throw refuse(`snapshots/${sha} lacks ${missing.length} of ${files.length} files (${sample})`);
+  }
+  return { sha, files };
 }
