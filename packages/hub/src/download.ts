@@ -648,7 +648,7 @@ async function fetchIntoBlob(params: {
               },
             });
           }
-          await writeAll(handle, chunk);
+          await writeAll(handle, chunk, received);
           sha256.update(chunk);
           git?.update(chunk);
           received += chunk.byteLength;
@@ -715,10 +715,11 @@ async function fetchIntoBlob(params: {
   }
 }
 
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+/** Writes `chunk` at `position` (explicit, so a restart after truncation writes from byte 0). */
+async function writeAll(handle: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
   let offset = 0;
   while (offset < chunk.byteLength) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset, position + offset);
     offset += bytesWritten;
   }
 }

@@ -122,7 +122,9 @@ export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnap
       report(downloaded);
     }
   }
-  await Promise.all(
+  // Every worker is let finish before a failure is thrown, so nothing still writes to the
+  // cache once snapshotRepo has returned.
+  const outcomes = await Promise.allSettled(
     Array.from({ length: Math.min(concurrency, files.length) }, () =>
       worker().catch((error: unknown) => {
         failed = true;
@@ -130,6 +132,10 @@ export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnap
       }),
     ),
   );
+  const rejected = outcomes.find(
+    (outcome): outcome is PromiseRejectedResult => outcome.status === "rejected",
+  );
+  if (rejected !== undefined) throw rejected.reason;
   const cache = repoCache({ cacheDirectory: settings.cacheDirectory, repo });
   return {
     sha,
