@@ -222,7 +222,12 @@ export function toHubError(
       details: { ...contextDetails(context), unreachable: true, connection },
     });
   }
-  const reason = error instanceof Error ? error.message : String(error);
+  let reason = error instanceof Error ? error.message : String(error);
+  // `fetch failed` alone says nothing: add what undici put underneath it.
+  const inner = (error as { cause?: unknown } | null)?.cause;
+  if (inner instanceof Error && inner.message !== "" && !reason.includes(inner.message)) {
+    reason = `${reason} (${inner.message})`;
+  }
   if (error instanceof TypeError && /access token must start with/i.test(reason)) {
     return new HubError({
       code: "hub_unauthorized",

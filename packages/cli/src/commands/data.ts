@@ -76,6 +76,23 @@ async function specFromArgument(argument: string, split: string | undefined): Pr
   return { kind: "local", directory: resolve(dirname(argument)), files: [basename(argument)] };
 }
 
+/**
+ * `data pull` fetches Hub datasets; given a folder or file that exists here, say so instead of
+ * sending it to the Hub as a repo name (where it would fail as "not found" after retries).
+ */
+function refuseLocalPath(argument: string): void {
+  const looksLikePath = /^(\.{1,2}(\/|$)|\/|~)/.test(argument);
+  if (existsSync(argument)) {
+    const what = statSync(argument).isDirectory() ? "a local folder" : "a local file";
+    throw new UsageError(
+      `${argument} is ${what}, not a Hub dataset: \`data pull\` downloads from the Hub. Use \`posttrain data inspect ${argument}\`, or lock it with a spec {"kind":"local","directory":…} and \`posttrain data lock\``,
+    );
+  }
+  if (looksLikePath) {
+    throw new UsageError(`${argument} does not exist here, and a Hub dataset is named "owner/name"`);
+  }
+}
+
 function formatBytes(size: number): string {
   if (size < 1024) return `${size} B`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
@@ -156,6 +173,7 @@ export function register(program: Command): void {
           json?: boolean;
         },
       ) => {
+        refuseLocalPath(repo);
         const spec = parseDatasetSpec({
           value: {
             kind: "hub",
