@@ -6,7 +6,7 @@ import { type HubFile, listRepoFiles, readRecordedListing } from "./list.js";
 import { createPathFilter } from "./patterns.js";
 import { isCommitSha, parseRepoReference, type RepoReference, revisionSchema } from "./repository.js";
 import { resolveRevision } from "./resolve.js";
-import { effectiveSettings, type HubOverrides } from "./settings.js";
+import { effectiveSettings, type HubOverrides, type RetryEvent } from "./settings.js";
 
 export interface SnapshotRepoParams extends HubOverrides {
   repo: RepoReference;
@@ -30,6 +30,8 @@ export interface SnapshotProgress {
   bytesTotal: number;
   /** The file that just became ready; absent for byte-count updates. */
   file?: DownloadedFile;
+  /** Set when a request is about to wait before trying again (a rate-limit window, a 5xx, a cut). */
+  retry?: RetryEvent;
 }
 
 export interface RepoSnapshot {
@@ -86,14 +88,23 @@ export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnap
   let filesCompleted = 0;
   let bytesCompleted = 0;
   const bytesTotal = files.reduce((sum, file) => sum + file.size, 0);
-  const report = (file?: DownloadedFile) =>
+  const report = (file?: DownloadedFile, retry?: RetryEvent) =>
     params.onProgress?.({
       filesCompleted,
       filesTotal: files.length,
       bytesCompleted,
       bytesTotal,
       ...(file === undefined ? {} : { file }),
+      ...(retry === undefined ? {} : { retry }),
     });
+  // Waits between attempts show up in the progress too, so a rate-limit pause is visible.
+  settings = {
+    ...settings,
+    onRetry: (event) => {
+      params.onRetry?.(event);
+      report(undefined, event);
+    },
+  };
   // After a failure the other workers finish their current file but start no new one.
   let failed = false;
   async function worker(): Promise<void> {

@@ -188,6 +188,23 @@ describe("rate limits", () => {
     ]);
   });
 
+  it("reports a rate-limit wait in snapshotRepo's progress", async () => {
+    hub.rateLimit.resolvesPerWindow = 2;
+    hub.rateLimit.resetInSeconds = 30;
+    const events: Array<RetryEvent | undefined> = [];
+    await snapshotRepo({
+      ...settings(),
+      repo,
+      revision: "main",
+      include: ["*.md", "notes/*", "data/train.bin"],
+      concurrency: 1,
+      onProgress: (event) => events.push(event.retry),
+    });
+    const waited = events.filter((event) => event !== undefined);
+    expect(waited).toEqual([expect.objectContaining({ reason: "rate-limited", delayMilliseconds: 31_000 })]);
+    expect(waits).toEqual([31_000]);
+  });
+
   it("honours Retry-After on a 503", async () => {
     hub.faults.push({ kind: "status", path: "README.md", status: 503, retryAfterSeconds: 7 });
     await downloadRepoFile({ ...settings(), repo, revision: hub.commitOf("acme/cdn"), path: "README.md" });

@@ -19,6 +19,7 @@ import {
 import type { Command } from "commander";
 import { output } from "../command.js";
 import { UsageError } from "../program.js";
+import { reportRetry } from "./hub.js";
 
 function positiveInteger(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -186,7 +187,7 @@ export function register(program: Command): void {
           label: "dataset",
           requirePinned: false,
         });
-        const locked = await lockSpec({ spec });
+        const locked = await lockSpec({ spec, hub: { onRetry: reportRetry } });
         if (options.output !== undefined) await writeJsonAtomic({ path: options.output, value: locked.spec });
         output({
           json: options.json,
@@ -204,7 +205,11 @@ export function register(program: Command): void {
     .option("--json", "print the locked spec as JSON")
     .action(async (path: string, options: { write?: boolean; json?: boolean }) => {
       const spec = await readSpecFile(path, false);
-      const locked = await lockSpec({ spec, baseDirectory: dirname(resolve(path)) });
+      const locked = await lockSpec({
+        spec,
+        baseDirectory: dirname(resolve(path)),
+        hub: { onRetry: reportRetry },
+      });
       if (options.write) await writeJsonAtomic({ path, value: locked.spec });
       output({ json: options.json, value: locked.spec, human: () => describeLocked(locked.spec) });
     });

@@ -25,7 +25,7 @@ function repoReference(type: string, name: string): RepoReference {
  * One stderr line per wait between attempts, so a user sees why a transfer pauses (a
  * rate-limit window is a minute or more) instead of a silent hang.
  */
-function reportRetry(event: RetryEvent): void {
+export function reportRetry(event: RetryEvent): void {
   const seconds = (event.delayMilliseconds / 1000).toFixed(event.delayMilliseconds < 10_000 ? 1 : 0);
   const why =
     event.reason === "rate-limited"
