@@ -132,6 +132,8 @@ describe("the CDN split", () => {
     const sent = hub.requests.slice(before);
     const resolve = sent.find((request) => request.url.includes("/resolve/"))!;
     expect(resolve.authorized).toBe(true);
+    // One resolve request per Xet file (no HEAD probe before the GET).
+    expect(sent.filter((request) => request.url.includes("/resolve/"))).toHaveLength(1);
     const bridge = sent.filter((request) => request.origin === "xet");
     expect(bridge).toHaveLength(1);
     expect(bridge[0]!.authorized).toBe(false);
