@@ -12,6 +12,7 @@ import {
   linkSnapshotFile,
   markNoExist,
   type RepoCache,
+  readRef,
   removeCachedFile,
   removeStaleTemporaries,
   repoCache,
@@ -117,9 +118,37 @@ export async function downloadRepoFile(params: DownloadRepoFileParams): Promise<
       ? undefined
       : parseWithSchema({ schema: sha256Schema, value: params.expectedSha256, label: "expectedSha256" });
   const settings = effectiveSettings(params);
-  const sha = isCommitSha(revision) ? revision : (await resolveRevision({ ...params, repo, revision })).sha;
+  let sha: string;
+  let fileSettings = settings;
+  if (isCommitSha(revision)) sha = revision;
+  else {
+    try {
+      sha = (await resolveRevision({ ...params, repo, revision })).sha;
+    } catch (error) {
+      // As huggingface_hub's hf_hub_download: when the Hub is unreachable, a file cached at
+      // the commit the branch last pointed at is served (verified) from the cache.
+      const cached = isOutage(error)
+        ? await readRef({ cache: repoCache({ cacheDirectory: settings.cacheDirectory, repo }), revision })
+        : undefined;
+      if (
+        cached === undefined ||
+        !isCommitSha(cached) ||
+        (
+          await inspectSnapshotFile(
+            repoCache({ cacheDirectory: settings.cacheDirectory, repo }),
+            cached,
+            path,
+          )
+        ).kind === "missing"
+      ) {
+        throw error;
+      }
+      sha = cached;
+      fileSettings = { ...settings, offline: true };
+    }
+  }
   return downloadResolvedFile({
-    settings,
+    settings: fileSettings,
     repo,
     sha,
     path,
@@ -128,6 +157,15 @@ export async function downloadRepoFile(params: DownloadRepoFileParams): Promise<
     rehashCachedFiles: params.rehashCachedFiles ?? false,
     onBytes: params.onBytes,
   });
+}
+
+/** A failure that says the Hub is unreachable or overloaded, not that the request is wrong. */
+export function isOutage(error: unknown): error is HubError {
+  return (
+    error instanceof HubError &&
+    (error.code === "hub_rate_limited" ||
+      (error.code === "hub_transfer_failed" && error.details?.["unreachable"] === true))
+  );
 }
 
 /** {@link downloadRepoFile} once inputs are validated and the revision is a SHA. */

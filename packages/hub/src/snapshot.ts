@@ -1,6 +1,6 @@
 import { parseWithSchema } from "@posttrain/core";
 import { inspectSnapshotFile, readRef, repoCache, snapshotDirectory } from "./cache-layout.js";
-import { type DownloadedFile, downloadResolvedFile } from "./download.js";
+import { type DownloadedFile, downloadResolvedFile, isOutage } from "./download.js";
 import { HubError } from "./errors.js";
 import { type HubFile, listRepoFiles, readRecordedListing } from "./list.js";
 import { createPathFilter } from "./patterns.js";
@@ -154,15 +154,6 @@ export async function snapshotRepo(params: SnapshotRepoParams): Promise<RepoSnap
     directory: snapshotDirectory(cache, sha),
     files: results,
   };
-}
-
-/** A failure that says the Hub is unreachable or overloaded, not that the request is wrong. */
-function isOutage(error: unknown): error is HubError {
-  return (
-    error instanceof HubError &&
-    (error.code === "hub_rate_limited" ||
-      (error.code === "hub_transfer_failed" && error.details?.["unreachable"] === true))
-  );
 }
 
 /**

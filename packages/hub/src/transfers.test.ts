@@ -359,6 +359,31 @@ describe("outages and the cache", () => {
     expect(error.message).toContain("README.md");
   });
 
+  it("serves a file cached at the branch's last commit when the Hub is unreachable", async () => {
+    await downloadRepoFile({ ...settings(), repo, revision: "main", path: "README.md" });
+    const down = await startCdnHub({ repos: [] });
+    await down.close();
+    const file = await downloadRepoFile({
+      ...settings(),
+      hubUrl: down.hubUrl,
+      repo,
+      revision: "main",
+      path: "README.md",
+    });
+    expect(await readFile(file.localPath, "utf8")).toBe("# cdn\n");
+    const missing = await failure(
+      downloadRepoFile({
+        ...settings(),
+        hubUrl: down.hubUrl,
+        repo,
+        revision: "main",
+        path: "data/train.bin",
+      }),
+    );
+    expect(missing.code).toBe("hub_transfer_failed");
+    expect(missing.message).toContain("could not reach the Hub");
+  });
+
   it("honours a Python-written cache: trees/<sha>.json listing and .no_exist markers", async () => {
     const sha = "1234567890abcdef1234567890abcdef12345678";
     const storage = join(cacheDirectory, "datasets--acme--python");
