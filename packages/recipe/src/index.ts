@@ -117,6 +117,7 @@ export type { EvalMetricSummary, RunSummary, StageSummary } from "./summary.js";
 export { measureMatmulGflops } from "./throughput.js";
 export {
   type ClaimVerdict,
+  claimsInForce,
   type ExpectedVerdict,
   judgeClaim,
   judgeExpected,

@@ -144,6 +144,11 @@ describe("ordering claims", () => {
       "claims[0]",
     ]);
 
+    // A variant that empties the table (smoke) checks no claims: nothing to publish them against.
+    const emptied = twoStageInput({ polish: [0.6, 0.63, 0.58, 0.54, 0.57, 0.62] });
+    emptied["expected"] = [];
+    expect(publishProblems({ recipe: defineRecipe(emptied as RecipeInput) })).toEqual([]);
+
     // `posttrain lock` (writeLock) refuses to pin the flipped table.
     const directory = await writeFixturePackage({
       recipe: twoStageInput({ polish: [0.6, 0.63, 0.58, 0.54, 0.57, 0.62] }),

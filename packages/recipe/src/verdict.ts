@@ -232,6 +232,14 @@ export function recordedValues(params: {
   return new Map((row === undefined ? [] : recordedSeeds(row)).map((entry) => [entry.seed, entry.value]));
 }
 
+/**
+ * The claims a recipe (or variant) checks: claims belong to the expected table, so a recipe
+ * or variant without expected rows (the `smoke` variant empties its table) checks none.
+ */
+export function claimsInForce(recipe: Recipe): Claim[] {
+  return recipe.expected.length === 0 ? [] : recipe.claims;
+}
+
 /** One reason a recipe's expected table may not be published. */
 export interface PublishProblem {
   path: string;
@@ -255,7 +263,7 @@ export function publishProblems(params: { recipe: Recipe }): PublishProblem[] {
         message: `${row.after}/${row.task}/${row.metric} has ${seeds} seeds; publishing needs at least ${minimumPublishedSeeds}`,
       });
   });
-  recipe.claims.forEach((claim, index) => {
+  claimsInForce(recipe).forEach((claim, index) => {
     const lookup = (after: string) =>
       recordedValues({ recipe, after, task: claim.task, metric: claim.metric });
     const verdict = judgeClaim({ claim, better: lookup(claim.better), worse: lookup(claim.worse) });
@@ -279,7 +287,7 @@ export function publishProblems(params: { recipe: Recipe }): PublishProblem[] {
   return problems;
 }
 
-/** The verdict over every expected row and claim, from per-seed observations. */
+/** The verdict over every expected row and claim (those in force), from per-seed observations. */
 export interface ExpectedVerdict {
   passed: boolean;
   rows: RowVerdict[];
@@ -297,10 +305,12 @@ export function judgeExpected(params: {
   observe: (where: { after: string; task: string; metric: string; seed: number }) => number | null;
   /** Only the rows of these stages (default: all). */
   stages?: readonly string[];
+  /** Judge the rows (default true); false: only the claims. */
+  rows?: boolean;
 }): ExpectedVerdict {
   const { recipe, seeds, observe } = params;
   const stages = params.stages === undefined ? null : new Set(params.stages);
-  const rows = recipe.expected
+  const rows = (params.rows === false ? [] : recipe.expected)
     .filter((row) => stages === null || stages.has(row.after))
     .map((row) =>
       judgeRow({
@@ -310,7 +320,7 @@ export function judgeExpected(params: {
         ),
       }),
     );
-  const claims = recipe.claims
+  const claims = claimsInForce(recipe)
     .filter((claim) => stages === null || (stages.has(claim.better) && stages.has(claim.worse)))
     .map((claim) => {
       const collect = (after: string) => {

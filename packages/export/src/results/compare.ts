@@ -236,7 +236,8 @@ export function compareResultsWithRecipe(params: {
     }
   }
   const claims = judgeExpected({
-    recipe: { ...recipe, expected: [] },
+    recipe,
+    rows: false,
     seeds,
     observe: ({ after, task, metric, seed }) =>
       metricOf(bySeed.get(seed)?.get(after), task, metric).estimate?.value ?? null,
