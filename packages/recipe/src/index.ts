@@ -106,11 +106,13 @@ export {
 export {
   confidenceLevel,
   describeSample,
+  flooredPredictionInterval,
   type Interval,
   meanInterval,
   type PairedTest,
   pairedTest,
   predictionInterval,
+  proportionStandardDeviation,
   studentTQuantile,
 } from "./statistics.js";
 export type { EvalMetricSummary, RunSummary, StageSummary } from "./summary.js";

@@ -146,11 +146,21 @@ export const expectedRowSchema = z
     machines: z.array(recordingMachineSchema).min(1).optional(),
     /** Seed rows: the recipe version (or commit) that recorded them. */
     codeVersion: z.string().min(1).optional(),
+    /**
+     * Seed rows of a proportion (accuracy): the eval's item count. The band's spread is then at
+     * least the item-level binomial noise, so seeds that happened to agree (every seed 1.0) still
+     * leave room for a one-item change on another CPU.
+     */
+    items: z.number().int().positive().optional(),
     /** Where the number comes from (paper and table, or the measured runs). */
     source: z.string().min(1),
   })
   .superRefine((row, context) => {
-    const seeded = row.perSeed !== undefined || row.machines !== undefined || row.codeVersion !== undefined;
+    const seeded =
+      row.perSeed !== undefined ||
+      row.machines !== undefined ||
+      row.codeVersion !== undefined ||
+      row.items !== undefined;
     const tolerance = row.value !== undefined || row.tolerance !== undefined;
     if (seeded && tolerance) {
       context.addIssue({

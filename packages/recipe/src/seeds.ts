@@ -63,6 +63,8 @@ export interface SeedRow {
   perSeed: Record<string, number | null>;
   /** seed → the item-level 95% interval of that seed's value. */
   itemIntervals: Record<string, Interval | null>;
+  /** The eval's item count (the first seed's; null when unknown). */
+  items: number | null;
   mean: number | null;
   standardDeviation: number | null;
   /** The 95% t interval of the mean over seeds (null with fewer than two values). */
@@ -285,12 +287,17 @@ export function aggregateSeeds(params: {
       const interval = stage?.evals[key.task]?.[key.metric]?.confidenceInterval ?? null;
       itemIntervals[String(seed)] = interval;
     }
+    const counted = seeds
+      .map((seed) => summaries.get(seed)?.stages.find((candidate) => candidate.name === key.after))
+      .map((stage) => stage?.evals[key.task]?.[key.metric]?.count)
+      .find((count) => count !== undefined);
     const values = Object.values(perSeed).filter((value): value is number => value !== null);
     const description = values.length === 0 ? null : describeSample(values);
     return {
       ...key,
       perSeed,
       itemIntervals,
+      items: counted ?? null,
       mean: description?.mean ?? null,
       standardDeviation: description?.standardDeviation ?? null,
       seedInterval: meanInterval(values),
@@ -319,6 +326,7 @@ export function aggregateSeeds(params: {
           ),
           machines: [machine],
           codeVersion: recipe.version,
+          ...(row.items === null ? {} : { items: row.items }),
           source: `posttrain run --seeds ${seeds.join(",")} (${params.runId}), ${environment.cpu}, ${environment.threads} threads`,
         }))
       : null;

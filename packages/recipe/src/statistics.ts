@@ -128,6 +128,31 @@ export function predictionInterval(params: { values: readonly number[]; runs: nu
   return { lower: mean - halfWidth, upper: mean + halfWidth };
 }
 
+/**
+ * {@link predictionInterval} with the seeds' standard deviation raised to at least `floor`
+ * (e.g. the item-level binomial noise of the eval) when it is smaller.
+ */
+export function flooredPredictionInterval(params: {
+  values: readonly number[];
+  runs: number;
+  floor: number;
+}): Interval & { standardDeviation: number } {
+  const { mean, standardDeviation, count } = describeSample(params.values);
+  if (standardDeviation === null) throw new RangeError("predictionInterval needs at least two values");
+  const spread = Math.max(standardDeviation, params.floor);
+  const halfWidth = criticalValue(count - 1) * spread * Math.sqrt(1 / params.runs + 1 / count);
+  return { lower: mean - halfWidth, upper: mean + halfWidth, standardDeviation: spread };
+}
+
+/**
+ * The item-level standard deviation of a proportion `mean` over `items` items, with the
+ * Agresti–Coull adjustment (two successes and two failures added) so it is not 0 at 0 or 1.
+ */
+export function proportionStandardDeviation(params: { mean: number; items: number }): number {
+  const adjusted = (params.mean * params.items + 2) / (params.items + 4);
+  return Math.sqrt((adjusted * (1 - adjusted)) / params.items);
+}
+
 /** The 95% t interval of the mean of `values` (the seed-level interval); null with fewer than two. */
 export function meanInterval(values: readonly number[]): Interval | null {
   const { mean, standardDeviation, count } = describeSample(values);

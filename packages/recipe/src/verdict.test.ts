@@ -2,11 +2,13 @@ import { rm } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadRecipe } from "./load.js";
 import { computeLock, writeLock } from "./lock.js";
-import { defineRecipe, type RecipeInput } from "./schema.js";
+import { defineRecipe, type RecipeInput, type RecordingMachine } from "./schema.js";
 import { fixtureRecipeInput, writeFixturePackage } from "./test-support.js";
 import { judgeClaim, judgeExpected, judgeRow, publishProblems, rowBand } from "./verdict.js";
 
-const machines = [{ cpu: "Intel Xeon (test)", instructionSets: ["avx2", "avx512f"], threads: 2 }];
+const machines: RecordingMachine[] = [
+  { cpu: "Intel Xeon (test)", instructionSets: ["avx2", "avx512f"], threads: 2 },
+];
 const perSeed = (values: number[]) =>
   Object.fromEntries(values.map((value, index) => [String(index + 1), value]));
 
@@ -72,6 +74,33 @@ describe("expected rows as seed distributions", () => {
     const value = (one.upper + five.upper) / 2; // inside one run's band, outside the 5-run mean's
     expect(judgeRow({ row: sftRow, observed: [value] }).passed).toBe(true);
     expect(judgeRow({ row: sftRow, observed: [value, value, value, value, value] }).passed).toBe(false);
+  });
+
+  it("seeds that all agree (every seed 1.0) leave the item-level noise when the row gives its item count", () => {
+    const agreeing = {
+      after: "sft",
+      task: "t",
+      metric: "m",
+      perSeed: perSeed([1, 1, 1, 1, 1]),
+      machines,
+      codeVersion: "1",
+      source: "s",
+    };
+    // Without the count the band is the point 1.0: a one-item miss on another CPU fails.
+    expect(judgeRow({ row: agreeing, observed: [52 / 53] }).passed).toBe(false);
+    const counted = judgeRow({ row: { ...agreeing, items: 53 }, observed: [52 / 53] });
+    expect(counted.passed).toBe(true);
+    expect(counted.explanation).toContain("raised to the item-level");
+    // Agresti–Coull: p̃ = 55/57, sd = √(p̃(1 − p̃)/53); band = 1 ± t(0.975, 4) · sd · √(1 + 1/5).
+    const sd = Math.sqrt(((55 / 57) * (2 / 57)) / 53);
+    expect(counted.band.lower).toBeCloseTo(1 - 2.7764 * sd * Math.sqrt(1.2), 3);
+    expect(judgeRow({ row: { ...agreeing, items: 53 }, observed: [0.85] }).passed).toBe(false);
+    // A seed spread above the item-level noise is used as it is.
+    // (RLVR micro_gsm on the issue's 8 seeds: sd 0.088 over 147 items, whose own noise is 0.041.)
+    const issue = { ...agreeing, perSeed: perSeed([0.537, 0.578, 0.544, 0.354, 0.51, 0.653, 0.517, 0.449]) };
+    expect(rowBand({ row: { ...issue, items: 147 }, runs: 1 }).band).toEqual(
+      rowBand({ row: issue, runs: 1 }).band,
+    );
   });
 
   it("a tolerance row is an explicit override, marked as such", () => {

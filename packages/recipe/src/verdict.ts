@@ -9,10 +9,11 @@ import type { Claim, ExpectedRow, Recipe } from "./schema.js";
 import {
   confidenceLevel,
   describeSample,
+  flooredPredictionInterval,
   type Interval,
   type PairedTest,
   pairedTest,
-  predictionInterval,
+  proportionStandardDeviation,
 } from "./statistics.js";
 
 /** Seeds a seed row needs before its table may be published. */
@@ -59,7 +60,13 @@ export function rowBand(params: { row: ExpectedRow; runs: number }): RowBand {
   }
   const values = recordedSeeds(row).map((entry) => entry.value);
   const { mean, standardDeviation } = describeSample(values);
-  const band = predictionInterval({ values, runs });
+  // A proportion with its item count: the spread is at least the item-level binomial noise.
+  const floor =
+    row.items === undefined || mean < 0 || mean > 1
+      ? 0
+      : proportionStandardDeviation({ mean, items: row.items });
+  const { standardDeviation: spread, ...band } = flooredPredictionInterval({ values, runs, floor });
+  const floored = spread > (standardDeviation ?? 0);
   const machines = (row.machines ?? []).map((machine) => machine.cpu).join(", ");
   return {
     kind: "seeds",
@@ -68,7 +75,7 @@ export function rowBand(params: { row: ExpectedRow; runs: number }): RowBand {
     recordedSeeds: values.length,
     recordedStandardDeviation: standardDeviation,
     tolerance: null,
-    description: `${Math.round(confidenceLevel * 100)}% ${runs === 1 ? "prediction interval for one run" : `interval for the mean of ${runs} runs`} from ${values.length} seeds (mean ${format(mean)}, sd ${format(standardDeviation ?? 0)}; ${machines}; ${row.codeVersion})`,
+    description: `${Math.round(confidenceLevel * 100)}% ${runs === 1 ? "prediction interval for one run" : `interval for the mean of ${runs} runs`} from ${values.length} seeds (mean ${format(mean)}, sd ${format(standardDeviation ?? 0)}${floored ? `, raised to the item-level ${format(spread)} of ${row.items} items` : ""}; ${machines}; ${row.codeVersion})`,
   };
 }
 
