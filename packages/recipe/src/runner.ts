@@ -127,9 +127,18 @@ function newRunId(): string {
     .replace("T", "-");
 }
 
-async function latestRunId(directory: string): Promise<string | null> {
+/**
+ * The latest single run in a recipe's folder (multi-seed folders, which hold `seeds.json`, are
+ * not single runs); with `seed`, the latest run of that root seed (`…-seed-<N>`).
+ */
+async function latestRunId(directory: string, seed?: number): Promise<string | null> {
   if (!existsSync(directory)) return null;
-  const entries = (await readdir(directory, { withFileTypes: true })).filter((entry) => entry.isDirectory());
+  const entries = (await readdir(directory, { withFileTypes: true })).filter(
+    (entry) =>
+      entry.isDirectory() &&
+      !existsSync(join(directory, entry.name, "seeds.json")) &&
+      (seed === undefined || entry.name.endsWith(`-seed-${seed}`)),
+  );
   return (
     entries
       .map((entry) => entry.name)
@@ -278,7 +287,7 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
           recipeDirectory,
           params.runId ??
             (params.resume === true
-              ? ((await latestRunId(recipeDirectory)) ?? `${newRunId()}${seedSuffix}`)
+              ? ((await latestRunId(recipeDirectory, params.seed)) ?? `${newRunId()}${seedSuffix}`)
               : `${newRunId()}${seedSuffix}`),
         )
       : resolve(params.runDirectory);
