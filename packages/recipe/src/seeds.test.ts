@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type EvalResults, taskHash } from "@posttrain/evals";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadRecipe } from "./load.js";
-import type { StageEvaluator } from "./runner.js";
+import { runRecipe, type StageEvaluator } from "./runner.js";
 import { parseSeedList, runSeeds, type SeedsSummary } from "./seeds.js";
 import type { StageRunner } from "./stage-runners.js";
 import { fixtureRecipeInput, writeFixturePackage } from "./test-support.js";
@@ -176,5 +176,15 @@ describe("runSeeds", () => {
     expect(
       seedRecipe.stages.map((stage: { hyperparameters: { seed: number } }) => stage.hyperparameters.seed),
     ).toEqual([3, 3]);
+
+    // `run --resume` (one seed) never mistakes the multi-seed folder for a single run.
+    const single = await runRecipe({
+      ...common,
+      resume: true,
+      seed: 2,
+      stageRunners: { sft: seededRunner([]) },
+    });
+    expect(single.runDirectory).not.toBe(resumed.runDirectory);
+    expect(single.runId).toMatch(/-seed-2$/);
   });
 });
