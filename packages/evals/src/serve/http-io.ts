@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PosttrainError } from "@posttrain/core";
+import type { Admission } from "./admission.js";
 import { ServeRequestError } from "./errors.js";
 
 const jsonHeaders = { "content-type": "application/json" };
@@ -14,6 +15,7 @@ export function sendJson(
   body: unknown,
   headers: Record<string, string> = {},
 ) {
+  if (response.destroyed || response.writableEnded) return;
   if (response.headersSent) {
     response.end();
     return;
@@ -27,6 +29,8 @@ export function sendError(response: ServerResponse, error: unknown) {
     const headers: Record<string, string> = {};
     const allow = error.details?.["allow"];
     if (typeof allow === "string") headers["allow"] = allow;
+    const authenticate = error.details?.["authenticate"];
+    if (typeof authenticate === "string") headers["www-authenticate"] = authenticate;
     if (error.status === 503) headers["retry-after"] = "1";
     sendJson(response, error.status, error.body(), headers);
     return;
@@ -38,23 +42,40 @@ export function sendError(response: ServerResponse, error: unknown) {
   sendJson(response, 500, { error: { message, type: "server_error", param: null, code } });
 }
 
-export async function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
+/**
+ * Reads a body of at most `admission.limits.maxBodyBytes` (413 beyond, from `content-length`
+ * or while reading), holding its bytes against the shared buffer budget while it arrives
+ * (503 when the budget is spent: slow senders of large bodies cannot add up). The caller
+ * parses the bytes at once (synchronously), so nothing is held after.
+ */
+export async function readBody(request: IncomingMessage, admission: Admission): Promise<Buffer> {
+  const { maxBodyBytes } = admission.limits;
   const tooLarge = () =>
     new ServeRequestError({
       code: "serve_request_too_large",
       status: 413,
-      message: `the request body exceeds ${maxBodyBytes} bytes`,
+      message: `the request body exceeds ${maxBodyBytes} bytes (--max-body-bytes)`,
     });
   const declared = Number(request.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBodyBytes) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBodyBytes) throw tooLarge();
-    chunks.push(chunk);
+  try {
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      if (size + chunk.length > maxBodyBytes) throw tooLarge();
+      if (!admission.reserveBodyBytes(chunk.length))
+        throw new ServeRequestError({
+          code: "serve_overloaded",
+          status: 503,
+          message: `the server is buffering ${admission.bufferedBodyBytes} bytes of request bodies (limit ${admission.limits.maxBufferedBodyBytes}); retry later`,
+        });
+      size += chunk.length;
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, size);
+  } finally {
+    admission.releaseBodyBytes(size);
   }
-  return Buffer.concat(chunks);
 }
 
 export function parseJson(body: Buffer, request: IncomingMessage): unknown {
