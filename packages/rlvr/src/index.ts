@@ -32,6 +32,7 @@ export {
   createRemoteGenerationBackend,
   type GenerationEndpoint,
   generationApiKeyVariable,
+  weightUpdateTokenVariable,
   generationUrlVariable,
   type PolicyWeights,
   type RemoteGenerationBackendParams,
