@@ -22,11 +22,14 @@ describe("admission: measuring a raw request before any per-prompt work", () => 
         route: "chat",
         body: { n: 4, messages: [{ content: "abcd" }, { content: [{ type: "text", text: "ef" }] }, "junk"] },
       }),
-    ).toEqual({ rows: 4, promptCharacters: [6], promptTokens: [] });
+    ).toEqual({ rows: 4, promptCharacters: [6 + 3 * 16], promptTokens: [] });
     expect(measureRequest({ route: "responses", body: { instructions: "ab", input: "cde" } })).toMatchObject({
       rows: 1,
       promptCharacters: [5],
     });
+    expect(
+      measureRequest({ route: "responses", body: { input: [{ role: "user", content: "cde" }] } }),
+    ).toMatchObject({ promptCharacters: [3 + 16] });
     expect(
       measureRequest({ route: "generate", body: { input_ids: [[1], [2], [3]], sampling_params: { n: 5 } } }),
     ).toMatchObject({ rows: 15, promptTokens: [1, 1, 1] });
@@ -62,6 +65,10 @@ describe("admission: measuring a raw request before any per-prompt work", () => 
       expect.objectContaining({ code: "serve_prompt_too_long" }),
     );
     check({ rows: 10, promptCharacters: [20], promptTokens: [8] });
+    admission.checkRendered({ characters: 20, promptParam: "messages" });
+    expect(() => admission.checkRendered({ characters: 21, promptParam: "messages" })).toThrow(
+      expect.objectContaining({ code: "serve_prompt_too_long", param: "messages" }),
+    );
     const release = admission.reserveRows(6);
     expect(() => admission.reserveRows(5)).toThrow(
       expect.objectContaining({ code: "serve_overloaded", status: 503 }),

@@ -30,7 +30,10 @@ export interface AdmissionLimits {
   maxBufferedBodyBytes: number;
   /** Rows (prompts × n) queued, being prepared or decoding at once; also the most one request may ask. */
   maxPendingRows: number;
-  /** Longest text prompt (or chat messages' content together) in UTF-16 characters. */
+  /**
+   * Longest text prompt in UTF-16 characters; a chat counts its messages' content plus
+   * {@link chatMessageOverheadCharacters} per message.
+   */
   maxPromptCharacters: number;
 }
 
@@ -42,6 +45,13 @@ export const defaultAdmissionLimits = {
   /** Characters per context token: prompts longer than contextLength × this are refused. */
   promptCharactersPerToken: 8,
 } as const;
+
+/**
+ * Characters each chat message counts for on top of its content: the template's markup
+ * (`<|user|>\n`, end-of-turn tokens, …), so that many empty messages — cheap in bytes, but
+ * each rendered by the chat template — count against the prompt limit too.
+ */
+export const chatMessageOverheadCharacters = 16;
 
 /** What a request would generate, measured on the raw JSON. */
 export interface RequestMeasure {
@@ -108,7 +118,8 @@ export function measureRequest(params: {
       let characters = 0;
       if (Array.isArray(body["messages"]))
         for (const message of body["messages"])
-          if (isRecord(message)) characters += contentCharacters(message["content"]);
+          characters +=
+            chatMessageOverheadCharacters + (isRecord(message) ? contentCharacters(message["content"]) : 0);
       measure.promptCharacters.push(characters);
       measure.rows = choicesOf(body["n"]);
       break;
@@ -118,7 +129,9 @@ export function measureRequest(params: {
       let characters = typeof body["instructions"] === "string" ? body["instructions"].length : 0;
       if (typeof input === "string") characters += input.length;
       else if (Array.isArray(input))
-        for (const item of input) if (isRecord(item)) characters += contentCharacters(item["content"]);
+        for (const item of input)
+          characters +=
+            chatMessageOverheadCharacters + (isRecord(item) ? contentCharacters(item["content"]) : 0);
       measure.promptCharacters.push(characters);
       measure.rows = 1;
       break;
@@ -155,6 +168,8 @@ export interface Admission {
    * context.
    */
   check(params: { measure: RequestMeasure; contextLength: number; promptParam: string }): void;
+  /** Refuses (400) a rendered chat prompt over the character limit, before it is tokenised. */
+  checkRendered(params: { characters: number; promptParam: string }): void;
   /** Reserves `rows`; 503 when the server is full. Call the returned function exactly once when done. */
   reserveRows(rows: number): () => void;
   /** Reserves `bytes` of body buffer; false when the shared budget is spent. */
@@ -199,6 +214,15 @@ export function createAdmission(limits: AdmissionLimits): Admission {
           status: 400,
           param: promptParam,
           message: `a prompt has ${measure.promptTokens[longTokens]} tokens; this model's context is ${contextLength}`,
+        });
+    },
+    checkRendered({ characters, promptParam }) {
+      if (characters > limits.maxPromptCharacters)
+        throw new ServeRequestError({
+          code: "serve_prompt_too_long",
+          status: 400,
+          param: promptParam,
+          message: `the rendered chat prompt has ${characters} characters; this server accepts at most ${limits.maxPromptCharacters} (--max-prompt-characters), checked before tokenising`,
         });
     },
     reserveRows(rows) {

@@ -172,6 +172,15 @@ describe("posttrain serve under attack (default admission limits)", () => {
       400,
       "serve_prompt_too_long",
     );
+    // Many empty messages: cheap in bytes, each rendered by the chat template.
+    await expectError(
+      await post("/v1/chat/completions", {
+        model: "tiny",
+        messages: Array.from({ length: 60_000 }, () => ({ role: "user", content: "" })),
+      }),
+      400,
+      "serve_prompt_too_long",
+    );
     await expectError(
       await post("/generate", { input_ids: Array.from({ length: 100_000 }, () => 1) }),
       400,

@@ -22,6 +22,8 @@ const invalid = (message: string, param: string) =>
 export function chatPromptTokenIds(params: {
   request: ChatCompletionRequest;
   tokenizer: GenerationTokenizer;
+  /** Called with the rendered prompt's length before it is tokenised (throws to refuse it). */
+  checkRendered?: (characters: number) => void;
 }): number[] {
   const { request, tokenizer } = params;
   // OpenAI's `developer` role (its newer name for system instructions) is rendered as `system`:
@@ -54,6 +56,7 @@ export function chatPromptTokenIds(params: {
       addGenerationPrompt: request.add_generation_prompt ?? true,
     });
   }
+  params.checkRendered?.(rendered.length);
   const ids = tokenizer.encode(rendered, { addSpecialTokens: false });
   if (ids.length === 0) throw invalid("the rendered prompt is empty", "messages");
   return ids;

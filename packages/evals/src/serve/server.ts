@@ -270,7 +270,11 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       label: "chat completion request",
     });
     checkModel(request.model);
-    const prompt = chatPromptTokenIds({ request, tokenizer });
+    const prompt = chatPromptTokenIds({
+      request,
+      tokenizer,
+      checkRendered: (characters) => admission.checkRendered({ characters, promptParam: "messages" }),
+    });
     const plan = planSampling(request, [prompt], null);
     const withLogProbs = request.logprobs === true;
     const topLogProbs = withLogProbs ? (request.top_logprobs ?? 0) : 0;
@@ -502,7 +506,11 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     });
     checkModel(request.model);
     const chat = responsesToChatRequest(request);
-    const prompt = chatPromptTokenIds({ request: chat, tokenizer });
+    const prompt = chatPromptTokenIds({
+      request: chat,
+      tokenizer,
+      checkRendered: (characters) => admission.checkRendered({ characters, promptParam: "input" }),
+    });
     const plan = planSampling(chat, [prompt], null);
     const [result] = await generate({ plan, topLogProbs: 0, signal });
     if (signal.aborted || result === undefined) return;
@@ -537,13 +545,17 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
   const generating =
     (
       route: Parameters<typeof measureRequest>[0]["route"],
-      promptParam: string,
+      promptParam: string | ((body: unknown) => string),
       handler: (body: unknown, response: ServerResponse, signal: AbortSignal) => Promise<void>,
     ): RouteHandler =>
     async (request, response, signal) => {
       const body = parseJson(await readBody(request, admission), request);
       const measure: RequestMeasure = measureRequest({ route, body });
-      admission.check({ measure, contextLength, promptParam });
+      admission.check({
+        measure,
+        contextLength,
+        promptParam: typeof promptParam === "string" ? promptParam : promptParam(body),
+      });
       const release = admission.reserveRows(Math.max(1, measure.rows));
       try {
         await handler(body, response, signal);
@@ -572,7 +584,14 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     },
     "/generate": {
       method: "POST",
-      handle: generating("generate", "text", handleNativeGenerate),
+      handle: generating(
+        "generate",
+        (body) =>
+          typeof body === "object" && body !== null && "input_ids" in body && body.input_ids != null
+            ? "input_ids"
+            : "text",
+        handleNativeGenerate,
+      ),
     },
     "/get_model_info": {
       method: "GET",
