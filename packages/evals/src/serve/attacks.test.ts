@@ -206,6 +206,20 @@ describe("posttrain serve under attack (default admission limits)", () => {
     await normalRequestAnswered();
   });
 
+  it("deeply nested bodies are refused as bad requests", async () => {
+    const depth = 900_000;
+    const nested = `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    for (const path of ["/v1/completions", "/v1/chat/completions", "/generate", "/v1/responses"]) {
+      const error = await expectError(await post(path, nested), 400, "serve_invalid_request");
+      expect(error.message).toContain("nests");
+    }
+    const deepPrompt = `{"model":"tiny","prompt":${"[".repeat(depth)}${"]".repeat(depth)}}`;
+    expect((await post("/v1/completions", deepPrompt)).status).toBe(400);
+    const deepContent = `{"model":"tiny","messages":[{"role":"user","content":${'{"a":'.repeat(300_000)}1${"}".repeat(300_000)}}]}`;
+    expect((await post("/v1/chat/completions", deepContent)).status).toBe(400);
+    await normalRequestAnswered();
+  });
+
   it("no attack left an unhandled rejection behind", () => {
     expect(unhandled).toEqual([]);
   });

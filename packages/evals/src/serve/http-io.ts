@@ -78,6 +78,36 @@ export async function readBody(request: IncomingMessage, admission: Admission): 
   }
 }
 
+/** Deepest JSON nesting accepted (request bodies need about 6; a deep one costs the parser seconds). */
+export const maxJsonNesting = 64;
+
+/**
+ * The deepest `[`/`{` nesting of a JSON text, outside strings, scanning the bytes once
+ * (stops counting once past {@link maxJsonNesting}). Malformed JSON gets some number; the
+ * parser reports it afterwards.
+ */
+function nestingDepth(body: Buffer): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < body.length; index += 1) {
+    const byte = body[index]!;
+    if (inString) {
+      if (byte === 0x5c)
+        index += 1; // backslash: skip the escaped byte
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) inString = true;
+    else if (byte === 0x5b || byte === 0x7b) {
+      depth += 1;
+      if (depth > deepest) {
+        deepest = depth;
+        if (deepest > maxJsonNesting) return deepest;
+      }
+    } else if (byte === 0x5d || byte === 0x7d) depth -= 1;
+  }
+  return deepest;
+}
+
 export function parseJson(body: Buffer, request: IncomingMessage): unknown {
   const type = request.headers["content-type"];
   if (type !== undefined && !/^application\/(json|[\w.+-]+\+json)\b/i.test(type))
@@ -85,6 +115,13 @@ export function parseJson(body: Buffer, request: IncomingMessage): unknown {
       code: "serve_unsupported_media_type",
       status: 415,
       message: `expected content-type application/json, got ${type}`,
+    });
+  const depth = nestingDepth(body);
+  if (depth > maxJsonNesting)
+    throw new ServeRequestError({
+      code: "serve_invalid_request",
+      status: 400,
+      message: `the request body nests ${depth} levels deep; at most ${maxJsonNesting} are accepted`,
     });
   try {
     return JSON.parse(body.toString("utf8"));
