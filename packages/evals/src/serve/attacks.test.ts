@@ -108,11 +108,22 @@ describe("posttrain serve under attack (default admission limits)", () => {
     const attack = `{"input_ids":${prompts},"sampling_params":{"n":64,"max_new_tokens":8}}`;
     expect(attack.length).toBeGreaterThan(defaultAdmissionLimits.maxBodyBytes);
     await expectError(await post("/generate", attack), 413, "serve_request_too_large");
-    // The same attack under the byte limit: 400,000 prompts × 64 rows, refused from the row count.
+    // The same attack under the byte limit: 400,000 one-token prompts × 64, refused by a byte
+    // scan before JSON.parse (too many arrays for any admissible request).
     const small = `{"input_ids":[${Array.from({ length: 400_000 }, () => "[1]").join(",")}],"sampling_params":{"n":64}}`;
     expect(small.length).toBeLessThan(defaultAdmissionLimits.maxBodyBytes);
-    const rows = await expectError(await post("/generate", small), 400, "serve_too_many_rows");
-    expect(rows.message).toContain("25600000");
+    const scanned = await expectError(await post("/generate", small), 400, "serve_invalid_request");
+    expect(scanned.message).toContain("arrays and objects");
+    // Few enough arrays, too many rows: 5,000 prompts × 64, refused from the row count.
+    const rows = await expectError(
+      await post("/generate", {
+        input_ids: Array.from({ length: 5000 }, () => [1]),
+        sampling_params: { n: 64 },
+      }),
+      400,
+      "serve_too_many_rows",
+    );
+    expect(rows.message).toContain("320000");
     // Per-prompt sampling params, text prompts, and the OpenAI route: refused the same way.
     const perPrompt = {
       text: Array.from({ length: 2000 }, () => "a"),
@@ -172,14 +183,17 @@ describe("posttrain serve under attack (default admission limits)", () => {
       400,
       "serve_prompt_too_long",
     );
-    // Many empty messages: cheap in bytes, each rendered by the chat template.
+    // Many empty messages: cheap in bytes, each rendered by the chat template. 2,000 count 16
+    // characters of markup each (over the limit); 60,000 are refused by the byte scan.
+    const emptyMessages = (count: number) => ({
+      model: "tiny",
+      messages: Array.from({ length: count }, () => ({ role: "user", content: "" })),
+    });
+    await expectError(await post("/v1/chat/completions", emptyMessages(2000)), 400, "serve_prompt_too_long");
     await expectError(
-      await post("/v1/chat/completions", {
-        model: "tiny",
-        messages: Array.from({ length: 60_000 }, () => ({ role: "user", content: "" })),
-      }),
+      await post("/v1/chat/completions", emptyMessages(60_000)),
       400,
-      "serve_prompt_too_long",
+      "serve_invalid_request",
     );
     await expectError(
       await post("/generate", { input_ids: Array.from({ length: 100_000 }, () => 1) }),
@@ -190,6 +204,41 @@ describe("posttrain serve under attack (default admission limits)", () => {
     expect(heapUsed() - before).toBeLessThan(256 * 1024 * 1024);
     await normalRequestAnswered();
     expect(longestEncoded).toBeLessThanOrEqual(limit);
+  });
+
+  it("Expect: 100-continue: a body declared over the limit is refused before it is sent", async () => {
+    const ask = (length: number, body: string) =>
+      new Promise<{ status: number; continued: boolean; text: string }>((resolve, reject) => {
+        let continued = false;
+        const request = httpRequest(
+          {
+            host: "127.0.0.1",
+            port: server.port,
+            method: "POST",
+            path: "/v1/completions",
+            headers: { "content-type": "application/json", "content-length": length, expect: "100-continue" },
+          },
+          (response) => {
+            let text = "";
+            response.on("data", (chunk: Buffer) => {
+              text += chunk.toString("utf8");
+            });
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, continued, text }));
+          },
+        );
+        request.on("continue", () => {
+          continued = true;
+          request.end(body);
+        });
+        request.on("error", reject);
+        request.flushHeaders();
+      });
+    const refused = await ask(16 * 1024 * 1024, "");
+    expect(refused).toMatchObject({ status: 413, continued: false });
+    expect(JSON.parse(refused.text).error.code).toBe("serve_request_too_large");
+    const body = JSON.stringify({ model: "tiny", prompt: "Hello", max_tokens: 2 });
+    const accepted = await ask(Buffer.byteLength(body), body);
+    expect(accepted).toMatchObject({ status: 200, continued: true });
   });
 
   it("S4: malformed URIs answer 400, never 500", async () => {

@@ -42,6 +42,20 @@ export function sendError(response: ServerResponse, error: unknown) {
   sendJson(response, 500, { error: { message, type: "server_error", param: null, code } });
 }
 
+/** 413 `serve_request_too_large`. */
+export const bodyTooLarge = (maxBodyBytes: number) =>
+  new ServeRequestError({
+    code: "serve_request_too_large",
+    status: 413,
+    message: `the request body exceeds ${maxBodyBytes} bytes (--max-body-bytes)`,
+  });
+
+/** Whether the request's `content-length` already passes the limit. */
+export function declaresTooLargeBody(request: IncomingMessage, maxBodyBytes: number): boolean {
+  const declared = Number(request.headers["content-length"]);
+  return Number.isFinite(declared) && declared > maxBodyBytes;
+}
+
 /**
  * Reads a body of at most `admission.limits.maxBodyBytes` (413 beyond, from `content-length`
  * or while reading), holding its bytes against the shared buffer budget while it arrives
@@ -50,14 +64,8 @@ export function sendError(response: ServerResponse, error: unknown) {
  */
 export async function readBody(request: IncomingMessage, admission: Admission): Promise<Buffer> {
   const { maxBodyBytes } = admission.limits;
-  const tooLarge = () =>
-    new ServeRequestError({
-      code: "serve_request_too_large",
-      status: 413,
-      message: `the request body exceeds ${maxBodyBytes} bytes (--max-body-bytes)`,
-    });
-  const declared = Number(request.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > maxBodyBytes) throw tooLarge();
+  const tooLarge = () => bodyTooLarge(maxBodyBytes);
+  if (declaresTooLargeBody(request, maxBodyBytes)) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -82,13 +90,14 @@ export async function readBody(request: IncomingMessage, admission: Admission): 
 export const maxJsonNesting = 64;
 
 /**
- * The deepest `[`/`{` nesting of a JSON text, outside strings, scanning the bytes once
- * (stops counting once past {@link maxJsonNesting}). Malformed JSON gets some number; the
- * parser reports it afterwards.
+ * The deepest `[`/`{` nesting of a JSON text and its number of arrays and objects, outside
+ * strings, scanning the bytes once (stops early once past `maxContainers` or
+ * {@link maxJsonNesting}). Malformed JSON gets some numbers; the parser reports it afterwards.
  */
-function nestingDepth(body: Buffer): number {
+function jsonShape(body: Buffer, maxContainers: number): { depth: number; containers: number } {
   let depth = 0;
   let deepest = 0;
+  let containers = 0;
   let inString = false;
   for (let index = 0; index < body.length; index += 1) {
     const byte = body[index]!;
@@ -99,16 +108,25 @@ function nestingDepth(body: Buffer): number {
     } else if (byte === 0x22) inString = true;
     else if (byte === 0x5b || byte === 0x7b) {
       depth += 1;
-      if (depth > deepest) {
-        deepest = depth;
-        if (deepest > maxJsonNesting) return deepest;
-      }
+      containers += 1;
+      if (depth > deepest) deepest = depth;
+      if (deepest > maxJsonNesting || containers > maxContainers) break;
     } else if (byte === 0x5d || byte === 0x7d) depth -= 1;
   }
-  return deepest;
+  return { depth: deepest, containers };
 }
 
-export function parseJson(body: Buffer, request: IncomingMessage): unknown {
+/**
+ * Parses a JSON body (415 unless the content type is JSON). Before `JSON.parse`, a byte scan
+ * refuses (400) a body nested deeper than {@link maxJsonNesting} or holding more than
+ * `maxContainers` arrays and objects: parsing hundreds of thousands of tiny arrays holds the
+ * event loop for a large fraction of a second, and no request this server can accept needs them.
+ */
+export function parseJson(
+  body: Buffer,
+  request: IncomingMessage,
+  maxContainers: number = Number.POSITIVE_INFINITY,
+): unknown {
   const type = request.headers["content-type"];
   if (type !== undefined && !/^application\/(json|[\w.+-]+\+json)\b/i.test(type))
     throw new ServeRequestError({
@@ -116,12 +134,18 @@ export function parseJson(body: Buffer, request: IncomingMessage): unknown {
       status: 415,
       message: `expected content-type application/json, got ${type}`,
     });
-  const depth = nestingDepth(body);
-  if (depth > maxJsonNesting)
+  const shape = jsonShape(body, maxContainers);
+  if (shape.depth > maxJsonNesting)
     throw new ServeRequestError({
       code: "serve_invalid_request",
       status: 400,
-      message: `the request body nests ${depth} levels deep; at most ${maxJsonNesting} are accepted`,
+      message: `the request body nests more than ${maxJsonNesting} levels deep`,
+    });
+  if (shape.containers > maxContainers)
+    throw new ServeRequestError({
+      code: "serve_invalid_request",
+      status: 400,
+      message: `the request body holds more than ${maxContainers} arrays and objects (at most 4 per row of --max-pending-rows and per chat message the prompt limit allows)`,
     });
   try {
     return JSON.parse(body.toString("utf8"));

@@ -45,9 +45,15 @@ import type {
   LoadedModel,
   SamplingParameters,
 } from "@posttrain/engine";
-import { createAdmission, defaultAdmissionLimits, measureRequest, type RequestMeasure } from "./admission.js";
+import {
+  chatMessageOverheadCharacters,
+  createAdmission,
+  defaultAdmissionLimits,
+  measureRequest,
+  type RequestMeasure,
+} from "./admission.js";
 import { ServeError, ServeRequestError } from "./errors.js";
-import { parseJson, readBody, sendError, sendJson } from "./http-io.js";
+import { bodyTooLarge, declaresTooLargeBody, parseJson, readBody, sendError, sendJson } from "./http-io.js";
 import { createNativeGenerateHandler } from "./native-generate.js";
 import { chatPromptTokenIds, completionPromptTokenIds } from "./prompts.js";
 import {
@@ -135,6 +141,15 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       options.maxPromptCharacters ?? contextLength * defaultAdmissionLimits.promptCharactersPerToken,
   });
   const access = await createWeightUpdateAccess(options.weightUpdates ?? { enabled: false });
+  /**
+   * Arrays and objects a body may hold: 4 per admissible row (a prompt's id list, its sampling
+   * object, its stop list, one spare) and 4 per chat message the prompt limit admits (the
+   * message, its content parts). Checked by a byte scan before `JSON.parse`.
+   */
+  const maxJsonContainers =
+    4 * admission.limits.maxPendingRows +
+    4 * Math.ceil(admission.limits.maxPromptCharacters / chatMessageOverheadCharacters) +
+    64;
   const vocabularySize = model.config.vocab_size;
   const serverRandom = Random.fromSeed(options.seed ?? 0);
   const created = Math.floor(Date.now() / 1000);
@@ -549,7 +564,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       handler: (body: unknown, response: ServerResponse, signal: AbortSignal) => Promise<void>,
     ): RouteHandler =>
     async (request, response, signal) => {
-      const body = parseJson(await readBody(request, admission), request);
+      const body = parseJson(await readBody(request, admission), request, maxJsonContainers);
       const measure: RequestMeasure = measureRequest({ route, body });
       admission.check({
         measure,
@@ -609,7 +624,9 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       handle: async (request, response) => {
         // Authorised before the body is read: an unauthenticated caller costs no buffering.
         access.authorize(request);
-        const body = parseUpdateWeightsRequest(parseJson(await readBody(request, admission), request));
+        const body = parseUpdateWeightsRequest(
+          parseJson(await readBody(request, admission), request, maxJsonContainers),
+        );
         const directory = await access.resolveModelDirectory({
           directory: body.model_path,
           param: "model_path",
@@ -634,7 +651,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       handle: async (request, response) => {
         access.authorize(request);
         const rpc = parseCollectiveRpcRequest({
-          body: parseJson(await readBody(request, admission), request),
+          body: parseJson(await readBody(request, admission), request, maxJsonContainers),
           servedDirectory: model.directory,
         });
         const directory = await access.resolveModelDirectory({ directory: rpc.directory, param: "method" });
@@ -732,7 +749,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     }
   };
 
-  const server: Server = createServer((request, response) => {
+  const serve = (request: IncomingMessage, response: ServerResponse) => {
     // handle() answers every error itself; this catch is the last line so that no request can
     // ever end as an unhandled rejection.
     handle(request, response).catch((error: unknown) => {
@@ -741,6 +758,17 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       );
       if (!response.destroyed) response.destroy();
     });
+  };
+  const server: Server = createServer(serve);
+  // `Expect: 100-continue` (curl's default for bodies over 1 MB): a body declared over the limit
+  // is refused before the client sends it.
+  server.on("checkContinue", (request: IncomingMessage, response: ServerResponse) => {
+    if (declaresTooLargeBody(request, admission.limits.maxBodyBytes)) {
+      sendError(response, bodyTooLarge(admission.limits.maxBodyBytes));
+      return;
+    }
+    response.writeContinue();
+    serve(request, response);
   });
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
