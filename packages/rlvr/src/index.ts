@@ -32,7 +32,6 @@ export {
   createRemoteGenerationBackend,
   type GenerationEndpoint,
   generationApiKeyVariable,
-  weightUpdateTokenVariable,
   generationUrlVariable,
   type PolicyWeights,
   type RemoteGenerationBackendParams,
@@ -40,6 +39,7 @@ export {
   type RemoteGenerationErrorCode,
   type WeightSyncingGenerationBackend,
   type WeightSyncReport,
+  weightUpdateTokenVariable,
 } from "./remote-generation/index.js";
 export { completionReward, type GroupAdvantages, groupAdvantages, klEstimate } from "./rewards.js";
 export {

@@ -52,7 +52,10 @@ export function register(program: Command): void {
     .requiredOption("--model <model>", "a Hugging Face model folder or hub:owner/name@<commit sha>")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port (0 picks a free one)", "8000")
-    .option("--served-model-name <name>", "the model id clients use (default: the folder name)")
+    .option(
+      "--served-model-name <name>",
+      "the model id clients use (default: config.json's Hub id, else the folder name; a folder named `model` takes its parent's, e.g. <run>/<stage>)",
+    )
     .option("--max-batch-size <n>", "rows decoded together at most", "32")
     .option("--threads <n>", "intra-op threads (default: all cores)")
     .option("--seed <n>", "seed for requests that carry none", "0")
