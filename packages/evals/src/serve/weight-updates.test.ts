@@ -293,6 +293,14 @@ describe("posttrain serve: SGLang /generate, /update_weights_from_disk, vLLM rel
     } finally {
       await rm(outside, { recursive: true, force: true });
     }
+    // The server still answers a normal request.
+    const normal = await post(
+      "/generate",
+      { input_ids: prompt, sampling_params: { temperature: 0, max_new_tokens: 4 } },
+      null,
+    );
+    expect(normal.status).toBe(200);
+    expect((await json(normal)).meta_info.weight_version).toBe(info.weight_version);
   });
 });
 
