@@ -5,6 +5,7 @@
  * argument reaches the script unchanged.
  */
 import type { StageCommand } from "./stage-commands.js";
+import { inputModelVariable } from "./translate-support.js";
 
 /** Port of the accelerate rendezvous on multi-node runs (the published scripts' 29400). */
 export const mainProcessPort = 29400;
@@ -103,7 +104,9 @@ export function stageShellCommand(command: StageCommand): string {
   );
   const lines = [
     [...launcher, `"$OPEN_INSTRUCT_DIR"/${shellQuote(command.script)}`].join(" "),
-    ...pairs(command.arguments).map((pair) => pair.map(shellQuote).join(" ")),
+    ...pairs(command.arguments).map((pair) =>
+      pair.map((part) => (part === inputModelVariable ? `"${part}"` : shellQuote(part))).join(" "),
+    ),
   ];
   return lines.join(" \\\n    ");
 }
