@@ -6,11 +6,12 @@
  *
  *   (build first) node scripts/extract-open-instruct-flags.mjs --git-dir /path/to/open-instruct/.git [--check]
  *
- * `--check` compares instead of writing (exit 1 on a difference); the vitest suite runs the
- * same extraction when a clone is available (OPEN_INSTRUCT_GIT_DIR).
+ * `--check` compares with the built table instead of writing (exit 1 on a difference); the
+ * vitest suite runs the same extraction when a clone is available (OPEN_INSTRUCT_GIT_DIR).
+ * After writing, run `npx biome format --write` on the file.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { extractFlagTables, renderFlagTables } from "../dist/open-instruct/dataclass-fields.js";
@@ -26,10 +27,12 @@ const show = (commit, file) =>
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
   });
-const text = renderFlagTables({ tables: extractFlagTables({ show }) });
+const tables = extractFlagTables({ show });
+const text = renderFlagTables({ tables });
 const target = join(dirname(fileURLToPath(import.meta.url)), "../src/open-instruct/flag-tables.generated.ts");
 if (args.includes("--check")) {
-  if (readFileSync(target, "utf8") !== text) {
+  const { generatedFlagTables } = await import("../dist/open-instruct/flag-tables.generated.js");
+  if (JSON.stringify(generatedFlagTables) !== JSON.stringify(tables)) {
     console.error(`${target} differs from open-instruct's source: regenerate it`);
     process.exit(1);
   }
