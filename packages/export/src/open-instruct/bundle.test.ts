@@ -153,9 +153,8 @@ describe("exportOpenInstructBundle (Tulu 3 8B against a local Hub)", () => {
       const stage = file.stage as keyof typeof tables;
       expect(Object.keys(rows[0]!).sort()).toEqual(tables[stage].map((column) => column.name).sort());
       expect(file.sourceFiles[0]!.sha256).toBe(sha256Hex(contents[stage]));
-      expect(file.revision).toBe(
-        lock.datasets[file.source]!.kind === "hub" ? lock.datasets[file.source]!.revision : "",
-      );
+      const locked = lock.datasets[file.source];
+      expect(file.revision).toBe(locked?.kind === "hub" ? locked.revision : "");
     }
     const [sft, dpo, rlvr] = manifest.stages;
     const value = (args: readonly string[], flag: string) => args[args.indexOf(flag) + 1];

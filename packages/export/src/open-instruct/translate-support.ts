@@ -32,9 +32,9 @@ export type DatasetPaths = Record<string, readonly string[]>;
  * (whose recipe pins no batch) from here.
  */
 export interface ReinforcementLayout {
-  /** vLLM engines (one GPU each at tensor parallel 1). */
-  vllmEngines: number;
-  vllmTensorParallelSize: number;
+  /** vLLM engines (one GPU each at tensor parallel 1); default the recipe reference's, else 8 (GRPO) / 1. */
+  vllmEngines?: number;
+  vllmTensorParallelSize?: number;
   /** PPO: learner GPUs on each node (`--actor_num_gpus_per_node`); default [7]. */
   learnersPerNode?: number[];
   /** PPO: rows per learner micro-batch (`--per_device_train_batch_size`); default 2. */
