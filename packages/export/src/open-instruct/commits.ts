@@ -440,7 +440,7 @@ const release: OpenInstructCommit = {
  * an existing `.jsonl` path, split `train` (dataset_transformation.py:1028-1034). Saving:
  * finetune.py into `<output_dir>/<run name>` unless --do_not_randomize_output_dir
  * (finetune.py:417-418); dpo_tune_cache.py (494-495) and the Ray scripts always
- * (grpo_vllm_thread_ray_gtrl.py:1598-1599).
+ * (grpo_vllm_thread_ray_gtrl.py:1598-1599, ppo_vllm_thread_ray_gtrl.py:1677, grpo_fast.py:1335).
  */
 const olmo2: OpenInstructCommit = {
   commit: "89b4f62",

@@ -314,6 +314,17 @@ describe("flag checks against the commit's dataclasses", () => {
     ).toThrow(/stages\[0\].*--kl_estimator.*not one of kl1, kl2, kl3/s);
   });
 
+  it("refuses a reference naming a stage the recipe does not have", () => {
+    const reference = tulu3.referenceImplementation!;
+    const renamed = {
+      ...tulu3,
+      referenceImplementation: { ...reference, stages: { ...reference.stages, rl: reference.stages.rlvr! } },
+    };
+    expect(() => previewOpenInstructExport({ loaded: loadedOf(renamed) })).toThrow(
+      /referenceImplementation\.stages\.rl: the reference names a stage "rl"/,
+    );
+  });
+
   it("refuses a batch that does not multiply out and non-default AdamW betas", () => {
     const sft = tulu3.stages[0]!;
     if (sft.type !== "sft") throw new Error("expected sft");

@@ -114,6 +114,12 @@ export function openInstructStageCommands(params: {
       });
   }
   const issues: ExportIssue[] = [];
+  for (const name of Object.keys(recipe.referenceImplementation?.stages ?? {}))
+    if (!recipe.stages.some((stage) => stage.name === name))
+      issues.push({
+        field: `referenceImplementation.stages.${name}`,
+        message: `the reference names a stage "${name}" the recipe does not have`,
+      });
   const outputs: StageOutput[] = recipe.stages.map((stage) => {
     const script = stageScript({ recipe, stage, commit });
     return {
