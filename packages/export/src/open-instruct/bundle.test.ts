@@ -198,7 +198,7 @@ describe("exportOpenInstructBundle (Tulu 3 8B against a local Hub)", () => {
           MAIN_PROCESS_IP: "127.0.0.1",
         },
       });
-    const [sft, dpo] = manifest.stages;
+    const [sft, dpo, rlvrStage] = manifest.stages;
     const first = run(sft!.commandScript);
     expect(first.stderr).toBe("");
     expect(first.status).toBe(0);
@@ -211,6 +211,15 @@ describe("exportOpenInstructBundle (Tulu 3 8B against a local Hub)", () => {
     await mkdir(join(outputDirectory, "output/sft"), { recursive: true });
     await writeFile(join(outputDirectory, "output/sft/config.json"), "{}");
     expect(run(dpo!.commandScript).status).toBe(0);
+    // The PPO stage (python on the Ray head) checks its data and the DPO output the same way.
+    await mkdir(join(outputDirectory, "output/dpo"), { recursive: true });
+    await writeFile(join(outputDirectory, "output/dpo/config.json"), "{}");
+    const ppo = run(rlvrStage!.commandScript);
+    expect(ppo.status, ppo.stderr).toBe(0);
+    expect(ppo.stdout).toContain("data check: data/rlvr/train-0.jsonl ok (3 rows)");
+    const ppoArguments = (await readFile(log, "utf8")).split("\n");
+    expect(ppoArguments[0]).toBe("/oi/open_instruct/ppo_vllm_thread_ray_gtrl.py");
+    expect(ppoArguments[ppoArguments.indexOf("--model_name_or_path") + 1]).toBe("output/dpo");
     // One more row than the lock: the check fails (exit 3) and nothing is launched.
     await writeFile(log, "");
     await appendFile(

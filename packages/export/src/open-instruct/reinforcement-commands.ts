@@ -602,6 +602,14 @@ export function grpoStage(params: ReinforcementParams<"rlvr">): StageCommand {
   writer.write("experimentName", stage.name);
   writer.write("modelNameOrPath", modelArgument(model));
   if (model?.kind === "hub") writer.write("modelRevision", model.revision);
+  writeRayTokenizer({
+    writer,
+    recipe,
+    stageName: stage.name,
+    reference: params.reference,
+    revisions: params.options.referenceRevisions?.[stage.name],
+    tokenizerRevision: params.options.tokenizerRevision,
+  });
   const mixer = stage.data.train.flatMap((spec, sourceIndex) =>
     mixerEntries({
       key: `${stage.name}.train[${sourceIndex}]`,

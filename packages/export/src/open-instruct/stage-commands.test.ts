@@ -207,6 +207,43 @@ describe("each recipe at the other supported commit", () => {
     expect(fields).toContain("stages[3].type");
   });
 
+  it("olmo2-1b-instruct's GRPO on grpo_fast.py at 89b4f62 when the reference does not name the Ray script", () => {
+    const reference = olmo2.referenceImplementation!;
+    const { "rlvr-mixed": _mixed, "rlvr-math": _math, ...trainingStages } = reference.stages;
+    const fast = {
+      ...olmo2,
+      referenceImplementation: { ...reference, stages: trainingStages },
+      stages: olmo2.stages.map((stage) =>
+        stage.type === "rlvr"
+          ? {
+              ...stage,
+              // grpo_fast.py at 89b4f62 has no held-out evaluation cadence flag: no monitor.
+              hyperparameters: {
+                ...stage.hyperparameters,
+                monitor: null,
+                batch: {
+                  devices: 8,
+                  perDeviceBatchSize: 8,
+                  gradientAccumulationSteps: 6,
+                  effectiveBatchSize: 384,
+                },
+              },
+            }
+          : stage,
+      ),
+    };
+    const { commands } = previewOpenInstructExport({ loaded: loadedOf(fast) });
+    const rlvr = commands[2]!;
+    expect(rlvr.script).toBe("open_instruct/grpo_fast.py");
+    expect(validateArguments({ commit: "89b4f62", script: rlvr.script, arguments: rlvr.arguments })).toEqual(
+      [],
+    );
+    expect(value(rlvr, "--clip_lower")).toBe("0.2");
+    expect(value(rlvr, "--num_mini_batches")).toBe("2");
+    expect(value(rlvr, "--weight_decay")).toBe("0.01");
+    expect(rlvr.arguments).toContain("--add_bos");
+  });
+
   it("a commit without a flag table is refused", () => {
     expect(() => previewOpenInstructExport({ loaded: loadedOf(tulu3), commit: "e6c3044" })).toThrow(
       /no flag table for open-instruct commit e6c3044/,
