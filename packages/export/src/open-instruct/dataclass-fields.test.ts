@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { classifyAnnotation, dataclassFields, extractFlagTables } from "./dataclass-fields.js";
 import { generatedFlagTables } from "./flag-tables.generated.js";
+import { deepspeedConfig } from "./launch.js";
 import { publishedCommands } from "./published-commands.js";
 
 /** A clone of allenai/open-instruct (its .git folder); the source checks skip without one. */
@@ -88,6 +89,14 @@ describe.skipIf(!haveClone)("against open-instruct's source (OPEN_INSTRUCT_GIT_D
   it("flag-tables.generated.ts is what the commits' dataclasses say", () => {
     const tables = extractFlagTables({ show });
     expect(tables).toEqual(JSON.parse(JSON.stringify(generatedFlagTables)));
+  });
+
+  it("the bundle's DeepSpeed configs are the published runs' config files", () => {
+    const conf = (commit: string, name: string) =>
+      JSON.parse(show(commit, `configs/ds_configs/${name}`)) as Record<string, unknown>;
+    expect(deepspeedConfig({ stage: 3 })).toEqual(conf("e363290", "stage3_no_offloading_accelerate.conf"));
+    expect(deepspeedConfig({ stage: 3 })).toEqual(conf("89b4f62", "stage3_no_offloading_accelerate.conf"));
+    expect(deepspeedConfig({ stage: 2 })).toEqual(conf("89b4f62", "stage2_accelerate.conf"));
   });
 
   it("each published command is the doc's text at its commit and lines (variables substituted)", () => {

@@ -14,6 +14,7 @@ import { checkOpenInstructExport } from "./check.js";
 import { findOpenInstructCommit, type OpenInstructCommit, openInstructCommits } from "./commits.js";
 import { compareWithPublished } from "./fidelity.js";
 import { argumentGroups, scriptFlagTable, validateArguments } from "./flag-validation.js";
+import { deepspeedConfig } from "./launch.js";
 import { findPublishedCommand, publishedCommands } from "./published-commands.js";
 import { openInstructStageCommands, type StageCommand } from "./stage-commands.js";
 
@@ -349,6 +350,18 @@ describe("flag checks against the commit's dataclasses", () => {
         datasetPaths: { "rlvr.train[0]": ["data/rlvr/train-0.jsonl"] },
       }),
     ).toThrow(/stages\[0\].*--kl_estimator.*not one of kl1, kl2, kl3/s);
+  });
+
+  it("DeepSpeed configs as published: ZeRO-2 as stage2_accelerate.conf (89b4f62), clipping left to accelerate", () => {
+    const zero2 = deepspeedConfig({ stage: 2 });
+    expect(zero2.zero_optimization).toEqual({
+      stage: 2,
+      overlap_comm: true,
+      contiguous_gradients: true,
+      reduce_bucket_size: "auto",
+    });
+    expect(zero2.gradient_clipping).toBe("auto");
+    expect(deepspeedConfig({ stage: 3 }).zero_optimization).toMatchObject({ stage: 3, sub_group_size: 1e9 });
   });
 
   it("refuses a reference naming a stage the recipe does not have", () => {
