@@ -4,14 +4,15 @@
  * Layout of the bundle folder:
  * - `bundle.json` — the manifest ({@link BundleManifest}): recipe, open-instruct commit,
  *   every stage's script, argv, launcher argv and batch arithmetic, every data file's sha256;
- * - `setup.sh` — clones open-instruct and checks out the pinned commit;
+ * - `setup.sh` — clones open-instruct and checks out the pinned commit (full SHA, verified);
  * - `configs/ds_stage{2,3}.json` — the DeepSpeed configs the accelerate launches use;
- * - `stages/NN-<stage>.sh` — the exact command of each stage;
+ * - `stages/NN-<stage>.sh` — data check, input-model check (or run-folder lookup), then the
+ *   exact command of each stage;
  * - `slurm/<stage>.sbatch` — a Slurm script per stage; `ray/<stage>.json` — a Ray job
  *   submission body (entrypoint, runtime_env, metadata) per stage;
- * - `data/<stage>/<source>/…` — every dataset materialised at its pinned commit (the verified
- *   Parquet/JSONL files, byte for byte), because open-instruct's mixer cannot pin a Hub
- *   revision: it reads these local files instead.
+ * - `data/<stage>/<train|evaluation>-<i>.jsonl` — each locked source's rows as one JSONL file
+ *   (open-instruct's mixer cannot pin a Hub revision, and neither supported commit loads a
+ *   local Parquet file), and `data/verify.sh` which re-checks rows and sha256.
  */
 import { createHash } from "node:crypto";
 import { once } from "node:events";
