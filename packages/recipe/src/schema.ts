@@ -10,6 +10,7 @@ import { llamaConfigSchema } from "@posttrain/engine";
 import { getTask, taskSpecSchema } from "@posttrain/evals";
 import { z } from "zod";
 import { RecipeError } from "./errors.js";
+import { referenceImplementationSchema } from "./reference-implementation.js";
 import { stageConfigSchemas } from "./stage-configs.js";
 
 const hubRepoName = z.string().regex(/^[\w.-]+\/[\w.-]+$/, "must be owner/name");
@@ -238,6 +239,8 @@ const recipeObjectSchema = z.strictObject({
   expected: z.array(expectedRowSchema),
   /** Ordering claims over the expected rows (see {@link claimSchema}). */
   claims: z.array(claimSchema).default([]),
+  /** The open-instruct commit and scripts the recipe reproduces (./reference-implementation.ts). */
+  referenceImplementation: referenceImplementationSchema.optional(),
   /**
    * Named variants (e.g. `smoke`) as patches over this recipe ({@link mergeVariant}): objects
    * merge deeply, arrays of named objects (stages) merge by `name`, `{ $replace: value }` and
