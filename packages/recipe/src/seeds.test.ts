@@ -177,6 +177,14 @@ describe("runSeeds", () => {
       seedRecipe.stages.map((stage: { hyperparameters: { seed: number } }) => stage.hyperparameters.seed),
     ).toEqual([3, 3]);
 
+    // A damaged seeds.json is refused, naming the field.
+    const damaged = join(runsDirectory, "fixture-1.2.3", "damaged-seeds");
+    await mkdir(damaged, { recursive: true });
+    await writeFile(join(damaged, "seeds.json"), JSON.stringify({ seeds: ["one"] }));
+    await expect(
+      runSeeds({ ...common, runId: "damaged-seeds", resume: true, stageRunners: { sft: seededRunner([]) } }),
+    ).rejects.toThrow(/seeds\[0\]/);
+
     // `run --resume` (one seed) never mistakes the multi-seed folder for a single run.
     const single = await runRecipe({
       ...common,

@@ -13,7 +13,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { PosttrainError, writeFileAtomic, writeJsonAtomic } from "@posttrain/core";
+import { PosttrainError, parseWithSchema, writeFileAtomic, writeJsonAtomic } from "@posttrain/core";
+import { z } from "zod";
 import { describeEnvironment, type RunEnvironment } from "./environment.js";
 import { RecipeError } from "./errors.js";
 import { formatInterval } from "./report.js";
@@ -119,9 +120,23 @@ function newRunId(): string {
     .replace("T", "-");
 }
 
+/** `seeds.json`: the seed list a multi-seed run was started with. */
+const seedPlanSchema = z.strictObject({
+  seeds: z.array(z.number().int().nonnegative()).min(1),
+});
+
+/** The parts of a seed's summary.json that decide whether it is reused (the rest is kept as written). */
+const writtenSummarySchema = z.looseObject({
+  status: z.enum(["completed", "interrupted", "failed"]),
+  seed: z.looseObject({ root: z.number().int() }),
+  stages: z.array(z.looseObject({ name: z.string() })),
+});
+
+/** A seed's summary.json as written by runRecipe; null when absent or not a summary (the seed then runs again). */
 async function readSummary(path: string): Promise<RunSummary | null> {
   try {
-    return JSON.parse(await readFile(path, "utf8")) as RunSummary;
+    const value: unknown = JSON.parse(await readFile(path, "utf8"));
+    return writtenSummarySchema.safeParse(value).success ? (value as RunSummary) : null;
   } catch {
     return null;
   }
@@ -144,7 +159,11 @@ export async function runSeeds(params: RunSeedsParams): Promise<SeedsSummary> {
   const planPath = join(runDirectory, "seeds.json");
   let seeds: number[];
   if (existsSync(planPath)) {
-    const planned = (JSON.parse(await readFile(planPath, "utf8")) as { seeds: number[] }).seeds;
+    const planned = parseWithSchema({
+      schema: seedPlanSchema,
+      value: JSON.parse(await readFile(planPath, "utf8")),
+      label: planPath,
+    }).seeds;
     if (params.seeds !== undefined && params.seeds.join(",") !== planned.join(","))
       throw new RecipeError({
         code: "run_state_mismatch",
@@ -171,7 +190,7 @@ export async function runSeeds(params: RunSeedsParams): Promise<SeedsSummary> {
   for (const seed of seeds) {
     const seedDirectory = join(runDirectory, `seed-${seed}`);
     const previous = await readSummary(join(seedDirectory, "summary.json"));
-    if (previous !== null && previous.status === "completed" && previous.seed?.root === seed) {
+    if (previous !== null && previous.status === "completed" && previous.seed.root === seed) {
       log(`seed ${seed}: completed earlier, read from ${seedDirectory}`);
       summaries.set(seed, previous);
       continue;
