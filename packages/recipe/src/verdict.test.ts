@@ -190,4 +190,41 @@ describe("ordering claims", () => {
       message: expect.stringContaining("claims[0]"),
     });
   });
+
+  it("the issue's Intel table: RLVR beats DPO on micro_gsm may not be published (reversed on seeds 2, 4, 8)", () => {
+    const input = twoStageInput({
+      claims: [
+        {
+          statement: "RLVR (polish) beats DPO (sft) on micro_gsm",
+          task: "fixture_gsm",
+          metric: "accuracy",
+          better: "polish",
+          worse: "sft",
+        },
+      ],
+    });
+    const rows = input["expected"] as Array<Record<string, unknown>>;
+    rows[0]!["perSeed"] = perSeed([0.503, 0.612, 0.537, 0.374, 0.463, 0.599, 0.51, 0.476]); // DPO
+    rows[1]!["perSeed"] = perSeed([0.537, 0.578, 0.544, 0.354, 0.51, 0.653, 0.517, 0.449]); // RLVR
+    const problems = publishProblems({ recipe: defineRecipe(input as RecipeInput) });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.message).toContain("reversed or tied on seed(s) 2, 4, 8");
+    // And the shipped one-seed band (0.619 ± 0.060) against the prediction interval from these 8
+    // seeds: the Intel seed-1 run (0.537) fails the first and passes the second.
+    const rlvr = defineRecipe(input as RecipeInput).expected[1]!;
+    expect(judgeRow({ row: rlvr, observed: [0.537] }).passed).toBe(true);
+    expect(
+      judgeRow({
+        row: {
+          after: "polish",
+          task: "fixture_gsm",
+          metric: "accuracy",
+          value: 0.619,
+          tolerance: 0.06,
+          source: "0.3.0",
+        },
+        observed: [0.537],
+      }).passed,
+    ).toBe(false);
+  });
 });
