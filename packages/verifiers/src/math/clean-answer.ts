@@ -86,6 +86,10 @@ const wrapperCommands = [
   "\\textbf",
   "\\textit",
   "\\textrm",
+  "\\textnormal",
+  "\\textsf",
+  "\\texttt",
+  "\\emph",
   "\\mathrm",
   "\\mathbf",
   "\\mbox",
@@ -126,7 +130,7 @@ function unwrapCommands(text: string): string {
 function dropTrailingUnits(text: string): string {
   let result = text.trim();
   for (let guard = 0; guard < 4; guard += 1) {
-    const match = /^(.*?[\d}).\s])\s*([A-Za-z]+)(\^\{?[23]\}?)?\.?$/.exec(result);
+    const match = /^(.*?[\d}).\s])\s*([A-Za-z]+)(\^\{?[23]\}?|[²³])?\.?$/.exec(result);
     if (match === null) break;
     const word = match[2] ?? "";
     if (!unitWords.has(word.toLowerCase())) break;
@@ -165,27 +169,33 @@ export function cleanAnswer(params: { answer: string }): CleanedAnswer {
     text = (enclosed[1] ?? "").trim();
   }
   text = text.replaceAll("\\displaystyle", "");
+  // "\left[\begin{array}…\end{array}\right]" is the matrix itself.
+  const array = /^\\left\s*[[(]\s*(\\begin\{array\}[\s\S]*\\end\{array\})\s*\\right\s*[\])]$/.exec(text);
+  if (array !== null) text = array[1] ?? text;
   text = text.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![A-Za-z])/g, "");
   text = text.replace(/\\(?:dfrac|tfrac)(?![A-Za-z])/g, "\\frac");
   text = text.replace(/\\(?:quad|qquad)(?![A-Za-z])/g, " ");
+  // "11,\! 111" is a thousands separator, not a list.
+  text = text.replace(/(\d),\\!\s*(?=\d{3}(?!\d))/g, "$1{,}");
   text = text.replace(/\\[!,;:]/g, (match) => (match === "\\," ? "\\," : " "));
   // "\\ " is a spacing command, but "\\\\ " is a row break followed by a space.
   text = text.replace(/(?<!\\)\\ /g, " ").replaceAll("~", " ");
   text = text.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree(?![A-Za-z])|\\circ(?![A-Za-z])/g, "");
   text = text.replace(/\\\$|\$|€|£|\\euro(?![A-Za-z])|\\pounds(?![A-Za-z])/g, "");
   let percent = false;
-  text = text.replace(/\\%|%|\\text\{\s*percent\s*\}|\bpercent\b/g, () => {
+  text = text.replace(/\\%|%|\\text\{\s*(?:percent(?:age)?|pct)\s*\}|\b(?:percent(?:age)?|pct)\b/g, () => {
     percent = true;
     return "";
   });
-  text = text.replace(/\\text\{\s*and\s*\}|\band\b/g, ",");
+  // "A and B", "A or B": one answer set (a hedge "5 or 6" then never equals a single 6).
+  text = text.replace(/\\(?:text|textnormal|mbox|textrm)\{\s*(?:and|or)\s*\}|\b(?:and|or)\b/g, ",");
   text = unwrapCommands(text);
   text = text.replace(/\s+/g, " ").replace(/\s+\^/g, "^").trim();
   text = dropTrailingUnits(text);
   text = text.replace(/\.$/, "").trim();
   // Thousands separators, only when the whole answer is one grouped number.
   const grouped = text.replace(/\{,\}|\\,/g, ",");
-  if (/^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(grouped)) text = grouped.replaceAll(",", "");
+  if (/^[-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$/.test(grouped)) text = grouped.replaceAll(",", "");
   else if (/^[-+]?\d{1,3}(?: \d{3})+(?:\.\d+)?$/.test(text)) text = text.replaceAll(" ", "");
   text = text.replaceAll("\\,", " ").replace(/\s+/g, " ").trim();
   const choice = /^\(?([A-Ea-e])\)$|^\(([A-Ea-e])\)?$/.exec(text);

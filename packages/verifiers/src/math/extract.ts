@@ -4,7 +4,14 @@
  */
 
 /** Where an extracted answer came from. */
-export type MathAnswerSource = "boxed" | "minerva" | "dollars" | "whole_output";
+export type MathAnswerSource =
+  | "boxed"
+  | "minerva"
+  | "dollars"
+  | "whole_output"
+  | "answer_sentence"
+  | "latex_environment"
+  | "last_number";
 
 export interface MathCandidate {
   source: MathAnswerSource;
@@ -145,23 +152,141 @@ export function extractLastDollarAnswer(params: { text: string }): string | unde
   return text.slice(previous + 1, last);
 }
 
+/** Answers longer than this are never extracted as "the whole output" or a sentence. */
+const maximumPlainAnswerLength = 200;
+
+/**
+ * Every complete math environment in `text`, in order: display `\[…\]` and `$$…$$` (may span
+ * lines), inline `\(…\)` and `$…$` (one line only; `\$` is an escaped dollar, not a
+ * delimiter). One linear scan.
+ */
+export function extractLatexEnvironments(params: { text: string }): string[] {
+  const { text } = params;
+  const found: string[] = [];
+  let index = 0;
+  while (index < text.length) {
+    const character = text[index];
+    if (character === "\\" && (text[index + 1] === "[" || text[index + 1] === "(")) {
+      const closer = text[index + 1] === "[" ? "\\]" : "\\)";
+      const end = text.indexOf(closer, index + 2);
+      if (end < 0) {
+        index += 2;
+        continue;
+      }
+      const inner = text.slice(index + 2, end);
+      if (closer === "\\]" || !inner.includes("\n")) found.push(inner);
+      index = end + 2;
+      continue;
+    }
+    if (character === "\\") {
+      index += 2; // an escaped character, e.g. "\$"
+      continue;
+    }
+    if (character === "$") {
+      const display = text[index + 1] === "$";
+      const start = index + (display ? 2 : 1);
+      let end = start;
+      while (end < text.length) {
+        if (text[end] === "\\") {
+          end += 2;
+          continue;
+        }
+        if (text[end] === "$") break;
+        if (!display && text[end] === "\n") break;
+        end += 1;
+      }
+      if (end >= text.length || text[end] !== "$") {
+        index = end;
+        continue;
+      }
+      found.push(text.slice(start, end));
+      index = end + (display && text[end + 1] === "$" ? 2 : 1);
+      continue;
+    }
+    index += 1;
+  }
+  return found;
+}
+
+const answerMarkers = [/final answer is\s*:?/gi, /answer is\s*:?/gi, /final answer\s*:/gi, /\banswer\s*:/gi];
+
+/**
+ * The answer stated in an "Answer: …" / "Final Answer: …" / "the answer is …" sentence (the
+ * last such sentence): a math environment that opens it, else the text up to the end of the
+ * sentence, after its last " is " ("Final Answer: The largest $n$ is 34." → "34").
+ */
+export function extractAnswerSentence(params: { text: string }): string | undefined {
+  const { text } = params;
+  let best: { start: number; end: number } | undefined;
+  for (const marker of answerMarkers) {
+    marker.lastIndex = 0;
+    let match = marker.exec(text);
+    let last: RegExpExecArray | undefined;
+    while (match !== null) {
+      last = match;
+      match = marker.exec(text);
+    }
+    if (last !== undefined) {
+      const end = last.index + last[0].length;
+      if (best === undefined || last.index > best.start) best = { start: last.index, end };
+      break;
+    }
+  }
+  if (best === undefined) return undefined;
+  let rest = text.slice(best.end).replace(/^\s+/, "");
+  const environments = extractLatexEnvironments({ text: rest.slice(0, 2_000) });
+  const opensWithMath = /^(?:\$|\\\[|\\\()/.test(rest);
+  if (opensWithMath && environments[0] !== undefined) return environments[0].trim();
+  const lineEnd = rest.indexOf("\n");
+  if (lineEnd >= 0) rest = rest.slice(0, lineEnd);
+  const sentenceEnd = rest.search(/\.(?:\s|$)/);
+  if (sentenceEnd >= 0) rest = rest.slice(0, sentenceEnd);
+  const is = rest.lastIndexOf(" is ");
+  if (is >= 0) rest = rest.slice(is + 4);
+  rest = rest.trim();
+  const inner = extractLatexEnvironments({ text: rest });
+  if (inner.length === 1 && /^(?:\$|\\\[|\\\()/.test(rest)) return (inner[0] ?? "").trim();
+  if (rest === "" || rest.length > maximumPlainAnswerLength) return undefined;
+  return rest;
+}
+
+/**
+ * The last number written in plain text, with its sign, thousands separators (`,`, `,\!`,
+ * spaces), decimal point or comma, and a trailing percent sign. A digit glued to a preceding
+ * letter ("AZYUK2A") is not a number.
+ */
+export function extractLastNumber(params: { text: string }): string | undefined {
+  const pattern =
+    /(?<![A-Za-z\d.])-?(?:\d{1,3}(?:(?:,\\!\s?|,|\s)\d{3}(?!\d))+|\d+)(?:[.,]\d+)?(?:\s*(?:\\%|%))?|(?<![A-Za-z\d])-?\.\d+/g;
+  let last: string | undefined;
+  for (const match of params.text.matchAll(pattern)) last = match[0];
+  return last?.trim();
+}
+
 /**
  * Extracts the answer of a math response.
  *
  * - `flex` (open-instruct `math`): candidates in order — the last `\boxed{}` / `\fbox{}`, the
  *   Minerva "Final Answer: The final answer is X. I hope it is correct." form, then (only when
  *   neither exists) the text between the last two `$`, else the whole output.
+ * - `full` (Math-Verify-level): the last `\boxed{}` and the Minerva sentence as in `flex`;
+ *   when neither exists, an "Answer:" / "the answer is" sentence; else the last math
+ *   environment (`\[…\]`, `$$…$$`, `\(…\)`, `$…$`); else the whole output when short
+ *   (≤ 200 characters, one line) followed by the last plain number.
  * - `strict` (`strict_math`): the Minerva form only (open-instruct also falls back to the
  *   Minerva-normalised whole output, which unwraps any `$…$`: not strict, so we do not).
  *
  * `extracted` is the first candidate; all are listed in `candidates`.
  */
-export function extractMathAnswer(params: { response: string; mode?: "flex" | "strict" }): MathExtraction {
+export function extractMathAnswer(params: {
+  response: string;
+  mode?: "flex" | "strict" | "full";
+}): MathExtraction {
   const { response } = params;
   const mode = params.mode ?? "flex";
   const candidates: MathCandidate[] = [];
   const boxed = extractBoxedContents({ text: response });
-  if (mode === "flex") {
+  if (mode !== "strict") {
     const last = boxed[boxed.length - 1];
     if (last !== undefined) candidates.push({ source: "boxed", text: last });
   }
@@ -171,8 +296,41 @@ export function extractMathAnswer(params: { response: string; mode?: "flex" | "s
     const dollars = extractLastDollarAnswer({ text: response });
     if (dollars !== undefined) candidates.push({ source: "dollars", text: dollars });
   }
+  if (mode === "full" && candidates.length === 0) {
+    const sentence = extractAnswerSentence({ text: response });
+    if (sentence !== undefined) candidates.push({ source: "answer_sentence", text: sentence });
+  }
+  if (mode === "full" && candidates.length === 0) {
+    const environment = extractLatexEnvironments({ text: response }).at(-1);
+    if (environment !== undefined && environment.trim() !== "")
+      candidates.push({ source: "latex_environment", text: environment.trim() });
+  }
+  if (mode === "full" && candidates.length === 0) {
+    const trimmed = response.trim();
+    if (trimmed !== "" && trimmed.length <= maximumPlainAnswerLength && !trimmed.includes("\n"))
+      candidates.push({ source: "whole_output", text: trimmed });
+    const number = extractLastNumber({ text: response });
+    if (number !== undefined && number !== trimmed) candidates.push({ source: "last_number", text: number });
+  }
   if (mode === "flex" && candidates.length === 0 && response.trim() !== "")
     candidates.push({ source: "whole_output", text: response.trim() });
   const first = candidates[0];
   return { extracted: first?.text, source: first?.source, candidates, boxed };
+}
+
+/**
+ * The gold answer of a label, as Math-Verify parses gold: the last `\boxed{}` when the label
+ * has one (several distinct boxes form one set `\{a, b\}`), the answer extracted like a
+ * response (`full` mode) when the label is a whole solution text, else the label itself.
+ */
+export function extractGoldAnswer(params: { label: string }): string {
+  const label = params.label.trim();
+  const boxed = [...new Set(extractBoxedContents({ text: label }).map((box) => box.trim()))];
+  if (boxed.length === 1) return boxed[0] as string;
+  if (boxed.length > 1) return `\\{${boxed.join(", ")}\\}`;
+  const words = label.match(/\b[A-Za-z]{3,}\b/g) ?? [];
+  const isSolution = label.includes("\n") || words.length >= 6 || /answer/i.test(label);
+  if (!isSolution) return label;
+  const extraction = extractMathAnswer({ response: label, mode: "full" });
+  return extraction.extracted ?? label;
 }

@@ -1,8 +1,17 @@
-/** The `math` (open-instruct flex) and `strict_math` (Minerva format only) verifiers. */
+/**
+ * The `math` (Math-Verify-level extraction), `math_flex` (open-instruct's flex extraction) and
+ * `strict_math` (Minerva format only) verifiers.
+ */
 import { z } from "zod";
 import type { Verifier, VerifierResult, VerifyContext } from "../types.js";
 import { isMathEquivalent, type MathEquivalence } from "./equivalence.js";
-import { extractMathAnswer } from "./extract.js";
+import { extractGoldAnswer, extractMathAnswer } from "./extract.js";
+
+/**
+ * Time bound of one math check (extraction and every comparison), well inside the worker
+ * pool's hard timeout: past it the check stops between steps with a timeout (score 0).
+ */
+export const mathCheckBudgetMilliseconds = 1_000;
 
 /** A math label: the gold final answer (numbers are accepted and read as text). */
 export const mathLabelSchema = z.union([
@@ -18,6 +27,13 @@ function equivalent(gold: string, answer: string, context: VerifyContext): MathE
     ...(context.deadline === undefined ? {} : { deadline: context.deadline }),
     timeoutMilliseconds: context.timeoutMilliseconds,
   });
+}
+
+/** The context with its deadline tightened to {@link mathCheckBudgetMilliseconds} from now. */
+function boundedContext(context: VerifyContext): VerifyContext {
+  const own = Date.now() + mathCheckBudgetMilliseconds;
+  if (context.deadline !== undefined && context.deadline <= own) return context;
+  return { ...context, deadline: own, timeoutMilliseconds: mathCheckBudgetMilliseconds };
 }
 
 /**
@@ -44,9 +60,11 @@ function judge(params: {
   response: string;
   label: string;
   context: VerifyContext;
-  mode: "flex" | "strict";
+  mode: "flex" | "strict" | "full";
 }): VerifierResult {
-  const { response, label, context, mode } = params;
+  const { response, mode } = params;
+  const context = mode === "full" ? boundedContext(params.context) : params.context;
+  const label = mode === "full" ? extractGoldAnswer({ label: params.label }) : params.label;
   const extraction = extractMathAnswer({ response, mode });
   const details: Record<string, unknown> = {
     extracted: extraction.extracted ?? null,
@@ -54,10 +72,21 @@ function judge(params: {
     gold: label,
   };
   if (extraction.extracted === undefined) return { score: 0, details: { ...details, reason: "no_answer" } };
-  const committed = mode === "flex" ? [...extraction.boxed] : [];
+  const committed = mode === "strict" ? [] : [...extraction.boxed];
   const minerva = extraction.candidates.find((candidate) => candidate.source === "minerva");
-  if (minerva !== undefined && mode === "flex") committed.push(minerva.text);
+  if (minerva !== undefined && mode !== "strict") committed.push(minerva.text);
   const conflict = findConflict(committed, context);
+  if (conflict !== undefined && mode === "full" && extraction.boxed.length > 1) {
+    // Several different boxes are one answer set ("\boxed{1}, \boxed{2}" answers "1, 2").
+    const distinct = [...new Set(extraction.boxed.map((box) => box.trim()))];
+    const set = `\\{${distinct.join(", ")}\\}`;
+    const verdict = equivalent(label, set, context);
+    if (verdict.equivalent)
+      return {
+        score: 1,
+        details: { ...details, extracted: set, source: "boxed_set", method: verdict.method },
+      };
+  }
   if (conflict !== undefined) {
     return {
       score: 0,
@@ -78,14 +107,31 @@ function judge(params: {
 }
 
 /**
- * `math`: open-instruct's flex verifier (candidates: last `\boxed{}`, the Minerva sentence,
- * else the last `$…$`, else the whole output) judged with {@link isMathEquivalent}. Unlike
- * open-instruct, a response whose boxed / Minerva answers disagree scores 0.
+ * `math`: Math-Verify-level extraction (`full` mode of {@link extractMathAnswer}: boxed,
+ * Minerva, "Answer:" sentences, the last math environment, the last number) on both sides
+ * (the gold through {@link extractGoldAnswer}), judged gold-first with {@link isMathEquivalent}
+ * within {@link mathCheckBudgetMilliseconds}. Boxed / Minerva answers that disagree score 0
+ * unless the boxes together form the gold's answer set.
  */
 export const mathVerifier: Verifier<MathLabel> = {
   name: "math",
+  version: "2.0.0",
+  description:
+    "Math-Verify-level: boxed / Answer sentence / last LaTeX environment / last number, gold-first CAS equivalence",
+  labelSchema: mathLabelSchema,
+  verify: ({ response, label, context }) => judge({ response, label, context, mode: "full" }),
+};
+
+/**
+ * `math_flex`: open-instruct's flex extraction (candidates: last `\boxed{}`, the Minerva
+ * sentence, else the last `$…$`, else the whole output), the label taken as the gold answer
+ * as is, judged with {@link isMathEquivalent}. Unlike open-instruct, a response whose boxed /
+ * Minerva answers disagree scores 0.
+ */
+export const mathFlexVerifier: Verifier<MathLabel> = {
+  name: "math_flex",
   version: "1.0.0",
-  description: "MATH-style final answer: last \\boxed{} / Minerva sentence / last $…$, CAS equivalence",
+  description: "open-instruct flex: last \\boxed{} / Minerva sentence / last $…$, CAS equivalence",
   labelSchema: mathLabelSchema,
   verify: ({ response, label, context }) => judge({ response, label, context, mode: "flex" }),
 };
