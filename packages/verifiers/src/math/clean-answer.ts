@@ -168,13 +168,22 @@ export function cleanAnswer(params: { answer: string }): CleanedAnswer {
     if (enclosed === null) break;
     text = (enclosed[1] ?? "").trim();
   }
+  // A row break right before "\end{…}" closes no row.
+  text = text.replace(/\\\\\s*(?=\\end\{)/g, "");
+  // A doubled backslash before a command ("\\\\frac", from double-escaped text) is the command.
+  text = text.replace(
+    /(?<!\\)\\\\(?=(?:frac|dfrac|tfrac|sqrt|left|right|pi|infty|le|ge|leq|geq|lt|gt|neq|cdot|times|pm|mp|text|boxed|begin|end|cup|in)(?![A-Za-z]))/g,
+    "\\",
+  );
+  // Quotation marks around an answer are not part of it.
+  text = text.replace(/^["'“”‘’]+|["'“”‘’]+$/g, "").trim();
   text = text.replaceAll("\\displaystyle", "");
   // "\left[\begin{array}…\end{array}\right]" is the matrix itself.
   const array = /^\\left\s*[[(]\s*(\\begin\{array\}[\s\S]*\\end\{array\})\s*\\right\s*[\])]$/.exec(text);
   if (array !== null) text = array[1] ?? text;
   text = text.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![A-Za-z])/g, "");
   text = text.replace(/\\(?:dfrac|tfrac)(?![A-Za-z])/g, "\\frac");
-  text = text.replace(/\\(?:quad|qquad)(?![A-Za-z])/g, " ");
+  text = text.replace(/\\q?quad/g, " ");
   // "11,\! 111" is a thousands separator, not a list.
   text = text.replace(/(\d),\\!\s*(?=\d{3}(?!\d))/g, "$1{,}");
   text = text.replace(/\\[!,;:]/g, (match) => (match === "\\," ? "\\," : " "));

@@ -53,8 +53,29 @@ function scalarEquivalent(gold: string, answer: string, budget: Budget): MathEqu
 }
 
 /** Unordered comparison: a perfect matching of gold items to answer items (small n). */
-function unorderedEquivalent(gold: AnswerStructure[], answer: AnswerStructure[], budget: Budget): boolean {
-  if (gold.length !== answer.length || gold.length > 24) return false;
+/** Items written identically count once ("(3,17,3,7)" listed twice is one solution). */
+function distinctItems(items: AnswerStructure[]): AnswerStructure[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const key = JSON.stringify(item).replace(/\s+/g, "");
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Most items an unordered comparison accepts (a longer answer is a dump, not a solution set). */
+export const maximumSetItems = 64;
+
+function unorderedEquivalent(
+  goldItems: AnswerStructure[],
+  answerItems: AnswerStructure[],
+  budget: Budget,
+): boolean {
+  if (answerItems.length > maximumSetItems || goldItems.length > maximumSetItems) return false;
+  const gold = distinctItems(goldItems);
+  const answer = distinctItems(answerItems);
+  if (gold.length !== answer.length) return false;
   const used = new Array<boolean>(answer.length).fill(false);
   const cache = new Map<string, boolean>();
   const pairEquivalent = (goldIndex: number, answerIndex: number) => {
@@ -101,8 +122,7 @@ export function listAsNumber(raw: string): string | undefined {
   const groups = raw.split(",");
   if (groups.length < 2 || !/^[-+]?\d+$/.test(groups[0] ?? "")) return undefined;
   const rest = groups.slice(1);
-  const spaced = rest.every((group) => /^ \d{3}$/.test(group));
-  if (/^[-+]?[1-9]\d{0,2}$/.test(groups[0] ?? "") && (spaced || rest.every((group) => /^\d{3}$/.test(group))))
+  if (/^[-+]?[1-9]\d{0,2}$/.test(groups[0] ?? "") && rest.every((group) => /^\d{3}$/.test(group)))
     return `${groups[0]}${rest.map((group) => group.trim()).join("")}`;
   if (groups.length === 2 && /^\d+$/.test(groups[1] ?? "")) {
     const [whole, fraction] = groups as [string, string];
@@ -228,6 +248,9 @@ function structureEquivalent(
         const number = listAsNumber(gold.raw);
         if (number !== undefined) return scalarEquivalent(number, answer.latex, budget);
       }
+      // "x = a, p = b" written as the tuple "(a, b)": in order.
+      if (gold.kind === "list" && answer.kind === "bracketed" && answer.open === "(" && answer.close === ")")
+        return verdict(orderedEquivalent(gold.items, answer.items, budget), "tuple");
       if (answer.kind !== "set" && answer.kind !== "list") return verdict(false, "structure_mismatch");
       return verdict(
         unorderedEquivalent(gold.items, answer.items, budget),

@@ -49,13 +49,16 @@ function matchingBraces(text: string): Int32Array {
   return closing;
 }
 
-/**
- * Every `\boxed{…}` / `\fbox{…}` (nested braces allowed) and `\boxed X` (space form, up to
- * the next `$` or line end), in order of appearance. Unclosed boxes are skipped. Linear time.
- */
-export function extractBoxedContents(params: { text: string }): string[] {
-  const { text } = params;
-  const found: string[] = [];
+/** One `\boxed{}` / `\fbox{}` and where it sits in the text (`end` is exclusive). */
+interface Box {
+  content: string;
+  start: number;
+  end: number;
+}
+
+/** Every box with its position, in order (see {@link extractBoxedContents}). Linear time. */
+function scanBoxes(text: string): Box[] {
+  const found: Box[] = [];
   let closing: Int32Array | undefined;
   const nextOf = new Map<string, number>(boxCommands.map((command) => [command, text.indexOf(command)]));
   let index = 0;
@@ -82,7 +85,7 @@ export function extractBoxedContents(params: { text: string }): string[] {
         index = cursor;
         continue;
       }
-      found.push(text.slice(cursor + 1, close));
+      found.push({ content: text.slice(cursor + 1, close), start: next, end: close + 1 });
       index = close + 1;
       continue;
     }
@@ -91,13 +94,48 @@ export function extractBoxedContents(params: { text: string }): string[] {
       let end = cursor;
       while (end < text.length && text[end] !== "$" && text[end] !== "\n") end += 1;
       const inner = text.slice(cursor, end).trim();
-      if (inner !== "") found.push(inner);
+      if (inner !== "") found.push({ content: inner, start: next, end });
       index = end;
       continue;
     }
     index = cursor;
   }
   return found;
+}
+
+/**
+ * Every `\boxed{…}` / `\fbox{…}` (nested braces allowed) and `\boxed X` (space form, up to
+ * the next `$` or line end), in order of appearance. Unclosed boxes are skipped. Linear time.
+ */
+export function extractBoxedContents(params: { text: string }): string[] {
+  return scanBoxes(params.text).map((box) => box.content);
+}
+
+/** Text allowed between boxes of one answer set: `,`, "and", "or", `$`, `\(`/`\)`, spaces. */
+const boxJoiner =
+  /^(?:\s|\$|\\[()[\]]|,|\\[,;:! ]|\\q?quad(?![A-Za-z])|\band\b|\bor\b|\\(?:text|textnormal|mbox)\{\s*(?:and|or|,)?\s*\})*$/;
+
+/**
+ * The last group of boxes that together state one answer: consecutive boxes separated only
+ * by commas, "and", "or" and math delimiters (`\boxed{1}, \boxed{2}` or `$\boxed{1}$ and
+ * $\boxed{2}$`), as Math-Verify joins LaTeX environments. Distinct contents, in order.
+ */
+export function lastBoxGroup(params: { text: string }): string[] {
+  const boxes = scanBoxes(params.text);
+  const group: Box[] = [];
+  for (let index = boxes.length - 1; index >= 0; index -= 1) {
+    const box = boxes[index] as Box;
+    const following = group[0];
+    if (following !== undefined && !boxJoiner.test(params.text.slice(box.end, following.start))) break;
+    group.unshift(box);
+  }
+  return [...new Set(group.map((box) => box.content.trim()))];
+}
+
+/** A group of answers as one answer text: the single answer, or the set `\{a, b\}`. */
+export function joinAnswerGroup(group: readonly string[]): string | undefined {
+  if (group.length <= 1) return group[0];
+  return `\\{${group.join(", ")}\\}`;
 }
 
 /** The content of the last `\boxed{}` / `\fbox{}` in `text`, or undefined. */
@@ -161,8 +199,16 @@ const maximumPlainAnswerLength = 200;
  * delimiter). One linear scan.
  */
 export function extractLatexEnvironments(params: { text: string }): string[] {
-  const { text } = params;
-  const found: string[] = [];
+  return scanEnvironments(params.text).map((environment) => environment.content);
+}
+
+interface Located {
+  content: string;
+  end: number;
+}
+
+function scanEnvironments(text: string): Located[] {
+  const found: Located[] = [];
   let index = 0;
   while (index < text.length) {
     const character = text[index];
@@ -174,7 +220,7 @@ export function extractLatexEnvironments(params: { text: string }): string[] {
         continue;
       }
       const inner = text.slice(index + 2, end);
-      if (closer === "\\]" || !inner.includes("\n")) found.push(inner);
+      if (closer === "\\]" || !inner.includes("\n")) found.push({ content: inner, end: end + 2 });
       index = end + 2;
       continue;
     }
@@ -199,8 +245,8 @@ export function extractLatexEnvironments(params: { text: string }): string[] {
         index = end;
         continue;
       }
-      found.push(text.slice(start, end));
       index = end + (display && text[end + 1] === "$" ? 2 : 1);
+      found.push({ content: text.slice(start, end), end: index });
       continue;
     }
     index += 1;
@@ -244,23 +290,75 @@ export function extractAnswerSentence(params: { text: string }): string | undefi
   const is = rest.lastIndexOf(" is ");
   if (is >= 0) rest = rest.slice(is + 4);
   rest = rest.trim();
-  const inner = extractLatexEnvironments({ text: rest });
-  if (inner.length === 1 && /^(?:\$|\\\[|\\\()/.test(rest)) return (inner[0] ?? "").trim();
+  const inner = scanEnvironments(rest);
+  if (inner.length === 1 && /^(?:\$|\\\[|\\\()/.test(rest)) return (inner[0]?.content ?? "").trim();
   if (rest === "" || rest.length > maximumPlainAnswerLength) return undefined;
+  if (proseWords(rest).length > 0) {
+    // A sentence in words ("Jane started growing Sphere 3 hours ago"): its last math or number.
+    const environment = inner[inner.length - 1];
+    const number = scanLastNumber(rest);
+    if (environment !== undefined && (number === undefined || environment.end >= number.end))
+      return environment.content.trim();
+    return number?.content;
+  }
   return rest;
 }
 
 /**
- * The last number written in plain text, with its sign, thousands separators (`,`, `,\!`,
- * spaces), decimal point or comma, and a trailing percent sign. A digit glued to a preceding
- * letter ("AZYUK2A") is not a number.
+ * A plain-text number: sign, thousands groups (`1,234`, `1 234`, `1,\!234`), a decimal point or
+ * an unambiguous decimal comma, or a simple fraction `2/3`, then an optional percent. It must
+ * start the text or follow a space, `=`, `(` or a currency sign, so "AZYUK2A" holds no number.
  */
+const plainNumber =
+  /(?<=^|[\s=(:$€£¥₹]|\\\$)-?(?:(?:[1-9]\d{0,2}(?:(?:,\\!\s?|[ ,])\d{3}(?!\d))+|\d+)(?:[.,]\d+)?(?:\s*\/\s*\d+(?:\.\d+)?)?|\.\d+)(?:\s*(?:\\%|%|percentage\b|percent\b|pct\b))?/gi;
+
+function scanLastNumber(text: string): Located | undefined {
+  let last: Located | undefined;
+  for (const match of text.matchAll(plainNumber)) {
+    last = { content: match[0].trim(), end: (match.index ?? 0) + match[0].length };
+  }
+  return last;
+}
+
+/** The last number written in plain text (see the pattern above), or undefined. */
 export function extractLastNumber(params: { text: string }): string | undefined {
-  const pattern =
-    /(?<![A-Za-z\d.])-?(?:\d{1,3}(?:(?:,\\!\s?|,|\s)\d{3}(?!\d))+|\d+)(?:[.,]\d+)?(?:\s*(?:\\%|%))?|(?<![A-Za-z\d])-?\.\d+/g;
-  let last: string | undefined;
-  for (const match of params.text.matchAll(pattern)) last = match[0];
-  return last?.trim();
+  return scanLastNumber(params.text)?.content;
+}
+
+/** Prose words (three letters or more, outside LaTeX commands and `\text{}` units). */
+function proseWords(text: string): string[] {
+  const words = text.replace(/\\[A-Za-z]+/g, "").match(/\b[A-Za-z']{3,}\b/g) ?? [];
+  return words.filter(
+    (word) =>
+      !/^(?:and|percent|percentage|pct|units?|meters?|miles?|inches|feet|degrees?|dollars?|cents?|hours?|minutes?|seconds?|days?|years?|cm|km|mph)$/i.test(
+        word,
+      ),
+  );
+}
+
+/** A short one-line text with no prose words: the whole output is the answer ("x^2+1", "28 pct"). */
+function isBareExpression(text: string): boolean {
+  if (text === "" || text.length > maximumPlainAnswerLength || text.includes("\n")) return false;
+  return proseWords(text).length === 0;
+}
+
+/**
+ * The last group of math environments joined by ",", "and", "or" (`$1$ and $2$` is one answer
+ * set), as one answer text with the end of the group.
+ */
+function lastEnvironmentGroup(text: string): Located | undefined {
+  const environments = scanEnvironments(text).filter((environment) => environment.content.trim() !== "");
+  const last = environments[environments.length - 1];
+  if (last === undefined) return undefined;
+  const group = [last.content.trim()];
+  for (let index = environments.length - 2; index >= 0 && group.length < 6; index -= 1) {
+    const current = environments[index] as Located;
+    const next = environments[index + 1] as Located;
+    const between = text.slice(current.end, next.end - next.content.length - 1);
+    if (!/^\s*(?:,?\s*(?:and|or)|,)\s*[$\\([]*$/.test(between)) break;
+    group.unshift(current.content.trim());
+  }
+  return { content: joinAnswerGroup([...new Set(group)]) ?? last.content, end: last.end };
 }
 
 /**
@@ -286,9 +384,13 @@ export function extractMathAnswer(params: {
   const mode = params.mode ?? "flex";
   const candidates: MathCandidate[] = [];
   const boxed = extractBoxedContents({ text: response });
-  if (mode !== "strict") {
+  if (mode === "flex") {
     const last = boxed[boxed.length - 1];
     if (last !== undefined) candidates.push({ source: "boxed", text: last });
+  }
+  if (mode === "full") {
+    const group = joinAnswerGroup(lastBoxGroup({ text: response }));
+    if (group !== undefined) candidates.push({ source: "boxed", text: group });
   }
   const minerva = extractMinervaAnswer({ text: response });
   if (minerva !== undefined) candidates.push({ source: "minerva", text: minerva });
@@ -301,16 +403,21 @@ export function extractMathAnswer(params: {
     if (sentence !== undefined) candidates.push({ source: "answer_sentence", text: sentence });
   }
   if (mode === "full" && candidates.length === 0) {
-    const environment = extractLatexEnvironments({ text: response }).at(-1);
-    if (environment !== undefined && environment.trim() !== "")
-      candidates.push({ source: "latex_environment", text: environment.trim() });
-  }
-  if (mode === "full" && candidates.length === 0) {
     const trimmed = response.trim();
-    if (trimmed !== "" && trimmed.length <= maximumPlainAnswerLength && !trimmed.includes("\n"))
-      candidates.push({ source: "whole_output", text: trimmed });
-    const number = extractLastNumber({ text: response });
-    if (number !== undefined && number !== trimmed) candidates.push({ source: "last_number", text: number });
+    if (isBareExpression(trimmed)) candidates.push({ source: "whole_output", text: trimmed });
+    else {
+      // The rightmost of the last math environment and the last plain number (Math-Verify's
+      // lowest-priority rule: the match that ends last wins).
+      const environment = lastEnvironmentGroup(response);
+      const number = scanLastNumber(response);
+      const pick =
+        environment === undefined || (number !== undefined && number.end > environment.end)
+          ? number === undefined
+            ? undefined
+            : { source: "last_number" as const, text: number.content }
+          : { source: "latex_environment" as const, text: environment.content };
+      if (pick !== undefined && pick.text.trim() !== "") candidates.push(pick);
+    }
   }
   if (mode === "flex" && candidates.length === 0 && response.trim() !== "")
     candidates.push({ source: "whole_output", text: response.trim() });
@@ -325,9 +432,8 @@ export function extractMathAnswer(params: {
  */
 export function extractGoldAnswer(params: { label: string }): string {
   const label = params.label.trim();
-  const boxed = [...new Set(extractBoxedContents({ text: label }).map((box) => box.trim()))];
-  if (boxed.length === 1) return boxed[0] as string;
-  if (boxed.length > 1) return `\\{${boxed.join(", ")}\\}`;
+  const group = joinAnswerGroup(lastBoxGroup({ text: label }));
+  if (group !== undefined) return group;
   const words = label.match(/\b[A-Za-z]{3,}\b/g) ?? [];
   const isSolution = label.includes("\n") || words.length >= 6 || /answer/i.test(label);
   if (!isSolution) return label;

@@ -132,8 +132,9 @@ function enclosesWhole(text: string, openLength: number, closeLength: number): b
   return depth === 0;
 }
 
+/** Items of a bracketed list; inside brackets ";" separates like "," ("(0;-2;6)"). */
 const commaItems = (inner: string) =>
-  splitTopLevel(inner, [","]).map((piece) => parseStructure({ latex: piece.text }));
+  splitTopLevel(inner, [",", ";"]).map((piece) => parseStructure({ latex: piece.text }));
 
 /** `a \pm b` → the two values `a + b`, `a - b` (each `\pm` / `\mp` doubles the list). */
 function expandPlusMinus(text: string): string[] | undefined {
@@ -178,11 +179,18 @@ export function parseStructure(params: { latex: string }): AnswerStructure {
     const items = commaItems(text.slice(1, -1));
     if (items.length > 1) return { kind: "bracketed", open, close, items };
   }
-  // A bare LaTeX group "{1,3}" is a tuple (its braces only group).
-  if (open === "{" && close === "}" && enclosesWhole(text, 1, 1)) {
-    const items = commaItems(text.slice(1, -1));
-    if (items.length > 1) return { kind: "bracketed", open: "(", close: ")", items };
+  // A bare LaTeX group "{1,3}" only groups: its content is a bare list (a set against a set
+  // gold, in order against a tuple gold).
+  if (open === "{" && close === "}" && enclosesWhole(text, 1, 1))
     return parseStructure({ latex: text.slice(1, -1) });
+  // ";" separates solutions ("-12;-11", "p=5,q=2;p=7,q=2"); each may itself be a list.
+  const solutions = splitTopLevel(text, [";"]);
+  if (solutions.length > 1) {
+    return {
+      kind: "list",
+      items: solutions.map((piece) => parseStructure({ latex: piece.text })),
+      raw: text,
+    };
   }
   const parts = splitTopLevel(text, [","]);
   if (parts.length > 1) {
@@ -291,13 +299,20 @@ export function relationAsInterval(
 }
 
 /**
- * A left-hand side that merely names the answer: `x`, `k`, `a_1`, `x_{n}`, `\theta`, `f(x)`,
- * or a tuple of such names `(p, q, r)`.
+ * A left-hand side that merely names the answer, as Math-Verify's "assignment": an expression
+ * of names only, with no numeral outside subscripts — `x`, `a_1`, `\theta`, `f(x)`, `AB`,
+ * `|AB|`, `A:B`, `V_1:V_2`, `\frac{NO}{BO}`, `x+y`, or a tuple of names `(p, q, r)`. `7`,
+ * `2x+z`, `a^2+b`, `\pi` and `\infty` are not names.
  */
 export function isNamingSide(latex: string): boolean {
-  const name = /^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?(?:\([A-Za-z](?:,\s*[A-Za-z])*\))?$/;
   const trimmed = latex.trim();
-  if (name.test(trimmed)) return !/^\\(?:infty|pi)$/.test(trimmed);
-  const tuple = /^\((.*)\)$/.exec(trimmed);
-  return tuple !== null && (tuple[1] ?? "").split(",").every((part) => name.test(part.trim()));
+  if (trimmed === "" || trimmed.length > 60) return false;
+  const withoutSubscripts = trimmed.replace(/_\{[^{}]*\}|_[A-Za-z0-9]/g, "");
+  if (/\d/.test(withoutSubscripts)) return false;
+  const commands = withoutSubscripts.match(/\\[A-Za-z]+/g) ?? [];
+  const allowedCommands =
+    /^\\(?:frac|dfrac|tfrac|cdot|times|left|right|angle|overline|mathrm|text|operatorname|alpha|beta|gamma|delta|theta|lambda|mu|sigma|phi|varphi|omega|rho|tau|psi|xi|eta|zeta|epsilon|varepsilon|kappa|nu|chi|Delta|Gamma|Theta|Lambda|Sigma|Phi|Omega|triangle|vec|hat|bar|tilde)$/;
+  if (!commands.every((command) => allowedCommands.test(command))) return false;
+  const rest = withoutSubscripts.replace(/\\[A-Za-z]+/g, "");
+  return /[A-Za-z\\]/.test(withoutSubscripts) && /^[A-Za-z\s:/|(){}+\-*,'^]*$/.test(rest) && !/\^/.test(rest);
 }

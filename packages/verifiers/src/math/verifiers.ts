@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { Verifier, VerifierResult, VerifyContext } from "../types.js";
 import { isMathEquivalent, type MathEquivalence } from "./equivalence.js";
-import { extractGoldAnswer, extractMathAnswer } from "./extract.js";
+import { extractGoldAnswer, extractMathAnswer, joinAnswerGroup, lastBoxGroup } from "./extract.js";
 
 /**
  * Time bound of one math check (extraction and every comparison), well inside the worker
@@ -72,21 +72,25 @@ function judge(params: {
     gold: label,
   };
   if (extraction.extracted === undefined) return { score: 0, details: { ...details, reason: "no_answer" } };
-  const committed = mode === "strict" ? [] : [...extraction.boxed];
+  // Committed answers: every box (in `full` mode the last group of boxes counts as one answer
+  // set, "\\boxed{1}, \\boxed{2}") and the Minerva sentence. Disagreeing ones are a hedge.
+  const committed: string[] = [];
+  if (mode === "flex") committed.push(...extraction.boxed);
+  if (mode === "full") {
+    let group = lastBoxGroup({ text: response });
+    // "\boxed{15\frac{39}{40}}, or \boxed{\frac{639}{40}}": one answer written twice.
+    if (group.length > 1 && findConflict(group, context) === undefined) group = group.slice(-1);
+    committed.push(...extraction.boxed.filter((box) => !group.includes(box.trim())));
+    const joined = joinAnswerGroup(group);
+    if (joined !== undefined) {
+      committed.push(joined);
+      const first = extraction.candidates[0];
+      if (first?.source === "boxed") extraction.candidates[0] = { source: "boxed", text: joined };
+    }
+  }
   const minerva = extraction.candidates.find((candidate) => candidate.source === "minerva");
   if (minerva !== undefined && mode !== "strict") committed.push(minerva.text);
   const conflict = findConflict(committed, context);
-  if (conflict !== undefined && mode === "full" && extraction.boxed.length > 1) {
-    // Several different boxes are one answer set ("\boxed{1}, \boxed{2}" answers "1, 2").
-    const distinct = [...new Set(extraction.boxed.map((box) => box.trim()))];
-    const set = `\\{${distinct.join(", ")}\\}`;
-    const verdict = equivalent(label, set, context);
-    if (verdict.equivalent)
-      return {
-        score: 1,
-        details: { ...details, extracted: set, source: "boxed_set", method: verdict.method },
-      };
-  }
   if (conflict !== undefined) {
     return {
       score: 0,
