@@ -295,9 +295,10 @@ export function extractAnswerSentence(params: { text: string }): string | undefi
   if (rest === "" || rest.length > maximumPlainAnswerLength) return undefined;
   if (proseWords(rest).length > 0) {
     // A sentence in words ("Jane started growing Sphere 3 hours ago"): its last math or number.
-    const environment = inner[inner.length - 1];
-    const number = scanLastNumber(rest);
-    if (environment !== undefined && (number === undefined || environment.end >= number.end))
+    // The first math or number after the marker, as Math-Verify's "answer … <expression>".
+    const environment = inner[0];
+    const number = firstNumber(rest);
+    if (environment !== undefined && (number === undefined || environment.end <= number.end))
       return environment.content.trim();
     return number?.content;
   }
@@ -320,16 +321,33 @@ function scanLastNumber(text: string): Located | undefined {
   return last;
 }
 
+function firstNumber(text: string): Located | undefined {
+  for (const match of text.matchAll(plainNumber))
+    return { content: match[0].trim(), end: (match.index ?? 0) + match[0].length };
+  return undefined;
+}
+
 /** The last number written in plain text (see the pattern above), or undefined. */
 export function extractLastNumber(params: { text: string }): string | undefined {
   return scanLastNumber(params.text)?.content;
 }
 
-/** Prose words (three letters or more, outside LaTeX commands and `\text{}` units). */
+/** Short words that are prose, not variable names. */
+const shortProse = new Set(["is", "it", "so", "we", "to", "be", "of", "as", "at", "by", "an", "if", "no"]);
+
+/**
+ * Prose words: three letters or more (or a short English word) outside LaTeX commands,
+ * `\text{}`-like wrappers and environment names, other than units and "percent".
+ */
 function proseWords(text: string): string[] {
-  const words = text.replace(/\\[A-Za-z]+/g, "").match(/\b[A-Za-z']{3,}\b/g) ?? [];
+  const bare = text
+    .replace(/\\(?:begin|end)\{[A-Za-z*]+\}/g, "")
+    .replace(/\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mbox|operatorname)\{[^{}]*\}/g, "")
+    .replace(/\\[A-Za-z]+/g, "");
+  const words = bare.match(/\b[A-Za-z']{2,}\b/g) ?? [];
   return words.filter(
     (word) =>
+      (word.length >= 3 || shortProse.has(word.toLowerCase())) &&
       !/^(?:and|percent|percentage|pct|units?|meters?|miles?|inches|feet|degrees?|dollars?|cents?|hours?|minutes?|seconds?|days?|years?|cm|km|mph)$/i.test(
         word,
       ),
@@ -434,8 +452,7 @@ export function extractGoldAnswer(params: { label: string }): string {
   const label = params.label.trim();
   const group = joinAnswerGroup(lastBoxGroup({ text: label }));
   if (group !== undefined) return group;
-  const words = label.match(/\b[A-Za-z]{3,}\b/g) ?? [];
-  const isSolution = label.includes("\n") || words.length >= 6 || /answer/i.test(label);
+  const isSolution = label.includes("\n") || proseWords(label).length >= 4 || /answer/i.test(label);
   if (!isSolution) return label;
   const extraction = extractMathAnswer({ response: label, mode: "full" });
   return extraction.extracted ?? label;

@@ -132,9 +132,20 @@ function enclosesWhole(text: string, openLength: number, closeLength: number): b
   return depth === 0;
 }
 
-/** Items of a bracketed list; inside brackets ";" separates like "," ("(0;-2;6)"). */
+/**
+ * Items of a bracketed list; inside brackets ";" separates like "," ("(0;-2;6)"). An item
+ * `a \pm b` contributes its two values (`\{1 \pm \sqrt{5}, -2\}` has three elements).
+ */
 const commaItems = (inner: string) =>
-  splitTopLevel(inner, [",", ";"]).map((piece) => parseStructure({ latex: piece.text }));
+  flattenPlusMinus(splitTopLevel(inner, [",", ";"]).map((piece) => parseStructure({ latex: piece.text })));
+
+function flattenPlusMinus(items: AnswerStructure[]): AnswerStructure[] {
+  return items.flatMap((item) =>
+    item.kind === "list" && /\\(?:pm|mp)(?![A-Za-z])/.test(item.raw) && !item.raw.includes(",")
+      ? item.items
+      : [item],
+  );
+}
 
 /** `a \pm b` → the two values `a + b`, `a - b` (each `\pm` / `\mp` doubles the list). */
 function expandPlusMinus(text: string): string[] | undefined {
@@ -194,7 +205,11 @@ export function parseStructure(params: { latex: string }): AnswerStructure {
   }
   const parts = splitTopLevel(text, [","]);
   if (parts.length > 1) {
-    return { kind: "list", items: parts.map((piece) => parseStructure({ latex: piece.text })), raw: text };
+    return {
+      kind: "list",
+      items: flattenPlusMinus(parts.map((piece) => parseStructure({ latex: piece.text }))),
+      raw: text,
+    };
   }
   const relation = parseRelation(text);
   if (relation !== undefined) return relation;
