@@ -7,6 +7,7 @@
  */
 import { ComputeEngine } from "@cortex-js/compute-engine";
 import { Random } from "@posttrain/core";
+import { compileReal } from "./fast-evaluate.js";
 
 type Expression = NonNullable<ReturnType<ComputeEngine["parse"]>>;
 
@@ -238,6 +239,34 @@ function testPoints(symbols: string[], seed: string): Array<Record<string, numbe
   });
 }
 
+/**
+ * Values of both sides at a point: plain doubles through {@link compileReal} when both compile
+ * and are real there, else the CAS (complex values, functions outside the fast subset).
+ */
+function pointEvaluator(
+  gold: Expression,
+  answer: Expression,
+): (point: Record<string, number>) => [Complex | undefined, Complex | undefined] {
+  const fastGold = compileReal(gold.json);
+  const fastAnswer = compileReal(answer.json);
+  return (point) => {
+    if (fastGold !== undefined && fastAnswer !== undefined) {
+      try {
+        const first = fastGold(point);
+        const second = fastAnswer(point);
+        if (Number.isFinite(first) && Number.isFinite(second))
+          return [
+            { re: first, im: 0 },
+            { re: second, im: 0 },
+          ];
+      } catch {
+        // A variable the fast path does not know: the CAS decides.
+      }
+    }
+    return [numericValue(gold.subs(point)), numericValue(answer.subs(point))];
+  };
+}
+
 /** Math-Verify rounds both sides to 6 decimals when either is a decimal literal. */
 export const decimalPlaces = 6;
 
@@ -264,11 +293,14 @@ function expressionsEquivalent(
     return { equivalent: decimals && roundedEqual(first, second), method: "cas_numeric_rounded" };
   }
   // Symbolic first: the canonical difference (compute-engine folds like terms) is 0.
-  if (JSON.stringify(gold.sub(answer).json) === "0") return { equivalent: true, method: "cas_symbolic" };
+  // (Only for small trees: the CAS's subtraction costs tens of milliseconds on large ones.)
+  const small = JSON.stringify(gold.json).length + JSON.stringify(answer.json).length < 240;
+  if (small && JSON.stringify(gold.sub(answer).json) === "0")
+    return { equivalent: true, method: "cas_symbolic" };
   let agreed = 0;
+  const value = pointEvaluator(gold, answer);
   for (const point of testPoints(goldSymbols, seed)) {
-    const first = numericValue(gold.subs(point));
-    const second = numericValue(answer.subs(point));
+    const [first, second] = value(point);
     if (first === undefined || second === undefined) continue;
     if (!close(first, second)) return { equivalent: false, method: "cas_identity_test" };
     agreed += 1;
@@ -342,9 +374,9 @@ export function casProportional(params: { gold: string; answer: string; positive
     return { equivalent: false, method: "cas_different_variables" };
   let ratio: Complex | undefined;
   let agreed = 0;
+  const value = pointEvaluator(gold.expression, answer.expression);
   for (const point of testPoints(symbols, `${params.gold}\u0000${params.answer}`)) {
-    const first = numericValue(gold.expression.subs(point));
-    const second = numericValue(answer.expression.subs(point));
+    const [first, second] = value(point);
     if (first === undefined || second === undefined) continue;
     const scale = second.re * second.re + second.im * second.im;
     if (scale < 1e-18) {

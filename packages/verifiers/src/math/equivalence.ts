@@ -41,6 +41,10 @@ const withoutSpaces = (text: string) => text.replace(/\s+/g, "");
 
 function scalarEquivalent(gold: string, answer: string, budget: Budget): MathEquivalence {
   if (withoutSpaces(gold) === withoutSpaces(answer)) return { equivalent: true, method: "normalized" };
+  // Two integers: exact comparison, no CAS (a set of many integers stays cheap).
+  const integer = /^\s*[-+]?\d{1,300}\s*$/;
+  if (integer.test(gold) && integer.test(answer))
+    return { equivalent: BigInt(gold.trim()) === BigInt(answer.trim()), method: "integer" };
   if (/^[A-Za-z][A-Za-z ]+$/.test(gold) && gold.toLowerCase() === answer.toLowerCase()) {
     return { equivalent: true, method: "text_case_insensitive" };
   }
@@ -76,7 +80,6 @@ function unorderedEquivalent(
   const gold = distinctItems(goldItems);
   const answer = distinctItems(answerItems);
   if (gold.length !== answer.length) return false;
-  const used = new Array<boolean>(answer.length).fill(false);
   const cache = new Map<string, boolean>();
   const pairEquivalent = (goldIndex: number, answerIndex: number) => {
     const key = `${goldIndex}:${answerIndex}`;
@@ -91,17 +94,36 @@ function unorderedEquivalent(
     }
     return value;
   };
-  const assign = (goldIndex: number): boolean => {
-    if (goldIndex === gold.length) return true;
-    for (let answerIndex = 0; answerIndex < answer.length; answerIndex += 1) {
-      if (used[answerIndex] || !pairEquivalent(goldIndex, answerIndex)) continue;
-      used[answerIndex] = true;
-      if (assign(goldIndex + 1)) return true;
-      used[answerIndex] = false;
+  // Answer items written like the gold item are tried first, so a permuted copy of the gold
+  // costs one comparison per item instead of a quadratic number of CAS calls.
+  const keys = answer.map((item) => JSON.stringify(item).replace(/\s+/g, ""));
+  const order = gold.map((item) => {
+    const key = JSON.stringify(item).replace(/\s+/g, "");
+    const indices = answer.map((_, index) => index);
+    return [
+      ...indices.filter((index) => keys[index] === key),
+      ...indices.filter((index) => keys[index] !== key),
+    ];
+  });
+  // A perfect matching by augmenting paths (Kuhn): polynomial, at most n² pair comparisons
+  // (each cached), where backtracking over assignments could take exponential time.
+  const matchOf = new Array<number>(answer.length).fill(-1);
+  const augment = (goldIndex: number, visited: boolean[]): boolean => {
+    for (const answerIndex of order[goldIndex] ?? []) {
+      if (visited[answerIndex] || !pairEquivalent(goldIndex, answerIndex)) continue;
+      visited[answerIndex] = true;
+      const previous = matchOf[answerIndex] ?? -1;
+      if (previous < 0 || augment(previous, visited)) {
+        matchOf[answerIndex] = goldIndex;
+        return true;
+      }
     }
     return false;
   };
-  return assign(0);
+  for (let goldIndex = 0; goldIndex < gold.length; goldIndex += 1) {
+    if (!augment(goldIndex, new Array<boolean>(answer.length).fill(false))) return false;
+  }
+  return true;
 }
 
 function orderedEquivalent(gold: AnswerStructure[], answer: AnswerStructure[], budget: Budget): boolean {
