@@ -120,6 +120,30 @@ const pathological: Array<{ verifier: string; name: string; row: VerifyRow }> = 
     name: "minerva-prefix-190kB",
     row: { response: "Final Answer: The final answer is ".repeat(5_600), ground_truth: "6" },
   },
+  {
+    verifier: "math",
+    name: "set-of-40-wrong-radicals",
+    row: {
+      response: `$\\boxed{\\{${Array.from({ length: 40 }, (_, index) => `\\sqrt{${index + 2}}+\\frac{1}{${index + 3}}`).join(", ")}\\}}$`,
+      ground_truth: `\\{${Array.from({ length: 40 }, (_, index) => `\\sqrt{${index + 3}}+\\frac{1}{${index + 2}}`).join(", ")}\\}`,
+    },
+  },
+  {
+    verifier: "math",
+    name: "500-joined-boxes",
+    row: {
+      response: Array.from({ length: 500 }, (_, index) => `\\boxed{x^{${index}}}`).join(", "),
+      ground_truth: "x^{2}",
+    },
+  },
+  {
+    verifier: "math",
+    name: "relation-chain-of-40",
+    row: {
+      response: `$\\boxed{${Array.from({ length: 40 }, (_, index) => `x_{${index}}`).join(" < ")}}$`,
+      ground_truth: "x < 1",
+    },
+  },
   { verifier: "gsm8k", name: "digits-190kB", row: { response: "1 ".repeat(95_000), ground_truth: "2" } },
 ];
 
