@@ -1,7 +1,9 @@
 // `pnpm bench:verifiers`: checks per second per registered verifier through `verify` on a
 // warm 2-worker pool (the RLVR setting), the pool's start-up time, and the worst-case
 // latency of one check over the adversarial inputs (every adversarial probe plus the
-// pathological set below), each bounded by the pool's hard timeout. No reference runs
+// pathological set below), each bounded by the pool's hard timeout, and the `math` row on
+// hard but honest inputs (throughput and worst latency; `--hard-repeats=N`). `--verifiers=a,b`
+// runs only those verifiers' rows. No reference runs
 // beside it: open-instruct's math check needs sympy's LaTeX parser (antlr4), which Debian's
 // python3-sympy here lacks, and pip is unreachable.
 import { existsSync, readFileSync } from "node:fs";
