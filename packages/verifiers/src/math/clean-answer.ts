@@ -79,7 +79,59 @@ const unitWords = new Set([
   "sqft",
   "cubic",
   "per",
+  // From latex2sympy2_extended's unit list (plurals are accepted below).
+  "digit",
+  "pound",
+  "meal",
+  "edge",
+  "student",
+  "child",
+  "children",
+  "mile",
+  "acre",
+  "gallon",
+  "gal",
+  "month",
+  "yr",
+  "rupee",
+  "rs",
+  "ohm",
+  "hectare",
+  "kmh",
+  "kmph",
+  "mtr",
+  "cc",
+  "toy",
+  "coin",
+  "tile",
+  "men",
+  "women",
+  "man",
+  "woman",
+  "minute",
+  "second",
+  "week",
+  "year",
+  "liter",
+  "litre",
+  "centimeter",
+  "kilometer",
+  "millimeter",
+  "gram",
+  "kilogram",
+  "ounce",
+  "yard",
+  "sqm",
 ]);
+
+/** A unit word, singular or plural ("miles", "inches"). */
+function isUnitWord(word: string): boolean {
+  const lower = word.toLowerCase();
+  return (
+    unitWords.has(lower) ||
+    (lower.length > 3 && (unitWords.has(lower.replace(/e?s$/, "")) || unitWords.has(lower.slice(0, -1))))
+  );
+}
 
 const wrapperCommands = [
   "\\text",
@@ -133,7 +185,7 @@ function dropTrailingUnits(text: string): string {
     const match = /^(.*?[\d}).\s])\s*([A-Za-z]+)(\^\{?[23]\}?|[²³])?\.?$/.exec(result);
     if (match === null) break;
     const word = match[2] ?? "";
-    if (!unitWords.has(word.toLowerCase())) break;
+    if (!isUnitWord(word)) break;
     const before = (match[1] ?? "").trim();
     if (before === "" || (!/[\d}]$/.test(before) && !/\b[A-Za-z]+$/.test(before))) break;
     result = before;
