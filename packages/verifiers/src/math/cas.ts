@@ -7,7 +7,7 @@
  */
 import { ComputeEngine } from "@cortex-js/compute-engine";
 import { Random } from "@posttrain/core";
-import { compileReal } from "./fast-evaluate.js";
+import { compileReal, type RealFunction } from "./fast-evaluate.js";
 
 type Expression = NonNullable<ReturnType<ComputeEngine["parse"]>>;
 
@@ -122,8 +122,22 @@ export type CasParse =
   | { kind: "invalid"; json: Json }
   | { kind: "unsafe"; reason: string; json: Json };
 
-/** Parses LaTeX without evaluating anything, then canonicalises only when safe. */
+/** Recent parses by LaTeX text: a set of n items is compared n² times, but parsed n times. */
+const parseCache = new Map<string, CasParse>();
+const parseCacheSize = 512;
+
+/** Parses LaTeX without evaluating anything, then canonicalises only when safe (memoised). */
 export function parseLatex(params: { latex: string }): CasParse {
+  const cached = parseCache.get(params.latex);
+  if (cached !== undefined) return cached;
+  const parsed = parseUncached(params.latex);
+  if (parseCache.size >= parseCacheSize) parseCache.clear();
+  parseCache.set(params.latex, parsed);
+  return parsed;
+}
+
+function parseUncached(latex: string): CasParse {
+  const params = { latex };
   const raw = computeEngine().parse(params.latex, { form: "raw" });
   const rawJson = raw.json;
   if (containsError(rawJson) || !raw.isValid) return { kind: "invalid", json: rawJson };
@@ -168,8 +182,15 @@ const constants = new Set([
   "ComplexInfinity",
 ]);
 
+const symbolsCache = new WeakMap<Expression, string[]>();
+
 function freeSymbols(expression: Expression): string[] {
-  return [...new Set(expression.unknowns)].filter((name) => !constants.has(name)).sort();
+  let symbols = symbolsCache.get(expression);
+  if (symbols === undefined) {
+    symbols = [...new Set(expression.unknowns)].filter((name) => !constants.has(name)).sort();
+    symbolsCache.set(expression, symbols);
+  }
+  return symbols;
 }
 
 /** Ordered containers compared element by element (vectors, matrices). */
@@ -239,6 +260,18 @@ function testPoints(symbols: string[], seed: string): Array<Record<string, numbe
   });
 }
 
+const compiledCache = new WeakMap<Expression, RealFunction | null>();
+
+/** The expression compiled for double evaluation (memoised), or undefined outside the subset. */
+function compiled(expression: Expression): RealFunction | undefined {
+  let value = compiledCache.get(expression);
+  if (value === undefined) {
+    value = compileReal(expression.json) ?? null;
+    compiledCache.set(expression, value);
+  }
+  return value ?? undefined;
+}
+
 /**
  * Values of both sides at a point: plain doubles through {@link compileReal} when both compile
  * and are real there, else the CAS (complex values, functions outside the fast subset).
@@ -247,8 +280,8 @@ function pointEvaluator(
   gold: Expression,
   answer: Expression,
 ): (point: Record<string, number>) => [Complex | undefined, Complex | undefined] {
-  const fastGold = compileReal(gold.json);
-  const fastAnswer = compileReal(answer.json);
+  const fastGold = compiled(gold);
+  const fastAnswer = compiled(answer);
   return (point) => {
     if (fastGold !== undefined && fastAnswer !== undefined) {
       try {
@@ -292,11 +325,10 @@ function expressionsEquivalent(
     if (close(first, second)) return { equivalent: true, method: "cas_numeric" };
     return { equivalent: decimals && roundedEqual(first, second), method: "cas_numeric_rounded" };
   }
-  // Symbolic first: the canonical difference (compute-engine folds like terms) is 0.
-  // (Only for small trees: the CAS's subtraction costs tens of milliseconds on large ones.)
-  const small = JSON.stringify(gold.json).length + JSON.stringify(answer.json).length < 240;
-  if (small && JSON.stringify(gold.sub(answer).json) === "0")
-    return { equivalent: true, method: "cas_symbolic" };
+  // The canonical forms are already known to differ (checked by the caller). Random points
+  // decide; the symbolic check (a zero canonical difference: compute-engine folds like terms)
+  // is the fallback where too few points evaluate, and only for small trees (the CAS's
+  // subtraction costs milliseconds, too much for every pair of a large set).
   let agreed = 0;
   const value = pointEvaluator(gold, answer);
   for (const point of testPoints(goldSymbols, seed)) {
@@ -305,7 +337,11 @@ function expressionsEquivalent(
     if (!close(first, second)) return { equivalent: false, method: "cas_identity_test" };
     agreed += 1;
   }
-  return { equivalent: agreed >= minimumAgreeingPoints, method: "cas_identity_test" };
+  if (agreed >= minimumAgreeingPoints) return { equivalent: true, method: "cas_identity_test" };
+  const small = JSON.stringify(gold.json).length + JSON.stringify(answer.json).length < 240;
+  if (small && JSON.stringify(gold.sub(answer).json) === "0")
+    return { equivalent: true, method: "cas_symbolic" };
+  return { equivalent: false, method: "cas_identity_test" };
 }
 
 export interface CasVerdict {
