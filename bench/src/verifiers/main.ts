@@ -263,6 +263,13 @@ const mathHard: Array<{ name: string; row: VerifyRow }> = [
     },
   },
   {
+    name: "set-of-64-expressions-permuted",
+    row: {
+      response: `$\\boxed{\\{${Array.from({ length: 64 }, (_, index) => `${64 - index}+x`).join(", ")}\\}}$`,
+      ground_truth: `\\{${Array.from({ length: 64 }, (_, index) => `x+${index + 1}`).join(", ")}\\}`,
+    },
+  },
+  {
     name: "interval-union-from-inequality",
     row: {
       response:
