@@ -68,6 +68,11 @@ describe("extraction", () => {
       ["Since $25<30<36$ we find the value is $\\boxed{14{,}916}$ indeed.", "So $\\boxed{14916}$", 1],
       ["Since $25<30<36$ we find the value is $\\boxed{14{,}916}$ indeed.", "So $\\boxed{14915}$", 0],
       ["$\\boxed{1}\\boxed{2}$", "$\\boxed{1,2}$", 1],
+      [
+        "so $d = \\boxed{15\\frac{39}{40}},$ or $\\boxed{\\frac{639}{40}}$ inches.",
+        "$\\boxed{\\frac{639}{40}}$",
+        1,
+      ],
       ["$\\boxed{1}\\boxed{2}$", "$\\boxed{1,3}$", 0],
     ]);
   });

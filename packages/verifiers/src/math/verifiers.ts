@@ -56,6 +56,14 @@ function findConflict(
   return undefined;
 }
 
+/** The gold of a `math` label; a group of boxes that all say the same is that one answer. */
+function goldAnswer(label: string, context: VerifyContext): string {
+  const group = lastBoxGroup({ text: label });
+  if (group.length > 1 && findConflict(group, context) === undefined)
+    return group[group.length - 1] as string;
+  return extractGoldAnswer({ label });
+}
+
 function judge(params: {
   response: string;
   label: string;
@@ -64,7 +72,7 @@ function judge(params: {
 }): VerifierResult {
   const { response, mode } = params;
   const context = mode === "full" ? boundedContext(params.context) : params.context;
-  const label = mode === "full" ? extractGoldAnswer({ label: params.label }) : params.label;
+  const label = mode === "full" ? goldAnswer(params.label, context) : params.label;
   const extraction = extractMathAnswer({ response, mode });
   const details: Record<string, unknown> = {
     extracted: extraction.extracted ?? null,
