@@ -111,9 +111,12 @@ export function extractBoxedContents(params: { text: string }): string[] {
   return scanBoxes(params.text).map((box) => box.content);
 }
 
-/** Text allowed between boxes of one answer set: `,`, "and", "or", `$`, `\(`/`\)`, spaces. */
+/**
+ * Text allowed between boxes of one answer set: `,`, "and", "or", `$`, `\(`/`\)`, spacing, and
+ * the name of the next value (`x = \boxed{2}` and `y = \boxed{3}`).
+ */
 const boxJoiner =
-  /^(?:\s|\$|\\[()[\]]|,|\\[,;:! ]|\\q?quad(?![A-Za-z])|\band\b|\bor\b|\\(?:text|textnormal|mbox)\{\s*(?:and|or|,)?\s*\})*$/;
+  /^(?:\s|\$|\\[()[\]]|,|\\[,;:! ]|\\q?quad(?![A-Za-z])|\band\b|\bor\b|\\(?:text|textnormal|mbox)\{\s*(?:and|or|,)?\s*\}|(?:\b[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?\s*=)*$/;
 
 /**
  * The last group of boxes that together state one answer: consecutive boxes separated only

@@ -120,6 +120,9 @@ describe("sets, tuples and lists", () => {
       ["1, 2", "$\\boxed{1}$ and $\\boxed{2}$", 1],
       ["\\{1,2,3\\}", "\\boxed{1},\\boxed{2},\\boxed{3}", 1],
       ["(2, 2), (6, 2)", "$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$", 1],
+      ["x=2, y=3", "so $x = \\boxed{2}$ and $y = \\boxed{3}$", 1],
+      ["2, 3", "so $x = \\boxed{2}$ and $y = \\boxed{3}$", 1],
+      ["3", "so $x = \\boxed{2}$ and $y = \\boxed{3}$", 0],
       ["2", "$\\boxed{1}$ and $\\boxed{2}$", 0],
       ["6", "It is $\\boxed{5}$ or maybe $\\boxed{6}$.", 0],
     ]);
