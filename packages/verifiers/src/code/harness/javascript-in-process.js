@@ -1,18 +1,9 @@
-/**
- * The trusted JavaScript harness run with `node -e` inside every sandboxed JavaScript (and
- * transpiled TypeScript) process. Same protocol as the Python prelude (see
- * python-prelude.ts): it reads `{ nonce, mode, program, test }` from fd 3 before any
- * untrusted code runs, captures `fs.writeSync`, `process.reallyExit` and `node:assert`
- * first, compiles the test before the program runs, and reports
- * `<nonce> <status> <assertions> <reason> <hex detail>` on fd 3.
- *
- * The program runs as a classic script (`vm.Script#runInThisContext`), so its top-level
- * declarations are visible to the test; `require`, `module` and `exports` are provided.
- * The test is the body of `async function (assert) { … }` and receives a frozen `assert`
- * built from `node:assert` (whose comparisons use Node's internal primordials, so the
- * program cannot monkeypatch them) that counts the assertions that ran and held.
- */
-export const javascriptPrelude = String.raw`
+// The in-process JavaScript referee of the code sandbox (loaded by ../harness.ts at module
+// load and run with `node -e` by the Python harness after it has isolated the process).
+// It reads { nonce, mode, program, test } from fd 3 before any untrusted code runs,
+// captures fs.writeSync, process.reallyExit and node:assert first, compiles the test before
+// the program runs, and reports `<nonce> <status> <assertions> <reason> <hex detail>` on fd 3.
+// The program and this referee share one process (see ../README.md for what that allows).
 "use strict";
 (() => {
   const fs = require("node:fs");
@@ -143,7 +134,7 @@ export const javascriptPrelude = String.raw`
   trustedAssert.strict = trustedAssert;
   freeze(trustedAssert);
 
-  // Defined before the program runs; it only uses \`await\` on native promises (immune to a
+  // Defined before the program runs; it only uses `await` on native promises (immune to a
   // patched Promise.prototype.then) and captured functions.
   const runTest = async () => {
     try {
@@ -201,4 +192,3 @@ export const javascriptPrelude = String.raw`
 
   runTest();
 })();
-`;
