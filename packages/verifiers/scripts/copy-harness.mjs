@@ -6,5 +6,6 @@ const source = new URL("../src/code/harness/", import.meta.url);
 const target = new URL("../dist/code/harness/", import.meta.url);
 mkdirSync(target, { recursive: true });
 for (const name of readdirSync(source)) {
-  if (name.endsWith(".py") || name.endsWith(".js")) copyFileSync(new URL(name, source), new URL(name, target));
+  if (name.endsWith(".py") || name.endsWith(".js"))
+    copyFileSync(new URL(name, source), new URL(name, target));
 }

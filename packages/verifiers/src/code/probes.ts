@@ -1,4 +1,5 @@
 import type { VerifierProbe } from "../types.js";
+import { attackProbes } from "./attack-probes.js";
 
 const python = (code: string) => `Here is my solution.\n\n\`\`\`python\n${code}\n\`\`\``;
 
@@ -35,6 +36,7 @@ function honest(
  * 0; each honest response is a legitimate solution that must score 1.
  */
 export const codeProbes: VerifierProbe[] = [
+  ...attackProbes,
   adversarial(
     "code",
     "sys_exit_before_asserts",

@@ -10,7 +10,11 @@ import {
   sandboxLimitsSchema,
 } from "./limits.js";
 import { outputsMatch } from "./output-compare.js";
-import { type HarnessMessage, runSandboxedProcess, type SandboxedProcessResult } from "./sandboxed-process.js";
+import {
+  type HarnessMessage,
+  runSandboxedProcess,
+  type SandboxedProcessResult,
+} from "./sandboxed-process.js";
 import { createTaskPool, type TaskPool } from "./task-pool.js";
 import { transpileTypeScript } from "./typescript.js";
 
@@ -129,7 +133,9 @@ function interpretOutcome(params: {
   if (report !== null && report.status === "failed") return fail(report.reason);
   if (result.exitCode === 113) return fail("program_syntax_error");
   if (result.exitCode === 114)
-    return fail(/ModuleNotFoundError|No module named/.test(result.stderrTail) ? "missing_module" : "program_error");
+    return fail(
+      /ModuleNotFoundError|No module named/.test(result.stderrTail) ? "missing_module" : "program_error",
+    );
   if (result.exitCode !== 0) return fail(result.signal !== null ? "killed" : "program_exit");
   if (!outputsMatch({ actual: result.stdout, expected: test.output })) return fail("wrong_output");
   return { ...base, passed: true, reason: "ok" };

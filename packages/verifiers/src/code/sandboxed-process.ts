@@ -155,10 +155,15 @@ export async function runSandboxedProcess(params: {
     await chmod(directory, 0o700);
     if (userId !== null) await chown(directory, userId, userId);
     const nonce = randomBytes(24).toString("hex");
-    const command = isolation.networkNamespace && isolation.tools.unshare !== null ? isolation.tools.unshare : params.python.executable;
+    const command =
+      isolation.networkNamespace && isolation.tools.unshare !== null
+        ? isolation.tools.unshare
+        : params.python.executable;
     const harnessArguments = [params.python.executable, "-I", "-B", "-c", pythonHarness];
     const args =
-      command === params.python.executable ? harnessArguments.slice(1) : [...isolation.namespaceArguments, ...harnessArguments];
+      command === params.python.executable
+        ? harnessArguments.slice(1)
+        : [...isolation.namespaceArguments, ...harnessArguments];
     const child = spawn(command, args, {
       cwd: directory,
       env: sandboxEnvironment(isolation.privateTemporaryMounts ? "/tmp" : directory),
@@ -168,25 +173,27 @@ export async function runSandboxedProcess(params: {
     const javascript = params.runtime.language === "javascript";
     const setup =
       isolation.networkNamespace || userId !== null
-      ? {
-          root: isolation.privateTemporaryMounts,
-          tmpfsMegabytes: temporaryMegabytes(limits),
-          programUserId: userId,
-          refereeUserId,
-          seccomp: isolation.seccomp,
-          extraReadOnly: [
-            ...interpreterPrefix(params.python.executable),
-            ...(javascript ? interpreterPrefix(params.runtime.executable) : []),
-          ],
-        }
-      : null;
+        ? {
+            root: isolation.privateTemporaryMounts,
+            tmpfsMegabytes: temporaryMegabytes(limits),
+            programUserId: userId,
+            refereeUserId,
+            seccomp: isolation.seccomp,
+            extraReadOnly: [
+              ...interpreterPrefix(params.python.executable),
+              ...(javascript ? interpreterPrefix(params.runtime.executable) : []),
+            ],
+          }
+        : null;
     const first = Buffer.from(
       JSON.stringify({
         mode: params.message.mode,
         program: javascript ? "" : params.message.program,
         limits: params.message.limits,
         setup,
-        ...(javascript ? { node: params.runtime.executable, javascriptHarness: javascriptInProcessHarness } : {}),
+        ...(javascript
+          ? { node: params.runtime.executable, javascriptHarness: javascriptInProcessHarness }
+          : {}),
       }),
       "utf8",
     );

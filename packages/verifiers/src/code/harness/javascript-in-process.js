@@ -4,7 +4,7 @@
 // captures fs.writeSync, process.reallyExit and node:assert first, compiles the test before
 // the program runs, and reports `<nonce> <status> <assertions> <reason> <hex detail>` on fd 3.
 // The program and this referee share one process (see ../README.md for what that allows).
-"use strict";
+
 (() => {
   const fs = require("node:fs");
   const vm = require("node:vm");
@@ -66,7 +66,10 @@
       text = "<unprintable>";
     }
     const hexed = BufferFrom(text, "utf8").subarray(0, 4000).toString("hex") || "-";
-    const line = BufferFrom(nonce + " " + status + " " + assertions + " " + reason + " " + hexed + "\n", "latin1");
+    const line = BufferFrom(
+      nonce + " " + status + " " + assertions + " " + reason + " " + hexed + "\n",
+      "latin1",
+    );
     let offset = 0;
     while (offset < line.length) {
       try {
@@ -79,7 +82,8 @@
   };
   const describe = (error) => {
     try {
-      if (error && typeof error === "object" && "name" in error) return StringOf(error.name) + ": " + StringOf(error.message);
+      if (error && typeof error === "object" && "name" in error)
+        return StringOf(error.name) + ": " + StringOf(error.message);
       return StringOf(error);
     } catch {
       return "<unprintable error>";
@@ -94,7 +98,10 @@
   let testFunction = null;
   if (mode === "assert") {
     try {
-      testFunction = new Script("(async function (assert) {\n" + message.test + "\n})", { filename: "test.js", lineOffset: -1 }).runInThisContext();
+      testFunction = new Script("(async function (assert) {\n" + message.test + "\n})", {
+        filename: "test.js",
+        lineOffset: -1,
+      }).runInThisContext();
     } catch (error) {
       report("failed", 0, "test_syntax_error", describe(error));
       reallyExit(3);
@@ -114,7 +121,7 @@
   let assertions = 0;
   const counting = (name) => {
     const original = nodeAssert[name];
-    return function (...args) {
+    return (...args) => {
       const result = reflectApply(original, nodeAssert, args);
       if (result && typeof result.then === "function" && (name === "rejects" || name === "doesNotReject")) {
         return result.then((value) => {
@@ -127,7 +134,25 @@
     };
   };
   const trustedAssert = counting("ok");
-  for (const name of ["ok", "equal", "notEqual", "strictEqual", "notStrictEqual", "deepEqual", "notDeepEqual", "deepStrictEqual", "notDeepStrictEqual", "throws", "doesNotThrow", "rejects", "doesNotReject", "match", "doesNotMatch", "fail", "ifError"]) {
+  for (const name of [
+    "ok",
+    "equal",
+    "notEqual",
+    "strictEqual",
+    "notStrictEqual",
+    "deepEqual",
+    "notDeepEqual",
+    "deepStrictEqual",
+    "notDeepStrictEqual",
+    "throws",
+    "doesNotThrow",
+    "rejects",
+    "doesNotReject",
+    "match",
+    "doesNotMatch",
+    "fail",
+    "ifError",
+  ]) {
     trustedAssert[name] = counting(name);
   }
   trustedAssert.AssertionError = AssertionError;

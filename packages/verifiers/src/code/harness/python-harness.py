@@ -400,6 +400,9 @@ def _ptg_serve_program(sock, program_source):
         _ptg_send(sock, ["failed", "program_syntax_error", _ptg_describe(error)])
         return 3
     del program_source
+    import builtins
+
+    pristine_builtins = dict(builtins.__dict__)
     program_globals = {"__name__": "__main__", "__builtins__": __builtins__, "__doc__": None}
     try:
         exec(code, program_globals)
@@ -414,6 +417,9 @@ def _ptg_serve_program(sock, program_source):
         _ptg_send(sock, ["failed", reason, _ptg_describe(error)])
         return 1
     _ptg_flush()
+    # Builtins the program patched would only break this server's replies (its own loss);
+    # restoring them keeps honest programs that patch builtins answering.
+    builtins.__dict__.update(pristine_builtins)
     names = {}
     for name, value in list(program_globals.items()):
         if name.startswith("__") or type(name) is not str:
@@ -545,13 +551,20 @@ def _ptg_referee(sock, nonce, test_source, program_pid):
             return ast.copy_location(ast.Expr(call), node)
 
     try:
-        tree = Counter().visit(ast.parse(test_source, "<posttrain-test>", "exec"))
+        parsed = ast.parse(test_source, "<posttrain-test>", "exec")
+        test_names = {node.id for node in ast.walk(parsed) if isinstance(node, ast.Name)}
+        tree = Counter().visit(parsed)
         ast.fix_missing_locations(tree)
         test_code = compile(tree, "<posttrain-test>", "exec", dont_inherit=True)
     except SyntaxError as error:
         finish("failed", "test_syntax_error", _ptg_describe(error))
 
-    first = _ptg_receive(sock, 64 << 20)
+    try:
+        first = _ptg_receive(sock, 64 << 20)
+    except OSError:
+        first = None
+    except Exception as error:
+        finish("failed", "protocol_error", "unreadable first message: " + _ptg_describe(error))
     if first is None:
         finish("failed", "program_exited_before_tests", "the program's process ended before the tests")
     if first[0] == "failed":
@@ -581,12 +594,19 @@ def _ptg_referee(sock, nonce, test_source, program_pid):
             reply = _ptg_receive(sock, 1 << 30)
         except OSError:
             reply = None
+        except Exception as error:
+            raise _PtgProtocolError("unreadable reply: " + _ptg_describe(error))
         if reply is None:
             raise _PtgProgramExited("the program's process ended during a call")
         if type(reply) is not list or not reply:
             raise _PtgProtocolError("malformed reply")
         if reply[0] == "ok" and len(reply) == 3 and type(reply[2]) is list and len(reply[2]) == len(arguments):
-            result = _ptg_decode(reply[1])
+            try:
+                result = _ptg_decode(reply[1])
+            except _PtgProtocolError:
+                raise
+            except Exception as error:
+                raise _PtgProtocolError("undecodable value: " + _ptg_describe(error))
             for argument, after in zip(arguments, reply[2]):
                 # In-place changes of list / dict / set arguments come back as data too.
                 if after is None:
@@ -681,6 +701,10 @@ def _ptg_referee(sock, nonce, test_source, program_pid):
         else:
             test_globals[name] = ProgramObject(name)
 
+    # A test that names a program-defined class or object needs it: decided before it runs.
+    for name in sorted(test_names):
+        if type(test_globals.get(name)) is ProgramObject:
+            finish("failed", "needs_in_process", "the test uses " + name + ", a program-defined class or object")
     try:
         exec(test_code, test_globals)
         ensure_boundary()
@@ -744,7 +768,20 @@ def _ptg_main():
     if node is not None:
         # JavaScript: the in-process Node referee reads frame 2 itself from fd 3.
         _ptg_become(program_user, limits)
-        os.execv(node, [node, "-e", javascript_harness])
+        # Node's permission model: no inspector (H8: it reads the referee's closures), no
+        # process.binding, no child processes or workers, writes only under /tmp.
+        os.execv(
+            node,
+            [
+                node,
+                "--experimental-permission",
+                "--allow-fs-read=*",
+                "--allow-fs-write=/tmp/*",
+                "--disable-warning=ExperimentalWarning",
+                "-e",
+                javascript_harness,
+            ],
+        )
 
     if mode == "stdio":
         os.close(3)

@@ -1,0 +1,69 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { attackProbes } from "./attack-probes.js";
+import { detectSandboxIsolation } from "./environment.js";
+import { codeStdioVerifier, codeVerifier } from "./verifiers.js";
+
+/**
+ * Issue 16's attacks H1–H9 and E1–E8 as probes: each scores 0 and leaves the host as it
+ * was (no SysV IPC object, file or process left behind). Against harness 1.0.0 (commit
+ * d3f8b3e, the in-process referee without a private root) these probes scored 1 (H1–H7,
+ * H9) or reached the host (E1–E8); H8 scored 1 there too (node:inspector). The run that
+ * showed it is recorded in the README ("Attack probes").
+ */
+const isolation = await detectSandboxIsolation();
+
+/** What a probe could leave on the host: SysV IPC keys, files in shared directories, sandbox-uid processes. */
+function hostState(): { ipc: string[]; files: string[]; processes: string[] } {
+  const ipc: string[] = [];
+  for (const kind of ["shm", "msg", "sem"]) {
+    const path = `/proc/sysvipc/${kind}`;
+    if (!existsSync(path)) continue;
+    for (const line of readFileSync(path, "utf8").trim().split("\n").slice(1)) {
+      const key = line.trim().split(/\s+/)[0];
+      if (key !== undefined) ipc.push(`${kind}:${key}`);
+    }
+  }
+  const files: string[] = [];
+  for (const directory of ["/run/lock", "/var/tmp", "/dev/shm", "/tmp"]) {
+    if (!existsSync(directory)) continue;
+    for (const name of readdirSync(directory))
+      if (name.startsWith("posttrain-e")) files.push(`${directory}/${name}`);
+  }
+  const processes: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (statSync(`/proc/${entry}`).uid >= 2_000_000_000) processes.push(entry);
+    } catch {
+      // gone while we looked
+    }
+  }
+  return { ipc: ipc.sort(), files: files.sort(), processes };
+}
+
+describe.skipIf(!isolation.networkNamespace)("issue 16 attack probes (score 0, host unchanged)", () => {
+  it("covers every attack of the issue", () => {
+    const names = attackProbes.map((probe) => probe.name.split("_")[0]);
+    for (const id of ["H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8", "H9"]) expect(names).toContain(id);
+    for (const id of ["E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8"]) expect(names).toContain(id);
+  });
+
+  it.each(attackProbes.map((probe) => [probe.name, probe] as const))("%s", async (_name, probe) => {
+    const before = hostState();
+    const verifier = probe.verifier === "code_stdio" ? codeStdioVerifier : codeVerifier;
+    const label = verifier.labelSchema.parse(probe.label) as never;
+    const result = await verifier.verify({
+      response: probe.response,
+      label,
+      context: { timeoutMilliseconds: 30_000 },
+    });
+    expect(result.score, JSON.stringify(result.details).slice(0, 600)).toBe(probe.expectedScore);
+    // Give the kernel a moment to reap the namespace's processes, then compare.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = hostState();
+    expect(after.ipc).toEqual(before.ipc);
+    expect(after.files).toEqual(before.files);
+    expect(after.processes).toEqual([]);
+  });
+});
