@@ -62,7 +62,8 @@ async function runAll(referee: "boundary" | "in_process") {
   return {
     seconds: (performance.now() - start) / 1000,
     passed: results.filter((result) => result.score === 1).length,
-    inProcess: results.filter((result) => result.outcomes.some((outcome) => outcome.mode === "in_process")).length,
+    inProcess: results.filter((result) => result.outcomes.some((outcome) => outcome.mode === "in_process"))
+      .length,
     sandbox: results[0]?.sandbox,
   };
 }
@@ -125,6 +126,8 @@ console.log(
   `  in-process referee (1.x mode, same isolation): ${inProcess.passed}/${rows.length} passed, best of 2: ${figures.inProcessSeconds} s`,
 );
 console.log(`  boundary / in-process: ${figures.boundaryCostRatio}x`);
-console.log(`  unhardened python: ${reference.passed}/${rows.length} passed in ${figures.referenceSeconds} s`);
+console.log(
+  `  unhardened python: ${reference.passed}/${rows.length} passed in ${figures.referenceSeconds} s`,
+);
 console.log(`  one sandboxed test, median of 9: ${figures.singleRunMedianMilliseconds} ms`);
 printResultLine(figures);

@@ -182,6 +182,11 @@ export async function runProgramTests(params: {
    * name as a class, so callers that want only the boundary's guarantee turn it off.
    */
   inProcessFallback?: boolean;
+  /**
+   * Python assert tests: `boundary` (default; in-process only as the fallback) or
+   * `in_process` for every test (the 1.x referee, for comparisons such as bench:code-sandbox).
+   */
+  referee?: "boundary" | "in_process";
 }): Promise<ProgramTestsResult> {
   const limits: SandboxLimits = parseWithSchema({
     schema: sandboxLimitsSchema,
@@ -265,7 +270,11 @@ export async function runProgramTests(params: {
         if (wallLeft() <= 0.05) return skippedOutcome(index, test, "deadline_exceeded");
         // JavaScript runs in-process for now (README: the JavaScript boundary is not built yet).
         const mode: ProgramTestOutcome["mode"] =
-          test.kind === "stdio" ? "stdio" : runtime.language === "javascript" ? "in_process" : "boundary";
+          test.kind === "stdio"
+            ? "stdio"
+            : runtime.language === "javascript" || params.referee === "in_process"
+              ? "in_process"
+              : "boundary";
         const result = await runOnce(test, mode, wallLeft());
         const outcome = interpretOutcome({ index, test, mode, result });
         if (outcome.reason !== "needs_in_process" || !inProcessFallback) return outcome;
