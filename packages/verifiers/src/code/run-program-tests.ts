@@ -268,13 +268,8 @@ export async function runProgramTests(params: {
           return wallSeconds;
         };
         if (wallLeft() <= 0.05) return skippedOutcome(index, test, "deadline_exceeded");
-        // JavaScript runs in-process for now (README: the JavaScript boundary is not built yet).
         const mode: ProgramTestOutcome["mode"] =
-          test.kind === "stdio"
-            ? "stdio"
-            : runtime.language === "javascript" || params.referee === "in_process"
-              ? "in_process"
-              : "boundary";
+          test.kind === "stdio" ? "stdio" : params.referee === "in_process" ? "in_process" : "boundary";
         const result = await runOnce(test, mode, wallLeft());
         const outcome = interpretOutcome({ index, test, mode, result });
         if (outcome.reason !== "needs_in_process" || !inProcessFallback) return outcome;

@@ -389,7 +389,7 @@ describe("javascript and typescript programs", () => {
       test: "assert.strictEqual(add(1, 2), 3);",
       language: "javascript",
     });
-    expect(outcome).toMatchObject({ passed: false, reason: "no_report" });
+    expect(outcome).toMatchObject({ passed: false, reason: "program_exited_before_tests" });
   });
 
   it("patching node:assert or the global assert does not reach the test", async () => {
@@ -504,5 +504,37 @@ describe("the value boundary", () => {
       test: "v = values()\nassert v == [2 ** 200, float('inf'), b'\\x00\\xff', {1, 2}, (1, 'a'), {'k': [None, True]}, frozenset([3])]\nassert type(v[4]) is tuple\nx = nan()\nassert x != x",
     });
     expect(outcome).toMatchObject({ passed: true, mode: "boundary", assertions: 3 });
+  });
+});
+
+describe("the JavaScript value boundary", () => {
+  it("refuses objects that are not plain data and a value whose valueOf is rigged", async () => {
+    const outcome = await runOne({
+      program:
+        "class Anything { valueOf() { return 3; } }\nfunction add(a, b) { return new Anything(); }\nfunction sneaky() { return new Proxy({}, { get: () => 3 }); }",
+      test: "assert.ok(add(1, 2) == 3);",
+      language: "javascript",
+    });
+    expect(outcome).toMatchObject({ passed: false, mode: "boundary", reason: "untrusted_value" });
+  });
+
+  it("passes plain values, in-place array changes and builtin errors across", async () => {
+    const outcome = await runOne({
+      program:
+        "function pairs(n) { return { n, list: [n, 2n ** 70n, -0, NaN], map: new Map([[1, 'a']]) }; }\nfunction push(xs) { xs.push(3); }\nfunction check(n) { if (n < 0) throw new RangeError('negative'); return n; }",
+      test: "assert.deepStrictEqual(pairs(1), { n: 1, list: [1, 2n ** 70n, -0, NaN], map: new Map([[1, 'a']]) });\nconst xs = [1];\npush(xs);\nassert.deepStrictEqual(xs, [1, 3]);\nassert.throws(() => check(-1), RangeError);",
+      language: "javascript",
+    });
+    expect(outcome).toMatchObject({ passed: true, mode: "boundary", assertions: 3 });
+  });
+
+  it("a test that constructs a program-defined class falls back to in-process, flagged", async () => {
+    const outcome = await runOne({
+      program:
+        "class Point { constructor(x, y) { this.x = x; this.y = y; } }\nfunction origin() { return new Point(0, 0); }",
+      test: "assert.deepStrictEqual(origin(), new Point(0, 0));",
+      language: "javascript",
+    });
+    expect(outcome).toMatchObject({ passed: true, mode: "in_process" });
   });
 });

@@ -7,7 +7,12 @@ import { dirname, join } from "node:path";
 import type { Duplex, Writable } from "node:stream";
 import { probeUserId, type SandboxInterpreter, type SandboxIsolation } from "./environment.js";
 import { CodeSandboxError } from "./errors.js";
-import { javascriptInProcessHarness, pythonHarness } from "./harness.js";
+import {
+  javascriptInProcessHarness,
+  javascriptProgramHarness,
+  javascriptRefereeHarness,
+  pythonHarness,
+} from "./harness.js";
 import type { SandboxLimits } from "./limits.js";
 
 /** What the trusted referee reported over fd 3 (only lines carrying the run's nonce count). */
@@ -185,21 +190,28 @@ export async function runSandboxedProcess(params: {
             ],
           }
         : null;
+    const javascriptBoundary = javascript && params.message.mode === "boundary";
     const first = Buffer.from(
       JSON.stringify({
         mode: params.message.mode,
-        program: javascript ? "" : params.message.program,
+        program: javascript && !javascriptBoundary ? "" : params.message.program,
         limits: params.message.limits,
         setup,
         ...(javascript
-          ? { node: params.runtime.executable, javascriptHarness: javascriptInProcessHarness }
+          ? {
+              node: params.runtime.executable,
+              javascriptHarness: javascriptInProcessHarness,
+              ...(javascriptBoundary
+                ? { javascriptProgram: javascriptProgramHarness, javascriptReferee: javascriptRefereeHarness }
+                : {}),
+            }
           : {}),
       }),
       "utf8",
     );
     const second = Buffer.from(
       JSON.stringify(
-        javascript
+        javascript && !javascriptBoundary
           ? {
               nonce,
               mode: params.message.mode === "stdio" ? "stdio" : "assert",

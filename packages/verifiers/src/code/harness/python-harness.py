@@ -736,6 +736,56 @@ def _ptg_referee(sock, nonce, test_source, program_pid):
 _PTG_PROGRAM_REASONS = ("program_syntax_error", "program_exited_before_tests", "program_error", "missing_module")
 
 
+# ---------------------------------------------------------------- JavaScript
+
+
+_PTG_NODE_FLAGS = [
+    # Node's permission model: no inspector (H8: it reads a referee's closures), no
+    # process.binding, no child processes or workers, writes only under /tmp.
+    "--experimental-permission",
+    "--allow-fs-read=*",
+    "--allow-fs-write=/tmp/*",
+    "--disable-warning=ExperimentalWarning",
+]
+
+
+def _ptg_javascript_boundary(node, extra, program_source, program_user, referee_user, limits):
+    """Fork: the child execs the program's Node process (source on fd 4, channel on fd 3), the
+    parent execs the referee's Node process (verifier on fd 3, channel on fd 4)."""
+    import socket
+
+    import fcntl
+
+    def place(descriptors):
+        """Moves each source descriptor to its target number, inheritable across exec."""
+        high = {target: fcntl.fcntl(source, fcntl.F_DUPFD_CLOEXEC, 100) for target, source in descriptors.items()}
+        for target, source in high.items():
+            os.dup2(source, target, inheritable=True)
+            os.close(source)
+        _ptg_close_fds(set(descriptors))
+
+    referee_end, program_end = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            referee_end.close()
+            source = os.memfd_create("program", 0)
+            os.write(source, program_source.encode("utf-8"))
+            os.lseek(source, 0, 0)
+            place({3: program_end.fileno(), 4: source})
+            _ptg_become(program_user, limits)
+            os.execv(node, [node] + _PTG_NODE_FLAGS + ["-e", extra["javascriptProgram"]])
+        except BaseException:
+            os._exit(71)
+    try:
+        program_end.close()
+        place({3: 3, 4: referee_end.fileno()})
+        _ptg_become(referee_user, limits)
+        os.execv(node, [node] + _PTG_NODE_FLAGS + ["-e", extra["javascriptReferee"]])
+    except BaseException:
+        os._exit(71)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -745,7 +795,9 @@ def _ptg_main():
     limits = message.get("limits") or {}
     setup = message.get("setup")
     program_source = message.get("program")
-    message_extra = {key: message[key] for key in ("node", "javascriptHarness") if key in message}
+    message_extra = {
+        key: message[key] for key in ("node", "javascriptHarness", "javascriptProgram", "javascriptReferee") if key in message
+    }
     del message
     program_user = referee_user = None
     try:
@@ -762,26 +814,14 @@ def _ptg_main():
     except BaseException:
         os._exit(71)
 
-    node = None
-    if "node" in message_extra:
-        node, javascript_harness = message_extra["node"], message_extra["javascriptHarness"]
+    node = message_extra.get("node")
+    if node is not None and mode == "boundary":
+        _ptg_javascript_boundary(node, message_extra, program_source, program_user, referee_user, limits)
     if node is not None:
+        javascript_harness = message_extra["javascriptHarness"]
         # JavaScript: the in-process Node referee reads frame 2 itself from fd 3.
         _ptg_become(program_user, limits)
-        # Node's permission model: no inspector (H8: it reads the referee's closures), no
-        # process.binding, no child processes or workers, writes only under /tmp.
-        os.execv(
-            node,
-            [
-                node,
-                "--experimental-permission",
-                "--allow-fs-read=*",
-                "--allow-fs-write=/tmp/*",
-                "--disable-warning=ExperimentalWarning",
-                "-e",
-                javascript_harness,
-            ],
-        )
+        os.execv(node, [node] + _PTG_NODE_FLAGS + ["-e", javascript_harness])
 
     if mode == "stdio":
         os.close(3)
