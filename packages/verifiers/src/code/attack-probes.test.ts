@@ -1,5 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attackProbes } from "./attack-probes.js";
 import { detectSandboxIsolation } from "./environment.js";
 import { codeStdioVerifier, codeVerifier } from "./verifiers.js";
@@ -43,6 +46,22 @@ function hostState(): { ipc: string[]; files: string[]; processes: string[] } {
 }
 
 describe.skipIf(!isolation.networkNamespace)("issue 16 attack probes (score 0, host unchanged)", () => {
+  // H9's setting: a world-readable input file holding the answers, named on a host process's
+  // command line (as `posttrain verify --input rows.jsonl` does), outside any temporary dir.
+  const answerKey = fileURLToPath(
+    new URL(`../../.h9-probe-${randomBytes(6).toString("hex")}.jsonl`, import.meta.url),
+  );
+  let holder: ChildProcess | undefined;
+  beforeAll(() => {
+    writeFileSync(answerKey, '{"ground_truth": ["assert add(1, 2) == 3", "assert add(-4, 4) == 0"]}\n');
+    chmodSync(answerKey, 0o644);
+    holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 120000)", answerKey], { stdio: "ignore" });
+  });
+  afterAll(() => {
+    holder?.kill("SIGKILL");
+    rmSync(answerKey, { force: true });
+  });
+
   it("covers every attack of the issue", () => {
     const names = attackProbes.map((probe) => probe.name.split("_")[0]);
     for (const id of ["H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8", "H9"]) expect(names).toContain(id);

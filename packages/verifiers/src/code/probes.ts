@@ -36,7 +36,6 @@ function honest(
  * 0; each honest response is a legitimate solution that must score 1.
  */
 export const codeProbes: VerifierProbe[] = [
-  ...attackProbes,
   adversarial(
     "code",
     "sys_exit_before_asserts",
@@ -238,4 +237,5 @@ export const codeProbes: VerifierProbe[] = [
     "JavaScript programs run with Node when the label says so",
     { tests: stdioLabel, language: "javascript" },
   ),
+  ...attackProbes,
 ];
