@@ -109,8 +109,11 @@ def _ptg_build_root(setup):
 
 def _ptg_bind(libc, source, target, read_only):
     _ptg_mount(libc, source.encode(), target.encode(), None, MS_BIND | MS_REC, None)
-    flags = MS_REMOUNT | MS_BIND | MS_NOSUID | (MS_RDONLY if read_only else 0)
-    _ptg_mount(libc, None, target.encode(), None, flags, None)
+    if not read_only:
+        return  # device nodes: the bind keeps the source's flags
+    # Keep the source's locked flags (a remount in a user namespace may not drop them).
+    kept = os.statvfs(source).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | 1024 | 2048 | 4096)
+    _ptg_mount(libc, None, target.encode(), None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_RDONLY | kept, None)
 
 
 def _ptg_seccomp(libc, ctypes):
@@ -196,6 +199,16 @@ def _ptg_apply_limits(limits):
 def _ptg_become(user, limits, no_new_privileges=True):
     """Drops to `user` for good (when root), then no-new-privileges and the rlimits."""
     ctypes, libc = _ptg_libc()
+    if user is None and os.geteuid() == 0:
+        # No uid switch (no root outside, or no setpriv): still root in the namespaces, so
+        # drop every capability (bounding set too, so an exec cannot regain them): no chroot
+        # escape, no ptrace of the referee, no mounts.
+        for capability in range(64):
+            libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        data = (ctypes.c_uint32 * 6)()
+        if libc.capset(header, data) != 0:
+            os._exit(71)
     if user is not None:
         os.setgroups([])
         os.setresgid(user, user, user)
