@@ -16,8 +16,8 @@ import { codeStdioVerifier, codeVerifier } from "./verifiers.js";
  */
 const isolation = await detectSandboxIsolation();
 
-/** What a probe could leave on the host: SysV IPC keys, files in shared directories, sandbox-uid processes. */
-function hostState(): { ipc: string[]; files: string[]; processes: string[] } {
+/** What a probe could leave on the host: SysV IPC keys and files in shared directories. */
+function hostState(): { ipc: string[]; files: string[] } {
   const ipc: string[] = [];
   for (const kind of ["shm", "msg", "sem"]) {
     const path = `/proc/sysvipc/${kind}`;
@@ -33,16 +33,23 @@ function hostState(): { ipc: string[]; files: string[]; processes: string[] } {
     for (const name of readdirSync(directory))
       if (name.startsWith("posttrain-e")) files.push(`${directory}/${name}`);
   }
-  const processes: string[] = [];
+  return { ipc: ipc.sort(), files: files.sort() };
+}
+
+/** Processes of sandbox uids (≥ 2·10⁹) as `pid:starttime`, so a reused pid is not the same process. */
+function sandboxProcesses(): string[] {
+  const found: string[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (statSync(`/proc/${entry}`).uid >= 2_000_000_000) processes.push(entry);
+      if (statSync(`/proc/${entry}`).uid < 2_000_000_000) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      found.push(`${entry}:${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`);
     } catch {
       // gone while we looked
     }
   }
-  return { ipc: ipc.sort(), files: files.sort(), processes };
+  return found;
 }
 
 describe.skipIf(!isolation.networkNamespace)("issue 16 attack probes (score 0, host unchanged)", () => {
@@ -68,6 +75,8 @@ describe.skipIf(!isolation.networkNamespace)("issue 16 attack probes (score 0, h
     for (const id of ["E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8"]) expect(names).toContain(id);
   });
 
+  const seenAfterProbes = new Set<string>();
+
   it.each(attackProbes.map((probe) => [probe.name, probe] as const))("%s", async (_name, probe) => {
     const before = hostState();
     const verifier = probe.verifier === "code_stdio" ? codeStdioVerifier : codeVerifier;
@@ -83,6 +92,12 @@ describe.skipIf(!isolation.networkNamespace)("issue 16 attack probes (score 0, h
     const after = hostState();
     expect(after.ipc).toEqual(before.ipc);
     expect(after.files).toEqual(before.files);
-    expect(after.processes).toEqual([]);
+    for (const process of sandboxProcesses()) seenAfterProbes.add(process);
+  });
+
+  it("no probe left a process behind (other test files' sandboxes end within their wall limit)", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const alive = new Set(sandboxProcesses());
+    expect([...seenAfterProbes].filter((process) => alive.has(process))).toEqual([]);
   });
 });
