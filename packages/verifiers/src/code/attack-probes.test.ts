@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -73,6 +73,27 @@ describe.skipIf(!isolation.networkNamespace)("issue 16 attack probes (score 0, h
     const names = attackProbes.map((probe) => probe.name.split("_")[0]);
     for (const id of ["H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8", "H9"]) expect(names).toContain(id);
     for (const id of ["E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8"]) expect(names).toContain(id);
+  });
+
+  it("E3: descriptors the verifier holds without close-on-exec never reach the program", () => {
+    // A Node process with two extra pipes (fds 3 and 4, inheritable) runs the sandbox, as a
+    // verifier started by a parent that leaks descriptors would.
+    const index = new URL("../../dist/code/index.js", import.meta.url).href;
+    const program =
+      "import os\nLEAKED = []\nfor fd in os.listdir('/proc/self/fd'):\n    try:\n        if int(fd) > 2 and os.readlink('/proc/self/fd/' + fd).startswith('pipe:'):\n            LEAKED.append(int(fd))\n    except OSError:\n        pass\ndef leaked():\n    return LEAKED";
+    const script = `import { runProgramTests } from ${JSON.stringify(index)};
+const result = await runProgramTests({ program: ${JSON.stringify(program)}, language: "python", tests: [{ kind: "assert", code: "assert leaked() == [], leaked()" }] });
+console.log(JSON.stringify(result.outcomes[0]));`;
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    const outcome = JSON.parse((child.stdout ?? "").trim().split("\n").pop() ?? "{}") as {
+      passed?: boolean;
+      detail?: string;
+    };
+    expect(outcome.passed, `${outcome.detail} ${child.stderr}`).toBe(true);
   });
 
   const seenAfterProbes = new Set<string>();
