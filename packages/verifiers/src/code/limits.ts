@@ -62,7 +62,7 @@ export function memoryBound(params: {
   let memoryBytes = Math.min(requested, Math.floor(budgetBytes / (maxProcesses + 1)));
   if (memoryBytes < floor) {
     memoryBytes = Math.min(requested, floor);
-    maxProcesses = Math.max(1, Math.floor(budgetBytes / memoryBytes) - 1);
+    maxProcesses = Math.max(1, Math.min(maxProcesses, Math.floor(budgetBytes / memoryBytes) - 1));
   }
   return { memoryBytes, maxProcesses, budgetBytes };
 }

@@ -698,6 +698,8 @@ def _ptg_referee(sock, nonce, test_source, program_pid):
     test_globals = {"__name__": "__main__", "__builtins__": builtins, "__doc__": None, "_ptg_assert": guard_assert}
     import importlib
 
+    if len(first[1]) > 100000:
+        finish("failed", "protocol_error", "too many names")
     for name, description in first[1].items():
         if type(name) is not str or type(description) is not list or not description:
             continue
@@ -705,7 +707,10 @@ def _ptg_referee(sock, nonce, test_source, program_pid):
         if kind == "function":
             test_globals[name] = Proxy(name)
         elif kind == "value" and len(description) == 2:
-            test_globals[name] = _ptg_decode(description[1])
+            try:
+                test_globals[name] = _ptg_decode(description[1])
+            except Exception as error:
+                finish("failed", "protocol_error", "undecodable value of " + name + ": " + _ptg_describe(error))
         elif kind == "module" and len(description) == 2 and type(description[1]) is str:
             try:
                 test_globals[name] = importlib.import_module(description[1])
