@@ -3,7 +3,7 @@ import { PosttrainError } from "@posttrain/core";
 /**
  * Stable codes of {@link DataError}:
  * - `data_spec_unpinned`: a spec names a branch or tag where a commit SHA is required
- * - `data_no_files`: no data file matches the spec's config/split/globs
+ * - `data_no_files`: no data file matches the spec's config/split/globs, or a local folder is missing
  * - `data_unsupported_format`: a file extension no reader handles
  * - `data_read_failed`: a data file could not be parsed (bad JSON line, corrupt Parquet)
  * - `data_expect_mismatch`: the files or row count differ from the spec's `expect`

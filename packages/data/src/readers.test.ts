@@ -76,4 +76,23 @@ describe("readers", () => {
       code: "data_unsupported_format",
     });
   });
+
+  it("says why a Parquet file cannot be read: size and missing footer magic", async () => {
+    const buffer = Buffer.from(
+      parquetWriteBuffer({ columnData: [{ name: "id", data: ["a", "b", "c"], type: "STRING" }] }),
+    );
+    const truncated = join(directory, "truncated-train.parquet");
+    writeFileSync(truncated, buffer.subarray(0, buffer.length - 20));
+    const expected = `could not read ${truncated}: file is ${(buffer.length - 20).toLocaleString("en-US")} bytes, footer magic PAR1 missing (truncated, or not a Parquet file)`;
+    await expect(readAll(truncated, 10)).rejects.toMatchObject({
+      code: "data_read_failed",
+      message: expected,
+    });
+    await expect(countRows({ path: truncated })).rejects.toMatchObject({ message: expected });
+    const tiny = join(directory, "tiny-train.parquet");
+    writeFileSync(tiny, "PAR1");
+    await expect(countRows({ path: tiny })).rejects.toMatchObject({
+      message: `could not read ${tiny}: file is 4 bytes, too short to be Parquet (at least 12 bytes)`,
+    });
+  });
 });

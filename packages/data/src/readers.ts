@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { createGunzip } from "node:zlib";
 import { RecordBatchReader, Table } from "apache-arrow";
@@ -36,6 +37,58 @@ function requireFormat(path: string): DataFileFormat {
     });
   }
   return format;
+}
+
+const parquetMagic = "PAR1";
+
+/**
+ * Why a Parquet file could not be read, in words a user can act on: its size and whether the
+ * `PAR1` magic that opens and closes every Parquet file is there (a missing footer magic is
+ * the mark of a truncated download or copy); otherwise the decoder's own message.
+ */
+export async function describeParquetFailure(params: { path: string; error: unknown }): Promise<string> {
+  const decoderMessage = (params.error as Error)?.message ?? String(params.error);
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(params.path, "r");
+    const { size } = await handle.stat();
+    const sizeText = `file is ${size.toLocaleString("en-US")} bytes`;
+    // A Parquet file is at least the 4-byte header magic, a 4-byte footer length and the footer magic.
+    if (size < 12) return `${sizeText}, too short to be Parquet (at least 12 bytes)`;
+    const head = Buffer.alloc(4);
+    const tail = Buffer.alloc(8);
+    await handle.read(head, 0, 4, 0);
+    await handle.read(tail, 0, 8, size - 8);
+    if (tail.subarray(4).toString("latin1") !== parquetMagic)
+      return `${sizeText}, footer magic ${parquetMagic} missing (truncated, or not a Parquet file)`;
+    if (head.toString("latin1") !== parquetMagic)
+      return `${sizeText}, header magic ${parquetMagic} missing (not a Parquet file)`;
+    const footerLength = tail.readUInt32LE(0);
+    if (footerLength + 12 > size)
+      return `${sizeText}, but its footer claims ${footerLength.toLocaleString("en-US")} bytes (corrupt footer)`;
+    return `${sizeText}: ${decoderMessage}`;
+  } catch (error) {
+    return `${(error as Error).message ?? String(error)}`;
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function readFailure(params: {
+  path: string;
+  format: DataFileFormat;
+  error: unknown;
+}): Promise<DataError> {
+  const reason =
+    params.format === "parquet"
+      ? await describeParquetFailure({ path: params.path, error: params.error })
+      : ((params.error as Error)?.message ?? String(params.error));
+  return new DataError({
+    code: "data_read_failed",
+    message: `could not read ${params.path}: ${reason}`,
+    cause: params.error,
+    details: { path: params.path, reason },
+  });
 }
 
 /**
@@ -100,12 +153,7 @@ export async function* readTableBatches(params: { path: string; batchRows?: numb
     if (rows.length > 0) yield tableFromRows(rows);
   } catch (error) {
     if (error instanceof DataError) throw error;
-    throw new DataError({
-      code: "data_read_failed",
-      message: `could not read ${path}`,
-      cause: error,
-      details: { path },
-    });
+    throw await readFailure({ path, format, error });
   }
 }
 
@@ -117,11 +165,7 @@ export async function countRows(params: { path: string }): Promise<number> {
       const metadata = await parquetMetadataAsync(await asyncBufferFromFile(params.path));
       return Number(metadata.num_rows);
     } catch (error) {
-      throw new DataError({
-        code: "data_read_failed",
-        message: `could not read ${params.path}`,
-        cause: error,
-      });
+      throw await readFailure({ path: params.path, format, error });
     }
   }
   let count = 0;

@@ -163,4 +163,11 @@ describe("local sources", () => {
     expect(message).toMatch(/data\/train\.jsonl: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/);
     expect(message).toMatch(/unexpected file data\/new-train\.jsonl/);
   });
+
+  it("names a missing local folder instead of leaking ENOENT", async () => {
+    const directory = join(mkdtempSync(join(tmpdir(), "posttrain-local-")), "absent");
+    const failure = await lockSpec({ spec: { kind: "local", directory } }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: "data_no_files" });
+    expect((failure as Error).message).toBe(`local dataset folder ${directory} does not exist`);
+  });
 });

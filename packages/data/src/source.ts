@@ -1,3 +1,4 @@
+import type { Dirent } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import { hashFile } from "@posttrain/core";
@@ -58,7 +59,23 @@ export function selectDataFiles(params: {
 }
 
 async function listLocal(directory: string): Promise<string[]> {
-  const entries = await readdir(directory, { recursive: true, withFileTypes: true });
+  let entries: Dirent[];
+  try {
+    entries = await readdir(directory, { recursive: true, withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DataError({
+      code: "data_no_files",
+      message:
+        code === "ENOENT"
+          ? `local dataset folder ${directory} does not exist`
+          : code === "ENOTDIR"
+            ? `local dataset ${directory} is not a folder`
+            : `could not list local dataset folder ${directory}: ${(error as Error).message}`,
+      cause: error,
+      details: { directory, reason: code ?? null },
+    });
+  }
   return entries
     .filter((entry) => entry.isFile())
     .map((entry) => relative(directory, join(entry.parentPath, entry.name)).split(sep).join("/"));
