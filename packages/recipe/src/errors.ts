@@ -2,10 +2,24 @@ import { PosttrainError } from "@posttrain/core";
 
 /** Every failure of the recipe package, with a stable snake_case code. */
 export type RecipeErrorCode =
-  /** The recipe module could not be found or imported, or exports no recipe. */
+  /** No installed recipe package of that name (the message suggests close local recipe folders). */
   | "recipe_not_found"
+  /** The reference is a path and nothing is there (the message suggests close names). */
+  | "recipe_path_not_found"
+  /** The recipe folder exists but holds no built module (`dist/recipe.js`): build it first. */
+  | "recipe_not_built"
+  /** The recipe module threw or failed to import. */
+  | "recipe_import_failed"
+  /** The recipe module exports no `recipe` (or default export). */
+  | "recipe_no_export"
   /** `recipe.lock.json` is missing where a run needs it (unpinned references, or `--frozen`). */
   | "recipe_lock_missing"
+  /** `recipe.lock.json` is not valid JSON (truncated or hand-edited): the message names the file, line and column. */
+  | "recipe_lock_invalid"
+  /** The recipe's local tokenizer folder is missing or unreadable. */
+  | "recipe_tokenizer_missing"
+  /** `--resume` names a run that does not exist, or an id that is not a plain folder name. */
+  | "run_not_found"
   /** The recipe or its data no longer match `recipe.lock.json` (details list every difference). */
   | "recipe_lock_mismatch"
   /** A Hub reference names a branch or tag and no lock pins it yet. */

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
-import { readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadRecipe, lockPathOf } from "./load.js";
@@ -43,7 +43,25 @@ describe("loadRecipe", () => {
     const directory = await writeFixturePackage();
     folders.push(directory);
     await writeFile(join(directory, "recipe.js"), "export const other = 1;\n");
-    await expect(loadRecipe({ reference: directory })).rejects.toMatchObject({ code: "recipe_not_found" });
+    await expect(loadRecipe({ reference: directory })).rejects.toMatchObject({ code: "recipe_no_export" });
+  });
+
+  it("a path typo says `no recipe at <path>` and suggests close names", async () => {
+    const directory = await writeFixturePackage();
+    folders.push(directory);
+    const parent = dirname(directory);
+    const typo = `${basename(directory).slice(0, -1)}X`;
+    const failure = await loadRecipe({ reference: `./${typo}`, from: parent }).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: "recipe_path_not_found" });
+    expect((failure as Error).message).toBe(
+      `no recipe at ${join(parent, typo)} — did you mean ${basename(directory)}?`,
+    );
+    await mkdir(join(directory, "unbuilt"));
+    await expect(loadRecipe({ reference: join(directory, "unbuilt") })).rejects.toMatchObject({
+      code: "recipe_not_built",
+    });
   });
 
   it("one version: refuses a recipe whose version differs from its package.json (recipe_version_mismatch)", async () => {

@@ -4,9 +4,9 @@
  * folder. The module exports the recipe as `recipe` (or default); it is validated again here,
  * so a hand-written object that skipped `defineRecipe` is checked too.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { RecipeError } from "./errors.js";
 import { applyVariant, parseRecipe, type Recipe } from "./schema.js";
@@ -34,6 +34,59 @@ export function lockPathOf(params: { loaded: LoadedRecipe }): string {
 /** Candidate module files inside a recipe package folder, in order of preference. */
 const moduleCandidates = ["dist/recipe.js", "recipe.js", "dist/index.js"];
 
+/** The edit distance between two names (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1)
+      current[j] = Math.min(
+        (previous[j] as number) + 1,
+        (current[j - 1] as number) + 1,
+        (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/**
+ * Names in the nearest existing folder above `path` close to the missing part (edit distance
+ * at most a third of its length, or a prefix either way), closest first; at most three, shown
+ * as paths the user can paste.
+ */
+export function closeRecipePaths(params: { path: string; reference: string }): string[] {
+  let missing = params.path;
+  let parent = dirname(missing);
+  while (!existsSync(parent) && parent !== dirname(parent)) {
+    missing = parent;
+    parent = dirname(parent);
+  }
+  if (!existsSync(parent) || !statSync(parent).isDirectory()) return [];
+  const wanted = basename(missing).toLowerCase();
+  const bound = Math.max(1, Math.floor(wanted.length / 3));
+  // When only the last part is wrong, suggest paths written like the user's reference.
+  const referenceParent = relative(parent, dirname(params.path)) === "" ? dirname(params.reference) : null;
+  return readdirSync(parent, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() || entry.name.endsWith(".js"))
+    .map((entry) => ({ name: entry.name, distance: editDistance(wanted, entry.name.toLowerCase()) }))
+    .filter(
+      ({ name, distance }) =>
+        distance <= bound ||
+        (wanted.length >= 3 &&
+          (name.toLowerCase().startsWith(wanted) || wanted.startsWith(name.toLowerCase()))),
+    )
+    .sort((a, b) => a.distance - b.distance || a.name.localeCompare(b.name))
+    .slice(0, 3)
+    .map(({ name }) => (referenceParent !== null ? join(referenceParent, name) : join(parent, name)));
+}
+
+/** Whether a reference is written as a path (not a package name). */
+const looksLikePath = (reference: string) =>
+  reference.startsWith(".") ||
+  reference.startsWith("/") ||
+  (!reference.startsWith("@") && reference.includes("/"));
+
 function resolveModulePath(params: { reference: string; from: string }): string {
   const { reference, from } = params;
   const asPath = resolve(from, reference);
@@ -44,9 +97,17 @@ function resolveModulePath(params: { reference: string; from: string }): string 
       if (existsSync(path)) return path;
     }
     throw new RecipeError({
-      code: "recipe_not_found",
-      message: `${asPath} has none of ${moduleCandidates.join(", ")} (build the recipe package first: tsc -b)`,
-      details: { reference },
+      code: "recipe_not_built",
+      message: `${asPath} has none of ${moduleCandidates.join(", ")}: build the recipe package first (\`npx tsc -b ${reference}\`, or \`pnpm --filter <package> build\`)`,
+      details: { reference, directory: asPath },
+    });
+  }
+  if (looksLikePath(reference)) {
+    const suggestions = closeRecipePaths({ path: asPath, reference });
+    throw new RecipeError({
+      code: "recipe_path_not_found",
+      message: `no recipe at ${asPath}${suggestions.length === 0 ? "" : ` — did you mean ${suggestions.join(", ")}?`}`,
+      details: { reference, path: asPath, suggestions },
     });
   }
   const name = reference.replace(/^(@?[^@]+)@[^@/]+$/, "$1");
@@ -56,11 +117,17 @@ function resolveModulePath(params: { reference: string; from: string }): string 
     return resolveModulePath({ reference: packageDirectory, from });
   } catch (error) {
     if (RecipeError.isInstance(error)) throw error;
+    const local = closeRecipePaths({
+      path: resolve(from, "recipes", name.replace(/^@[^/]+\//, "")),
+      reference,
+    });
     throw new RecipeError({
       code: "recipe_not_found",
-      message: `no recipe "${reference}": not a path, and no installed package "${name}" from ${from}`,
+      message: `no recipe "${reference}": not a path, and no installed package "${name}" from ${from}${
+        local.length === 0 ? "" : ` — did you mean ${local.join(", ")}?`
+      }`,
       cause: error,
-      details: { reference },
+      details: { reference, suggestions: local },
     });
   }
 }
@@ -79,7 +146,7 @@ export async function loadRecipe(params: {
     module = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
   } catch (error) {
     throw new RecipeError({
-      code: "recipe_not_found",
+      code: "recipe_import_failed",
       message: `could not import ${modulePath}: ${(error as Error).message}`,
       cause: error,
       details: { modulePath },
@@ -88,7 +155,7 @@ export async function loadRecipe(params: {
   const exported = module["recipe"] ?? module["default"];
   if (exported === undefined) {
     throw new RecipeError({
-      code: "recipe_not_found",
+      code: "recipe_no_export",
       message: `${modulePath} exports no \`recipe\` (or default export)`,
       details: { modulePath },
     });

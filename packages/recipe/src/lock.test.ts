@@ -108,4 +108,29 @@ describe("recipe lock", () => {
     expect(unpinnedReferences(loaded.recipe)).toEqual(["sft.train[1] allenai/tulu-3-sft-mixture@main"]);
     await expect(verifyLock({ loaded })).rejects.toMatchObject({ code: "recipe_unpinned" });
   });
+
+  it("a truncated lock names the file, line and column (recipe_lock_invalid), not a bare SyntaxError", async () => {
+    const { directory, loaded } = await fixture();
+    await verifyLock({ loaded });
+    const path = join(directory, "recipe.lock.json");
+    const text = await readFile(path, "utf8");
+    await writeFile(path, text.slice(0, 300));
+    const failure = await readLock({ loaded }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: "recipe_lock_invalid", details: { path } });
+    const lines = text.slice(0, 300).split("\n");
+    expect((failure as Error).message).toContain(`${path}:${lines.length}:`);
+    expect((failure as Error).message).toMatch(/at position \d+; the file looks truncated/);
+  });
+
+  it("a missing local dataset folder fails lock and run with data_no_files, naming the folder", async () => {
+    const { directory, loaded } = await fixture();
+    await rm(join(directory, "data"), { recursive: true });
+    for (const attempt of [() => computeLock({ loaded }), () => verifyLock({ loaded })])
+      await expect(attempt()).rejects.toMatchObject({
+        code: "data_no_files",
+        message: `local dataset folder ${join(directory, "data")} does not exist`,
+      });
+    await rm(join(directory, "tokenizer"), { recursive: true });
+    await expect(computeLock({ loaded })).rejects.toMatchObject({ code: "recipe_tokenizer_missing" });
+  });
 });

@@ -163,7 +163,19 @@ async function pinnedRevision(params: {
 }
 
 async function localFiles(directory: string): Promise<Array<z.infer<typeof localFileSchema>>> {
-  const entries = (await readdir(directory, { withFileTypes: true }))
+  const listing = await readdir(directory, { withFileTypes: true }).catch((error: unknown) => {
+    throw new RecipeError({
+      code: "recipe_tokenizer_missing",
+      message: `the recipe's tokenizer folder ${directory} ${
+        (error as NodeJS.ErrnoException).code === "ENOENT"
+          ? "does not exist"
+          : `cannot be read: ${(error as Error).message}`
+      }`,
+      cause: error,
+      details: { directory },
+    });
+  });
+  const entries = listing
     .filter((entry) => entry.isFile() && tokenizerFilePattern.test(entry.name))
     .map((entry) => entry.name)
     .sort();
@@ -350,6 +362,32 @@ export async function computeLock(params: {
   };
 }
 
+/**
+ * JSON.parse with the file named: a truncated or hand-broken lock is a `recipe_lock_invalid`
+ * error with the path, line and column (and the byte position), not a bare SyntaxError.
+ */
+export function parseJsonFile(params: { text: string; path: string }): unknown {
+  try {
+    return JSON.parse(params.text);
+  } catch (error) {
+    const reason = (error as Error).message;
+    const match = /at position (\d+)/.exec(reason);
+    const position = match === null ? params.text.length : Number(match[1]);
+    const before = params.text.slice(0, position).split("\n");
+    const line = before.length;
+    const column = (before.at(-1)?.length ?? 0) + 1;
+    const truncated = match === null || position >= params.text.trimEnd().length;
+    throw new RecipeError({
+      code: "recipe_lock_invalid",
+      message: `${params.path}:${line}:${column} is not valid JSON (${reason.replace(/ in JSON at position \d+.*$/, "")} at position ${position}${
+        truncated ? "; the file looks truncated" : ""
+      }): delete it and run \`posttrain lock\` to write it again`,
+      cause: error,
+      details: { path: params.path, line, column, position },
+    });
+  }
+}
+
 /** Reads `recipe.lock.json` beside the recipe; null when there is none. */
 export async function readLock(params: { loaded: LoadedRecipe }): Promise<RecipeLock | null> {
   const path = lockPathOf(params);
@@ -360,7 +398,7 @@ export async function readLock(params: { loaded: LoadedRecipe }): Promise<Recipe
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
-  return parseWithSchema({ schema: recipeLockSchema, value: JSON.parse(text), label: path });
+  return parseWithSchema({ schema: recipeLockSchema, value: parseJsonFile({ text, path }), label: path });
 }
 
 /** Writes the lock atomically; returns its path. */
