@@ -26,6 +26,6 @@ export { createProgress, formatDuration } from "./progress.js";
 export type { RandomState } from "./random.js";
 export { Random } from "./random.js";
 export type { CreateRunContextParams, RunContext } from "./run-context.js";
-export { createRunContext, interruptSignal } from "./run-context.js";
+export { createRunContext, interruptExitCodes, interruptSignal } from "./run-context.js";
 export type { SafeParseResult, ValidationIssue } from "./validation.js";
 export { formatPath, parseWithSchema, safeParseWithSchema, ValidationError } from "./validation.js";

@@ -39,6 +39,22 @@ describe("progress", () => {
     ]);
   });
 
+  it("a resumed run's rate and ETA count only the steps done in this process", () => {
+    const { stream, lines } = capture();
+    let clock = 0;
+    const progress = createProgress({
+      label: "rlvr",
+      total: 1000,
+      start: 900,
+      unit: "steps",
+      stream,
+      now: () => clock,
+    });
+    clock = 20;
+    progress.update({ completed: 910 });
+    expect(lines).toEqual(["[rlvr] 910/1000 steps (91.0%) 0.50 steps/s eta 3m00s elapsed 20s"]);
+  });
+
   it("draws a bar on a TTY", () => {
     const { stream, lines } = capture();
     Object.assign(stream, {

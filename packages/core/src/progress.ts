@@ -5,6 +5,11 @@ export interface ProgressParams {
   label: string;
   /** Total units of work (steps, rows, tokens); unknown totals show no ETA. */
   total?: number;
+  /**
+   * Units already done before this process started (a resumed run's step); rate and ETA count
+   * only the work done since, so a resumed run does not report its old steps as instant.
+   */
+  start?: number;
   /** The unit counted by `completed`, used in the rate: `steps`, `rows`, `tokens`. */
   unit?: string;
   /** Where to draw (default `process.stderr`). */
@@ -73,13 +78,14 @@ export function createProgress(params: ProgressParams): ProgressReporter {
     params.mode ??
     (stream.isTTY === true && process.env["CI"] !== "true" && process.env["CI"] !== "1" ? "bar" : "lines");
   const started = now();
-  let last: ProgressUpdate = { completed: 0 };
+  const start = params.start ?? 0;
+  let last: ProgressUpdate = { completed: start };
   let lastPrinted = Number.NEGATIVE_INFINITY;
   const interval = params.intervalSeconds ?? 10;
 
   const describe = (update: ProgressUpdate) => {
     const elapsed = now() - started;
-    const rate = elapsed > 0 ? update.completed / elapsed : 0;
+    const rate = elapsed > 0 ? Math.max(0, update.completed - start) / elapsed : 0;
     const total = params.total;
     const eta = total !== undefined && rate > 0 ? (total - update.completed) / rate : Number.NaN;
     return { elapsed, rate, eta };
@@ -129,7 +135,7 @@ export function createProgress(params: ProgressParams): ProgressReporter {
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(params.total ?? 0, 0, { rate: "0", eta_text: "?", metrics: "" });
+  bar.start(params.total ?? 0, start, { rate: "0", eta_text: "?", metrics: "" });
   return {
     update(update) {
       last = update;

@@ -54,19 +54,41 @@ export function createRunContext(params: CreateRunContextParams): RunContext {
   };
 }
 
+/** The exit code of a process stopped by a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM). */
+export const interruptExitCodes = { SIGINT: 130, SIGTERM: 143 } as const;
+
 /**
- * An AbortSignal that fires on the first SIGINT (a second SIGINT exits at once), so a
- * training loop can checkpoint and return. Call `dispose()` when done.
+ * An AbortSignal that fires on the first SIGINT or SIGTERM (a second one exits at once with
+ * 130/143), so a training loop can checkpoint and return. `received()` names the signal that
+ * fired (null before), for the caller's exit code and message. Call `dispose()` when done.
  */
-export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+export function interruptSignal(): {
+  signal: AbortSignal;
+  received: () => keyof typeof interruptExitCodes | null;
+  dispose: () => void;
+} {
   const controller = new AbortController();
-  const onInterrupt = () => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write(
-      "\ninterrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit now)\n",
-    );
-    controller.abort();
+  let received: keyof typeof interruptExitCodes | null = null;
+  const handlers = (Object.keys(interruptExitCodes) as Array<keyof typeof interruptExitCodes>).map(
+    (name) =>
+      [
+        name,
+        () => {
+          if (controller.signal.aborted) process.exit(interruptExitCodes[name]);
+          received = name;
+          process.stderr.write(
+            `\ninterrupt (${name}): finishing the current step and writing a checkpoint (Ctrl-C again to quit now)\n`,
+          );
+          controller.abort();
+        },
+      ] as const,
+  );
+  for (const [name, handler] of handlers) process.on(name, handler);
+  return {
+    signal: controller.signal,
+    received: () => received,
+    dispose: () => {
+      for (const [name, handler] of handlers) process.off(name, handler);
+    },
   };
-  process.on("SIGINT", onInterrupt);
-  return { signal: controller.signal, dispose: () => process.off("SIGINT", onInterrupt) };
 }

@@ -229,7 +229,12 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     context.events.write({ type: "evaluation", step: trainer.step, ...evaluation });
   };
 
-  const progress = context.progress({ label: `dpo (${config.loss.type})`, total: totalSteps, unit: "steps" });
+  const progress = context.progress({
+    label: `dpo (${config.loss.type})`,
+    total: totalSteps,
+    start: trainer.step,
+    unit: "steps",
+  });
   let lastStep: StepMetrics | null = null;
   try {
     while (trainer.step < totalSteps) {

@@ -18,8 +18,10 @@ export type RecipeErrorCode =
   | "recipe_lock_invalid"
   /** The recipe's local tokenizer folder is missing or unreadable. */
   | "recipe_tokenizer_missing"
-  /** `--resume` names a run that does not exist, or an id that is not a plain folder name. */
+  /** `--resume` names a run that does not exist (the message lists the existing ones). */
   | "run_not_found"
+  /** A run id that is not a plain folder name (a path separator or `..`): refused. */
+  | "run_id_invalid"
   /** The recipe or its data no longer match `recipe.lock.json` (details list every difference). */
   | "recipe_lock_mismatch"
   /** A Hub reference names a branch or tag and no lock pins it yet. */

@@ -50,8 +50,10 @@ export {
   writeReports,
 } from "./report.js";
 export {
+  assertRunId,
   embeddedEvaluator,
   evalBootstrapSeed,
+  listRunIds,
   modelHash,
   observedMetric,
   type RunRecipeParams,

@@ -147,18 +147,74 @@ describe("runRecipe", () => {
     });
     expect(interrupted.status).toBe("interrupted");
     expect(interrupted.stages.map((stage) => stage.status)).toEqual(["completed", "interrupted"]);
+    const evaluated: string[] = [];
+    const countingEvaluator: StageEvaluator = async (evaluation) => {
+      evaluated.push(evaluation.modelDirectory.split("/").slice(-3).join("/"));
+      return fakeEvaluator(0.15)(evaluation);
+    };
+    const lines: string[] = [];
     const resumed = await runRecipe({
       loaded,
       runsDirectory,
       resume: true,
       stageRunners: { sft: recordingRunner(calls) },
-      evaluate: fakeEvaluator(0.15),
-      log: () => {},
+      evaluate: countingEvaluator,
+      log: (line) => lines.push(line),
       probes: false,
     });
     expect(resumed.runId).toBe("a");
     expect(resumed.stages.map((stage) => stage.status)).toEqual(["skipped", "completed"]);
     expect(calls).toEqual(["sft<-init", "sft-two<-stages/1-sft/model", "sft-two<-stages/1-sft/model"]);
+    // The finished stage's evals are reused from its record, not generated again.
+    expect(evaluated).toEqual(["stages/2-sft-two/model"]);
+    expect(lines).toContain("stage sft: evals recorded earlier for this model, reused");
+    expect(resumed.stages[0]?.evals).toEqual(interrupted.stages[0]?.evals);
+    expect(resumed.expected).toEqual({ passed: true, rows: 1, failed: 0 });
+  });
+
+  it("an interrupt between stages stops the run as interrupted, not failed", async () => {
+    const { directory, loaded } = await fixture();
+    const controller = new AbortController();
+    const summary = await runRecipe({
+      loaded,
+      runsDirectory: join(directory, "runs"),
+      runId: "stopped",
+      signal: controller.signal,
+      stageRunners: { sft: recordingRunner([]) },
+      evaluate: async (evaluation) => {
+        controller.abort();
+        throw new Error("aborted while generating");
+      },
+      log: () => {},
+      probes: false,
+    });
+    expect(summary.status).toBe("interrupted");
+    expect(summary.stages.map((stage) => stage.status)).toEqual(["interrupted", "pending"]);
+  });
+
+  it("--resume of a run that does not exist is run_not_found listing the runs; a path-like id is refused", async () => {
+    const { directory, loaded } = await fixture();
+    const runsDirectory = join(directory, "runs");
+    const common = {
+      loaded,
+      runsDirectory,
+      stageRunners: { sft: recordingRunner([]) },
+      evaluate: fakeEvaluator(0.15),
+      log: () => {},
+      probes: false,
+    };
+    await runRecipe({ ...common, runId: "20260101-000000Z" });
+    const missing = await runRecipe({ ...common, resume: true, runId: "20990101-000000Z" }).catch(
+      (error: unknown) => error,
+    );
+    expect(missing).toMatchObject({ code: "run_not_found", details: { existing: ["20260101-000000Z"] } });
+    expect((missing as Error).message).toContain("existing runs: 20260101-000000Z");
+    expect(existsSync(join(runsDirectory, "fixture-1.2.3", "20990101-000000Z"))).toBe(false);
+    for (const runId of ["../../escaped", "a/b", "..", "a\\b"])
+      await expect(runRecipe({ ...common, resume: true, runId })).rejects.toMatchObject({
+        code: "run_id_invalid",
+      });
+    expect(existsSync(join(directory, "escaped"))).toBe(false);
   });
 
   it("fails clearly with stage_unavailable for a stage type without a trainer, and still writes the summary", async () => {

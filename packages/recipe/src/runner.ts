@@ -27,6 +27,7 @@ import type { DatasetSpec } from "@posttrain/data";
 import { createEmbeddedBackend, type EvalResults, runEval, type TaskResult } from "@posttrain/evals";
 import { type HubOverrides, snapshotRepo } from "@posttrain/hub";
 import { runProbes } from "@posttrain/verifiers";
+import { z } from "zod";
 import { describeEnvironment } from "./environment.js";
 import { RecipeError } from "./errors.js";
 import type { LoadedRecipe } from "./load.js";
@@ -128,6 +129,28 @@ function newRunId(): string {
 }
 
 /**
+ * A run id as `--resume` takes it: one plain folder name (letters, digits, `.`, `_`, `-`), never
+ * a path (`/`, `\\`) or `..`, so a run never lands outside its recipe's folder under `--runs`.
+ */
+export function assertRunId(runId: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(runId) || runId.includes(".."))
+    throw new RecipeError({
+      code: "run_id_invalid",
+      message: `run id ${JSON.stringify(runId)} is not a run folder name (letters, digits, '.', '_', '-'; no path separators or '..')`,
+      details: { runId },
+    });
+}
+
+/** The single runs (not multi-seed folders) in a recipe's folder, oldest first. */
+export async function listRunIds(directory: string): Promise<string[]> {
+  if (!existsSync(directory)) return [];
+  return (await readdir(directory, { withFileTypes: true }))
+    .filter((entry) => entry.isDirectory() && !existsSync(join(directory, entry.name, "seeds.json")))
+    .map((entry) => entry.name)
+    .sort();
+}
+
+/**
  * The latest single run in a recipe's folder (multi-seed folders, which hold `seeds.json`, are
  * not single runs); with `seed`, the latest run of that root seed (`…-seed-<N>`).
  */
@@ -206,6 +229,29 @@ interface StageRecord {
   trainingMetrics: Record<string, number | null>;
 }
 
+/** `evals/<stage>/eval-record.json`: the results of one model on one suite, reused on resume. */
+interface EvalRecord {
+  /** Over the recipe's eval suite and the model's SHA-256. */
+  fingerprint: string;
+  wallSeconds: number;
+  results: EvalResults;
+}
+
+const evalRecordSchema = z.object({
+  fingerprint: z.string(),
+  wallSeconds: z.number(),
+  results: z
+    .object({ tasks: z.array(z.object({ task: z.object({ name: z.string() }).loose() }).loose()) })
+    .loose(),
+});
+
+/** The recorded evals, or null when absent or unreadable (they are then run again). */
+async function readEvalRecord(path: string): Promise<EvalRecord | null> {
+  const value = await readJson<unknown>(path);
+  const parsed = evalRecordSchema.safeParse(value);
+  return parsed.success ? (value as EvalRecord) : null;
+}
+
 async function readJson<T>(path: string): Promise<T | null> {
   try {
     return JSON.parse(await readFile(path, "utf8")) as T;
@@ -281,15 +327,29 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
     `${recipe.name}-${recipe.version}${loaded.variant === null ? "" : `-${loaded.variant}`}`,
   );
   const seedSuffix = params.seed === undefined ? "" : `-seed-${params.seed}`;
+  if (params.runId !== undefined) assertRunId(params.runId);
+  if (params.runDirectory === undefined && params.resume === true && params.runId !== undefined) {
+    if (!existsSync(join(recipeDirectory, params.runId, "recipe.json"))) {
+      const existing = await listRunIds(recipeDirectory);
+      throw new RecipeError({
+        code: "run_not_found",
+        message: `no run ${params.runId} to resume in ${recipeDirectory}; ${
+          existing.length === 0
+            ? "there are no runs of this recipe yet (run without --resume to start one)"
+            : `existing runs: ${existing.slice(-10).join(", ")}${existing.length > 10 ? ` (and ${existing.length - 10} older)` : ""}`
+        }`,
+        details: { runId: params.runId, recipeDirectory, existing },
+      });
+    }
+  }
+  let latest: string | null = null;
+  if (params.runDirectory === undefined && params.resume === true && params.runId === undefined) {
+    latest = await latestRunId(recipeDirectory, params.seed);
+    if (latest === null) log(`no earlier run of ${recipeDirectory} to resume: starting a new one`);
+  }
   const runDirectory =
     params.runDirectory === undefined
-      ? join(
-          recipeDirectory,
-          params.runId ??
-            (params.resume === true
-              ? ((await latestRunId(recipeDirectory, params.seed)) ?? `${newRunId()}${seedSuffix}`)
-              : `${newRunId()}${seedSuffix}`),
-        )
+      ? join(recipeDirectory, params.runId ?? latest ?? `${newRunId()}${seedSuffix}`)
       : resolve(params.runDirectory);
   const runId = basename(runDirectory);
   await mkdir(runDirectory, { recursive: true });
@@ -330,6 +390,13 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
 
   for (const [index, stage] of recipe.stages.entries()) {
     const summary = stages[index] as StageSummary;
+    if (signal.aborted) {
+      // Interrupted between stages (e.g. during the previous stage's evals): stop here.
+      summary.status = "interrupted";
+      status = "interrupted";
+      events.write({ type: "stage-interrupted", stage: stage.name });
+      break;
+    }
     const stageDirectory = join(runDirectory, "stages", `${index + 1}-${stage.name}`);
     const lockedSpecs = (kind: "train" | "evaluation") =>
       stage.data[kind].map(
@@ -421,17 +488,36 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
       summary.modelSha256 = await modelHash({ directory: modelDirectory });
       if (stage.evaluate) {
         const evalDirectory = join(runDirectory, "evals", stage.name);
-        const evalStart = performance.now();
-        log(`stage ${stage.name}: evaluating on ${recipe.evals.tasks.map((task) => task.name).join(", ")}`);
-        const results = await evaluate({
-          recipe,
-          modelDirectory,
-          packageDirectory,
-          outputDirectory: evalDirectory,
-          signal,
-        });
-        summary.evalWallSeconds = (performance.now() - evalStart) / 1000;
-        await writeJsonAtomic({ path: join(evalDirectory, "results.json"), value: results });
+        const evalRecordPath = join(evalDirectory, "eval-record.json");
+        const evalFingerprint = fingerprint({ evals: recipe.evals, model: summary.modelSha256 });
+        const recorded = summary.status === "skipped" ? await readEvalRecord(evalRecordPath) : null;
+        let results: EvalResults;
+        if (recorded !== null && recorded.fingerprint === evalFingerprint) {
+          // A finished stage's evals of the same model and suite: reuse, do not re-generate.
+          log(`stage ${stage.name}: evals recorded earlier for this model, reused`);
+          results = recorded.results;
+          summary.evalWallSeconds = recorded.wallSeconds;
+        } else {
+          const evalStart = performance.now();
+          log(`stage ${stage.name}: evaluating on ${recipe.evals.tasks.map((task) => task.name).join(", ")}`);
+          results = await evaluate({
+            recipe,
+            modelDirectory,
+            packageDirectory,
+            outputDirectory: evalDirectory,
+            signal,
+          });
+          summary.evalWallSeconds = (performance.now() - evalStart) / 1000;
+          await writeJsonAtomic({ path: join(evalDirectory, "results.json"), value: results });
+          await writeJsonAtomic({
+            path: evalRecordPath,
+            value: {
+              fingerprint: evalFingerprint,
+              wallSeconds: summary.evalWallSeconds,
+              results,
+            } satisfies EvalRecord,
+          });
+        }
         for (const task of results.tasks) summary.evals[task.task.name] = summarizeEstimates(task);
         if (recipe.expected.some((row) => row.after === stage.name)) {
           const verdict = judgeExpected({
@@ -446,6 +532,13 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
       model = { kind: "directory", directory: modelDirectory };
       inputFingerprint = stageFingerprint;
     } catch (error) {
+      if (signal.aborted) {
+        // An interrupt that reached a stage's evals (or a trainer that throws on abort).
+        summary.status = "interrupted";
+        status = "interrupted";
+        events.write({ type: "stage-interrupted", stage: stage.name });
+        break;
+      }
       summary.status = "failed";
       summary.error = PosttrainError.isInstance(error)
         ? { code: error.code, message: error.message }

@@ -18,7 +18,7 @@ import { z } from "zod";
 import { describeEnvironment, type RunEnvironment } from "./environment.js";
 import { RecipeError } from "./errors.js";
 import { formatInterval } from "./report.js";
-import { observedMetric, type RunRecipeParams, runRecipe } from "./runner.js";
+import { assertRunId, observedMetric, type RunRecipeParams, runRecipe } from "./runner.js";
 import { type ExpectedRow, type Recipe, type RecordingMachine, recordingMachineSchema } from "./schema.js";
 import { describeSample, type Interval, meanInterval } from "./statistics.js";
 import type { RunSummary } from "./summary.js";
@@ -151,6 +151,7 @@ export async function runSeeds(params: RunSeedsParams): Promise<SeedsSummary> {
     params.runsDirectory ?? "runs",
     `${recipe.name}-${recipe.version}${loaded.variant === null ? "" : `-${loaded.variant}`}`,
   );
+  if (params.runId !== undefined) assertRunId(params.runId);
   const runId =
     params.runId ??
     (params.resume === true ? await latestSeedsRun(recipeDirectory) : null) ??

@@ -294,7 +294,12 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     }
   };
 
-  const progress = context.progress({ label: "rlvr", total: config.steps, unit: "steps" });
+  const progress = context.progress({
+    label: "rlvr",
+    total: config.steps,
+    start: trainer.step,
+    unit: "steps",
+  });
   let lastStep: StepMetrics | null = null;
   try {
     // The server starts from whatever it was launched with (or, on resume, an older policy).

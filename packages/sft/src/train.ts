@@ -217,7 +217,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     return loss;
   };
 
-  const progress = context.progress({ label: "sft", total: totalSteps, unit: "steps" });
+  const progress = context.progress({ label: "sft", total: totalSteps, start: trainer.step, unit: "steps" });
   let lastStep: StepMetrics | null = null;
   let evaluation: number | null = null;
   try {

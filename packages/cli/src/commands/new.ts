@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { cp, mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { output } from "../command.js";
 import { UsageError } from "../program.js";
@@ -26,7 +26,18 @@ export function scaffoldFiles(params: { name: string }): Record<string, string> 
           },
           "./package.json": "./package.json",
         },
-        files: ["dist", "!dist/**/*.test.*", "recipe.lock.json", "README.md", "CHANGELOG.md"],
+        // The tokenizer and data live in the package, so publishing ships them.
+        files: [
+          "dist",
+          "!dist/**/*.test.*",
+          "!dist/.tsbuildinfo",
+          "tokenizer",
+          "datasets",
+          "recipe.lock.json",
+          "recipe.smoke.lock.json",
+          "README.md",
+          "CHANGELOG.md",
+        ],
         scripts: { build: "tsc -b", typecheck: "tsc -b", test: "vitest run" },
         dependencies: { "@posttrain/recipe": "workspace:^" },
         publishConfig: { access: "public" },
@@ -45,7 +56,26 @@ export function scaffoldFiles(params: { name: string }): Record<string, string> 
       2,
     )}\n`,
     "vitest.config.ts": 'export { default } from "../../vitest.shared.js";\n',
-    "README.md": `# ${packageName}\n\nDescribe the recipe: base model, stages, data, evals and where the expected numbers come from.\n\n\`\`\`sh\nposttrain plan recipes/${name}\nposttrain lock recipes/${name}\nposttrain run recipes/${name}\n\`\`\`\n`,
+    "README.md": `# ${packageName}
+
+Describe the recipe: base model, stages, data, evals and where the expected numbers come from.
+
+The scaffold starts from the micro recipe's 512-token tokenizer (\`tokenizer/\`) and a copy of
+its synthetic data (\`datasets/sft\`, \`datasets/rlvr\`), inside this package so that publishing
+ships them. Replace them with your own; paths in \`src/recipe.ts\` are relative to this folder.
+
+The \`smoke\` variant trains a few steps and evaluates a few items: its expected row only checks
+that the pipeline runs end to end and produces an accuracy (any value in [0, 1]). Put measured
+numbers with honest tolerances in the full recipe's \`expected\` table.
+
+\`\`\`sh
+npx tsc -b recipes/${name}             # build (after pnpm install)
+posttrain run recipes/${name} --smoke  # a few steps: expected table: PASS
+posttrain plan recipes/${name}
+posttrain lock recipes/${name}
+posttrain run recipes/${name}
+\`\`\`
+`,
     "src/recipe.ts": `/** The ${name} recipe (see docs/recipe-format.md for every field). */
 import { defineRecipe, packageVersionOf } from "@posttrain/recipe";
 
@@ -60,22 +90,23 @@ export const recipe = defineRecipe({
     config: { vocab_size: 512, hidden_size: 64, intermediate_size: 192, num_hidden_layers: 2, num_attention_heads: 4, tie_word_embeddings: true },
     seed: 1,
   },
-  tokenizer: { source: { kind: "local", directory: "../micro/tokenizer" }, chatTemplate: "tulu", addBos: false },
+  // Inside this package (copied from the micro recipe by \`posttrain new recipe\`), so it is published with it.
+  tokenizer: { source: { kind: "local", directory: "tokenizer" }, chatTemplate: "tulu", addBos: false },
   verifiers: ["gsm8k"],
   stages: [
     {
       name: "sft",
       type: "sft",
-      data: { train: [{ kind: "local", directory: "../../datasets/micro", config: "sft", split: "train" }], maxLength: 128 },
+      data: { train: [{ kind: "local", directory: "datasets", config: "sft", split: "train", amount: { rows: 800 } }], maxLength: 128 },
       hyperparameters: {
         seed: 1,
         batch: { devices: 1, perDeviceBatchSize: 8, gradientAccumulationSteps: 1 },
         reduction: "sum",
-        duration: { steps: 10 },
+        duration: { steps: 100 },
         learningRate: { peak: 1e-3, schedule: "linear", warmup: { ratio: 0.1 } },
         adamW: { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0 },
         maxGradientNorm: 1,
-        checkpointEverySteps: 10,
+        checkpointEverySteps: 25,
         evaluation: null,
         lossChunks: 1,
         threads: 2,
@@ -90,17 +121,44 @@ export const recipe = defineRecipe({
         name: "${name.replace(/-/g, "_")}_heldout",
         version: "1.0.0",
         olmes: { task: "none", era: "none" },
-        dataset: { kind: "local", directory: "../../datasets/micro", config: "rlvr", split: "test" },
+        dataset: { kind: "local", directory: "datasets", config: "rlvr", split: "test" },
         rowFormat: "rlvr",
+        // The split mixes gsm8k and ifeval rows (its \`dataset\` column names each row's verifier):
+        // the gsm8k verifier only sees the rows whose gold answer is a number.
+        rowFilter: { column: "dataset", values: ["gsm8k"] },
         prompt: { style: "chat" },
-        generation: { temperature: 0, maxNewTokens: 64, stop: [] },
+        generation: { temperature: 0, maxNewTokens: 32, stop: [] },
         scoring: { kind: "verifier", verifier: "gsm8k" },
         primaryMetric: "accuracy",
       },
     ],
     limit: 20,
   },
+  // Measured numbers with their tolerances go here (docs/recipe-format.md, "expected").
   expected: [],
+  variants: {
+    smoke: {
+      stages: [
+        {
+          name: "sft",
+          data: { train: [{ kind: "local", directory: "datasets", config: "sft", split: "train", amount: { rows: 64 } }] },
+          hyperparameters: { duration: { $replace: { steps: 3 } }, checkpointEverySteps: 3 },
+        },
+      ],
+      evals: { limit: 4 },
+      // A pipeline check, not a quality bar: the smoke run evaluates and reports an accuracy.
+      expected: [
+        {
+          after: "sft",
+          task: "${name.replace(/-/g, "_")}_heldout",
+          metric: "accuracy",
+          value: 0.5,
+          tolerance: 0.5,
+          source: "smoke pipeline check: any accuracy in [0, 1]; replace with measured numbers",
+        },
+      ],
+    },
+  },
 });
 
 export default recipe;
@@ -108,36 +166,90 @@ export default recipe;
   };
 }
 
+/** What a scaffold copies from its starter recipe (default: the micro recipe). */
+const starterParts = [
+  { from: "tokenizer", to: "tokenizer" },
+  { from: "datasets/sft", to: "datasets/sft" },
+  { from: "datasets/rlvr", to: "datasets/rlvr" },
+  { from: "datasets/README.md", to: "datasets/README.md", optional: true },
+] as const;
+
+/**
+ * Writes recipes/<name> with its tokenizer and data copied from `starter` (links followed),
+ * in a temporary folder renamed into place at the end: a failure leaves nothing behind.
+ */
+export async function scaffoldRecipe(params: {
+  root: string;
+  name: string;
+  starter: string;
+}): Promise<string[]> {
+  const directory = join(params.root, "recipes", params.name);
+  for (const part of starterParts)
+    if (!("optional" in part) && !existsSync(join(params.starter, part.from)))
+      throw new UsageError(
+        `the starter recipe ${params.starter} has no ${part.from}: pass --from <recipe folder> with tokenizer/ and datasets/{sft,rlvr}`,
+      );
+  await mkdir(join(params.root, "recipes"), { recursive: true });
+  const staging = await mkdtemp(join(params.root, "recipes", `.${params.name}-`));
+  try {
+    for (const [path, content] of Object.entries(scaffoldFiles({ name: params.name }))) {
+      await mkdir(dirname(join(staging, path)), { recursive: true });
+      await writeFile(join(staging, path), content, { flag: "wx" });
+    }
+    for (const part of starterParts) {
+      if (!existsSync(join(params.starter, part.from))) continue;
+      await cp(join(params.starter, part.from), join(staging, part.to), {
+        recursive: true,
+        dereference: true,
+      });
+    }
+    await rename(staging, directory);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+  const written: string[] = [];
+  const walk = async (folder: string): Promise<void> => {
+    for (const entry of await readdir(folder, { withFileTypes: true })) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else written.push(path);
+    }
+  };
+  await walk(directory);
+  return written.sort();
+}
+
 export function register(program: Command): void {
   const create = program.command("new").description("scaffold new things");
   create
     .command("recipe")
     .description(
-      "scaffold a recipe package recipes/<name> (@posttrain-recipes/<name>) with a first changeset",
+      "scaffold a recipe package recipes/<name> (@posttrain-recipes/<name>) with its own tokenizer and data, a smoke variant and a first changeset",
     )
     .argument("<name>", "lowercase letters, digits and dashes")
     .option("--root <directory>", "the repository root", ".")
+    .option(
+      "--from <recipe>",
+      "the recipe folder whose tokenizer/ and datasets/{sft,rlvr} are copied (default: <root>/recipes/micro)",
+    )
     .option("--json", "print the written files as JSON")
-    .action(async (name: string, options: { root: string; json?: boolean }) => {
+    .action(async (name: string, options: { root: string; from?: string; json?: boolean }) => {
       if (!/^[a-z0-9][a-z0-9-]*$/.test(name))
         throw new UsageError(`recipe name "${name}": use lowercase letters, digits and dashes`);
       const root = resolve(options.root);
       const directory = join(root, "recipes", name);
       if (existsSync(directory)) throw new UsageError(`${directory} already exists`);
-      const files = scaffoldFiles({ name });
       const changeset = join(root, ".changeset", `new-recipe-${name}.md`);
-      const written: string[] = [];
-      for (const [path, content] of Object.entries(files)) {
-        const target = join(directory, path);
-        await mkdir(join(target, ".."), { recursive: true });
-        await writeFile(target, content, { flag: "wx" });
-        written.push(target);
-      }
+      if (existsSync(changeset)) throw new UsageError(`${changeset} already exists`);
+      const starter = resolve(options.from ?? join(root, "recipes", "micro"));
+      const written = await scaffoldRecipe({ root, name, starter });
       await mkdir(join(root, ".changeset"), { recursive: true });
       await writeFile(changeset, `---\n"@posttrain-recipes/${name}": minor\n---\n\nNew recipe: ${name}.\n`, {
         flag: "wx",
       });
       written.push(changeset);
+      const relativeDirectory = relative(process.cwd(), directory) || ".";
       output({
         json: options.json,
         value: { directory, files: written },
@@ -145,8 +257,11 @@ export function register(program: Command): void {
           [
             `created ${directory}`,
             ...written.map((path) => `  ${path}`),
-            "next: add it to the root tsconfig.json references, run pnpm install, edit src/recipe.ts, then `posttrain lock recipes/" +
-              `${name}\``,
+            "next:",
+            `  1. add { "path": "recipes/${name}" } to the root tsconfig.json references, then run pnpm install (node scripts/pnpm.mjs install)`,
+            `  2. build it: npx tsc -b ${relativeDirectory}`,
+            `  3. try it: posttrain run ${relativeDirectory} --smoke   (a few steps; ends with expected table: PASS)`,
+            `  4. edit src/recipe.ts (model, data, stages, evals), rebuild, then posttrain lock ${relativeDirectory} and posttrain run ${relativeDirectory}`,
           ].join("\n"),
       });
     });

@@ -84,7 +84,16 @@ describe("posttrain lock", () => {
 
 describe("posttrain new recipe", () => {
   it("scaffolds a recipe package with a first changeset, and refuses a bad name", async () => {
-    const result = posttrain(["new", "recipe", "tiny-math", "--root", scratch, "--json"]);
+    const result = posttrain([
+      "new",
+      "recipe",
+      "tiny-math",
+      "--root",
+      scratch,
+      "--from",
+      join(root, "recipes/micro"),
+      "--json",
+    ]);
     expect(result.status, result.stderr).toBe(0);
     const packageJson = JSON.parse(await readFile(join(scratch, "recipes/tiny-math/package.json"), "utf8"));
     expect(packageJson.name).toBe("@posttrain-recipes/tiny-math");
@@ -96,6 +105,9 @@ describe("posttrain new recipe", () => {
       '"@posttrain-recipes/tiny-math": minor',
     );
     expect(posttrain(["new", "recipe", "Bad_Name", "--root", scratch]).status).toBe(2);
+    // No starter tokenizer/data: a usage error, and no half-written package.
+    expect(posttrain(["new", "recipe", "no-starter", "--root", scratch]).status).toBe(2);
+    expect(existsSync(join(scratch, "recipes/no-starter"))).toBe(false);
     expect(posttrain(["new", "recipe", "tiny-math", "--root", scratch]).status).toBe(2);
   });
 });

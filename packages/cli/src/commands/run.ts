@@ -1,6 +1,7 @@
 import { join } from "node:path";
-import { interruptSignal } from "@posttrain/core";
+import { interruptExitCodes, interruptSignal } from "@posttrain/core";
 import {
+  assertRunId,
   loadRecipe,
   parseSeedList,
   type RunSummary,
@@ -57,6 +58,31 @@ export function formatSeedsSummary(summary: SeedsSummary): string {
   ].join("\n");
 }
 
+/**
+ * The command that continues an interrupted run: the same recipe reference and variant, the
+ * run's id, and its seed options (quoted for a POSIX shell when needed).
+ */
+export function resumeCommand(params: {
+  reference: string;
+  variant: string | null;
+  runId: string;
+  runsDirectory: string;
+  seeds?: string;
+  seed?: string;
+}): string {
+  const quote = (text: string) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`);
+  return [
+    "posttrain run",
+    quote(params.reference),
+    ...(params.variant === null ? [] : ["--variant", quote(params.variant)]),
+    "--resume",
+    quote(params.runId),
+    ...(params.seeds === undefined ? [] : ["--seeds", quote(params.seeds)]),
+    ...(params.seed === undefined ? [] : ["--seed", quote(params.seed)]),
+    ...(params.runsDirectory === "runs" ? [] : ["--runs", quote(params.runsDirectory)]),
+  ].join(" ");
+}
+
 /** The human lines of a one-seed run. */
 export function formatRunSummary(summary: RunSummary): string {
   return [
@@ -72,11 +98,32 @@ export function formatRunSummary(summary: RunSummary): string {
       ),
     ),
     ...summary.claims.map((claim) => `  claim "${claim.statement}": ${claim.status} — ${claim.explanation}`),
-    summary.expected === null
-      ? "expected table: not checked"
-      : `expected table: ${summary.expected.passed ? "PASS" : "FAIL"} (${summary.expected.rows - summary.expected.failed}/${summary.expected.rows})`,
+    summary.status === "interrupted"
+      ? `expected table: not judged — the run was interrupted${
+          summary.expected === null
+            ? ""
+            : ` (${summary.expected.rows - summary.expected.failed}/${summary.expected.rows} rows of the finished stages within their bands)`
+        }`
+      : summary.expected === null
+        ? "expected table: not checked"
+        : `expected table: ${summary.expected.passed ? "PASS" : "FAIL"} (${summary.expected.rows - summary.expected.failed}/${summary.expected.rows})`,
     `report: ${join(summary.runDirectory, "report.html")}`,
   ].join("\n");
+}
+
+/**
+ * An interrupted run: says so on stderr with the exact command that continues it, and exits
+ * 130 (SIGINT) or 143 (SIGTERM), 128 + the signal's number as shells do (130 when the run
+ * stopped for another reason, e.g. a library caller's abort).
+ */
+function reportInterrupted(params: {
+  received: keyof typeof interruptExitCodes | null;
+  command: string;
+}): void {
+  process.stderr.write(
+    `posttrain: interrupted${params.received === null ? "" : ` (${params.received})`}: finished stages and checkpoints are kept; resume with:\n  ${params.command}\n`,
+  );
+  process.exitCode = interruptExitCodes[params.received ?? "SIGINT"];
 }
 
 export function register(program: Command): void {
@@ -91,7 +138,7 @@ export function register(program: Command): void {
     .option("--relock", "accept changed data: recompute and rewrite the lock before running")
     .option(
       "--resume [run-id]",
-      "continue the latest (or the named) run: skip finished stages, resume from checkpoints",
+      "continue the latest (or the named) run: skip finished stages and reuse their evals, resume from checkpoints; a named run must exist. An interrupted run (Ctrl-C/SIGTERM) prints this command and exits 130 (SIGINT) or 143 (SIGTERM)",
     )
     .option(
       "--seed <n>",
@@ -119,6 +166,14 @@ export function register(program: Command): void {
       ) => {
         const seed = await parseRootSeed(options.seed);
         const seeds = await parseSeedsOption({ seeds: options.seeds, seed: options.seed });
+        if (typeof options.resume === "string") {
+          try {
+            assertRunId(options.resume);
+          } catch (error) {
+            const { UsageError } = await import("../program.js");
+            throw new UsageError(`--resume: ${(error as Error).message}`);
+          }
+        }
         const variant = options.smoke === true ? "smoke" : options.variant;
         const loaded = await loadRecipe({ reference, ...(variant === undefined ? {} : { variant }) });
         const interrupt = interruptSignal();
@@ -134,6 +189,17 @@ export function register(program: Command): void {
               ...(typeof options.resume === "string" ? { runId: options.resume } : {}),
             });
             output({ json: options.json, value: aggregate, human: () => formatSeedsSummary(aggregate) });
+            if (interrupt.signal.aborted || aggregate.status === "interrupted")
+              return reportInterrupted({
+                received: interrupt.received(),
+                command: resumeCommand({
+                  reference,
+                  variant: loaded.variant,
+                  runId: aggregate.runId,
+                  runsDirectory: options.runs,
+                  seeds: options.seeds as string,
+                }),
+              });
             if (aggregate.expected !== null && !aggregate.expected.passed) process.exitCode = 1;
             return;
           }
@@ -151,6 +217,17 @@ export function register(program: Command): void {
             value: summary,
             human: () => formatRunSummary(summary),
           });
+          if (summary.status === "interrupted")
+            return reportInterrupted({
+              received: interrupt.received(),
+              command: resumeCommand({
+                reference,
+                variant: loaded.variant,
+                runId: summary.runId,
+                runsDirectory: options.runs,
+                ...(options.seed === undefined ? {} : { seed: options.seed }),
+              }),
+            });
           if (summary.expected !== null && !summary.expected.passed) process.exitCode = 1;
         } finally {
           interrupt.dispose();
