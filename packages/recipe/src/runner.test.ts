@@ -181,7 +181,7 @@ describe("runRecipe", () => {
       runId: "stopped",
       signal: controller.signal,
       stageRunners: { sft: recordingRunner([]) },
-      evaluate: async (evaluation) => {
+      evaluate: async () => {
         controller.abort();
         throw new Error("aborted while generating");
       },
