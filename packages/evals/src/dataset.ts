@@ -4,10 +4,11 @@
  * folder holding the task's `localFileName` (e.g. ../shared/data/benchmarks), or a folder laid
  * out like a Hub dataset repo. Every file used is recorded with its sha256.
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { createGunzip } from "node:zlib";
 import { hashFile, PosttrainError } from "@posttrain/core";
 import {
@@ -135,6 +136,32 @@ async function filesOf(params: {
   };
 }
 
+/**
+ * The repository root when @posttrain/evals runs from a checkout (`packages/evals/dist/` →
+ * three folders up): the shipped tasks' local data (`datasets/micro`) is relative to it.
+ */
+const checkoutRoot = fileURLToPath(new URL("../../../", import.meta.url));
+
+/**
+ * Where a task's relative local dataset folder is looked up when the caller names no base
+ * folder: the working directory when the folder is there, else the checkout root (so
+ * `posttrain eval --suite micro` works from any folder, not only the repository root). When
+ * neither has it, `eval_dataset_unavailable` names both places and the `--data` way out.
+ */
+export function defaultBaseDirectory(params: { task: TaskSpec; workingDirectory?: string }): string {
+  const workingDirectory = params.workingDirectory ?? process.cwd();
+  const { dataset } = params.task;
+  if (dataset.kind !== "local" || isAbsolute(dataset.directory)) return workingDirectory;
+  const candidates = [workingDirectory, checkoutRoot];
+  const found = candidates.find((candidate) => existsSync(resolve(candidate, dataset.directory)));
+  if (found !== undefined) return found;
+  throw new EvaluationError({
+    code: "eval_dataset_unavailable",
+    message: `task ${params.task.name}: its data folder ${dataset.directory} is neither in ${workingDirectory} nor in ${checkoutRoot}; pass --data <folder> with a copy`,
+    details: { task: params.task.name, directory: dataset.directory, searched: candidates },
+  });
+}
+
 /** Whether `row[filter.column]` (a string, or a list of one string) is one of `filter.values`. */
 function rowMatches(params: {
   row: unknown;
@@ -158,7 +185,8 @@ export async function loadTaskItems(params: {
   baseDirectory?: string;
 }): Promise<{ items: EvalItem[]; source: DatasetSource }> {
   const { task } = params;
-  const baseDirectory = params.baseDirectory ?? process.cwd();
+  const baseDirectory =
+    params.baseDirectory ?? (params.dataPath === undefined ? defaultBaseDirectory({ task }) : process.cwd());
   const { paths, source } = await filesOf({
     task,
     baseDirectory,

@@ -1,8 +1,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { PosttrainError } from "@posttrain/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultBaseDirectory } from "./dataset.js";
 import { createOpenAiBackend } from "./openai-backend.js";
 import { getTask } from "./registry.js";
 import { runEval } from "./run-eval.js";
@@ -116,5 +118,27 @@ describe("held-out tasks over a split that mixes verifiers", () => {
     });
     expect(gsm.rowFilter).toEqual({ column: "dataset", values: ["gsm8k"] });
     expect(getTask({ name: "micro_ifeval" }).rowFilter).toEqual({ column: "dataset", values: ["ifeval"] });
+  });
+});
+
+describe("defaultBaseDirectory", () => {
+  it("looks a relative local dataset up in the working directory, then the checkout; else names both", async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), "evals-elsewhere-"));
+    try {
+      const micro = getTask({ name: "micro_gsm" });
+      const checkout = fileURLToPath(new URL("../../../", import.meta.url));
+      expect(defaultBaseDirectory({ task: micro, workingDirectory: elsewhere })).toBe(checkout);
+      await mkdir(join(elsewhere, "datasets/micro"), { recursive: true });
+      expect(defaultBaseDirectory({ task: micro, workingDirectory: elsewhere })).toBe(elsewhere);
+      const missing = defineHeldOutTask({ name: "nowhere", directory: "no/such/folder", verifier: "gsm8k" });
+      expect(() => defaultBaseDirectory({ task: missing, workingDirectory: elsewhere })).toThrow(
+        expect.objectContaining({
+          code: "eval_dataset_unavailable",
+          message: expect.stringContaining("pass --data <folder>"),
+        }),
+      );
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 });

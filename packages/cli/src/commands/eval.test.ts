@@ -15,11 +15,17 @@ const smolLm = fileURLToPath(
   new URL("../../../../../shared/data/tokenizers/SmolLM2-135M-Instruct/", import.meta.url),
 );
 
-function start(args: string[]): {
+function start(
+  args: string[],
+  cwd?: string,
+): {
   child: ChildProcess;
   done: Promise<{ status: number | null; stdout: string; stderr: string }>;
 } {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, CI: "true" } });
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, CI: "true" },
+    ...(cwd === undefined ? {} : { cwd }),
+  });
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (chunk: Buffer) => {
@@ -234,5 +240,20 @@ describe("posttrain eval", () => {
     expect(await readFile(join(output, "gsm8k-predictions.jsonl"), "utf8")).toBe(
       await readFile(join(directory, "fresh", "gsm8k-predictions.jsonl"), "utf8"),
     );
+  });
+
+  it("--suite micro works from a folder other than the repository root (its data resolves from the checkout)", async () => {
+    const output = join(directory, "micro-elsewhere");
+    const result = await start(
+      ["eval", "--suite", "micro", "--endpoint", server.url, "--limit", "2", "--output", output, "--json"],
+      directory,
+    ).done;
+    expect(result.stderr).not.toContain("unexpected error");
+    expect(result.status, result.stderr).toBe(0);
+    const tasks = JSON.parse(result.stdout).tasks as Array<{ task: { name: string }; count: number }>;
+    expect(tasks.map((task) => [task.task.name, task.count])).toEqual([
+      ["micro_gsm", 2],
+      ["micro_ifeval", 2],
+    ]);
   });
 });
