@@ -10,6 +10,7 @@ const bin = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
 const posttrain = (...args: string[]) =>
   spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, CI: "true" } });
 
+const microTokenizer = fileURLToPath(new URL("../../../../recipes/micro/tokenizer", import.meta.url));
 const modelConfig = {
   vocab_size: 16,
   hidden_size: 16,
@@ -143,11 +144,108 @@ describe.skipIf(!existsSync(bin))("posttrain train", () => {
     expect(existsSync(join(directory, "run", "model", "parameters.bin"))).toBe(true);
   }, 120_000);
 
-  it("a config error names the field and exits 1; an unknown stage exits 2", () => {
-    const { config } = setup("sft", { ...common, reduction: "average" });
+  it("a config error names the field and exits 1, leaving no empty output folder; an unknown stage exits 2", () => {
+    const { directory, config } = setup("sft", { ...common, reduction: "average" });
     const bad = posttrain("train", "sft", "--config", config);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain("reduction");
+    expect(bad.stderr).not.toContain("unexpected error");
+    expect(existsSync(join(directory, "run"))).toBe(false);
     expect(posttrain("train", "ppo", "--config", config).status).toBe(2);
   }, 120_000);
+
+  it.skipIf(!existsSync(microTokenizer))(
+    "raw chat and preference rows are tokenized with the config's tokenizer and chat template",
+    () => {
+      const directory = mkdtempSync(join(tmpdir(), "cli-train-raw-"));
+      const chat = (question: string, answer: string) => [
+        { role: "user", content: question },
+        { role: "assistant", content: answer },
+      ];
+      writeFileSync(
+        join(directory, "chat.jsonl"),
+        [1, 2, 3, 4]
+          .map((index) => JSON.stringify({ messages: chat(`What is ${index} + ${index}?`, `${2 * index}`) }))
+          .join("\n"),
+      );
+      writeFileSync(
+        join(directory, "pairs.jsonl"),
+        [1, 2, 3, 4]
+          .map((index) =>
+            JSON.stringify({
+              chosen: chat(`What is ${index} + 1?`, `${index + 1}`),
+              rejected: chat(`What is ${index} + 1?`, `${index + 2}`),
+            }),
+          )
+          .join("\n"),
+      );
+      const micro = { ...modelConfig, vocab_size: 512 };
+      const write = (name: string, data: string, training: Record<string, unknown>, withTokenizer = true) => {
+        const config = join(directory, `${name}.json`);
+        writeFileSync(
+          config,
+          JSON.stringify({
+            output: name,
+            seed: 1,
+            model: { kind: "initialize", config: micro, seed: 2 },
+            data: { train: data, maxLength: 64 },
+            ...(withTokenizer ? { tokenizer: { directory: microTokenizer, chatTemplate: "tulu" } } : {}),
+            training,
+          }),
+        );
+        return config;
+      };
+      const sftRun = posttrain(
+        "train",
+        "sft",
+        "--config",
+        write("sft", "chat.jsonl", { ...common, reduction: "sum" }),
+        "--json",
+      );
+      expect(sftRun.status, sftRun.stderr).toBe(0);
+      expect(JSON.parse(sftRun.stdout)).toMatchObject({ stage: "sft", status: "completed", step: 3 });
+      const dpoRun = posttrain(
+        "train",
+        "dpo",
+        "--config",
+        write("dpo", "pairs.jsonl", {
+          ...common,
+          loss: { type: "dpo", beta: 0.1, labelSmoothing: 0, gammaBetaRatio: 0.3 },
+          referenceCacheDirectory: null,
+        }),
+        "--json",
+      );
+      expect(dpoRun.status, dpoRun.stderr).toBe(0);
+      expect(JSON.parse(dpoRun.stdout)).toMatchObject({ stage: "dpo", status: "completed", step: 3 });
+      // Raw rows without a tokenizer: a named error, exit 1, no output folder.
+      const missing = posttrain(
+        "train",
+        "sft",
+        "--config",
+        write("bare", "chat.jsonl", { ...common, reduction: "sum" }, false),
+      );
+      expect(missing.status).toBe(1);
+      expect(missing.stderr).toContain("error [train_data_invalid]");
+      expect(missing.stderr).toContain('add "tokenizer"');
+      expect(existsSync(join(directory, "bare"))).toBe(false);
+      // A row that is not a chat: named with its row number.
+      writeFileSync(
+        join(directory, "broken.jsonl"),
+        `${JSON.stringify({ messages: chat("a", "b") })}\n{"text": "no messages"}\n`,
+      );
+      const broken = posttrain(
+        "train",
+        "sft",
+        "--config",
+        write("broken", "broken.jsonl", { ...common, reduction: "sum" }),
+      );
+      expect(broken.status).toBe(1);
+      expect(broken.stderr).toMatch(/broken\.jsonl: 1 of 2 rows are not sft rows:\n {2}row 2: /);
+      // The row formats are in --help.
+      expect(posttrain("train", "--help").stdout).toContain(
+        'dpo: {"chosen": [messages...], "rejected": [messages...]}',
+      );
+    },
+    180_000,
+  );
 });

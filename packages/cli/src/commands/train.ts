@@ -10,11 +10,10 @@
  *   "data": { "train": "train.jsonl", "evaluation": "held-out.jsonl" },
  *   "training": { ...the stage's Config... } }
  * ```
- * `data.train`/`data.evaluation` are either a prepared tokenized-cache folder from
- * @posttrain/data (`manifest.json` + shards) or a JSONL file of tokenized rows with the same
- * column names (`input_ids`, `labels`[, `position_ids`, `segment_ids`] for sft; `prompt_ids`,
- * `chosen_ids`, `rejected_ids` for dpo; `prompt_ids`, `ground_truth`, `dataset` for rlvr, which
- * also needs `"tokenizer": { "directory": ... }` to decode completions for the verifiers).
+ * `data.train`/`data.evaluation` are a prepared tokenized-cache folder from @posttrain/data
+ * (`manifest.json` + shards), a JSONL file of tokenized rows, or a data file (JSONL, Parquet,
+ * Arrow) of raw rows that are tokenized here with `tokenizer` and its chat template, as
+ * `posttrain data prepare` would: see {@link trainRowFormatHelp} and docs/training-configs.md.
  *
  * rlvr rollouts on an external SGLang or vLLM server (`training.generation`, see
  * @posttrain/rlvr): `--generation-server sglang|vllm` switches a config to a remote server,
@@ -24,11 +23,23 @@
  * API key is read from `POSTTRAIN_GENERATION_API_KEY` (else `POSTTRAIN_WEIGHT_UPDATE_TOKEN`,
  * the token of `posttrain serve --enable-weight-updates`) only, never from a flag.
  */
-import { statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { existsSync, statSync } from "node:fs";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { createRunContext, interruptSignal, PosttrainError, parseWithSchema } from "@posttrain/core";
-import { loadTokenizer, lookupTokenizedCache } from "@posttrain/data";
+import {
+  type Chunk,
+  dataFileFormat,
+  type LoadedTokenizer,
+  loadTokenizer,
+  lookupTokenizedCache,
+  processChunk,
+  readTableBatches,
+  rowsFromTable,
+  type TokenizedPreference,
+  type TokenizedRlvr,
+  type TokenizedSft,
+} from "@posttrain/data";
 import * as dpo from "@posttrain/dpo";
 import * as rlvr from "@posttrain/rlvr";
 import * as sft from "@posttrain/sft";
@@ -46,9 +57,14 @@ const fileSchema = z.strictObject({
   /** Seed of the run context's random stream. */
   seed: z.number().int(),
   model: z.unknown(),
-  data: z.strictObject({ train: z.string().min(1), evaluation: z.string().min(1).optional() }),
+  data: z.strictObject({
+    train: z.string().min(1),
+    evaluation: z.string().min(1).optional(),
+    /** Raw rows: maximum tokens per conversation (sft, dpo) or prompt (rlvr); longer rows are skipped and counted. */
+    maxLength: z.number().int().positive().optional(),
+  }),
   training: z.unknown(),
-  /** rlvr only: the tokenizer folder (decodes completions for the verifiers; EOS ids). */
+  /** The tokenizer folder: tokenizes raw rows (any stage); rlvr also decodes completions with it. */
   tokenizer: z
     .strictObject({
       directory: z.string().min(1),
@@ -74,6 +90,26 @@ const stringList = z
   .transform((value) => (Array.isArray(value) ? value : [value]));
 const rlvrRowSchema = z.object({ prompt_ids: int32Array, ground_truth: stringList, dataset: stringList });
 
+/** The `--help` text of the row formats `train --config` reads (also in docs/training-configs.md). */
+export const trainRowFormatHelp = `
+Data rows (data.train / data.evaluation, paths relative to the config file):
+  a prepared cache folder    from \`posttrain data prepare\` (manifest.json + shards)
+  tokenized JSONL            sft: {"input_ids": [...], "labels": [...]} (labels -100 = no loss;
+                             optional position_ids, segment_ids for packed rows)
+                             dpo: {"prompt_ids": [...], "chosen_ids": [...], "rejected_ids": [...]}
+                             rlvr: {"prompt_ids": [...], "ground_truth": "42", "dataset": "gsm8k"}
+  raw rows (JSONL, Parquet, Arrow), tokenized with "tokenizer" and its chat template:
+                             sft: {"messages": [{"role": "user", "content": ...}, {"role": "assistant", ...}]}
+                             dpo: {"chosen": [messages...], "rejected": [messages...]} (shared prompt turns)
+                             rlvr: {"messages": [...prompt...], "ground_truth": "42", "dataset": "gsm8k"}
+  raw rows need "tokenizer": {"directory": ..., "chatTemplate"?: "tulu"|"chatml"|"zephyr"} and take
+  "data": {"maxLength": N} (default 2048; longer rows are skipped and counted).
+`;
+
+const tokenizedColumn: Record<Stage, string> = { sft: "input_ids", dpo: "prompt_ids", rlvr: "prompt_ids" };
+const rawFormat = { sft: "sft", dpo: "preference", rlvr: "rlvr" } as const;
+const defaultMaxLength = 2048;
+
 /** Tokenized rows from JSONL (each line validated, errors name the line and field). */
 async function jsonlRows<T>(path: string, schema: z.ZodType<T>): Promise<T[]> {
   const rows: T[] = [];
@@ -91,6 +127,72 @@ async function jsonlRows<T>(path: string, schema: z.ZodType<T>): Promise<T[]> {
     rows.push(parseWithSchema({ schema, value, label: `${path}:${index + 1}` }));
   }
   return rows;
+}
+
+/** Whether a file holds pre-tokenized rows: its first row has the stage's id column. */
+async function holdsTokenizedRows(params: { path: string; stage: Stage }): Promise<boolean> {
+  const format = dataFileFormat(params.path);
+  if (format !== "jsonl") return false;
+  const text = await readFile(params.path, "utf8");
+  const first = text.split("\n").find((line) => line.trim() !== "");
+  if (first === undefined) return true; // empty: the trainer names it
+  try {
+    const row = JSON.parse(first) as Record<string, unknown>;
+    return typeof row === "object" && row !== null && tokenizedColumn[params.stage] in row;
+  } catch {
+    return true; // let the tokenized reader name the line
+  }
+}
+
+/**
+ * Raw chat / preference / prompt rows, checked and tokenized as \`posttrain data prepare\`
+ * does (@posttrain/data's row checks and transforms): a malformed row is an error naming
+ * the file, row and reason; rows over \`maxLength\` or with nothing to learn are skipped and
+ * counted on stderr.
+ */
+async function tokenizeRawRows(params: {
+  path: string;
+  stage: Stage;
+  tokenizer: LoadedTokenizer | null;
+  maxLength: number;
+  configPath: string;
+}): Promise<Array<TokenizedSft | TokenizedPreference | TokenizedRlvr>> {
+  if (params.tokenizer === null)
+    throw new PosttrainError({
+      code: "train_data_invalid",
+      message: `${params.path} holds raw rows (no ${tokenizedColumn[params.stage]} column): add "tokenizer": { "directory": ... } to ${params.configPath} to tokenize them, or give tokenized rows`,
+    });
+  const items: Chunk["items"] = [];
+  for await (const table of readTableBatches({ path: params.path }))
+    for (const row of rowsFromTable(table)) items.push({ row, rowNumber: items.length + 1, copies: 1 });
+  const result = processChunk({
+    tokenizer: params.tokenizer,
+    settings: { format: rawFormat[params.stage], maxLength: params.maxLength },
+    chunk: { index: 0, source: params.path, items },
+  });
+  if (result.malformed.malformed > 0) {
+    const examples = Object.entries(result.malformed.reasons).flatMap(([reason, entry]) =>
+      (entry?.examples ?? [])
+        .slice(0, 3)
+        .map((example) => `row ${example.row}: ${reason}: ${example.detail}`),
+    );
+    throw new PosttrainError({
+      code: "train_data_invalid",
+      message: `${params.path}: ${result.malformed.malformed} of ${result.malformed.checked} rows are not ${rawFormat[params.stage]} rows:\n  ${examples.join("\n  ")}`,
+      details: { path: params.path, malformed: result.malformed },
+    });
+  }
+  const skipped = Object.entries(result.filtered);
+  if (skipped.length > 0)
+    process.stderr.write(
+      `${params.path}: skipped ${skipped.map(([reason, count]) => `${count} ${reason.replace(/_/g, " ")}`).join(", ")} (maxLength ${params.maxLength})\n`,
+    );
+  if (result.records.length === 0)
+    throw new PosttrainError({
+      code: "train_data_invalid",
+      message: `${params.path}: no trainable rows after tokenization (maxLength ${params.maxLength})`,
+    });
+  return result.records;
 }
 
 async function preparedManifest(directory: string) {
@@ -112,8 +214,18 @@ function isDirectory(path: string): boolean {
   }
 }
 
-async function sftRows(path: string): Promise<sft.SftRow[]> {
+interface RowSource {
+  path: string;
+  tokenizer: LoadedTokenizer | null;
+  maxLength: number;
+  configPath: string;
+}
+
+async function sftRows(source: RowSource): Promise<sft.SftRow[]> {
+  const { path } = source;
   if (isDirectory(path)) return sft.readSftRows({ directory: path, manifest: await preparedManifest(path) });
+  if (!(await holdsTokenizedRows({ path, stage: "sft" })))
+    return (await tokenizeRawRows({ ...source, stage: "sft" })) as TokenizedSft[];
   return (await jsonlRows(path, sftRowSchema)).map((row) => ({
     inputIds: row.input_ids,
     labels: row.labels,
@@ -122,9 +234,12 @@ async function sftRows(path: string): Promise<sft.SftRow[]> {
   }));
 }
 
-async function preferenceRows(path: string): Promise<dpo.PreferenceRow[]> {
+async function preferenceRows(source: RowSource): Promise<dpo.PreferenceRow[]> {
+  const { path } = source;
   if (isDirectory(path))
     return dpo.readPreferenceRows({ directory: path, manifest: await preparedManifest(path) });
+  if (!(await holdsTokenizedRows({ path, stage: "dpo" })))
+    return (await tokenizeRawRows({ ...source, stage: "dpo" })) as TokenizedPreference[];
   return (await jsonlRows(path, preferenceRowSchema)).map((row) => ({
     promptIds: row.prompt_ids,
     chosenIds: row.chosen_ids,
@@ -132,9 +247,12 @@ async function preferenceRows(path: string): Promise<dpo.PreferenceRow[]> {
   }));
 }
 
-async function rlvrRows(path: string): Promise<rlvr.RlvrRow[]> {
+async function rlvrRows(source: RowSource): Promise<rlvr.RlvrRow[]> {
+  const { path } = source;
   if (isDirectory(path))
     return rlvr.readRlvrRows({ directory: path, manifest: await preparedManifest(path) });
+  if (!(await holdsTokenizedRows({ path, stage: "rlvr" })))
+    return (await tokenizeRawRows({ ...source, stage: "rlvr" })) as TokenizedRlvr[];
   return (await jsonlRows(path, rlvrRowSchema)).map((row) => ({
     promptIds: row.prompt_ids,
     groundTruth: row.ground_truth,
@@ -227,52 +345,61 @@ export async function runTrainCommand(params: {
   const base = dirname(resolve(params.configPath));
   const at = (path: string) => (isAbsolute(path) ? path : join(base, path));
   const directory = at(file.output);
-  const interrupt = interruptSignal();
-  const context = createRunContext({
-    directory,
-    seed: file.seed,
-    streamName: stage,
-    signal: interrupt.signal,
+  if (stage === "rlvr" && file.tokenizer === undefined)
+    throw new UsageError(`${params.configPath}: train rlvr needs "tokenizer": { "directory": ... }`);
+  // Everything that can be checked before training is, before the run folder exists: a bad
+  // config or data file leaves no empty output folder behind.
+  const tokenizer =
+    file.tokenizer === undefined
+      ? null
+      : await loadTokenizer({
+          directory: at(file.tokenizer.directory),
+          ...(file.tokenizer.chatTemplate === undefined ? {} : { chatTemplate: file.tokenizer.chatTemplate }),
+        });
+  const source = (path: string): RowSource => ({
+    path: at(path),
+    tokenizer,
+    maxLength: file.data.maxLength ?? defaultMaxLength,
+    configPath: params.configPath,
   });
+  const existedBefore = existsSync(directory);
+  const interrupt = interruptSignal();
   try {
     if (stage === "sft") {
       const model = sft.parseModelSource(file.model);
+      const data = {
+        train: await sftRows(source(file.data.train)),
+        ...(file.data.evaluation === undefined
+          ? {}
+          : { evaluation: await sftRows(source(file.data.evaluation)) }),
+      };
       const result = await sft.train({
         config: file.training as sft.ConfigInput,
         model: model.kind === "directory" ? { ...model, directory: at(model.directory) } : model,
-        data: {
-          train: await sftRows(at(file.data.train)),
-          ...(file.data.evaluation === undefined
-            ? {}
-            : { evaluation: await sftRows(at(file.data.evaluation)) }),
-        },
-        context,
+        data,
+        context: contextFor({ directory, seed: file.seed, stage, signal: interrupt.signal }),
       });
       return { stage, directory, ...pick(result) };
     }
     if (stage === "rlvr") {
-      if (file.tokenizer === undefined)
-        throw new UsageError(`${params.configPath}: train rlvr needs "tokenizer": { "directory": ... }`);
       const model = rlvr.parseModelSource(file.model);
-      const tokenizer = await loadTokenizer({
-        directory: at(file.tokenizer.directory),
-        ...(file.tokenizer.chatTemplate === undefined ? {} : { chatTemplate: file.tokenizer.chatTemplate }),
-      });
+      const config = withGenerationFlags({
+        training: file.training,
+        flags: generationFlags,
+        at,
+      }) as rlvr.ConfigInput;
+      const data = {
+        train: await rlvrRows(source(file.data.train)),
+        ...(file.data.evaluation === undefined
+          ? {}
+          : { evaluation: await rlvrRows(source(file.data.evaluation)) }),
+      };
       const result = await rlvr.train({
-        config: withGenerationFlags({
-          training: file.training,
-          flags: generationFlags,
-          at,
-        }) as rlvr.ConfigInput,
+        config,
         model: model.kind === "directory" ? { ...model, directory: at(model.directory) } : model,
-        data: {
-          train: await rlvrRows(at(file.data.train)),
-          ...(file.data.evaluation === undefined
-            ? {}
-            : { evaluation: await rlvrRows(at(file.data.evaluation)) }),
-        },
-        context,
-        tokenizer,
+        data,
+        context: contextFor({ directory, seed: file.seed, stage, signal: interrupt.signal }),
+        tokenizer: tokenizer as LoadedTokenizer,
         ...(generationFlags.url === undefined ? {} : { generationEndpoint: { url: generationFlags.url } }),
       });
       return { stage, directory, ...pick(result) };
@@ -280,22 +407,45 @@ export async function runTrainCommand(params: {
     const model = dpo.parseModelSource(file.model);
     const training = file.training as dpo.ConfigInput;
     const cache = training?.referenceCacheDirectory;
+    const data = {
+      train: await preferenceRows(source(file.data.train)),
+      ...(file.data.evaluation === undefined
+        ? {}
+        : { evaluation: await preferenceRows(source(file.data.evaluation)) }),
+    };
     const result = await dpo.train({
       // A relative reference-cache folder is relative to the config file, like every path in it.
       config: typeof cache === "string" ? { ...training, referenceCacheDirectory: at(cache) } : training,
       model: model.kind === "directory" ? { ...model, directory: at(model.directory) } : model,
-      data: {
-        train: await preferenceRows(at(file.data.train)),
-        ...(file.data.evaluation === undefined
-          ? {}
-          : { evaluation: await preferenceRows(at(file.data.evaluation)) }),
-      },
-      context,
+      data,
+      context: contextFor({ directory, seed: file.seed, stage, signal: interrupt.signal }),
     });
     return { stage, directory, ...pick(result) };
+  } catch (error) {
+    // A run that failed before its first checkpoint (e.g. the trainer refused the `training`
+    // config) leaves nothing: the folder this command created goes again.
+    if (!existedBefore && !(await holdsCheckpoint(directory)))
+      await rm(directory, { recursive: true, force: true });
+    throw error;
   } finally {
     interrupt.dispose();
   }
+}
+
+function contextFor(params: { directory: string; seed: number; stage: Stage; signal: AbortSignal }) {
+  return createRunContext({
+    directory: params.directory,
+    seed: params.seed,
+    streamName: params.stage,
+    signal: params.signal,
+  });
+}
+
+/** Whether a run folder holds a checkpoint (then it is kept, to resume from). */
+async function holdsCheckpoint(directory: string): Promise<boolean> {
+  const checkpoints = join(directory, "checkpoints");
+  if (!existsSync(checkpoints)) return false;
+  return (await readdir(checkpoints)).length > 0;
 }
 
 function pick(result: {
@@ -326,7 +476,9 @@ interface TrainCommandOptions {
 export function register(program: Command): void {
   program
     .command("train")
-    .description("run one training stage (sft, dpo, rlvr) from a JSON config file; rerun to resume")
+    .description(
+      "run one training stage (sft, dpo, rlvr) from a JSON config file (data: tokenized rows, a prepared cache, or raw chat/preference/prompt rows with a tokenizer); rerun to resume",
+    )
     .argument("<stage>", "sft | dpo | rlvr")
     .requiredOption("--config <file>", "the stage's JSON config file")
     .option("--generation-server <server>", "rlvr: generate rollouts on an external sglang or vllm server")
@@ -337,6 +489,7 @@ export function register(program: Command): void {
     )
     .option("--sync-every-steps <n>", "rlvr: push the policy to the server every n steps (default 1)")
     .option("--json", "print the result as JSON")
+    .addHelpText("after", trainRowFormatHelp)
     .action(async (stage: string, options: TrainCommandOptions) => {
       const result = await runTrainCommand({
         stage,
