@@ -172,6 +172,38 @@ describe("posttrain data", () => {
     expect(noTemplate.stderr).toContain("[data_tokenizer_invalid]");
   });
 
+  it("inspect does not merge a folder's configs: it lists them, --config picks one; --help marks --tokenizer required", async () => {
+    const directory = join(home, "several");
+    mkdirSync(join(directory, "sft"), { recursive: true });
+    mkdirSync(join(directory, "rlvr"), { recursive: true });
+    writeFileSync(join(directory, "sft", "train.jsonl"), train);
+    const prompt = (index: number) =>
+      JSON.stringify({
+        messages: [{ role: "user", content: `What is ${index}+${index}?` }],
+        ground_truth: String(2 * index),
+        dataset: "gsm8k",
+      });
+    writeFileSync(join(directory, "rlvr", "train.jsonl"), `${[1, 2].map(prompt).join("\n")}\n`);
+    const tokenizer = writeTokenizer(join(home, "tokenizer-several"));
+    const args = ["data", "inspect", directory, "--tokenizer", tokenizer, "--chat-template", "chatml"];
+    const ambiguous = await posttrain(args);
+    expect(ambiguous.status).toBe(2);
+    expect(ambiguous.stderr).toContain("holds 2 configs (rlvr, sft): choose one with --config <name>");
+    const rlvr = await posttrain([...args, "--config", "rlvr", "--format", "rlvr", "--json"]);
+    expect(rlvr.status, rlvr.stderr).toBe(0);
+    expect(JSON.parse(rlvr.stdout)).toMatchObject({ rows: 2, malformed: { malformed: 0 } });
+    const sft = await posttrain([...args, "--config", "sft", "--json"]);
+    expect(JSON.parse(sft.stdout)).toMatchObject({ rows: 3, malformed: { malformed: 0 } });
+    const unknown = await posttrain([...args, "--config", "dpo"]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('has no config "dpo"; its configs: rlvr, sft');
+    const help = await posttrain(["data", "inspect", "--help"]);
+    expect(help.stdout).toContain(
+      "Usage: posttrain data inspect <spec|path> --tokenizer <directory> [options]",
+    );
+    expect(help.stdout).toMatch(/--tokenizer <directory>\s+\(required\)/);
+  });
+
   it("pull says a local folder is a local folder instead of asking the Hub for it", async () => {
     const local = await posttrain(["data", "pull", home]);
     expect(local.status).toBe(2);

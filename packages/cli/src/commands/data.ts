@@ -1,6 +1,6 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { writeJsonAtomic } from "@posttrain/core";
 import {
   type ChatTemplateChoice,
@@ -55,11 +55,49 @@ async function readSpecFile(path: string, requirePinned: boolean): Promise<Datas
 }
 
 /** `<spec.json>`, a dataset folder, or one data file → a spec. */
-async function specFromArgument(argument: string, split: string | undefined): Promise<DatasetSpec> {
+/**
+ * The configs of a local dataset folder: its top-level subfolders that hold data files (the
+ * Hub layout `<config>/<split>-*.parquet`), sorted.
+ */
+export function localConfigs(directory: string): string[] {
+  const holdsData = (folder: string): boolean =>
+    readdirSync(folder, { withFileTypes: true }).some((entry) =>
+      entry.isDirectory() ? holdsData(join(folder, entry.name)) : dataFileFormat(entry.name) !== null,
+    );
+  return readdirSync(directory, { withFileTypes: true })
+    .filter(
+      (entry) => entry.isDirectory() && !entry.name.startsWith(".") && holdsData(join(directory, entry.name)),
+    )
+    .map((entry) => entry.name)
+    .sort();
+}
+
+async function specFromArgument(
+  argument: string,
+  split: string | undefined,
+  config?: string,
+): Promise<DatasetSpec> {
   if (!existsSync(argument)) throw new UsageError(`${argument} does not exist`);
   if (statSync(argument).isDirectory()) {
-    return { kind: "local", directory: resolve(argument), ...(split === undefined ? {} : { split }) };
+    // A folder of several configs (sft/, preference/, rlvr/) is several datasets: inspect one.
+    const configs = localConfigs(argument);
+    if (config !== undefined && !configs.includes(config))
+      throw new UsageError(
+        `${argument} has no config "${config}"${configs.length === 0 ? " (its data files are not in config folders)" : `; its configs: ${configs.join(", ")}`}`,
+      );
+    if (config === undefined && configs.length > 1)
+      throw new UsageError(
+        `${argument} holds ${configs.length} configs (${configs.join(", ")}): choose one with --config <name>, e.g. posttrain data inspect ${argument} --config ${configs[0]} …`,
+      );
+    const chosen = config ?? (configs.length === 1 ? configs[0] : undefined);
+    return {
+      kind: "local",
+      directory: resolve(argument),
+      ...(chosen === undefined ? {} : { config: chosen }),
+      ...(split === undefined ? {} : { split }),
+    };
   }
+  if (config !== undefined) throw new UsageError("--config selects a config folder: give a dataset folder");
   if (argument.endsWith(".json")) {
     // A spec is one JSON object with a `kind`; anything else named .json is read as JSON lines.
     let parsed: unknown;
@@ -218,9 +256,17 @@ export function register(program: Command): void {
     .command("inspect")
     .description("rows, token-length histogram and one rendered example with trained and masked spans")
     .argument("<spec|path>", "a dataset spec (JSON), a dataset folder or one data file")
-    .requiredOption("--tokenizer <directory>", "tokenizer folder (tokenizer.json + tokenizer_config.json)")
+    .usage("<spec|path> --tokenizer <directory> [options]")
+    .requiredOption(
+      "--tokenizer <directory>",
+      "(required) tokenizer folder (tokenizer.json + tokenizer_config.json)",
+    )
     .option("--chat-template <name>", "tulu, chatml or zephyr instead of the tokenizer's own template")
     .option("--format <format>", "row format: sft, preference or rlvr", "sft")
+    .option(
+      "--config <name>",
+      "config folder to inspect in a dataset folder (required when it holds several, e.g. sft, preference, rlvr)",
+    )
     .option("--split <split>", "split to select in a folder (default train)")
     .option("--max-length <tokens>", "truncate as training would")
     .option("--sample-rows <rows>", "rows tokenized for the statistics", "2000")
@@ -232,6 +278,7 @@ export function register(program: Command): void {
           tokenizer: string;
           chatTemplate?: string;
           format: string;
+          config?: string;
           split?: string;
           maxLength?: string;
           sampleRows: string;
@@ -244,7 +291,7 @@ export function register(program: Command): void {
         const sampleRows = positiveInteger("--sample-rows", options.sampleRows);
         if (!existsSync(options.tokenizer))
           throw new UsageError(`--tokenizer ${options.tokenizer} does not exist`);
-        const spec = await specFromArgument(argument, options.split);
+        const spec = await specFromArgument(argument, options.split, options.config);
         const source = await materializeSource({ spec, baseDirectory: dirname(resolve(argument)) });
         const tokenizer = await loadTokenizer({
           directory: options.tokenizer,
