@@ -28,9 +28,9 @@ describe("posttrain CLI", () => {
     const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     try {
       process.exitCode = 1; // as `run` sets it when the expected table fails
-      expect(await main(["doctor", "--json"])).toBe(1);
+      expect(await main(["doctor", "--json", "--no-try-providers"])).toBe(1);
       process.exitCode = 0;
-      expect(await main(["doctor", "--json"])).toBe(0);
+      expect(await main(["doctor", "--json", "--no-try-providers"])).toBe(0);
     } finally {
       process.exitCode = 0;
       write.mockRestore();
