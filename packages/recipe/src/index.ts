@@ -22,11 +22,16 @@ export {
   writeLock,
 } from "./lock.js";
 export {
+  alignColumns,
+  calibrateFromRuns,
   formatPlan,
   formatSeconds,
   parameterCount,
   planRecipe,
   type RecipePlan,
+  type RecordedRun,
+  type RunCalibration,
+  readRecordedRuns,
   type StagePlan,
 } from "./plan.js";
 export {

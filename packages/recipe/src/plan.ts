@@ -14,15 +14,23 @@
  *   8 B per parameter, a frozen reference 4 B per parameter, activations ≈ 34·h bytes per token
  *   per layer in fp16 (Korthikanti et al. 2022) ×2 for fp32 over one micro-batch, plus the
  *   logits of one loss chunk;
- * - time: FLOPs / (measured MatMul GFLOP/s × efficiency), efficiency being the share of the
- *   MatMul peak a whole training step reaches (an assumption, 0.5 by default).
+ * - time, calibrated when this machine has run the recipe before: each stage type's effective
+ *   FLOP/s measured by earlier runs (this plan's FLOPs for the run's own recipe.json ÷ the
+ *   stage's recorded wall time, summed over runs), so the bounds and overheads the FLOP count
+ *   misses (maxLength as tokens per row, generation that stops early, graph compilation)
+ *   are in the rate; otherwise FLOPs / (measured MatMul GFLOP/s × efficiency), efficiency being
+ *   the share of the MatMul peak a whole training step reaches (an assumption, 0.5 by default).
  */
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { DatasetSpec } from "@posttrain/data";
 import type { LlamaConfig } from "@posttrain/engine";
 import { parseLlamaConfig } from "@posttrain/engine";
+import { z } from "zod";
 import type { RecipeLock } from "./lock.js";
 import { datasetPlaces } from "./lock.js";
-import type { Recipe, Stage } from "./schema.js";
+import { parseRecipe, type Recipe, type Stage } from "./schema.js";
 
 /** The parameter count of a Llama-style decoder. */
 export function parameterCount(params: { config: LlamaConfig }): number {
@@ -61,6 +69,26 @@ export interface StagePlan {
     total: number;
   };
   estimatedSeconds: number | null;
+  /** Where the time comes from: earlier runs' measured rate for this stage type, or the MatMul probe. */
+  timeFrom: "runs" | "matmul" | null;
+}
+
+/** Effective FLOP/s per stage type, measured from earlier runs (see {@link calibrateFromRuns}). */
+export interface RunCalibration {
+  flopsPerSecond: Partial<Record<Stage["type"], number>>;
+  /** The runs it came from (run folder names), for the plan's note. */
+  runs: string[];
+}
+
+/** One earlier run, as its folder records it: the recipe it ran and each stage's wall time. */
+export interface RecordedRun {
+  runId: string;
+  recipe: Recipe;
+  /** The run's copy of the lock (row counts), null when absent. */
+  lock: RecipeLock | null;
+  /** The variant it ran (from its folder name, `<name>-<version>-<variant>`), null for the base recipe. */
+  variant?: string | null;
+  stages: Array<{ name: string; type: Stage["type"]; status: string; wallSeconds: number | null }>;
 }
 
 export interface RecipePlan {
@@ -72,6 +100,8 @@ export interface RecipePlan {
   totalSeconds: number | null;
   /** The throughput the times assume. */
   throughput: { matmulGflops: number; efficiency: number } | null;
+  /** The earlier runs the times are calibrated from (null: none). */
+  calibration: RunCalibration | null;
 }
 
 const bytesPerFloat = 4;
@@ -143,6 +173,8 @@ export function planRecipe(params: {
   lock?: RecipeLock | null;
   meanTokensPerRow?: Record<string, number>;
   throughput?: { matmulGflops: number; efficiency: number };
+  /** Measured rates from earlier runs; a stage type it covers is timed from it. */
+  calibration?: RunCalibration | null;
 }): RecipePlan {
   const { recipe } = params;
   const config = parseLlamaConfig(
@@ -150,10 +182,24 @@ export function planRecipe(params: {
   );
   const n = parameterCount({ config });
   const places = new Map(datasetPlaces(recipe).map((place) => [place.key, place]));
-  const seconds = (flops: number | null) =>
+  const calibration =
+    params.calibration === undefined || params.calibration === null || params.calibration.runs.length === 0
+      ? null
+      : params.calibration;
+  const matmulSeconds = (flops: number | null) =>
     flops === null || params.throughput === undefined
       ? null
       : flops / (params.throughput.matmulGflops * 1e9 * params.throughput.efficiency);
+  const timing = (
+    type: Stage["type"],
+    flops: number | null,
+  ): Pick<StagePlan, "estimatedSeconds" | "timeFrom"> => {
+    const rate = calibration?.flopsPerSecond[type];
+    if (flops !== null && rate !== undefined && rate > 0)
+      return { estimatedSeconds: flops / rate, timeFrom: "runs" };
+    const seconds = matmulSeconds(flops);
+    return { estimatedSeconds: seconds, timeFrom: seconds === null ? null : "matmul" };
+  };
 
   const stages = recipe.stages.map((stage): StagePlan => {
     const measured = params.meanTokensPerRow?.[stage.name];
@@ -236,21 +282,60 @@ export function planRecipe(params: {
       tokensPerRowFrom: measured === undefined ? "max_length" : "measured",
       flops,
       memoryBytes,
-      estimatedSeconds: seconds(flops),
+      ...timing(stage.type, flops),
     };
   });
   const totalFlops = stages.some((stage) => stage.flops === null)
     ? null
     : stages.reduce((sum, stage) => sum + (stage.flops ?? 0), 0);
+  const totalSeconds = stages.some((stage) => stage.estimatedSeconds === null)
+    ? null
+    : stages.reduce((sum, stage) => sum + (stage.estimatedSeconds ?? 0), 0);
   return {
     recipe: recipe.name,
     version: recipe.version,
     parameters: n,
     stages,
     totalFlops,
-    totalSeconds: seconds(totalFlops),
+    totalSeconds,
     throughput: params.throughput ?? null,
+    calibration,
   };
+}
+
+/**
+ * Each stage type's effective FLOP/s over earlier runs: this module's FLOP count for the
+ * recipe each run actually ran, divided by the wall time it recorded, summed over every stage
+ * that trained in that run (skipped or failed stages carry no fresh time). Null when no run
+ * has a usable stage.
+ */
+export function calibrateFromRuns(params: { runs: readonly RecordedRun[] }): RunCalibration | null {
+  const flops: Partial<Record<Stage["type"], number>> = {};
+  const seconds: Partial<Record<Stage["type"], number>> = {};
+  const used = new Set<string>();
+  for (const run of params.runs) {
+    let plan: RecipePlan;
+    try {
+      plan = planRecipe({ recipe: run.recipe, lock: run.lock });
+    } catch {
+      continue; // a recipe this planner cannot read (an older schema): not evidence
+    }
+    for (const stage of run.stages) {
+      if (stage.status !== "completed" || stage.wallSeconds === null || !(stage.wallSeconds > 0)) continue;
+      const planned = plan.stages.find(
+        (candidate) => candidate.name === stage.name && candidate.type === stage.type,
+      );
+      if (planned?.flops === null || planned?.flops === undefined || planned.flops <= 0) continue;
+      flops[stage.type] = (flops[stage.type] ?? 0) + planned.flops;
+      seconds[stage.type] = (seconds[stage.type] ?? 0) + stage.wallSeconds;
+      used.add(run.runId);
+    }
+  }
+  if (used.size === 0) return null;
+  const flopsPerSecond: RunCalibration["flopsPerSecond"] = {};
+  for (const type of Object.keys(flops) as Array<Stage["type"]>)
+    flopsPerSecond[type] = (flops[type] as number) / (seconds[type] as number);
+  return { flopsPerSecond, runs: [...used].sort() };
 }
 
 function formatCount(value: number | null): string {
@@ -282,34 +367,131 @@ export function formatSeconds(seconds: number | null): string {
   return `${seconds.toFixed(1)} s`;
 }
 
+/** Rows of cells as lines, each column as wide as its widest cell (the last one unpadded). */
+export function alignColumns(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows)
+    row.forEach((cell, column) => {
+      widths[column] = Math.max(widths[column] ?? 0, [...cell].length);
+    });
+  return rows.map((row) =>
+    row
+      .map((cell, column) =>
+        column === row.length - 1 ? cell : cell + " ".repeat((widths[column] ?? 0) - [...cell].length),
+      )
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
 /** The plan as the table `posttrain plan` prints. */
 export function formatPlan(plan: RecipePlan): string {
+  const timeNote =
+    plan.calibration !== null
+      ? `time from ${plan.calibration.runs.length} earlier run${plan.calibration.runs.length === 1 ? "" : "s"} on this machine (${plan.calibration.runs.slice(-3).join(", ")}${plan.calibration.runs.length > 3 ? ", …" : ""}): each stage type's measured FLOP/s${
+          plan.throughput === null
+            ? ""
+            : `; stage types not run before: ${plan.throughput.matmulGflops.toFixed(1)} GFLOP/s MatMul × ${plan.throughput.efficiency} efficiency`
+        }`
+      : plan.throughput === null
+        ? "time: no throughput measured"
+        : `time assumes ${plan.throughput.matmulGflops.toFixed(1)} GFLOP/s MatMul on this machine × ${plan.throughput.efficiency} efficiency (no earlier run to calibrate from: run the smoke variant once for a measured estimate)`;
+  const rows: string[][] = [["stage", "type", "rows", "tokens", "FLOPs", "memory", "time"]];
+  for (const stage of plan.stages)
+    rows.push([
+      stage.name,
+      stage.type,
+      `${formatCount(stage.rows)} (${stage.rowsFrom})`,
+      `${formatCount(stage.trainingTokens)}${stage.tokensPerRowFrom === "max_length" ? " ≤" : ""}`,
+      formatCount(stage.flops),
+      formatBytes(stage.memoryBytes.total),
+      `${formatSeconds(stage.estimatedSeconds)}${stage.timeFrom === "runs" ? " (runs)" : stage.timeFrom === "matmul" ? " (matmul)" : ""}`,
+    ]);
   const lines = [
     `recipe ${plan.recipe}@${plan.version}: ${formatCount(plan.parameters)} parameters`,
-    plan.throughput === null
-      ? "time: no throughput measured"
-      : `time assumes ${plan.throughput.matmulGflops.toFixed(1)} GFLOP/s MatMul on this machine × ${plan.throughput.efficiency} efficiency`,
+    timeNote,
     "",
-    "stage      type  rows          tokens        FLOPs        memory      time",
-  ];
-  for (const stage of plan.stages) {
-    lines.push(
-      [
-        stage.name.padEnd(10),
-        stage.type.padEnd(5),
-        `${formatCount(stage.rows)} (${stage.rowsFrom})`.padEnd(13),
-        `${formatCount(stage.trainingTokens)}${stage.tokensPerRowFrom === "max_length" ? " ≤" : ""}`.padEnd(
-          13,
-        ),
-        formatCount(stage.flops).padEnd(12),
-        formatBytes(stage.memoryBytes.total).padEnd(11),
-        formatSeconds(stage.estimatedSeconds),
-      ].join(" "),
-    );
-  }
-  lines.push("", `total: ${formatCount(plan.totalFlops)} FLOPs, ${formatSeconds(plan.totalSeconds)}`);
-  lines.push(
+    ...alignColumns(rows),
+    "",
+    `total: ${formatCount(plan.totalFlops)} FLOPs, ${formatSeconds(plan.totalSeconds)}`,
     "(≤: tokens per row taken as maxLength, an upper bound; memory: fp32 weights + gradients + AdamW + reference + one micro-batch of activations)",
-  );
+  ];
   return lines.join("\n");
+}
+
+const recordedSummarySchema = z
+  .object({
+    runId: z.string(),
+    status: z.string(),
+    stages: z.array(
+      z
+        .object({
+          name: z.string(),
+          type: z.string(),
+          status: z.string(),
+          wallSeconds: z.number().nullable(),
+        })
+        .loose(),
+    ),
+  })
+  .loose();
+
+async function readRecordedRun(directory: string, folderName: string): Promise<RecordedRun | null> {
+  try {
+    const summary = recordedSummarySchema.safeParse(
+      JSON.parse(await readFile(join(directory, "summary.json"), "utf8")),
+    );
+    if (!summary.success) return null;
+    const recipe = parseRecipe({ value: JSON.parse(await readFile(join(directory, "recipe.json"), "utf8")) });
+    // Only the row counts are read from the run's lock copy (planRecipe's `datasets[key].expect.rows`).
+    const lockPath = join(directory, "recipe.lock.json");
+    const lock = existsSync(lockPath) ? (JSON.parse(await readFile(lockPath, "utf8")) as RecipeLock) : null;
+    const base = `${recipe.name}-${recipe.version}`;
+    return {
+      runId: summary.data.runId,
+      recipe,
+      lock,
+      variant: folderName.startsWith(`${base}-`) ? folderName.slice(base.length + 1) : null,
+      stages: summary.data.stages.map((stage) => ({
+        name: stage.name,
+        type: stage.type as Stage["type"],
+        status: stage.status,
+        wallSeconds: stage.wallSeconds,
+      })),
+    };
+  } catch {
+    return null; // unreadable or from an older schema: not evidence
+  }
+}
+
+/**
+ * The earlier runs of a recipe (any version or variant) under a runs folder, as
+ * `posttrain run` writes them: `<runs>/<name>-<version>[-<variant>]/<run-id>/` and the
+ * `seed-<N>/` folders of multi-seed runs. Unreadable folders are skipped.
+ */
+export async function readRecordedRuns(params: {
+  runsDirectory: string;
+  recipeName: string;
+}): Promise<RecordedRun[]> {
+  if (!existsSync(params.runsDirectory)) return [];
+  const runs: RecordedRun[] = [];
+  const prefix = `${params.recipeName}-`;
+  for (const recipeFolder of await readdir(params.runsDirectory, { withFileTypes: true })) {
+    if (!recipeFolder.isDirectory() || !recipeFolder.name.startsWith(prefix)) continue;
+    const recipeDirectory = join(params.runsDirectory, recipeFolder.name);
+    for (const runFolder of await readdir(recipeDirectory, { withFileTypes: true })) {
+      if (!runFolder.isDirectory()) continue;
+      const runDirectory = join(recipeDirectory, runFolder.name);
+      const candidates = existsSync(join(runDirectory, "seeds.json"))
+        ? (await readdir(runDirectory, { withFileTypes: true }))
+            .filter((entry) => entry.isDirectory() && entry.name.startsWith("seed-"))
+            .map((entry) => join(runDirectory, entry.name))
+        : [runDirectory];
+      for (const candidate of candidates) {
+        const run = await readRecordedRun(candidate, recipeFolder.name);
+        if (run !== null && run.recipe.name === params.recipeName) runs.push(run);
+      }
+    }
+  }
+  return runs;
 }

@@ -1,4 +1,12 @@
-import { formatPlan, loadRecipe, measureMatmulGflops, planRecipe, readLock } from "@posttrain/recipe";
+import {
+  calibrateFromRuns,
+  formatPlan,
+  loadRecipe,
+  measureMatmulGflops,
+  planRecipe,
+  readLock,
+  readRecordedRuns,
+} from "@posttrain/recipe";
 import type { Command } from "commander";
 import { output } from "../command.js";
 import { UsageError } from "../program.js";
@@ -12,12 +20,25 @@ export function register(program: Command): void {
     .argument("<recipe>", "recipe package folder, module file or installed package name")
     .option("--variant <name>", "plan a variant (e.g. smoke)")
     .option("--efficiency <share>", "share of the measured MatMul peak a training step reaches", "0.5")
-    .option("--no-measure", "skip the MatMul measurement (no time estimate)")
+    .option("--no-measure", "skip the MatMul measurement (stage types never run here get no time estimate)")
+    .option(
+      "--runs <directory>",
+      "earlier runs of this recipe to calibrate the time from (each stage type's measured FLOP/s)",
+      "runs",
+    )
+    .option("--no-calibrate", "ignore earlier runs: time from the MatMul probe only")
     .option("--json", "print the plan as JSON")
     .action(
       async (
         reference: string,
-        options: { variant?: string; efficiency: string; measure: boolean; json?: boolean },
+        options: {
+          variant?: string;
+          efficiency: string;
+          measure: boolean;
+          runs: string;
+          calibrate: boolean;
+          json?: boolean;
+        },
       ) => {
         const efficiency = Number(options.efficiency);
         if (!(efficiency > 0 && efficiency <= 1)) throw new UsageError("--efficiency must be in (0, 1]");
@@ -26,9 +47,16 @@ export function register(program: Command): void {
           ...(options.variant === undefined ? {} : { variant: options.variant }),
         });
         const lock = await readLock({ loaded });
+        // Runs of the same variant first: a smoke run's few steps carry relatively more fixed cost.
+        const recorded = options.calibrate
+          ? await readRecordedRuns({ runsDirectory: options.runs, recipeName: loaded.recipe.name })
+          : [];
+        const sameVariant = recorded.filter((run) => (run.variant ?? null) === loaded.variant);
+        const calibration = calibrateFromRuns({ runs: sameVariant.length > 0 ? sameVariant : recorded });
         const plan = planRecipe({
           recipe: loaded.recipe,
           lock,
+          calibration,
           ...(options.measure
             ? { throughput: { matmulGflops: await measureMatmulGflops(), efficiency } }
             : {}),
