@@ -389,13 +389,13 @@ export function formatPlan(plan: RecipePlan): string {
   const timeNote =
     plan.calibration !== null
       ? `time from ${plan.calibration.runs.length} earlier run${plan.calibration.runs.length === 1 ? "" : "s"} on this machine (${plan.calibration.runs.slice(-3).join(", ")}${plan.calibration.runs.length > 3 ? ", …" : ""}): each stage type's measured FLOP/s${
-          plan.throughput === null
+          plan.throughput === null || !plan.stages.some((stage) => stage.timeFrom === "matmul")
             ? ""
             : `; stage types not run before: ${plan.throughput.matmulGflops.toFixed(1)} GFLOP/s MatMul × ${plan.throughput.efficiency} efficiency`
         }`
       : plan.throughput === null
         ? "time: no throughput measured"
-        : `time assumes ${plan.throughput.matmulGflops.toFixed(1)} GFLOP/s MatMul on this machine × ${plan.throughput.efficiency} efficiency (no earlier run to calibrate from: run the smoke variant once for a measured estimate)`;
+        : `time assumes ${plan.throughput.matmulGflops.toFixed(1)} GFLOP/s MatMul on this machine × ${plan.throughput.efficiency} efficiency (an assumption: no earlier run of this variant in --runs to calibrate from)`;
   const rows: string[][] = [["stage", "type", "rows", "tokens", "FLOPs", "memory", "time"]];
   for (const stage of plan.stages)
     rows.push([

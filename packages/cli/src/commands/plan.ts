@@ -47,12 +47,14 @@ export function register(program: Command): void {
           ...(options.variant === undefined ? {} : { variant: options.variant }),
         });
         const lock = await readLock({ loaded });
-        // Runs of the same variant first: a smoke run's few steps carry relatively more fixed cost.
+        // Only runs of the same variant: a smoke run's few steps are mostly fixed cost (graph
+        // compilation, start-up), and would make a full run look hours long.
         const recorded = options.calibrate
           ? await readRecordedRuns({ runsDirectory: options.runs, recipeName: loaded.recipe.name })
           : [];
-        const sameVariant = recorded.filter((run) => (run.variant ?? null) === loaded.variant);
-        const calibration = calibrateFromRuns({ runs: sameVariant.length > 0 ? sameVariant : recorded });
+        const calibration = calibrateFromRuns({
+          runs: recorded.filter((run) => (run.variant ?? null) === loaded.variant),
+        });
         const plan = planRecipe({
           recipe: loaded.recipe,
           lock,
