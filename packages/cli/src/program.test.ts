@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { PosttrainError } from "@posttrain/core";
 import { allocatorEnvironment } from "@posttrain/engine";
 import { describe, expect, it, vi } from "vitest";
-import { main } from "./program.js";
+import { causeLines, debugVariable, describeUnexpected, main } from "./program.js";
 
 // Runs the built `posttrain` bin as a user would (turbo's test task depends on build).
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
@@ -78,5 +79,52 @@ describe("posttrain CLI", () => {
     const report = JSON.parse(result.stdout);
     expect(report.hub).toMatchObject({ endpoint: "http://127.0.0.1:9", offline: true });
     expect(report.caches.huggingFaceHubCache).toBe("/tmp/hf-home/hub");
+  });
+});
+
+describe("errors a user sees", () => {
+  it("a system error is `error [ENOENT]: …` without a stack; other surprises ask for POSTTRAIN_DEBUG, which shows the stack", () => {
+    const system = Object.assign(new Error("ENOENT: no such file or directory, open '/nope'"), {
+      code: "ENOENT",
+    });
+    const previous = process.env[debugVariable];
+    delete process.env[debugVariable];
+    try {
+      expect(describeUnexpected(system)).toBe(
+        "posttrain: error [ENOENT]: ENOENT: no such file or directory, open '/nope'",
+      );
+      const bug = describeUnexpected(new TypeError("x is not a function"));
+      expect(bug).toBe(
+        "posttrain: unexpected error: x is not a function\n  (this is a bug in posttrain: rerun with POSTTRAIN_DEBUG=1 for the stack trace and report it)",
+      );
+      expect(bug).not.toContain("    at ");
+      process.env[debugVariable] = "1";
+      expect(describeUnexpected(new TypeError("x is not a function"))).toMatch(/\n\s+at /);
+    } finally {
+      if (previous === undefined) delete process.env[debugVariable];
+      else process.env[debugVariable] = previous;
+    }
+  });
+
+  it("a PosttrainError's cause is shown when its message does not already say it", () => {
+    const network = Object.assign(new Error("getaddrinfo ENOTFOUND huggingface.co"), { code: "ENOTFOUND" });
+    const error = new PosttrainError({
+      code: "hub_request_failed",
+      message: "fetch failed",
+      cause: new Error("fetch failed", { cause: network }),
+    });
+    expect(causeLines(error)).toBe("\n  cause: getaddrinfo ENOTFOUND huggingface.co");
+  });
+
+  it("a recipe path typo exits 1 with `no recipe at <path>` and a close name, no stack", () => {
+    const result = spawnSync(process.execPath, [bin, "plan", "recipes/mcro", "--no-measure"], {
+      encoding: "utf8",
+      cwd: fileURLToPath(new URL("../../../", import.meta.url)),
+      env: { ...process.env, CI: "true" },
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(
+      /^posttrain: error \[recipe_path_not_found\]: no recipe at \S+recipes\/mcro — did you mean recipes\/micro\?\n$/,
+    );
   });
 });

@@ -48,10 +48,50 @@ export async function main(argv: readonly string[]): Promise<number> {
       return exitCodes.usage;
     }
     if (PosttrainError.isInstance(error)) {
-      process.stderr.write(`posttrain: error [${error.code}]: ${error.message}\n`);
+      process.stderr.write(`posttrain: error [${error.code}]: ${error.message}${causeLines(error)}\n`);
       return exitCodes.failure;
     }
-    process.stderr.write(`posttrain: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(`${describeUnexpected(error)}\n`);
     return exitCodes.failure;
   }
+}
+
+/** Set to print the stack of an unexpected error (a bug report needs it; a user does not). */
+export const debugVariable = "POSTTRAIN_DEBUG";
+
+/**
+ * The causes a PosttrainError's message does not already say (e.g. the network reason under
+ * "fetch failed"), one line each, at most three deep.
+ */
+export function causeLines(error: Error): string {
+  const lines: string[] = [];
+  let cause = (error as { cause?: unknown }).cause;
+  let seen = error.message;
+  for (let depth = 0; depth < 3 && cause instanceof Error; depth += 1) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const text = `${cause.message}${typeof code === "string" && !cause.message.includes(code) ? ` (${code})` : ""}`;
+    if (cause.message !== "" && !seen.includes(cause.message)) lines.push(`\n  cause: ${text}`);
+    seen += ` ${cause.message}`;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return lines.join("");
+}
+
+/**
+ * An error no command turned into a PosttrainError: a Node system error (ENOENT, EACCES, …)
+ * as `error [ENOENT]: <message>`, anything else as its message; the stack only with
+ * POSTTRAIN_DEBUG=1, with a line saying so and asking for a bug report.
+ */
+export function describeUnexpected(error: unknown): string {
+  const debug = /^(1|true|yes)$/i.test(process.env[debugVariable] ?? "");
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as NodeJS.ErrnoException)?.code;
+  const stack = debug && error instanceof Error && error.stack !== undefined ? `\n${error.stack}` : "";
+  if (typeof code === "string" && /^E[A-Z]+$/.test(code))
+    return `posttrain: error [${code}]: ${message}${stack}`;
+  return `posttrain: unexpected error: ${message}${
+    debug
+      ? stack
+      : `\n  (this is a bug in posttrain: rerun with ${debugVariable}=1 for the stack trace and report it)`
+  }`;
 }
