@@ -72,7 +72,8 @@ async function listLocal(directory: string): Promise<string[]> {
           : code === "ENOTDIR"
             ? `local dataset ${directory} is not a folder`
             : `could not list local dataset folder ${directory}: ${(error as Error).message}`,
-      cause: error,
+      // The message says it all for a missing folder; other failures keep the system error.
+      ...(code === "ENOENT" || code === "ENOTDIR" ? {} : { cause: error }),
       details: { directory, reason: code ?? null },
     });
   }

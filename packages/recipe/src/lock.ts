@@ -171,7 +171,7 @@ async function localFiles(directory: string): Promise<Array<z.infer<typeof local
           ? "does not exist"
           : `cannot be read: ${(error as Error).message}`
       }`,
-      cause: error,
+      ...((error as NodeJS.ErrnoException).code === "ENOENT" ? {} : { cause: error }),
       details: { directory },
     });
   });

@@ -1,7 +1,7 @@
 // Tests of `posttrain plan|lock|run|reproduce|new recipe` through the built bin.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -79,6 +79,31 @@ describe("posttrain lock", () => {
         "sft.train[0]"
       ].expect.rows,
     ).toBe(4000);
+
+    // A truncated lock: the file, line and column, not a bare SyntaxError.
+    const lockPath = join(recipeDirectory, "recipe.smoke.lock.json");
+    await writeFile(lockPath, (await readFile(lockPath, "utf8")).slice(0, 300));
+    const truncated = posttrain(["run", recipeDirectory, "--smoke", "--runs", join(scratch, "runs")]);
+    expect(truncated.status).toBe(1);
+    expect(truncated.stderr).toContain(`error [recipe_lock_invalid]: ${lockPath}:`);
+    expect(truncated.stderr).toContain("the file looks truncated");
+    await rm(lockPath);
+
+    // The local dataset folder is gone: lock and run say so (no ENOENT trace) and write nothing.
+    await rm(join(scratch, "datasets/micro"), { recursive: true });
+    for (const args of [
+      ["lock", recipeDirectory, "--variant", "smoke"],
+      ["run", recipeDirectory, "--smoke", "--runs", join(scratch, "runs-missing")],
+    ]) {
+      const missing = posttrain(args);
+      expect(missing.status, args[0]).toBe(1);
+      expect(missing.stderr).toMatch(
+        /(^|\n)posttrain: error \[data_no_files\]: local dataset folder \S+datasets\/micro does not exist\n$/,
+      );
+      expect(missing.stderr).not.toContain("    at ");
+    }
+    expect(existsSync(join(scratch, "runs-missing"))).toBe(false);
+    expect(existsSync(lockPath)).toBe(false);
   });
 });
 
