@@ -5,7 +5,7 @@ import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { readEvents } from "./events.js";
 import { Random } from "./random.js";
-import { createRunContext } from "./run-context.js";
+import { createRunContext, interruptExitCodes, interruptSignal } from "./run-context.js";
 
 describe("createRunContext", () => {
   it("logs events, derives the stage stream from the seed and reports progress", () => {
@@ -37,5 +37,26 @@ describe("createRunContext", () => {
     expect(lines.join("")).toContain("starting");
     expect(lines.join("")).toContain("[sft] 2/2 steps");
     expect(context.signal.aborted).toBe(false);
+  });
+});
+
+describe("interruptSignal", () => {
+  it("fires on SIGINT or SIGTERM, names the signal, and detaches on dispose", () => {
+    for (const name of ["SIGINT", "SIGTERM"] as const) {
+      const write = process.stderr.write;
+      process.stderr.write = (() => true) as typeof process.stderr.write;
+      const interrupt = interruptSignal();
+      try {
+        expect(interrupt.received()).toBeNull();
+        process.emit(name);
+        expect(interrupt.signal.aborted).toBe(true);
+        expect(interrupt.received()).toBe(name);
+        expect(interruptExitCodes[name]).toBe(name === "SIGINT" ? 130 : 143);
+      } finally {
+        interrupt.dispose();
+        process.stderr.write = write;
+      }
+      expect(process.listenerCount(name)).toBe(0);
+    }
   });
 });
