@@ -70,9 +70,9 @@ describe("ifeval verifier", () => {
     expect((await ifevalVerifier.verify({ response: "", label, context })).score).toBe(0);
   });
 
-  it("has version 1.0.0", () => {
-    expect(ifevalVerifier.version).toBe("1.0.0");
-    expect(ifevalOldVerifier.version).toBe("1.0.0");
+  it("has version 1.1.0 (no-visible-character responses score 0)", () => {
+    expect(ifevalVerifier.version).toBe("1.1.0");
+    expect(ifevalOldVerifier.version).toBe("1.1.0");
   });
 });
 
