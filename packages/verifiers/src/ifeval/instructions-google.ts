@@ -76,11 +76,11 @@ const constrainedResponseOptions = ["My answer is yes.", "My answer is no.", "My
 /**
  * `len(re.findall(pattern, value, re.MULTILINE))` for `^\s*<marker>…` patterns, in linear
  * time. From a line start, `\s*` (which crosses newlines) reaches the first non-whitespace
- * character; the line matches when `accepts` holds there, and the match runs to the end of
- * that character's line. The regex rescanned the same whitespace from every line start
+ * character; `markerEnd` says whether the marker is there (and where its fixed part ends, or
+ * -1), and the match runs from there to the next newline. The regex rescanned the same whitespace from every line start
  * (quadratic on 190 kB of blank lines).
  */
-function countMultilineMarkers(value: string, accepts: (index: number) => boolean): number {
+function countMultilineMarkers(value: string, markerEnd: (index: number) => number): number {
   let count = 0;
   let nonSpace = 0;
   let lineStart = 0;
@@ -88,9 +88,12 @@ function countMultilineMarkers(value: string, accepts: (index: number) => boolea
     if (nonSpace < lineStart) nonSpace = lineStart;
     while (nonSpace < value.length && isPythonSpace(value[nonSpace]!)) nonSpace += 1;
     let resume = lineStart;
-    if (nonSpace < value.length && accepts(nonSpace)) {
+    const end = nonSpace < value.length ? markerEnd(nonSpace) : -1;
+    if (end >= 0) {
       count += 1;
-      resume = nonSpace;
+      // The match runs to the first newline at or after the marker's fixed part (which, for
+      // `\*[^*]`, may itself be a newline).
+      resume = end;
     }
     const newline = value.indexOf("\n", resume);
     if (newline < 0) break;
@@ -101,11 +104,10 @@ function countMultilineMarkers(value: string, accepts: (index: number) => boolea
 
 /** The number of bullet lines: `^\s*\*[^\*].*$` plus `^\s*-.*$`, both MULTILINE. */
 export function countBullets(value: string): number {
-  const stars = countMultilineMarkers(
-    value,
-    (index) => value[index] === "*" && index + 1 < value.length && value[index + 1] !== "*",
+  const stars = countMultilineMarkers(value, (index) =>
+    value[index] === "*" && index + 1 < value.length && value[index + 1] !== "*" ? index + 2 : -1,
   );
-  const dashes = countMultilineMarkers(value, (index) => value[index] === "-");
+  const dashes = countMultilineMarkers(value, (index) => (value[index] === "-" ? index + 1 : -1));
   return stars + dashes;
 }
 

@@ -240,7 +240,9 @@ const sentenceStarters = new Set([
  * `!` whose lookahead holds (greedy `\S*`); the next token is the non-space run after the
  * whitespace, when the lookahead took that branch.
  */
-function* punktCandidates(text: string): Generator<{ start: number; end: number; next: string | undefined }> {
+export function* punktCandidates(
+  text: string,
+): Generator<{ start: number; end: number; next: string | undefined }> {
   const length = text.length;
   let position = 0;
   while (position < length) {
