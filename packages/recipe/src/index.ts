@@ -30,6 +30,15 @@ export {
   type StagePlan,
 } from "./plan.js";
 export {
+  publishedCommandSourceSchema,
+  type ReferenceImplementation,
+  type ReferenceImplementationInput,
+  type ReferenceStage,
+  referenceDifferenceSchema,
+  referenceImplementationSchema,
+  referenceStageSchema,
+} from "./reference-implementation.js";
+export {
   collectWarnings,
   renderHtml,
   renderMarkdown,

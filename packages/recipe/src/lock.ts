@@ -74,6 +74,25 @@ export const recipeLockSchema = z.strictObject({
   evalTasks: z.record(z.string(), z.strictObject({ version: z.string(), hash: sha256 })),
   verifiers: z.record(z.string(), z.string()),
   packages: z.record(z.string(), z.string()),
+  /**
+   * The recipe's reference implementation (open-instruct commit, script per stage) with every
+   * Hub model it names (a stage's tokenizer, PPO's reward model) pinned to a commit.
+   */
+  referenceImplementation: z
+    .strictObject({
+      engine: z.string(),
+      repository: z.string(),
+      commit: z.string(),
+      stages: z.record(
+        z.string(),
+        z.strictObject({
+          script: z.string(),
+          tokenizer: z.strictObject({ repo: z.string(), revision: commitSha }).optional(),
+          rewardModel: z.strictObject({ repo: z.string(), revision: commitSha }).optional(),
+        }),
+      ),
+    })
+    .optional(),
 });
 export type RecipeLock = z.infer<typeof recipeLockSchema>;
 
@@ -281,6 +300,37 @@ export async function computeLock(params: {
   for (const task of recipe.evals.tasks)
     evalTasks[task.name] = { version: task.version, hash: taskHash({ spec: task }) };
 
+  const reference = recipe.referenceImplementation;
+  let referenceImplementation: RecipeLock["referenceImplementation"];
+  if (reference !== undefined) {
+    const stages: NonNullable<RecipeLock["referenceImplementation"]>["stages"] = {};
+    for (const [name, stage] of Object.entries(reference.stages)) {
+      const pinned: (typeof stages)[string] = { script: stage.script };
+      for (const key of ["tokenizer", "rewardModel"] as const) {
+        const wanted = stage[key];
+        if (wanted === undefined) continue;
+        const before = previous?.referenceImplementation?.stages[name]?.[key];
+        pinned[key] = {
+          repo: wanted.repo,
+          revision: await pinnedRevision({
+            repo: wanted.repo,
+            type: "model",
+            revision: wanted.revision,
+            previous: before,
+            hub: params.hub,
+          }),
+        };
+      }
+      stages[name] = pinned;
+    }
+    referenceImplementation = {
+      engine: reference.engine,
+      repository: reference.repository,
+      commit: reference.commit,
+      stages,
+    };
+  }
+
   return {
     lockVersion,
     recipe: {
@@ -295,6 +345,7 @@ export async function computeLock(params: {
     evalTasks,
     verifiers,
     packages: await packageVersions(),
+    ...(referenceImplementation === undefined ? {} : { referenceImplementation }),
   };
 }
 

@@ -10,6 +10,7 @@ import { llamaConfigSchema } from "@posttrain/engine";
 import { getTask, taskSpecSchema } from "@posttrain/evals";
 import { z } from "zod";
 import { RecipeError } from "./errors.js";
+import { referenceImplementationSchema } from "./reference-implementation.js";
 import { stageConfigSchemas } from "./stage-configs.js";
 
 const hubRepoName = z.string().regex(/^[\w.-]+\/[\w.-]+$/, "must be owner/name");
@@ -138,6 +139,8 @@ const recipeObjectSchema = z.strictObject({
   stages: z.array(stageSchema).min(1),
   evals: evalSuiteSchema,
   expected: z.array(expectedRowSchema),
+  /** The open-instruct commit and scripts the recipe reproduces (./reference-implementation.ts). */
+  referenceImplementation: referenceImplementationSchema.optional(),
   /**
    * Named variants (e.g. `smoke`) as patches over this recipe ({@link mergeVariant}): objects
    * merge deeply, arrays of named objects (stages) merge by `name`, `{ $replace: value }` and

@@ -39,6 +39,7 @@ export {
   type RemoteGenerationErrorCode,
   type WeightSyncingGenerationBackend,
   type WeightSyncReport,
+  weightUpdateTokenVariable,
 } from "./remote-generation/index.js";
 export { completionReward, type GroupAdvantages, groupAdvantages, klEstimate } from "./rewards.js";
 export {
