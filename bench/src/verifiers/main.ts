@@ -6,7 +6,9 @@
 // python3-sympy here lacks, and pip is unreachable.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { loadTokenizer } from "@posttrain/data";
 import {
+  countUtf8Bytes,
   extractMathAnswer,
   hendrycksIsEquivalent,
   normalizeFinalAnswer,
@@ -18,6 +20,7 @@ import {
   verify,
 } from "@posttrain/verifiers";
 import { machineDescription, peakRssMegabytes, printResultLine } from "../measure.js";
+import { sweepRows } from "./ifeval-sweep.js";
 
 const argument = (name: string, fallback: number) => {
   const found = process.argv.find((value) => value.startsWith(`--${name}=`));
@@ -28,6 +31,16 @@ const workers = argument("workers", 2);
 const timeoutMilliseconds = argument("timeout", 5_000);
 
 const benchmarks = fileURLToPath(new URL("../../../../shared/data/benchmarks/", import.meta.url));
+// The length verifiers need the policy's tokenizer: SmolLM2's when the shared assets are here,
+// else one token per UTF-8 byte.
+const tokenizerDirectory = fileURLToPath(
+  new URL("../../../../shared/data/tokenizers/SmolLM2-135M-Instruct/", import.meta.url),
+);
+const countTokens = existsSync(tokenizerDirectory)
+  ? await loadTokenizer({ directory: tokenizerDirectory }).then(
+      (tokenizer) => (text: string) => tokenizer.encode(text, { addSpecialTokens: false }).length,
+    )
+  : countUtf8Bytes;
 const readJsonl = <Row>(name: string): Row[] | undefined => {
   const path = `${benchmarks}${name}`;
   if (!existsSync(path)) return undefined;
@@ -154,9 +167,9 @@ for (const name of verifierRegistry.keys()) {
     continue;
   }
   // Warm-up pass over a slice (lazy engines, JIT), then the timed pass.
-  await verify({ verifier: name, rows: rows.slice(0, 50), pool, timeoutMilliseconds });
+  await verify({ verifier: name, rows: rows.slice(0, 50), pool, timeoutMilliseconds, countTokens });
   const start = performance.now();
-  const output = await verify({ verifier: name, rows, pool, timeoutMilliseconds });
+  const output = await verify({ verifier: name, rows, pool, timeoutMilliseconds, countTokens });
   const seconds = (performance.now() - start) / 1000;
   throughput[name] = {
     checksPerSecond: Math.round(rows.length / seconds),
@@ -169,28 +182,45 @@ for (const name of verifierRegistry.keys()) {
   );
 }
 
+// Every probe input (all kinds), the pathological set, and the IFEval sweep: every one of the
+// 54 IFEval/IFTrain instructions and 25 ifeval_old functions on 26 worst-case ~190 kB inputs.
+const sweep = process.argv.includes("--no-ifeval-sweep") ? [] : sweepRows();
 const adversarial = [
   ...verifierProbes
-    .filter((probe) => probe.kind === "adversarial" && verifierRegistry.has(probe.verifier))
+    .filter((probe) => verifierRegistry.has(probe.verifier))
     .map((probe) => ({
       verifier: probe.verifier,
       name: probe.name,
       row: { response: probe.response, ground_truth: probe.label },
+      expectZero: probe.kind === "adversarial",
     })),
-  ...pathological,
+  ...pathological.map((input) => ({ ...input, expectZero: true })),
+  ...sweep.map((input) => ({
+    verifier: input.verifier,
+    name: `${input.instruction}@${input.attack}`,
+    row: input.row,
+    expectZero: false,
+  })),
 ];
 let worst = { verifier: "", name: "", milliseconds: 0, score: 0, timeout: false };
 const latencies: number[] = [];
-const worstByVerifier: Record<string, number> = {};
+const worstByVerifier: Record<string, { milliseconds: number; input: string }> = {};
+let timeouts = 0;
 for (const input of adversarial) {
   checkMilliseconds.clear();
-  const output = await verify({ verifier: input.verifier, rows: [input.row], pool, timeoutMilliseconds });
+  const output = await verify({
+    verifier: input.verifier,
+    rows: [input.row],
+    pool,
+    timeoutMilliseconds,
+    countTokens,
+  });
   const milliseconds = checkMilliseconds.get(0) ?? 0;
   latencies.push(milliseconds);
-  worstByVerifier[input.verifier] = Math.max(
-    worstByVerifier[input.verifier] ?? 0,
-    Number(milliseconds.toFixed(1)),
-  );
+  timeouts += output.summary.timeouts;
+  if (output.summary.timeouts > 0) process.stderr.write(`TIMEOUT: ${input.verifier}/${input.name}\n`);
+  if (milliseconds > (worstByVerifier[input.verifier]?.milliseconds ?? -1))
+    worstByVerifier[input.verifier] = { milliseconds: Number(milliseconds.toFixed(1)), input: input.name };
   const row = output.rows[0];
   if (milliseconds > worst.milliseconds) {
     worst = {
@@ -201,12 +231,16 @@ for (const input of adversarial) {
       timeout: output.summary.timeouts > 0,
     };
   }
-  if ((row?.score ?? 1) !== 0)
+  if (input.expectZero && (row?.score ?? 1) !== 0)
     process.stderr.write(`WARNING: adversarial ${input.verifier}/${input.name} scored ${row?.score}\n`);
 }
 const sortedLatencies = [...latencies].sort((a, b) => a - b);
+for (const [verifier, value] of Object.entries(worstByVerifier))
+  process.stderr.write(
+    `worst ${verifier.padEnd(17)} ${value.milliseconds.toFixed(1).padStart(8)} ms  (${value.input})\n`,
+  );
 process.stderr.write(
-  `worst-case latency over ${adversarial.length} adversarial inputs: ${worst.milliseconds.toFixed(1)} ms (${worst.verifier}/${worst.name}, score ${worst.score}${worst.timeout ? ", timed out" : ""}); median ${sortedLatencies[Math.floor(sortedLatencies.length / 2)]?.toFixed(1)} ms\n`,
+  `worst-case latency over ${adversarial.length} probe and worst-case inputs (${timeouts} timeouts): ${worst.milliseconds.toFixed(1)} ms (${worst.verifier}/${worst.name}, score ${worst.score}${worst.timeout ? ", timed out" : ""}); median ${sortedLatencies[Math.floor(sortedLatencies.length / 2)]?.toFixed(1)} ms\n`,
 );
 
 // Where our `math` verdict differs from open-instruct's flex verdict without its sympy step
@@ -223,7 +257,7 @@ if (math500 !== undefined) {
       ? [{ response: `So $\\boxed{${row.answer}.0}$.`, ground_truth: row.answer }]
       : []),
   ]);
-  const ours = await verify({ verifier: "math", rows: variants, pool, timeoutMilliseconds });
+  const ours = await verify({ verifier: "math", rows: variants, pool, timeoutMilliseconds, countTokens });
   disagreements = { rows: variants.length, oursOnly: 0, referenceOnly: 0 };
   for (const [index, row] of ours.rows.entries()) {
     const reference = openInstructFlexWithoutSympy(row.response, String(variants[index]?.ground_truth));
@@ -247,6 +281,8 @@ printResultLine({
     Object.entries(throughput).map(([name, value]) => [name, value.checksPerSecond]),
   ),
   adversarialInputs: adversarial.length,
+  timeouts,
+  lengthTokenCounter: countTokens === countUtf8Bytes ? "utf8-bytes" : "SmolLM2-135M-Instruct",
   worstLatencyMilliseconds: Number(worst.milliseconds.toFixed(1)),
   worstLatencyInput: `${worst.verifier}/${worst.name}`,
   worstLatencyMillisecondsByVerifier: worstByVerifier,
