@@ -94,7 +94,8 @@ export async function verifyOne(params: VerifyOneParams): Promise<CheckResult> {
     if (params.countTokens === undefined) throw new MissingTokenizerError({ verifier: verifier.name });
     responseTokenCount = params.countTokens(params.response);
   }
-  const strip = params.stripReasoning ?? true;
+  // A length verifier judges the whole response: nothing is stripped for it.
+  const strip = (params.stripReasoning ?? true) && verifier.countsResponseTokens !== true;
   const judged = strip ? stripReasoningBlock({ response: params.response }) : params.response;
   const context: VerifyContext = {
     timeoutMilliseconds,
