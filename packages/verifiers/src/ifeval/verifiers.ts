@@ -46,12 +46,21 @@ export const guardMinimumWords = 10;
 
 const contentWord = /[\p{L}\p{N}]{4,}/gu;
 
+/** Instructions whose correct answer may be short: the length guard steps aside for them. */
+const shortAnswerInstructions = new Set([
+  "count:lowercase_counting",
+  "detectable_format:constrained_response",
+  "new:copy_span_idx",
+  "combination:repeat_prompt",
+]);
+
 /**
  * The opt-in guard of `ifeval_guarded` against degenerate responses that satisfy many
  * instructions by design (a single "x" follows ~20 Google and IFTrain instructions):
  * - length: at least {@link guardMinimumWords} words, lowered when the label itself caps the
- *   length (`length_constraints:number_words` "less than" N → N − 1; `count:lowercase_counting`
- *   → 1), so the guard never contradicts an instruction;
+ *   length (`length_constraints:number_words` "less than" N → N − 1) or allows a short correct
+ *   answer (copying instructions, `constrained_response`, `count:lowercase_counting` → 1), so
+ *   the guard never contradicts an instruction;
  * - relevance, when the label carries the prompt: the response shares at least one word of
  *   four or more letters/digits with it (case-insensitive), so an off-topic canned text that
  *   ticks the format boxes scores 0.
@@ -68,7 +77,7 @@ export function ifevalGuard(params: { response: string; label: IfevalLabel }): {
     const kwargs = (label.kwargs[index] ?? {}) as Record<string, unknown>;
     if (id === "length_constraints:number_words" && kwargs["relation"] === "less than")
       minimumWords = Math.min(minimumWords, Math.max(1, Number(kwargs["num_words"]) - 1));
-    if (id === "count:lowercase_counting") minimumWords = 1;
+    if (shortAnswerInstructions.has(id) || id.startsWith("copy:")) minimumWords = 1;
   });
   const words = countWords(response);
   let promptOverlap: number | null = null;
