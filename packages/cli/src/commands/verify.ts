@@ -37,6 +37,7 @@ interface VerifyOptions {
   remap?: string[];
   stripReasoning: boolean;
   probe?: boolean;
+  probes?: boolean;
   tokenizer?: string;
   json?: boolean;
 }
@@ -124,7 +125,7 @@ async function probe(options: VerifyOptions): Promise<void> {
 }
 
 async function run(options: VerifyOptions): Promise<void> {
-  if (options.probe) return probe(options);
+  if (options.probe === true || options.probes === true) return probe(options);
   if (options.verifier === undefined) {
     throw new UsageError(`--verifier is required (one of: ${[...verifierRegistry.keys()].join(", ")})`);
   }
@@ -190,6 +191,7 @@ export function register(program: Command): void {
     .option("--remap <alias=name...>", "verifier name remaps, e.g. gsm8k_v2=gsm8k")
     .option("--no-strip-reasoning", "judge the <think>…</think> block too")
     .option("--probe", "run the reward-hacking probe suite (all verifiers, or --verifier)")
+    .option("--probes", "the same as --probe (the code sandbox's attack probes H1–H9, E1–E8 included)")
     .option(
       "--tokenizer <directory>",
       "the policy's tokenizer folder, for max_length / up_to_max_length (required there; probes default to one token per UTF-8 byte)",
