@@ -7,7 +7,8 @@
 // Unlike `posttrain lock` (which re-resolves every Hub branch), it keeps the stored lock's
 // commit SHAs, and it refuses (exit 1, nothing written) when the model, tokenizer or data no
 // longer match the stored lock: a version bump must not accept changed data silently (relock
-// such a recipe deliberately with `posttrain lock`). Prints one JSON line per lock.
+// such a recipe deliberately with `posttrain lock`), and when the expected table may not be
+// published (docs/recipe-format.md#claims). Prints one JSON line per lock.
 //
 //   node scripts/relock-recipes.mjs [--root <folder holding recipes/>]
 //
@@ -26,7 +27,7 @@ if (!existsSync(recipeModule)) {
   console.error(`[relock] ${recipeModule} is missing: build first (turbo run build)`);
   process.exit(1);
 }
-const { compareLocks, computeLock, loadRecipe, readLock, writeLock } = await import(
+const { compareLocks, computeLock, loadRecipe, publishProblems, readLock, writeLock } = await import(
   pathToFileURL(recipeModule).href
 );
 
@@ -49,6 +50,18 @@ function findLocks() {
 let failed = false;
 for (const { directory, variant } of findLocks()) {
   const loaded = await loadRecipe({ reference: directory, ...(variant === null ? {} : { variant }) });
+  // A lock publishes the expected table: refuse one that may not be (too few seeds, a claim
+  // reversed on a recorded seed), whether or not the lock itself changed.
+  const problems = publishProblems({ recipe: loaded.recipe });
+  if (problems.length > 0) {
+    failed = true;
+    console.error(
+      `[relock] ${relative(root, directory)}${variant === null ? "" : ` (${variant})`}: the expected table may not be published:\n${problems
+        .map((problem) => `  ${problem.path}: ${problem.message}`)
+        .join("\n")}`,
+    );
+    continue;
+  }
   const stored = await readLock({ loaded });
   const current = await computeLock({ loaded, previous: stored });
   const { blocking, notes } = compareLocks({ locked: stored, current });

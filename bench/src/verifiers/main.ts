@@ -1,7 +1,9 @@
 // `pnpm bench:verifiers`: checks per second per registered verifier through `verify` on a
 // warm 2-worker pool (the RLVR setting), the pool's start-up time, and the worst-case
 // latency of one check over the adversarial inputs (every adversarial probe plus the
-// pathological set below), each bounded by the pool's hard timeout. No reference runs
+// pathological set below), each bounded by the pool's hard timeout, and the `math` row on
+// hard but honest inputs (throughput and worst latency; `--hard-repeats=N`). `--verifiers=a,b`
+// runs only those verifiers' rows. No reference runs
 // beside it: open-instruct's math check needs sympy's LaTeX parser (antlr4), which Debian's
 // python3-sympy here lacks, and pip is unreachable.
 import { existsSync, readFileSync } from "node:fs";
@@ -26,6 +28,12 @@ const argument = (name: string, fallback: number) => {
 const rowsPerVerifier = argument("rows", 2_000);
 const workers = argument("workers", 2);
 const timeoutMilliseconds = argument("timeout", 5_000);
+/** `--verifiers=math,math_flex` runs only those throughput rows (default: every registered one). */
+const onlyVerifiers = process.argv
+  .find((value) => value.startsWith("--verifiers="))
+  ?.split("=")[1]
+  ?.split(",")
+  .filter((name) => name !== "");
 
 const benchmarks = fileURLToPath(new URL("../../../../shared/data/benchmarks/", import.meta.url));
 const readJsonl = <Row>(name: string): Row[] | undefined => {
@@ -60,7 +68,7 @@ function workload(name: string): { rows: VerifyRow[]; source: string } {
     }));
     return { rows: cycle(rows, rowsPerVerifier), source: "GSM8K test gold solutions" };
   }
-  if (name === "math" && math500 !== undefined) {
+  if ((name === "math" || name === "math_flex") && math500 !== undefined) {
     const rows = math500.flatMap((row) => [
       { response: row.solution, ground_truth: row.answer },
       {
@@ -114,6 +122,30 @@ const pathological: Array<{ verifier: string; name: string; row: VerifyRow }> = 
     name: "minerva-prefix-190kB",
     row: { response: "Final Answer: The final answer is ".repeat(5_600), ground_truth: "6" },
   },
+  {
+    verifier: "math",
+    name: "set-of-40-wrong-radicals",
+    row: {
+      response: `$\\boxed{\\{${Array.from({ length: 40 }, (_, index) => `\\sqrt{${index + 2}}+\\frac{1}{${index + 3}}`).join(", ")}\\}}$`,
+      ground_truth: `\\{${Array.from({ length: 40 }, (_, index) => `\\sqrt{${index + 3}}+\\frac{1}{${index + 2}}`).join(", ")}\\}`,
+    },
+  },
+  {
+    verifier: "math",
+    name: "500-joined-boxes",
+    row: {
+      response: Array.from({ length: 500 }, (_, index) => `\\boxed{x^{${index}}}`).join(", "),
+      ground_truth: "x^{2}",
+    },
+  },
+  {
+    verifier: "math",
+    name: "relation-chain-of-40",
+    row: {
+      response: `$\\boxed{${Array.from({ length: 40 }, (_, index) => `x_{${index}}`).join(" < ")}}$`,
+      ground_truth: "x < 1",
+    },
+  },
   { verifier: "gsm8k", name: "digits-190kB", row: { response: "1 ".repeat(95_000), ground_truth: "2" } },
 ];
 
@@ -148,6 +180,7 @@ const throughput: Record<
   { checksPerSecond: number; rows: number; meanScore: number; source: string }
 > = {};
 for (const name of verifierRegistry.keys()) {
+  if (onlyVerifiers !== undefined && !onlyVerifiers.includes(name)) continue;
   const { rows, source } = workload(name);
   if (rows.length === 0) {
     process.stderr.write(`${name}: no inputs, skipped\n`);
@@ -169,15 +202,136 @@ for (const name of verifierRegistry.keys()) {
   );
 }
 
+/**
+ * Hard but honest math inputs: each exercises one expensive path of the Math-Verify-level
+ * `math` check (identity tests at random points, proportional relations, symbolic matrices,
+ * matching large unordered sets of tuples, long solutions with many environments, joined
+ * boxes). Every row must score 1; the worst latency is reported per input.
+ */
+const shuffledTuples = Array.from(
+  { length: 24 },
+  (_, index) => `(${index}, ${index * index - 3}, ${2 * index + 1})`,
+);
+const mathHard: Array<{ name: string; row: VerifyRow }> = [
+  {
+    name: "identity-3-variables",
+    row: {
+      response: "$\\boxed{\\frac{(x+y)^3 - 3xy(x+y)}{z} + \\sin^2(z) + \\cos^2(z)}$",
+      ground_truth: "\\frac{x^3+y^3}{z}+1",
+    },
+  },
+  {
+    name: "equation-proportional",
+    row: {
+      response: "$\\boxed{\\frac{x^2}{16}+\\frac{y^2}{12}+\\frac{z^2}{20} = \\frac{1}{4}}$",
+      ground_truth: "\\frac{x^2}{4}+\\frac{y^2}{3}+\\frac{z^2}{5}=1",
+    },
+  },
+  {
+    name: "inequality-flipped",
+    row: { response: "$\\boxed{-3x + \\frac{1}{2} y > -\\sqrt{2}}$", ground_truth: "6x - y < 2\\sqrt{2}" },
+  },
+  {
+    name: "symbolic-matrix-3x3",
+    row: {
+      response:
+        "$\\boxed{\\begin{bmatrix}\\frac{1}{3x^{2/3}} & \\cos^2 x & 0\\\\ 0 & 1 & x^2-1 \\\\ -\\sin(x) & 0 & e^{2\\ln x}\\end{bmatrix}}$",
+      ground_truth:
+        "\\begin{pmatrix}\\frac{1}{3\\sqrt[3]{x}^2} & 1-\\sin^2 x & 0\\\\ 0 & 1 & (x-1)(x+1) \\\\ -\\sin(x) & 0 & x^2\\end{pmatrix}",
+    },
+  },
+  {
+    name: "set-of-24-tuples-reversed",
+    row: {
+      response: `$\\boxed{${[...shuffledTuples].reverse().join(", ")}}$`,
+      ground_truth: shuffledTuples.join(", "),
+    },
+  },
+  {
+    name: "long-solution-last-environment",
+    row: {
+      response: `${"We compute $a_{n+1} = a_n + 2$ and check $\\frac{n}{2}$ terms. ".repeat(80)}Therefore \\[ \\frac{1}{2} + \\frac{\\sqrt{3}}{3} \\]`,
+      ground_truth: "\\frac{3+2\\sqrt{3}}{6}",
+    },
+  },
+  {
+    name: "six-joined-boxes",
+    row: {
+      response:
+        "$\\boxed{1+\\sqrt{2}}, \\boxed{1-\\sqrt{2}}, \\boxed{-3}, \\boxed{\\frac{1}{2}}, \\boxed{\\pi}$ and $\\boxed{e^{2}}$",
+      ground_truth: "\\{e^2, \\pi, 0.5, -3, 1 \\pm \\sqrt{2}\\}",
+    },
+  },
+  {
+    name: "set-of-64-expressions-permuted",
+    row: {
+      response: `$\\boxed{\\{${Array.from({ length: 64 }, (_, index) => `${64 - index}+x`).join(", ")}\\}}$`,
+      ground_truth: `\\{${Array.from({ length: 64 }, (_, index) => `x+${index + 1}`).join(", ")}\\}`,
+    },
+  },
+  {
+    name: "interval-union-from-inequality",
+    row: {
+      response:
+        "$x \\in \\boxed{(-\\infty, -\\tfrac{1}{2}) \\cup (-\\tfrac12, 0) \\cup (0, 1) \\cup (1, \\infty)}$",
+      ground_truth: "(1,\\infty)\\cup(0,1)\\cup(-\\frac{1}{2},0)\\cup(-\\infty,-\\frac{1}{2})",
+    },
+  },
+];
+let mathHardReport:
+  | {
+      checksPerSecond: number;
+      rows: number;
+      meanScore: number;
+      worstMilliseconds: number;
+      worstInput: string;
+    }
+  | undefined;
+if (onlyVerifiers === undefined || onlyVerifiers.includes("math")) {
+  const repeats = Math.max(1, Math.floor(argument("hard-repeats", 50)));
+  const rows = Array.from({ length: repeats }, () => mathHard.map((input) => input.row)).flat();
+  await verify({ verifier: "math", rows: rows.slice(0, mathHard.length), pool, timeoutMilliseconds });
+  checkMilliseconds.clear();
+  const start = performance.now();
+  const output = await verify({ verifier: "math", rows, pool, timeoutMilliseconds });
+  const seconds = (performance.now() - start) / 1000;
+  let worstMilliseconds = 0;
+  let worstInput = "";
+  for (const [id, milliseconds] of checkMilliseconds) {
+    if (milliseconds > worstMilliseconds) {
+      worstMilliseconds = milliseconds;
+      worstInput = mathHard[id % mathHard.length]?.name ?? "";
+    }
+  }
+  for (const [index, row] of output.rows.entries())
+    if (row.score !== 1 && index < mathHard.length)
+      process.stderr.write(`WARNING: hard math input ${mathHard[index]?.name} scored ${row.score}\n`);
+  mathHardReport = {
+    checksPerSecond: Math.round(rows.length / seconds),
+    rows: rows.length,
+    meanScore: Number(output.summary.meanScore.toFixed(4)),
+    worstMilliseconds: Number(worstMilliseconds.toFixed(1)),
+    worstInput,
+  };
+  process.stderr.write(
+    `math hard inputs   ${String(mathHardReport.checksPerSecond).padStart(7)} checks/s  (${rows.length} rows = ${mathHard.length} inputs × ${repeats}, mean ${mathHardReport.meanScore}, errors ${output.summary.errors}, timeouts ${output.summary.timeouts}); worst ${mathHardReport.worstMilliseconds} ms (${worstInput})\n`,
+  );
+}
+
 const adversarial = [
   ...verifierProbes
-    .filter((probe) => probe.kind === "adversarial" && verifierRegistry.has(probe.verifier))
+    .filter(
+      (probe) =>
+        probe.kind === "adversarial" &&
+        verifierRegistry.has(probe.verifier) &&
+        (onlyVerifiers === undefined || onlyVerifiers.includes(probe.verifier)),
+    )
     .map((probe) => ({
       verifier: probe.verifier,
       name: probe.name,
       row: { response: probe.response, ground_truth: probe.label },
     })),
-  ...pathological,
+  ...pathological.filter((input) => onlyVerifiers === undefined || onlyVerifiers.includes(input.verifier)),
 ];
 let worst = { verifier: "", name: "", milliseconds: 0, score: 0, timeout: false };
 const latencies: number[] = [];
@@ -213,7 +367,7 @@ process.stderr.write(
 // (the gold boxed, the gold boxed beside a wrong box, "x = gold", and "gold.0" for integers).
 const math500 = readJsonl<{ answer: string; solution: string }>("math500-test.jsonl");
 let disagreements: Record<string, number> | undefined;
-if (math500 !== undefined) {
+if (math500 !== undefined && (onlyVerifiers === undefined || onlyVerifiers.includes("math"))) {
   const variants = math500.flatMap((row) => [
     { response: `So $\\boxed{${row.answer}}$.`, ground_truth: row.answer },
     { response: `$\\boxed{5}$ or $\\boxed{${row.answer}}$`, ground_truth: row.answer },
@@ -253,6 +407,7 @@ printResultLine({
   medianAdversarialLatencyMilliseconds: Number(
     sortedLatencies[Math.floor(sortedLatencies.length / 2)]?.toFixed(1),
   ),
+  ...(mathHardReport === undefined ? {} : { mathHardInputs: mathHardReport }),
   ...(disagreements === undefined ? {} : { mathVersusOpenInstructFlex: disagreements }),
   peakRssMegabytes: Math.round(peakRssMegabytes()),
 });

@@ -41,11 +41,20 @@ export {
 } from "./run-eval.js";
 export type { ItemScore, SampleVerdict } from "./scoring.js";
 export { cutAtStop, scoreItem } from "./scoring.js";
+export type { AdmissionLimits } from "./serve/admission.js";
+export { defaultAdmissionLimits } from "./serve/admission.js";
 export type { OpenAiErrorType } from "./serve/errors.js";
 export { ServeError, ServeRequestError } from "./serve/errors.js";
 export type { SchedulerStatistics, SequenceRequest, SequenceResult } from "./serve/scheduler.js";
 export type { ServeOptions, ServeServer } from "./serve/server.js";
-export { startServeServer, startServeServerFromFolder, writeTinyServeModel } from "./serve/start.js";
+export {
+  defaultServedModelName,
+  startServeServer,
+  startServeServerFromFolder,
+  writeTinyServeModel,
+} from "./serve/start.js";
+export type { WeightUpdateAccessOptions } from "./serve/weight-access.js";
+export { minimumWeightUpdateTokenLength, weightUpdateTokenVariable } from "./serve/weight-access.js";
 export type {
   GenerationSpec,
   PromptSpec,

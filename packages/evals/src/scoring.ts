@@ -96,7 +96,7 @@ export async function scoreItem(params: {
       const samples: SampleVerdict[] = [];
       for (const response of responses) {
         const strict = await check({ verifier: "strict_math", response, label: item.label });
-        const flex = await check({ verifier: "math", response, label: item.label });
+        const flex = await check({ verifier: "math_flex", response, label: item.label });
         samples.push({
           response,
           extracted: extractedOf(flex.details) ?? extractedOf(strict.details),

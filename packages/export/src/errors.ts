@@ -50,7 +50,10 @@ export class JobError extends PosttrainError {
 }
 
 /** Stable codes of remote-generation weight-sync errors. */
-export type WeightSyncErrorCode = "weight_sync_failed" | "weight_sync_invalid_response";
+export type WeightSyncErrorCode =
+  | "weight_sync_failed"
+  | "weight_sync_invalid_response"
+  | "weight_sync_unauthorized";
 
 /** Pushing new weights to an inference server failed. */
 export class WeightSyncError extends PosttrainError {

@@ -1,20 +1,25 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { lstat, rm, stat } from "node:fs/promises";
-import { fileDownloadInfo, HubApiError, pathsInfo } from "@huggingface/hub";
-import { PosttrainError, parseWithSchema, writeFileAtomic } from "@posttrain/core";
+import { type FileHandle, lstat, mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { pathsInfo } from "@huggingface/hub";
+import { atomicTemporaryPrefix, parseWithSchema } from "@posttrain/core";
 import { z } from "zod";
 import {
   blobPath,
   inspectSnapshotFile,
+  isMarkedNoExist,
   linkSnapshotFile,
+  markNoExist,
   type RepoCache,
+  readRef,
   removeCachedFile,
   removeStaleTemporaries,
   repoCache,
   snapshotFilePath,
+  withBlobLock,
 } from "./cache-layout.js";
-import { HubError, type RequestContext } from "./errors.js";
+import { HubError, hubErrorFromStatus, type RequestContext } from "./errors.js";
 import { createGitBlobHasher } from "./git-oid.js";
 import type { HubFile } from "./list.js";
 import {
@@ -24,10 +29,15 @@ import {
   repoPathSchema,
   revisionSchema,
 } from "./repository.js";
-import { hubRequest, offlineMissing } from "./request.js";
+import { hubRequest, offlineMissing, transportFor, wrapFailure } from "./request.js";
 import { resolveRevision } from "./resolve.js";
 import { type EffectiveHubSettings, effectiveSettings, type HubOverrides } from "./settings.js";
-import { TransientTransferError } from "./transport.js";
+import {
+  backoffDelay,
+  connectionFailureReason,
+  isTransientError,
+  TransientTransferError,
+} from "./transport.js";
 import { readBlobMemo, writeBlobMemo } from "./verified-blobs.js";
 
 /** A file present and verified in the cache. */
@@ -108,9 +118,37 @@ export async function downloadRepoFile(params: DownloadRepoFileParams): Promise<
       ? undefined
       : parseWithSchema({ schema: sha256Schema, value: params.expectedSha256, label: "expectedSha256" });
   const settings = effectiveSettings(params);
-  const sha = isCommitSha(revision) ? revision : (await resolveRevision({ ...params, repo, revision })).sha;
+  let sha: string;
+  let fileSettings = settings;
+  if (isCommitSha(revision)) sha = revision;
+  else {
+    try {
+      sha = (await resolveRevision({ ...params, repo, revision })).sha;
+    } catch (error) {
+      // As huggingface_hub's hf_hub_download: when the Hub is unreachable, a file cached at
+      // the commit the branch last pointed at is served (verified) from the cache.
+      const cached = isOutage(error)
+        ? await readRef({ cache: repoCache({ cacheDirectory: settings.cacheDirectory, repo }), revision })
+        : undefined;
+      if (
+        cached === undefined ||
+        !isCommitSha(cached) ||
+        (
+          await inspectSnapshotFile(
+            repoCache({ cacheDirectory: settings.cacheDirectory, repo }),
+            cached,
+            path,
+          )
+        ).kind === "missing"
+      ) {
+        throw error;
+      }
+      sha = cached;
+      fileSettings = { ...settings, offline: true };
+    }
+  }
   return downloadResolvedFile({
-    settings,
+    settings: fileSettings,
     repo,
     sha,
     path,
@@ -119,6 +157,15 @@ export async function downloadRepoFile(params: DownloadRepoFileParams): Promise<
     rehashCachedFiles: params.rehashCachedFiles ?? false,
     onBytes: params.onBytes,
   });
+}
+
+/** A failure that says the Hub is unreachable or overloaded, not that the request is wrong. */
+export function isOutage(error: unknown): error is HubError {
+  return (
+    error instanceof HubError &&
+    (error.code === "hub_rate_limited" ||
+      (error.code === "hub_transfer_failed" && error.details?.["unreachable"] === true))
+  );
 }
 
 /** {@link downloadRepoFile} once inputs are validated and the revision is a SHA. */
@@ -190,6 +237,10 @@ export async function downloadResolvedFile(params: {
       });
     }
     cachedCopyWasCorrupt = true;
+  } else if (await isMarkedNoExist({ cache, sha, path })) {
+    // Written by huggingface_hub (or by us) after the Hub said the file is not at this
+    // commit; a commit never changes, so no request is needed to know it.
+    throw fileNotFound({ repo, sha, path, note: "recorded in the cache's .no_exist/" });
   } else if (settings.offline) {
     throw offlineMissing({ context, what: `file ${JSON.stringify(path)} at commit ${sha}` });
   }
@@ -202,52 +253,65 @@ export async function downloadResolvedFile(params: {
   const blobName = expectation.blobName!;
   const blob = blobPath(cache, blobName);
 
-  // The blob may already be cached for another commit: verify it and link it.
-  if (await exists(blob)) {
-    const digest = await digestOf(blob, blobName, expectation.gitOid !== undefined);
-    const failure = compare(expectation, digest);
-    if (failure === undefined) {
-      await linkSnapshotFile({ cache, sha, path, blobName });
-      return { path, localPath, size: digest.size, sha256: digest.sha256 };
-    }
-    if (failure.fromCaller === true) {
-      throw hashMismatch({
-        context,
-        ...failure,
-        definitive: true,
-        note: "the cached blob matches the Hub's own hash, so the expected sha256 is not this file's content at this commit",
-      });
-    }
-    await rm(blob, { force: true });
-    cachedCopyWasCorrupt = true;
-  }
+  return withBlobLock({
+    cache,
+    blobName,
+    action: async () => {
+      // The blob may already be cached for another commit (or another process just fetched
+      // it while this one waited for the lock): verify it and link it.
+      if (await exists(blob)) {
+        const digest = await digestOf(blob, blobName, expectation.gitOid !== undefined);
+        const failure = compare(expectation, digest);
+        if (failure === undefined) {
+          await linkSnapshotFile({ cache, sha, path, blobName });
+          return { path, localPath, size: digest.size, sha256: digest.sha256 };
+        }
+        if (failure.fromCaller === true) {
+          throw hashMismatch({
+            context,
+            ...failure,
+            definitive: true,
+            note: "the cached blob matches the Hub's own hash, so the expected sha256 is not this file's content at this commit",
+          });
+        }
+        await rm(blob, { force: true });
+        cachedCopyWasCorrupt = true;
+      }
 
-  await removeStaleTemporaries(cache, blobName);
-  const downloads = cachedCopyWasCorrupt ? 1 : 2;
-  let lastMismatch: HubError | undefined;
-  for (let attempt = 1; attempt <= downloads; attempt += 1) {
-    try {
-      const digest = await fetchIntoBlob({
-        settings,
-        cache,
-        repo,
-        sha,
-        path,
-        blobName,
-        expectation,
-        context,
-        onBytes: params.onBytes,
-      });
-      await writeBlobMemo({ cache, blobName, blobPath: blob, sha256: digest.sha256, gitOid: digest.gitOid });
-      await linkSnapshotFile({ cache, sha, path, blobName });
-      return { path, localPath, size: digest.size, sha256: digest.sha256 };
-    } catch (error) {
-      if (!(error instanceof HubError) || error.code !== "hub_hash_mismatch") throw error;
-      if (error.details?.["definitive"] === true) throw error;
-      lastMismatch = error;
-    }
-  }
-  throw lastMismatch!;
+      await removeStaleTemporaries(cache, blobName);
+      const downloads = cachedCopyWasCorrupt ? 1 : 2;
+      let lastMismatch: HubError | undefined;
+      for (let attempt = 1; attempt <= downloads; attempt += 1) {
+        try {
+          const digest = await fetchIntoBlob({
+            settings,
+            cache,
+            repo,
+            sha,
+            path,
+            blobName,
+            expectation,
+            context,
+            onBytes: params.onBytes,
+          });
+          await writeBlobMemo({
+            cache,
+            blobName,
+            blobPath: blob,
+            sha256: digest.sha256,
+            gitOid: digest.gitOid,
+          });
+          await linkSnapshotFile({ cache, sha, path, blobName });
+          return { path, localPath, size: digest.size, sha256: digest.sha256 };
+        } catch (error) {
+          if (!(error instanceof HubError) || error.code !== "hub_hash_mismatch") throw error;
+          if (error.details?.["definitive"] === true) throw error;
+          lastMismatch = error;
+        }
+      }
+      throw lastMismatch!;
+    },
+  });
 }
 
 /** A caller's expected sha256 that contradicts the Hub's LFS oid can never be met: fail before any transfer. */
@@ -394,6 +458,15 @@ const pathInfoSchema = z.object({
     .nullable(),
 });
 
+function fileNotFound(params: { repo: RepoReference; sha: string; path: string; note?: string }): HubError {
+  const { repo, sha, path } = params;
+  return new HubError({
+    code: "hub_file_not_found",
+    message: `${repo.type} ${repo.name} has no file ${JSON.stringify(path)} at revision ${sha}${params.note === undefined ? "" : ` (${params.note})`}`,
+    details: { repo: repo.name, repoType: repo.type, revision: sha, path },
+  });
+}
+
 /** The listing entry of one file (`POST /api/{type}s/{name}/paths-info/{sha}`). */
 async function fetchFileListing(params: {
   settings: EffectiveHubSettings;
@@ -418,11 +491,8 @@ async function fetchFileListing(params: {
   });
   const match = infos.find((info) => info.path === path && info.type === "file");
   if (match === undefined) {
-    throw new HubError({
-      code: "hub_file_not_found",
-      message: `${repo.type} ${repo.name} has no file ${JSON.stringify(path)} at revision ${sha}`,
-      details: { repo: repo.name, repoType: repo.type, revision: sha, path },
-    });
+    await markNoExist({ cache: repoCache({ cacheDirectory: settings.cacheDirectory, repo }), sha, path });
+    throw fileNotFound({ repo, sha, path });
   }
   const parsed = parseWithSchema({ schema: pathInfoSchema, value: match, label: "Hub paths-info entry" });
   return {
@@ -434,9 +504,85 @@ async function fetchFileListing(params: {
 }
 
 /**
- * Streams the file into `blobs/<blobName>` through a temporary file, hashing as it goes;
- * a short body is a transient error (retried), a wrong hash a `hub_hash_mismatch` — in both
- * cases the temporary file is removed and nothing is renamed into the cache.
+ * The largest single file the Hub serves over plain HTTP; above it only the Xet protocol
+ * works (huggingface_hub constants.py `MAX_HTTP_DOWNLOAD_SIZE`, 50 GB).
+ */
+export const maximumHttpDownloadBytes = 50 * 1000 * 1000 * 1000;
+
+/**
+ * `<endpoint>/[datasets/]<name>/resolve/<revision>/<path>`, built like huggingface_hub's
+ * `hf_hub_url`: the revision percent-encoded as one segment, the path segment by segment,
+ * so `#`, `?`, `%`, spaces and non-ASCII characters reach the Hub as part of the name.
+ */
+export function resolveUrl(params: {
+  endpoint: string;
+  repo: RepoReference;
+  revision: string;
+  path: string;
+}): string {
+  const prefix = params.repo.type === "dataset" ? "datasets/" : "";
+  const path = params.path.split("/").map(encodePathSegment).join("/");
+  return `${params.endpoint}/${prefix}${params.repo.name}/resolve/${encodeURIComponent(params.revision)}/${path}`;
+}
+
+/** Python's `quote(segment, safe="")` minus `/`: RFC 3986 unreserved characters stay as they are. */
+function encodePathSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(
+    /[!'()*]/g,
+    (character) => `%${character.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+const maximumRedirects = 10;
+
+/**
+ * GET that follows redirects itself: `Authorization` goes only to the Hub's own origin, never
+ * to the LFS CDN or the Xet bridge a resolve redirects to (huggingface_hub drops it the same
+ * way). Each hop is retried by the transport.
+ */
+async function getFollowingRedirects(params: {
+  fetch: typeof fetch;
+  settings: EffectiveHubSettings;
+  url: string;
+  headers: Record<string, string>;
+}): Promise<{ response: Response; xetHash: string | undefined; linkedEtag: string | undefined }> {
+  const hubOrigin = new URL(params.settings.endpoint).origin;
+  let url = params.url;
+  let xetHash: string | undefined;
+  let linkedEtag: string | undefined;
+  for (let hop = 0; hop <= maximumRedirects; hop += 1) {
+    const sameOrigin = new URL(url).origin === hubOrigin;
+    const response = await params.fetch(url, {
+      redirect: "manual",
+      headers: {
+        ...params.headers,
+        ...(sameOrigin && params.settings.accessToken !== undefined
+          ? { Authorization: `Bearer ${params.settings.accessToken}` }
+          : {}),
+      },
+    });
+    xetHash ??= response.headers.get("x-xet-hash") ?? undefined;
+    linkedEtag ??= response.headers.get("x-linked-etag")?.replace(/^(W\/)?"|"$/g, "") ?? undefined;
+    const location = response.headers.get("location");
+    if (!redirectStatuses.has(response.status) || location === null) return { response, xetHash, linkedEtag };
+    await response.body?.cancel().catch(() => {});
+    url = new URL(location, url).href;
+  }
+  throw new TransientTransferError(`more than ${maximumRedirects} redirects for ${params.url}`);
+}
+
+/**
+ * Streams the file into `blobs/<blobName>` through a temporary file beside it, hashing as it
+ * goes, and renames it into place only when size and hashes check out.
+ *
+ * Like huggingface_hub's `http_get`: a connection cut mid-body resumes with
+ * `Range: bytes=<received>-`; a server that answers such a request with 200 (the whole file)
+ * restarts the file cleanly from byte 0; the count of resumes left is reset whenever data
+ * arrives, so a slow but moving transfer is never abandoned (each resume makes progress, so
+ * the loop is bounded by the file size). An empty file answers 416 to a range on some
+ * servers: that, and an empty 200, are an empty body. A wrong hash is `hub_hash_mismatch`,
+ * and nothing is renamed into the cache.
  */
 async function fetchIntoBlob(params: {
   settings: EffectiveHubSettings;
@@ -450,90 +596,168 @@ async function fetchIntoBlob(params: {
   onBytes: ((bytes: number) => void) | undefined;
 }): Promise<Digest> {
   const { settings, cache, repo, sha, path, blobName, expectation, context, onBytes } = params;
-  const token = settings.accessToken === undefined ? {} : { accessToken: settings.accessToken };
-  return hubRequest({
-    settings,
-    context,
-    operation: async (fetch) => {
-      const info = await fileDownloadInfo({
-        repo,
-        path,
-        revision: sha,
-        hubUrl: settings.endpoint,
-        fetch,
-        ...token,
+  const expectedSize = expectation.size!;
+  if (expectedSize > maximumHttpDownloadBytes) {
+    throw new HubError({
+      code: "hub_file_too_large",
+      message: `${repo.type} ${repo.name} file ${JSON.stringify(path)} is ${expectedSize} bytes; the Hub serves single files above 50 GB only through the Xet protocol, which this client does not speak (huggingface_hub refuses plain HTTP for them too: install hf_xet and use Python for this file)`,
+      details: { repo: repo.name, repoType: repo.type, revision: sha, path, size: expectedSize },
+    });
+  }
+  const transport = transportFor(settings);
+  const url = resolveUrl({ endpoint: settings.endpoint, repo, revision: sha, path });
+  const target = blobPath(cache, blobName);
+  await mkdir(dirname(target), { recursive: true });
+  const temporary = join(
+    dirname(target),
+    `${atomicTemporaryPrefix}${blobName}.${process.pid}.${randomBytes(4).toString("hex")}`,
+  );
+  const handle = await open(temporary, "w");
+  let closed = false;
+  try {
+    let sha256 = createHash("sha256");
+    let git = expectation.gitOid !== undefined ? createGitBlobHasher(expectedSize) : undefined;
+    let received = 0;
+    const attempts = Math.max(1, Math.floor(settings.retry.attempts));
+    let resumesLeft = attempts - 1;
+    let resumeNumber = 0;
+    const restart = async () => {
+      await handle.truncate(0);
+      onBytes?.(-received);
+      received = 0;
+      sha256 = createHash("sha256");
+      git = expectation.gitOid !== undefined ? createGitBlobHasher(expectedSize) : undefined;
+    };
+    while (true) {
+      const resuming = received > 0;
+      const { response } = await getFollowingRedirects({
+        fetch: transport.fetch,
+        settings,
+        url,
+        headers: resuming ? { Range: `bytes=${received}-` } : {},
+      }).catch((error: unknown) => {
+        throw wrapFailure(error, context, transport.lastErrorCode(), transport.lastFailure());
       });
-      if (info === null) {
-        throw new HubError({
-          code: "hub_file_not_found",
-          message: `${repo.type} ${repo.name} has no file ${JSON.stringify(path)} at revision ${sha}`,
-          details: { repo: repo.name, repoType: repo.type, revision: sha, path },
-        });
+      if (response.status === 416 && (expectedSize === 0 || received === expectedSize)) {
+        await response.body?.cancel().catch(() => {});
+        break;
       }
-      const sameOrigin = new URL(info.url).origin === new URL(settings.endpoint).origin;
-      const response = await fetch(info.url, {
-        headers:
-          sameOrigin && settings.accessToken !== undefined
-            ? { Authorization: `Bearer ${settings.accessToken}` }
-            : {},
-      });
       if (!response.ok) {
         await response.body?.cancel().catch(() => {});
-        throw new HubApiError(info.url, response.status, response.headers.get("x-request-id") ?? undefined);
+        if (response.status === 404 && response.headers.get("x-error-code") === "EntryNotFound") {
+          await markNoExist({ cache, sha, path });
+        }
+        const failure = transport.lastFailure();
+        throw hubErrorFromStatus({
+          status: response.status,
+          errorCode: response.headers.get("x-error-code") ?? undefined,
+          context,
+          ...(failure !== undefined && failure.status === response.status ? { failure } : {}),
+        });
       }
-      if (response.body === null) throw new TransientTransferError(`empty body for ${path}`);
-      const expectedSize = expectation.size ?? info.size;
-      const body = response.body;
-      let digest: Digest | undefined;
-      async function* verifiedChunks(): AsyncGenerator<Uint8Array> {
-        const sha256 = createHash("sha256");
-        const git = expectation.gitOid !== undefined ? createGitBlobHasher(expectedSize) : undefined;
-        let size = 0;
-        try {
-          for await (const chunk of body) {
-            sha256.update(chunk);
-            git?.update(chunk);
-            size += chunk.byteLength;
-            onBytes?.(chunk.byteLength);
-            if (size > expectedSize) break;
-            yield chunk;
-          }
-        } catch (error) {
-          onBytes?.(-size);
-          throw error;
-        }
-        if (size !== expectedSize) {
-          onBytes?.(-size);
-          throw new TransientTransferError(
-            `transfer of ${path} ended after ${size} of ${expectedSize} bytes; the partial file was discarded`,
-          );
-        }
-        digest = { sha256: sha256.digest("hex"), gitOid: git?.digest() ?? "", size };
-        const failure = compare(expectation, digest);
-        if (failure !== undefined) {
-          onBytes?.(-size);
-          throw hashMismatch({
-            context,
-            algorithm: failure.algorithm,
-            expected: failure.expected,
-            actual: failure.actual,
-            definitive: failure.fromCaller === true,
-            note:
-              failure.fromCaller === true
-                ? "the download matches the Hub's own hash, so the expected sha256 is not this file's content at this commit; nothing was written to the cache"
-                : "the downloaded content was discarded, nothing was written to the cache",
-          });
+      if (resuming && response.status !== 206) {
+        // The server ignored the range: start over rather than append the file to itself.
+        await restart();
+      } else if (resuming) {
+        const start = /^bytes\s+(\d+)-/.exec(response.headers.get("content-range") ?? "");
+        if (start === null || Number(start[1]) !== received) {
+          await response.body?.cancel().catch(() => {});
+          await restart();
+          continue;
         }
       }
+      if (response.body === null) throw new TransientTransferError(`no body for ${path}`);
+      let cut: unknown;
       try {
-        await writeFileAtomic({ path: blobPath(cache, blobName), content: verifiedChunks() });
+        for await (const chunk of response.body) {
+          if (received + chunk.byteLength > expectedSize) {
+            throw new HubError({
+              code: "hub_hash_mismatch",
+              message: `hash mismatch for ${repo.type} ${repo.name} revision ${sha} file ${path}: expected size ${expectedSize} bytes, got more (the downloaded content was discarded, nothing was written to the cache)`,
+              details: {
+                repo: repo.name,
+                repoType: repo.type,
+                revision: sha,
+                path,
+                algorithm: "size",
+                expected: `${expectedSize} bytes`,
+                actual: `more than ${expectedSize} bytes`,
+                definitive: false,
+              },
+            });
+          }
+          await writeAll(handle, chunk, received);
+          sha256.update(chunk);
+          git?.update(chunk);
+          received += chunk.byteLength;
+          onBytes?.(chunk.byteLength);
+          // Data is arriving: the transfer is alive, so the count of resumes starts over.
+          resumesLeft = attempts - 1;
+        }
       } catch (error) {
-        // writeFileAtomic wraps what the content stream threw; retries classify the inner error.
-        if (PosttrainError.hasCode(error, "atomic_write_failed") && error.cause !== undefined)
-          throw error.cause;
-        throw error;
+        if (error instanceof HubError || !isTransientError(error)) throw error;
+        cut = error;
       }
-      return digest!;
-    },
-  });
+      if (cut === undefined && received === expectedSize) break;
+      if (resumesLeft <= 0) {
+        throw new HubError({
+          code: "hub_transfer_failed",
+          message: `${repo.type} ${repo.name}: transfer of ${JSON.stringify(path)} stopped after ${received} of ${expectedSize} bytes and did not resume after ${attempts - 1} tries${cut instanceof Error ? ` (${connectionFailureReason(cut) ?? cut.message})` : ""}; the partial file was discarded`,
+          cause: cut,
+          details: {
+            repo: repo.name,
+            repoType: repo.type,
+            revision: sha,
+            path,
+            received,
+            size: expectedSize,
+          },
+        });
+      }
+      resumesLeft -= 1;
+      resumeNumber += 1;
+      const delay = backoffDelay(settings.retry, 2);
+      settings.onRetry?.({
+        reason: "connection",
+        attempt: resumeNumber + 1,
+        delayMilliseconds: delay,
+        request: `GET ${url} (resuming at byte ${received})`,
+      });
+      await settings.wait(delay);
+    }
+    const digest: Digest = { sha256: sha256.digest("hex"), gitOid: git?.digest() ?? "", size: received };
+    const failure = compare(expectation, digest);
+    if (failure !== undefined) {
+      onBytes?.(-received);
+      throw hashMismatch({
+        context,
+        algorithm: failure.algorithm,
+        expected: failure.expected,
+        actual: failure.actual,
+        definitive: failure.fromCaller === true,
+        note:
+          failure.fromCaller === true
+            ? "the download matches the Hub's own hash, so the expected sha256 is not this file's content at this commit; nothing was written to the cache"
+            : "the downloaded content was discarded, nothing was written to the cache",
+      });
+    }
+    await handle.sync();
+    await handle.close();
+    closed = true;
+    await rename(temporary, target);
+    return digest;
+  } catch (error) {
+    if (!closed) await handle.close().catch(() => {});
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** Writes `chunk` at `position` (explicit, so a restart after truncation writes from byte 0). */
+async function writeAll(handle: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset, position + offset);
+    offset += bytesWritten;
+  }
 }

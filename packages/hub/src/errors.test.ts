@@ -15,7 +15,19 @@ describe("Hub error mapping", () => {
   it("maps statuses and X-Error-Code to stable codes", () => {
     expect(hubErrorFromStatus({ status: 401, context }).code).toBe("hub_unauthorized");
     expect(hubErrorFromStatus({ status: 401, errorCode: "GatedRepo", context }).code).toBe("hub_gated");
-    expect(hubErrorFromStatus({ status: 403, context }).code).toBe("hub_gated");
+    // Only a GatedRepo answer is "gated"; any other 403 says what it is.
+    expect(hubErrorFromStatus({ status: 403, errorCode: "GatedRepo", context }).code).toBe("hub_gated");
+    expect(hubErrorFromStatus({ status: 403, context }).code).toBe("hub_forbidden");
+    expect(hubErrorFromStatus({ status: 403, context }).message).toContain('"read" scope');
+    const disabled = hubErrorFromStatus({
+      status: 403,
+      context,
+      failure: { url: "u", status: 403, errorMessage: "Access to this resource is disabled.", attempts: 1 },
+    });
+    expect(disabled.code).toBe("hub_forbidden");
+    expect(disabled.message).toContain("disabled");
+    expect(disabled.message).toContain('X-Error-Message "Access to this resource is disabled."');
+    expect(hubErrorFromStatus({ status: 429, context }).code).toBe("hub_rate_limited");
     expect(hubErrorFromStatus({ status: 404, errorCode: "RepoNotFound", context }).code).toBe(
       "hub_not_found",
     );

@@ -1,12 +1,20 @@
 import { HubApiError } from "@huggingface/hub";
 import { PosttrainError } from "@posttrain/core";
+import { connectionFailureReason, type FailedResponse } from "./transport.js";
 
 /**
  * Stable error codes of this package:
  * - `hub_unauthorized`: HTTP 401. The repo is private (set `HF_TOKEN`) — the Hub also answers
  *   401 for a repo that does not exist when no token is sent — or the token is invalid.
- * - `hub_gated`: HTTP 403 or a `GatedRepo` answer: the repo is gated and this token has not
- *   been granted access (accept the conditions on the repo page).
+ * - `hub_gated`: a `GatedRepo` answer (`X-Error-Code`, or the Hub's gated-repo message): the
+ *   repo is gated and this token has not been granted access (accept the conditions on the
+ *   repo page). Only that: other 403s are `hub_forbidden`.
+ * - `hub_forbidden`: any other HTTP 403: a token without read access to the repo (a
+ *   fine-grained token lacking the scope), or a repo whose access is disabled.
+ * - `hub_rate_limited`: HTTP 429 persisted after every retry, or waiting out the Hub's
+ *   rate-limit window would pass the bound on waiting.
+ * - `hub_file_too_large`: a single file above 50 GB, which the Hub serves only through the
+ *   Xet protocol (huggingface_hub refuses plain HTTP for it too).
  * - `hub_not_found`: HTTP 404 for the repo itself (wrong name or type).
  * - `hub_revision_not_found`: the branch, tag or commit does not exist in the repo.
  * - `hub_file_not_found`: the file does not exist at that revision.
@@ -22,6 +30,9 @@ import { PosttrainError } from "@posttrain/core";
 export type HubErrorCode =
   | "hub_unauthorized"
   | "hub_gated"
+  | "hub_forbidden"
+  | "hub_rate_limited"
+  | "hub_file_too_large"
   | "hub_not_found"
   | "hub_revision_not_found"
   | "hub_file_not_found"
@@ -97,20 +108,50 @@ export function hubErrorFromStatus(params: {
   message?: string | undefined;
   context: RequestContext;
   cause?: unknown;
+  /** What the transport recorded of the last failed response (headers, attempts). */
+  failure?: FailedResponse | undefined;
 }): HubError {
-  const { status, errorCode, context, cause } = params;
+  const { status, errorCode, context, cause, failure } = params;
   const where = describe(context);
   const details = {
     ...contextDetails(context),
     status,
     ...(errorCode === undefined ? {} : { hubErrorCode: errorCode }),
+    ...(failure?.errorMessage === undefined ? {} : { hubErrorMessage: failure.errorMessage }),
+    ...(failure?.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: failure.retryAfterSeconds }),
+    ...(failure === undefined ? {} : { attempts: failure.attempts }),
   };
-  const serverMessage = params.message === undefined ? "" : ` (Hub: ${params.message})`;
+  const heard = [
+    `HTTP ${status}`,
+    ...(errorCode === undefined ? [] : [`X-Error-Code ${errorCode}`]),
+    ...(failure?.errorMessage === undefined ? [] : [`X-Error-Message "${failure.errorMessage}"`]),
+    ...(failure?.retryAfterSeconds === undefined ? [] : [`Retry-After ${failure.retryAfterSeconds} s`]),
+  ].join(", ");
+  const serverMessage = ` (Hub: ${heard}${params.message === undefined ? "" : `; ${params.message}`})`;
   const base = { cause, details };
-  if (errorCode === "GatedRepo" || status === 403) {
+  if (errorCode === "GatedRepo") {
     return new HubError({
       code: "hub_gated",
       message: `${where} is gated and this token has no access: request access on the repo page, then set HF_TOKEN to a token of the account that was granted it${serverMessage}`,
+      ...base,
+    });
+  }
+  if (status === 403) {
+    const disabled = /access to this resource is disabled/i.test(
+      `${failure?.errorMessage ?? ""} ${params.message ?? ""}`,
+    );
+    return new HubError({
+      code: "hub_forbidden",
+      message: disabled
+        ? `${where}: access to this repo is disabled by the Hub (403); no token can read it${serverMessage}`
+        : `${where}: forbidden (403): the token has no read access to this repo (a fine-grained token needs the "read" scope for it, or use a token of an account that can read it)${serverMessage}`,
+      ...base,
+    });
+  }
+  if (status === 429) {
+    return new HubError({
+      code: "hub_rate_limited",
+      message: `${where}: rate limited by the Hub (429)${failure?.waitBudgetExceeded === true ? "; waiting out the window would pass the bound on waiting" : ""}${failure === undefined ? "" : ` after ${failure.attempts} attempts`}: wait${failure?.retryAfterSeconds === undefined ? "" : ` ${failure.retryAfterSeconds} s`} and run again, or log in (HF_TOKEN) for a higher limit${serverMessage}`,
       ...base,
     });
   }
@@ -144,8 +185,9 @@ export function hubErrorFromStatus(params: {
   }
   return new HubError({
     code: "hub_transfer_failed",
-    message: `${where}: the Hub answered HTTP ${status}${serverMessage}`,
+    message: `${where}: the Hub answered HTTP ${status}${failure === undefined ? "" : ` (gave up after ${failure.attempts} attempts)`}${status >= 500 ? "; the Hub may be down: set HF_HUB_OFFLINE=1 to use what is cached" : ""}${serverMessage}`,
     ...base,
+    details: { ...details, unreachable: status >= 500 },
   });
 }
 
@@ -153,18 +195,39 @@ export function hubErrorFromStatus(params: {
  * Wraps anything a request threw into a {@link HubError}; HubErrors pass through unchanged.
  * `errorCode` is the `X-Error-Code` header of the failed response, when known.
  */
-export function toHubError(error: unknown, context: RequestContext, errorCode?: string): HubError {
+export function toHubError(
+  error: unknown,
+  context: RequestContext,
+  errorCode?: string,
+  failure?: FailedResponse,
+): HubError {
   if (error instanceof HubError) return error;
   if (error instanceof HubApiError) {
+    const matches = failure !== undefined && failure.status === error.statusCode;
     return hubErrorFromStatus({
       status: error.statusCode,
-      errorCode: hubErrorCodeOf(error, errorCode),
+      errorCode: hubErrorCodeOf(error, matches ? failure.errorCode : errorCode),
       message: error.message,
       context,
       cause: error,
+      ...(matches ? { failure } : {}),
     });
   }
-  const reason = error instanceof Error ? error.message : String(error);
+  const connection = connectionFailureReason(error);
+  if (connection !== undefined) {
+    return new HubError({
+      code: "hub_transfer_failed",
+      message: `${describe(context)}: could not reach the Hub (${connection}); check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use what is cached`,
+      cause: error,
+      details: { ...contextDetails(context), unreachable: true, connection },
+    });
+  }
+  let reason = error instanceof Error ? error.message : String(error);
+  // `fetch failed` alone says nothing: add what undici put underneath it.
+  const inner = (error as { cause?: unknown } | null)?.cause;
+  if (inner instanceof Error && inner.message !== "" && !reason.includes(inner.message)) {
+    reason = `${reason} (${inner.message})`;
+  }
   if (error instanceof TypeError && /access token must start with/i.test(reason)) {
     return new HubError({
       code: "hub_unauthorized",

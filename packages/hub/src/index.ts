@@ -1,4 +1,9 @@
-export { type DownloadedFile, type DownloadRepoFileParams, downloadRepoFile } from "./download.js";
+export {
+  type DownloadedFile,
+  type DownloadRepoFileParams,
+  downloadRepoFile,
+  maximumHttpDownloadBytes,
+} from "./download.js";
 export { HubError, type HubErrorCode } from "./errors.js";
 export { gitBlobOid, lfsPointerOid, lfsPointerText } from "./git-oid.js";
 export { type HubFile, type ListRepoFilesParams, listRepoFiles } from "./list.js";
@@ -7,10 +12,13 @@ export { isCommitSha, parseRepoReference, type RepoReference, type RepoType } fr
 export { type ResolveRevisionParams, resolveRevision } from "./resolve.js";
 export {
   defaultHubEndpoint,
+  defaultMaximumRateLimitWaitMilliseconds,
   defaultRetryPolicy,
+  expandPath,
   type HubOverrides,
   type HubSettings,
   hubSettingsFromEnvironment,
+  type RetryEvent,
   type RetryPolicy,
 } from "./settings.js";
 export {

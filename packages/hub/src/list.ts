@@ -1,13 +1,26 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { listFiles } from "@huggingface/hub";
-import { parseWithSchema, writeJsonAtomic } from "@posttrain/core";
+import { parseWithSchema, writeFileAtomic } from "@posttrain/core";
 import { z } from "zod";
-import { inspectSnapshotFile, listingPath, repoCache, snapshotDirectory } from "./cache-layout.js";
+import {
+  inspectSnapshotFile,
+  listingPath,
+  type RepoCache,
+  repoCache,
+  snapshotDirectory,
+  treeListingPath,
+} from "./cache-layout.js";
 import { HubError } from "./errors.js";
 import { gitBlobOid, lfsPointerOid } from "./git-oid.js";
 import { createPathFilter } from "./patterns.js";
-import { isCommitSha, parseRepoReference, type RepoReference, revisionSchema } from "./repository.js";
+import {
+  isCommitSha,
+  parseRepoReference,
+  type RepoReference,
+  repoPathSchema,
+  revisionSchema,
+} from "./repository.js";
 import { hubRequest, offlineMissing } from "./request.js";
 import { effectiveSettings, type HubOverrides } from "./settings.js";
 
@@ -21,6 +34,8 @@ export interface HubFile {
   sha256: string | null;
   /** The git blob id: of the content for non-LFS files, of the LFS pointer for LFS files. */
   gitOid: string;
+  /** The Xet content hash, for files stored with Xet (the tree API's `xetHash`). */
+  xetHash?: string;
 }
 
 export interface ListRepoFilesParams extends HubOverrides {
@@ -40,6 +55,11 @@ const treeEntrySchema = z.object({
     .object({ oid: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative() })
     .optional()
     .nullable(),
+  xetHash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional()
+    .nullable(),
 });
 
 /**
@@ -47,9 +67,10 @@ const treeEntrySchema = z.object({
  * `listFiles` (`GET /api/{type}s/{name}/tree/{revision}?recursive=true`, following `Link`
  * pagination); the library puts the revision into the URL unencoded, so it is encoded here
  * (`refs/convert/parquet` → `refs%2Fconvert%2Fparquet`). A listing at a SHA is recorded in
- * the cache (`.posttrain/listings/<sha>.json`). Offline it returns that recorded listing —
- * so a snapshot missing files fails clearly — or, when none was recorded (a cache filled by
- * Python), the files present in the cached snapshot folder.
+ * the cache as huggingface_hub records it (`trees/<sha>.json`), and a recorded listing of a
+ * SHA — ours or Python's — is used instead of asking the Hub again, since a commit never
+ * changes. Offline it returns that recorded listing — so a snapshot missing files fails
+ * clearly — or, when none was recorded, the files present in the cached snapshot folder.
  */
 export async function listRepoFiles(params: ListRepoFilesParams): Promise<HubFile[]> {
   const repo = parseRepoReference(params.repo);
@@ -57,6 +78,11 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<HubFil
   const settings = effectiveSettings(params);
   const keep = createPathFilter(params.include);
   const context = { repo, revision };
+  const cache = repoCache({ cacheDirectory: settings.cacheDirectory, repo });
+  if (isCommitSha(revision)) {
+    const recorded = await readRecordedListing(cache, revision);
+    if (recorded !== undefined) return recorded.filter((file) => keep(file.path));
+  }
   if (settings.offline) {
     if (!isCommitSha(revision)) {
       throw new HubError({
@@ -65,11 +91,7 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<HubFil
         details: { repo: repo.name, repoType: repo.type, revision },
       });
     }
-    const cache = repoCache({ cacheDirectory: settings.cacheDirectory, repo });
-    const recorded = await readRecordedListing(listingPath(cache, revision));
-    const files =
-      recorded ??
-      (await listCachedSnapshot({ cacheDirectory: settings.cacheDirectory, repo, sha: revision }));
+    const files = await listCachedSnapshot({ cacheDirectory: settings.cacheDirectory, repo, sha: revision });
     return files.filter((file) => keep(file.path));
   }
   const entries = await hubRequest({
@@ -104,18 +126,19 @@ export async function listRepoFiles(params: ListRepoFilesParams): Promise<HubFil
       size: parsed.lfs?.size ?? parsed.size,
       sha256: parsed.lfs?.oid ?? null,
       gitOid: parsed.oid,
+      ...(parsed.xetHash === undefined || parsed.xetHash === null ? {} : { xetHash: parsed.xetHash }),
     });
   });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   if (isCommitSha(revision)) {
-    // The listing of a commit never changes: keep it for offline mode.
-    const cache = repoCache({ cacheDirectory: settings.cacheDirectory, repo });
-    await writeJsonAtomic({ path: listingPath(cache, revision), value: { sha: revision, files } });
+    // The listing of a commit never changes: keep it, where and how huggingface_hub keeps it.
+    await writeTreeListing({ cache, sha: revision, files });
   }
   return files.filter((file) => keep(file.path));
 }
 
-const recordedListingSchema = z.object({
+/** Our listings before `trees/` was adopted (`.posttrain/listings/<sha>.json`), still read. */
+const legacyListingSchema = z.object({
   sha: z.string(),
   files: z.array(
     z.object({
@@ -130,20 +153,90 @@ const recordedListingSchema = z.object({
   ),
 });
 
-/** A listing recorded online, or undefined when there is none (or it is unreadable). */
-async function readRecordedListing(path: string): Promise<HubFile[] | undefined> {
-  let text: string;
+/** huggingface_hub's `trees/<sha>.json` (`_tree_cache.py`, `TREE_CACHE_FORMAT_VERSION = 1`). */
+const treeListingSchema = z.object({
+  format_version: z.literal(1),
+  files: z.record(
+    repoPathSchema,
+    z.object({
+      size: z.number().int().nonnegative(),
+      blob_id: z.string().regex(/^[0-9a-f]{40}$/),
+      lfs_sha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/)
+        .nullable()
+        .optional(),
+      lfs_size: z.number().int().nonnegative().nullable().optional(),
+      xet_hash: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/)
+        .nullable()
+        .optional(),
+    }),
+  ),
+});
+
+/** A JSON file, or undefined when absent or not JSON. Bounded: a listing of 1M files is ~200 MB. */
+async function readJsonFile(path: string): Promise<unknown> {
   try {
-    text = await readFile(path, "utf8");
+    const { size } = await stat(path);
+    if (size > 512 * 1024 * 1024) return undefined;
+    return JSON.parse(await readFile(path, "utf8"));
   } catch {
     return undefined;
   }
-  try {
-    const parsed = recordedListingSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data.files : undefined;
-  } catch {
-    return undefined;
+}
+
+/**
+ * The listing recorded for a commit: `trees/<sha>.json` (written by us or by huggingface_hub),
+ * else our older `.posttrain/listings/<sha>.json`. Undefined when neither is there or readable
+ * (Python, too, ignores a listing it cannot parse and asks the Hub again).
+ */
+export async function readRecordedListing(cache: RepoCache, sha: string): Promise<HubFile[] | undefined> {
+  const tree = treeListingSchema.safeParse(await readJsonFile(treeListingPath(cache, sha)));
+  if (tree.success) {
+    return Object.entries(tree.data.files)
+      .map(([path, entry]): HubFile => {
+        const file: HubFile = {
+          path,
+          size: entry.lfs_size ?? entry.size,
+          sha256: entry.lfs_sha256 ?? null,
+          gitOid: entry.blob_id,
+        };
+        if (entry.xet_hash !== undefined && entry.xet_hash !== null) file.xetHash = entry.xet_hash;
+        return file;
+      })
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
+  const legacy = legacyListingSchema.safeParse(await readJsonFile(listingPath(cache, sha)));
+  return legacy.success ? legacy.data.files : undefined;
+}
+
+/**
+ * Writes `trees/<sha>.json` byte for byte as huggingface_hub's `write_tree_cache` does:
+ * `json.dump(…, indent=1)` (so `ensure_ascii`: non-ASCII as `\uXXXX`), files sorted by path,
+ * `lfs_sha256`/`lfs_size` only for LFS files, `xet_hash` only when known.
+ */
+export async function writeTreeListing(params: {
+  cache: RepoCache;
+  sha: string;
+  files: HubFile[];
+}): Promise<void> {
+  const files: Record<string, Record<string, unknown>> = {};
+  for (const file of [...params.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    const entry: Record<string, unknown> = { size: file.size, blob_id: file.gitOid };
+    if (file.sha256 !== null) {
+      entry["lfs_sha256"] = file.sha256;
+      entry["lfs_size"] = file.size;
+    }
+    if (file.xetHash !== undefined) entry["xet_hash"] = file.xetHash;
+    files[file.path] = entry;
+  }
+  const text = JSON.stringify({ format_version: 1, files }, null, 1).replace(
+    /[\u0080-\uffff]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  await writeFileAtomic({ path: treeListingPath(params.cache, params.sha), content: text });
 }
 
 /**

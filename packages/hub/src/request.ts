@@ -1,6 +1,14 @@
+import { HubApiError } from "@huggingface/hub";
 import { HubError, type RequestContext, toHubError } from "./errors.js";
 import type { EffectiveHubSettings } from "./settings.js";
-import { createTransport, RetriesExhaustedError, withRetries } from "./transport.js";
+import {
+  createTransport,
+  type FailedResponse,
+  isTransientError,
+  RetriesExhaustedError,
+  type Transport,
+  withRetries,
+} from "./transport.js";
 
 /**
  * Runs one logical Hub request (which may be several HTTP calls, e.g. a paginated listing)
@@ -11,20 +19,52 @@ export async function hubRequest<T>(params: {
   settings: EffectiveHubSettings;
   context: RequestContext;
   operation: (fetch: typeof globalThis.fetch) => Promise<T>;
+  /** Requests that must not be repeated (see {@link TransportParams.isIdempotent}). */
+  isIdempotent?: (url: string, init: RequestInit | undefined) => boolean;
 }): Promise<T> {
   const { settings, context } = params;
-  const transport = createTransport(settings.fetch);
+  const transport = transportFor(settings, params.isIdempotent);
   try {
-    return await withRetries({ policy: settings.retry, operation: () => params.operation(transport.fetch) });
+    // Statuses and refused connections are retried per request inside the transport; what is
+    // left for this loop is a response body cut short while the library read it.
+    return await withRetries({
+      policy: settings.retry,
+      wait: settings.wait,
+      isRetryable: (error) =>
+        !(error instanceof HubApiError) &&
+        !(error instanceof RetriesExhaustedError) &&
+        isTransientError(error),
+      operation: () => params.operation(transport.fetch),
+    });
   } catch (error) {
-    throw wrapFailure(error, context, transport.lastErrorCode());
+    throw wrapFailure(error, context, transport.lastErrorCode(), transport.lastFailure());
   }
 }
 
+/** The retrying transport for one logical request, from the effective settings. */
+export function transportFor(
+  settings: EffectiveHubSettings,
+  isIdempotent?: (url: string, init: RequestInit | undefined) => boolean,
+): Transport {
+  return createTransport({
+    fetch: settings.fetch,
+    policy: settings.retry,
+    wait: settings.wait,
+    maximumRateLimitWaitMilliseconds: settings.maximumRateLimitWaitMilliseconds,
+    onRetry: settings.onRetry,
+    isIdempotent,
+  });
+}
+
 /** A HubError for a failure after retries: `hub_transfer_failed` when they were exhausted. */
-export function wrapFailure(error: unknown, context: RequestContext, errorCode?: string): HubError {
+export function wrapFailure(
+  error: unknown,
+  context: RequestContext,
+  errorCode?: string,
+  failure?: FailedResponse,
+): HubError {
   if (error instanceof RetriesExhaustedError) {
-    const inner = toHubError(error.cause, context, errorCode);
+    const inner = toHubError(error.cause, context, errorCode, failure);
     return new HubError({
       code: "hub_transfer_failed",
       message: `${inner.message} (gave up after ${error.attempts} attempts)`,
@@ -32,7 +72,7 @@ export function wrapFailure(error: unknown, context: RequestContext, errorCode?:
       details: { ...inner.details, attempts: error.attempts },
     });
   }
-  return toHubError(error, context, errorCode);
+  return toHubError(error, context, errorCode, failure);
 }
 
 /** Refuses network access in offline mode, naming what would have been fetched. */
@@ -40,7 +80,7 @@ export function offlineMissing(params: { context: RequestContext; what: string }
   const { context } = params;
   return new HubError({
     code: "hub_offline_missing",
-    message: `HF_HUB_OFFLINE=1 and ${params.what} of ${context.repo.type} ${context.repo.name} is not in the cache; run once online (unset HF_HUB_OFFLINE) to fetch it`,
+    message: `offline mode (HF_HUB_OFFLINE=1) and ${params.what} of ${context.repo.type} ${context.repo.name} is not in the cache; run once online (unset HF_HUB_OFFLINE) to fetch it`,
     details: {
       repo: context.repo.name,
       repoType: context.repo.type,

@@ -1,7 +1,7 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { listFiles, scanCacheDir } from "@huggingface/hub";
+import { listFiles } from "@huggingface/hub";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { HubError } from "./errors.js";
 import { listRepoFiles } from "./list.js";
@@ -77,10 +77,9 @@ describe("resolveRevision", () => {
     const { sha } = await resolveRevision({ ...overrides(), repo: dataset });
     expect(sha).toBe(shas[1]);
     expect(await readFile(join(cacheDirectory, "datasets--acme--qa", "refs", "main"), "utf8")).toBe(shas[1]);
-    // A cache scanner accepts the repo: the ref's commit has a (still empty) snapshot folder.
-    const scan = await scanCacheDir(cacheDirectory);
-    expect(scan.warnings).toEqual([]);
-    expect(scan.repos[0]?.revisions.map((revision) => revision.commitOid)).toEqual([shas[1]]);
+    // No empty snapshots/<sha>/ is created: Python's offline snapshot_download would return
+    // an existing snapshot folder as if it were complete.
+    await expect(stat(join(cacheDirectory, "datasets--acme--qa", "snapshots", shas[1]!))).rejects.toThrow();
   });
 
   it("resolves refs/convert/parquet (URL-encoded) and a SHA", async () => {

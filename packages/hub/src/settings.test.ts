@@ -5,7 +5,7 @@ import { effectiveSettings, hubSettingsFromEnvironment } from "./settings.js";
 
 describe("hubSettingsFromEnvironment", () => {
   it("defaults like huggingface_hub", () => {
-    expect(hubSettingsFromEnvironment({})).toEqual({
+    expect(hubSettingsFromEnvironment({ HF_TOKEN_PATH: "/nonexistent/token" })).toEqual({
       endpoint: "https://huggingface.co",
       accessToken: undefined,
       cacheDirectory: join(homedir(), ".cache", "huggingface", "hub"),
@@ -24,6 +24,7 @@ describe("hubSettingsFromEnvironment", () => {
     ).toEqual({
       endpoint: "http://127.0.0.1:8080",
       accessToken: "hf_abc",
+      accessTokenSource: "HF_TOKEN",
       cacheDirectory: "/data/hf/hub",
       offline: true,
     });
@@ -66,5 +67,64 @@ describe("effectiveSettings", () => {
       initialDelayMilliseconds: 500,
       maximumDelayMilliseconds: 8000,
     });
+  });
+});
+
+describe("token, offline and path rules of huggingface_hub", () => {
+  it("reads the token from HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then the saved login file", async () => {
+    const { mkdtemp, mkdir, writeFile, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const home = await mkdtemp(join(tmpdir(), "hf-home-"));
+    try {
+      await writeFile(join(home, "token"), "hf_saved_login\n");
+      expect(hubSettingsFromEnvironment({ HF_HOME: home })).toMatchObject({
+        accessToken: "hf_saved_login",
+        accessTokenSource: join(home, "token"),
+      });
+      expect(
+        hubSettingsFromEnvironment({ HF_HOME: home, HUGGING_FACE_HUB_TOKEN: "hf_legacy" }).accessToken,
+      ).toBe("hf_legacy");
+      expect(
+        hubSettingsFromEnvironment({ HF_HOME: home, HF_TOKEN: "hf_env", HUGGING_FACE_HUB_TOKEN: "hf_legacy" })
+          .accessToken,
+      ).toBe("hf_env");
+      await mkdir(join(home, "elsewhere"));
+      await writeFile(join(home, "elsewhere", "tok"), "  hf_custom_path \r\n");
+      expect(
+        hubSettingsFromEnvironment({ HF_HOME: home, HF_TOKEN_PATH: join(home, "elsewhere", "tok") })
+          .accessToken,
+      ).toBe("hf_custom_path");
+      // ~ and $VARIABLES expand in HF_TOKEN_PATH and HF_HOME, as os.path.expanduser/expandvars do.
+      expect(
+        hubSettingsFromEnvironment({ HOME: home, HF_HOME: "/nowhere", HF_TOKEN_PATH: "~/elsewhere/tok" })
+          .accessToken,
+      ).toBe("hf_custom_path");
+      expect(hubSettingsFromEnvironment({ ROOT: home, HF_HOME: "$ROOT" }).accessToken).toBe("hf_saved_login");
+      // HF_HUB_DISABLE_IMPLICIT_TOKEN: no token unless one is passed explicitly.
+      expect(
+        hubSettingsFromEnvironment({ HF_HOME: home, HF_TOKEN: "hf_env", HF_HUB_DISABLE_IMPLICIT_TOKEN: "1" })
+          .accessToken,
+      ).toBeUndefined();
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("expands ~ and variables in cache paths and reads TRANSFORMERS_OFFLINE", () => {
+    expect(hubSettingsFromEnvironment({ HOME: "/home/u", HF_HUB_CACHE: "~/hf-cache" }).cacheDirectory).toBe(
+      "/home/u/hf-cache",
+    );
+    expect(
+      hubSettingsFromEnvironment({ SCRATCH: "/scratch", HF_HOME: ["$", "{SCRATCH}/hf"].join("") })
+        .cacheDirectory,
+    ).toBe("/scratch/hf/hub");
+    expect(hubSettingsFromEnvironment({ HF_HUB_CACHE: "$UNSET_VARIABLE/c" }).cacheDirectory).toBe(
+      "$UNSET_VARIABLE/c",
+    );
+    expect(hubSettingsFromEnvironment({ TRANSFORMERS_OFFLINE: "1" }).offline).toBe(true);
+    // As in Python, HF_HUB_OFFLINE wins when set, even to a false value.
+    expect(hubSettingsFromEnvironment({ HF_HUB_OFFLINE: "0", TRANSFORMERS_OFFLINE: "1" }).offline).toBe(
+      false,
+    );
   });
 });

@@ -148,3 +148,56 @@ describe("uploadFiles", () => {
     expect(hub.requests.length).toBe(before);
   });
 });
+
+describe("uploadFiles retries", () => {
+  /** A fetch that answers 503 to the first request matching `pattern`, and records requests. */
+  function flaky(pattern: RegExp, times: number) {
+    const seen: Array<{ method: string; url: string; body: string | undefined }> = [];
+    let left = times;
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      const method = init?.method ?? "GET";
+      seen.push({ method, url, body: typeof init?.body === "string" ? init.body : undefined });
+      if (pattern.test(new URL(url).pathname) && left > 0) {
+        left -= 1;
+        return new Response("busy", { status: 503 });
+      }
+      return globalThis.fetch(input, init);
+    };
+    return { fetch, seen };
+  }
+
+  it("retries the preupload and LFS requests, and asks for LFS, not Xet", async () => {
+    const { fetch, seen } = flaky(/\/preupload\//, 1);
+    const weights = new Uint8Array(2048).map((_, index) => index % 13);
+    const { commitSha } = await uploadFiles({
+      ...settings(),
+      fetch,
+      wait: async () => {},
+      repo: model,
+      files: [{ path: "retried.safetensors", content: weights }],
+      commitMessage: "retried",
+    });
+    expect(hub.branchSha(model.name)).toBe(commitSha);
+    expect(seen.filter((request) => request.url.includes("/preupload/"))).toHaveLength(2);
+    const batch = seen.find((request) => request.url.endsWith("/info/lfs/objects/batch"));
+    expect(batch).toBeDefined();
+    expect(JSON.parse(batch!.body!).transfers).not.toContain("xet");
+  });
+
+  it("never sends a commit twice after a 5xx", async () => {
+    const before = hub.branchSha(model.name);
+    const { fetch, seen } = flaky(/\/commit\//, 1);
+    const error = await uploadFiles({
+      ...settings(),
+      fetch,
+      wait: async () => {},
+      repo: model,
+      files: [{ path: "once.txt", content: "once" }],
+      commitMessage: "once",
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(HubError);
+    expect(seen.filter((request) => request.url.includes("/commit/"))).toHaveLength(1);
+    expect(hub.branchSha(model.name)).toBe(before);
+  });
+});

@@ -33,9 +33,20 @@ const uploadSchema = z.object({
  * Commits files to a repo branch in one commit with @huggingface/hub's commit API
  * (`preupload`, then LFS upload for the files the Hub wants in LFS, then the NDJSON
  * `commit` call). Content given as a string is UTF-8. Returns the new commit's SHA. The
- * commit call is not retried (it is not idempotent); `hub_upload_failed` when the Hub
+ * requests are retried like downloads (408/429/5xx, refused or reset connections, rate-limit
+ * windows waited out), except the commit call, which is not idempotent: it is retried only
+ * on a 429 or a refused connection, where the Hub cannot have made the commit. Uploads go
+ * through LFS (`useXet: false`); `hub_upload_failed` when the Hub
  * refuses it, `hub_unauthorized` / `hub_gated` / `hub_not_found` as for downloads.
  */
+/** `POST /api/{type}s/{name}/commit/{branch}`: creates a commit, so it must not be sent twice. */
+function isCommitRequest(url: string, init: RequestInit | undefined): boolean {
+  return (
+    (init?.method ?? "GET").toUpperCase() === "POST" &&
+    /\/api\/[a-z]+s\/.+\/commit\//.test(new URL(url).pathname)
+  );
+}
+
 export async function uploadFiles(params: UploadFilesParams): Promise<{ commitSha: string }> {
   const repo = parseRepoReference(params.repo);
   const input = parseWithSchema({
@@ -64,8 +75,11 @@ export async function uploadFiles(params: UploadFilesParams): Promise<{ commitSh
     });
   }
   const output = await hubRequest({
-    settings: { ...settings, retry: { ...settings.retry, attempts: 1 } },
+    // The whole upload is not repeated (retries happen per request); the commit request
+    // itself is retried only when the Hub cannot have acted on it (429, refused connection).
+    settings: { ...settings, retry: { ...settings.retry } },
     context: { repo, revision: branch },
+    isIdempotent: (url, init) => !isCommitRequest(url, init),
     operation: (fetch) =>
       libraryUploadFiles({
         repo,
@@ -77,6 +91,9 @@ export async function uploadFiles(params: UploadFilesParams): Promise<{ commitSh
         })),
         commitTitle: input.commitMessage,
         branch,
+        // Xet uploads need the CAS protocol, which is not implemented here: ask the Hub for
+        // LFS (basic or multipart), which it still accepts for every repo.
+        useXet: false,
         hubUrl: settings.endpoint,
         fetch,
         ...(settings.accessToken === undefined ? {} : { accessToken: settings.accessToken }),

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
 
 /** The machine a run ran on (part of summary.json and the report). */
@@ -9,6 +10,38 @@ export interface RunEnvironment {
   /** `POSTTRAIN_THREADS` when set, else the cores. */
   threads: number;
   memoryGiB: number;
+  /**
+   * The SIMD instruction sets onnxruntime's kernels dispatch on that this CPU has (from
+   * /proc/cpuinfo; empty elsewhere): floats, and so greedy answers, can differ between them,
+   * which is why expected rows record the machines their seeds ran on.
+   */
+  instructionSets: string[];
+}
+
+const trackedFlags: Array<[flag: string, name: string]> = [
+  ["sse4_2", "sse4_2"],
+  ["avx", "avx"],
+  ["avx2", "avx2"],
+  ["avx512f", "avx512f"],
+  ["avx512_vnni", "avx512_vnni"],
+  ["amx_tile", "amx"],
+  ["asimd", "neon"],
+  ["sve", "sve"],
+];
+
+/** The tracked instruction sets named in a /proc/cpuinfo text (`flags` or, on ARM, `Features`). */
+export function instructionSetsOf(cpuinfo: string): string[] {
+  const line = /^(?:flags|Features)\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? "";
+  const flags = new Set(line.trim().split(/\s+/));
+  return trackedFlags.filter(([flag]) => flags.has(flag)).map(([, name]) => name);
+}
+
+function readInstructionSets(): string[] {
+  try {
+    return instructionSetsOf(readFileSync("/proc/cpuinfo", "utf8"));
+  } catch {
+    return [];
+  }
 }
 
 export function describeEnvironment(): RunEnvironment {
@@ -21,5 +54,6 @@ export function describeEnvironment(): RunEnvironment {
     cores,
     threads: Number.isFinite(threads) && threads > 0 ? threads : cores,
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    instructionSets: readInstructionSets(),
   };
 }

@@ -19,7 +19,13 @@ export type RecipeErrorCode =
   /** A run folder holds state that does not belong to this recipe (resume refused). */
   | "run_state_mismatch"
   /** Rendering the report failed. */
-  | "report_failed";
+  | "report_failed"
+  /** `--seed`/`--seeds` is not a non-negative integer (or list of them). */
+  | "recipe_invalid_seed"
+  /** recipe.ts's `version` differs from its package.json version. */
+  | "recipe_version_mismatch"
+  /** The expected table may not be published (too few seeds, or a claim reversed on a recorded seed). */
+  | "recipe_not_publishable";
 
 export class RecipeError extends PosttrainError {
   override readonly code: RecipeErrorCode;

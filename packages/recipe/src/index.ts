@@ -3,7 +3,7 @@
  * runner and run report. See README.md and docs/recipe-format.md.
  */
 export { type Difference, diffValues, formatDifferences } from "./diff.js";
-export { describeEnvironment, type RunEnvironment } from "./environment.js";
+export { describeEnvironment, instructionSetsOf, type RunEnvironment } from "./environment.js";
 export { RecipeError, type RecipeErrorCode } from "./errors.js";
 export { type LoadedRecipe, loadRecipe, lockPathOf } from "./load.js";
 export {
@@ -30,18 +30,40 @@ export {
   type StagePlan,
 } from "./plan.js";
 export {
+  publishedCommandSourceSchema,
+  type ReferenceImplementation,
+  type ReferenceImplementationInput,
+  type ReferenceStage,
+  referenceDifferenceSchema,
+  referenceImplementationSchema,
+  referenceStageSchema,
+} from "./reference-implementation.js";
+export {
   collectWarnings,
+  describeExpectedRow,
+  formatBand,
+  formatInterval,
   renderHtml,
   renderMarkdown,
   type StageCurves,
   stageCurves,
   writeReports,
 } from "./report.js";
-export { embeddedEvaluator, type RunRecipeParams, runRecipe, type StageEvaluator } from "./runner.js";
+export {
+  embeddedEvaluator,
+  evalBootstrapSeed,
+  modelHash,
+  observedMetric,
+  type RunRecipeParams,
+  runRecipe,
+  type StageEvaluator,
+} from "./runner.js";
 export {
   applyVariant,
   type BaseModel,
   baseModelSchema,
+  type Claim,
+  claimSchema,
   defineRecipe,
   type ExpectedRow,
   evalSuiteSchema,
@@ -52,14 +74,28 @@ export {
   parseRecipe,
   type Recipe,
   type RecipeInput,
+  type RecordingMachine,
   recipeSchema,
+  recordingMachineSchema,
   type Stage,
   type StageData,
   stageDataSchema,
   stageSchema,
   type TokenizerSettings,
   tokenizerSchema,
+  withRootSeed,
 } from "./schema.js";
+export {
+  aggregateSeeds,
+  parseSeedList,
+  type RunSeedsParams,
+  renderSeedsHtml,
+  renderSeedsMarkdown,
+  runSeeds,
+  type SeedRow,
+  type SeedRun,
+  type SeedsSummary,
+} from "./seeds.js";
 export {
   type DpoHyperparameters,
   type PpoHyperparameters,
@@ -76,5 +112,34 @@ export {
   type StageRunParams,
   type StageRunResult,
 } from "./stage-runners.js";
+export {
+  confidenceLevel,
+  describeSample,
+  flooredPredictionInterval,
+  type Interval,
+  meanInterval,
+  type PairedTest,
+  pairedTest,
+  predictionInterval,
+  proportionStandardDeviation,
+  studentTQuantile,
+} from "./statistics.js";
 export type { EvalMetricSummary, RunSummary, StageSummary } from "./summary.js";
 export { measureMatmulGflops } from "./throughput.js";
+export {
+  type ClaimVerdict,
+  claimsInForce,
+  type ExpectedVerdict,
+  judgeClaim,
+  judgeExpected,
+  judgeRow,
+  minimumPublishedSeeds,
+  type PublishProblem,
+  publishProblems,
+  type RowBand,
+  type RowVerdict,
+  recordedSeeds,
+  recordedValues,
+  rowBand,
+} from "./verdict.js";
+export { packageVersionOf } from "./version.js";

@@ -1,8 +1,11 @@
-import { rm, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync } from "node:fs";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadRecipe, lockPathOf } from "./load.js";
-import { fixtureRecipeInput, writeFixturePackage } from "./test-support.js";
+import { fixtureRecipeInput, repositoryRoot, writeFixturePackage } from "./test-support.js";
+import { packageVersionOf } from "./version.js";
 
 const folders: string[] = [];
 afterEach(async () => {
@@ -41,5 +44,42 @@ describe("loadRecipe", () => {
     folders.push(directory);
     await writeFile(join(directory, "recipe.js"), "export const other = 1;\n");
     await expect(loadRecipe({ reference: directory })).rejects.toMatchObject({ code: "recipe_not_found" });
+  });
+
+  it("one version: refuses a recipe whose version differs from its package.json (recipe_version_mismatch)", async () => {
+    const input = fixtureRecipeInput();
+    input["version"] = "1.2.4";
+    const directory = await writeFixturePackage({ recipe: input });
+    folders.push(directory);
+    await expect(loadRecipe({ reference: directory })).rejects.toMatchObject({
+      code: "recipe_version_mismatch",
+      message: expect.stringContaining("says version 1.2.4 but"),
+    });
+    // packageVersionOf reads the package.json above a module: the way a recipe takes its version.
+    expect(packageVersionOf({ moduleUrl: pathToFileURL(join(directory, "recipe.js")).href })).toBe("1.2.3");
+  });
+});
+
+const recipesDirectory = join(repositoryRoot, "recipes");
+const shipped = existsSync(recipesDirectory)
+  ? readdirSync(recipesDirectory).filter((name) => existsSync(join(recipesDirectory, name, "dist/recipe.js")))
+  : [];
+
+describe.skipIf(shipped.length === 0)("the shipped recipes have one version", () => {
+  it.each(shipped)("%s: recipe.ts, package.json and every lock agree", async (name) => {
+    const directory = join(recipesDirectory, name);
+    const packageJson = JSON.parse(await readFile(join(directory, "package.json"), "utf8")) as {
+      version: string;
+    };
+    const loaded = await loadRecipe({ reference: directory });
+    expect(loaded.recipe.version).toBe(packageJson.version);
+    for (const file of readdirSync(directory).filter((entry) =>
+      /^recipe(\.[a-z0-9-]+)?\.lock\.json$/.test(entry),
+    )) {
+      const lock = JSON.parse(await readFile(join(directory, file), "utf8")) as {
+        recipe: { version: string };
+      };
+      expect(lock.recipe.version, file).toBe(packageJson.version);
+    }
   });
 });

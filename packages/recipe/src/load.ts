@@ -4,14 +4,13 @@
  * folder. The module exports the recipe as `recipe` (or default); it is validated again here,
  * so a hand-written object that skipped `defineRecipe` is checked too.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseWithSchema } from "@posttrain/core";
-import { z } from "zod";
 import { RecipeError } from "./errors.js";
 import { applyVariant, parseRecipe, type Recipe } from "./schema.js";
+import { findPackageDirectory, readPackageJson } from "./version.js";
 
 export interface LoadedRecipe {
   recipe: Recipe;
@@ -30,18 +29,6 @@ export interface LoadedRecipe {
 export function lockPathOf(params: { loaded: LoadedRecipe }): string {
   const suffix = params.loaded.variant === null ? "" : `.${params.loaded.variant}`;
   return join(params.loaded.packageDirectory, `recipe${suffix}.lock.json`);
-}
-
-const packageJsonSchema = z.looseObject({ name: z.string().optional(), version: z.string().optional() });
-
-function findPackageDirectory(start: string): string | null {
-  let directory = start;
-  for (;;) {
-    if (existsSync(join(directory, "package.json"))) return directory;
-    const parent = dirname(directory);
-    if (parent === directory) return null;
-    directory = parent;
-  }
 }
 
 /** Candidate module files inside a recipe package folder, in order of preference. */
@@ -109,14 +96,16 @@ export async function loadRecipe(params: {
   let recipe = parseRecipe({ value: exported, label: `recipe (${modulePath})` });
   if (params.variant !== undefined) recipe = applyVariant({ recipe, variant: params.variant });
   const packageDirectory = findPackageDirectory(dirname(modulePath)) ?? dirname(modulePath);
-  const packageJsonPath = join(packageDirectory, "package.json");
-  const packageJson = existsSync(packageJsonPath)
-    ? parseWithSchema({
-        schema: packageJsonSchema,
-        value: JSON.parse(readFileSync(packageJsonPath, "utf8")),
-        label: packageJsonPath,
-      })
+  const packageJson = existsSync(join(packageDirectory, "package.json"))
+    ? readPackageJson({ directory: packageDirectory })
     : {};
+  // One version: the recipe's is its package's (a package without a version is not published).
+  if (packageJson.version !== undefined && packageJson.version !== recipe.version)
+    throw new RecipeError({
+      code: "recipe_version_mismatch",
+      message: `recipe ${recipe.name} says version ${recipe.version} but ${join(packageDirectory, "package.json")} says ${packageJson.version}: read it with packageVersionOf({ moduleUrl: import.meta.url })`,
+      details: { recipeVersion: recipe.version, packageVersion: packageJson.version, packageDirectory },
+    });
   return {
     recipe,
     packageDirectory,

@@ -17,6 +17,39 @@ async function fixture(recipe?: Record<string, unknown>) {
 }
 
 describe("recipe lock", () => {
+  it("carries the recipe's reference implementation, with its Hub models pinned", async () => {
+    const sha = "0123456789abcdef0123456789abcdef01234567";
+    const { loaded } = await fixture({
+      ...fixtureRecipeInput(),
+      referenceImplementation: {
+        engine: "open-instruct",
+        repository: "https://github.com/allenai/open-instruct",
+        commit: "e363290be27225e799c6b7497a6bfb4bca25be68",
+        stages: {
+          sft: {
+            script: "open_instruct/finetune.py",
+            published: { file: "docs/tulu3.md", lines: [22, 55] },
+            tokenizer: { repo: "allenai/Llama-3.1-Tulu-3-8B-SFT", revision: sha },
+          },
+        },
+      },
+    });
+    const lock = await computeLock({ loaded });
+    expect(lock.referenceImplementation).toEqual({
+      engine: "open-instruct",
+      repository: "https://github.com/allenai/open-instruct",
+      commit: "e363290be27225e799c6b7497a6bfb4bca25be68",
+      stages: {
+        sft: {
+          script: "open_instruct/finetune.py",
+          tokenizer: { repo: "allenai/Llama-3.1-Tulu-3-8B-SFT", revision: sha },
+        },
+      },
+    });
+    // Without a reference the lock has no such section (older locks stay valid).
+    expect((await computeLock({ loaded: (await fixture()).loaded })).referenceImplementation).toBeUndefined();
+  });
+
   it("records datasets (rows, file hashes), tokenizer and template hashes, versions", async () => {
     const { loaded } = await fixture();
     const lock = await computeLock({ loaded });

@@ -27,6 +27,7 @@ import { type Difference, diffValues } from "./diff.js";
 import { RecipeError } from "./errors.js";
 import { type LoadedRecipe, lockPathOf } from "./load.js";
 import type { Recipe } from "./schema.js";
+import { publishProblems } from "./verdict.js";
 
 export const lockVersion = 1;
 
@@ -74,6 +75,25 @@ export const recipeLockSchema = z.strictObject({
   evalTasks: z.record(z.string(), z.strictObject({ version: z.string(), hash: sha256 })),
   verifiers: z.record(z.string(), z.string()),
   packages: z.record(z.string(), z.string()),
+  /**
+   * The recipe's reference implementation (open-instruct commit, script per stage) with every
+   * Hub model it names (a stage's tokenizer, PPO's reward model) pinned to a commit.
+   */
+  referenceImplementation: z
+    .strictObject({
+      engine: z.string(),
+      repository: z.string(),
+      commit: z.string(),
+      stages: z.record(
+        z.string(),
+        z.strictObject({
+          script: z.string(),
+          tokenizer: z.strictObject({ repo: z.string(), revision: commitSha }).optional(),
+          rewardModel: z.strictObject({ repo: z.string(), revision: commitSha }).optional(),
+        }),
+      ),
+    })
+    .optional(),
 });
 export type RecipeLock = z.infer<typeof recipeLockSchema>;
 
@@ -281,6 +301,37 @@ export async function computeLock(params: {
   for (const task of recipe.evals.tasks)
     evalTasks[task.name] = { version: task.version, hash: taskHash({ spec: task }) };
 
+  const reference = recipe.referenceImplementation;
+  let referenceImplementation: RecipeLock["referenceImplementation"];
+  if (reference !== undefined) {
+    const stages: NonNullable<RecipeLock["referenceImplementation"]>["stages"] = {};
+    for (const [name, stage] of Object.entries(reference.stages)) {
+      const pinned: (typeof stages)[string] = { script: stage.script };
+      for (const key of ["tokenizer", "rewardModel"] as const) {
+        const wanted = stage[key];
+        if (wanted === undefined) continue;
+        const before = previous?.referenceImplementation?.stages[name]?.[key];
+        pinned[key] = {
+          repo: wanted.repo,
+          revision: await pinnedRevision({
+            repo: wanted.repo,
+            type: "model",
+            revision: wanted.revision,
+            previous: before,
+            hub: params.hub,
+          }),
+        };
+      }
+      stages[name] = pinned;
+    }
+    referenceImplementation = {
+      engine: reference.engine,
+      repository: reference.repository,
+      commit: reference.commit,
+      stages,
+    };
+  }
+
   return {
     lockVersion,
     recipe: {
@@ -295,6 +346,7 @@ export async function computeLock(params: {
     evalTasks,
     verifiers,
     packages: await packageVersions(),
+    ...(referenceImplementation === undefined ? {} : { referenceImplementation }),
   };
 }
 
@@ -313,6 +365,16 @@ export async function readLock(params: { loaded: LoadedRecipe }): Promise<Recipe
 
 /** Writes the lock atomically; returns its path. */
 export async function writeLock(params: { loaded: LoadedRecipe; lock: RecipeLock }): Promise<string> {
+  // Publishing: a lock pins a table that may be published, so it refuses one that may not.
+  const problems = publishProblems({ recipe: params.loaded.recipe });
+  if (problems.length > 0)
+    throw new RecipeError({
+      code: "recipe_not_publishable",
+      message: `recipe ${params.loaded.recipe.name}: the expected table may not be published:\n${problems
+        .map((problem) => `  ${problem.path}: ${problem.message}`)
+        .join("\n")}`,
+      details: { problems },
+    });
   const path = lockPathOf(params);
   await writeJsonAtomic({ path, value: params.lock });
   return path;

@@ -10,6 +10,7 @@ import { collectWarnings, writeReports } from "./report.js";
 import { defineRecipe, type RecipeInput } from "./schema.js";
 import type { RunSummary, StageSummary } from "./summary.js";
 import { fixtureRecipeInput } from "./test-support.js";
+import { judgeRow } from "./verdict.js";
 
 const chromium = "/usr/bin/chromium";
 const recipe = defineRecipe(fixtureRecipeInput() as unknown as RecipeInput);
@@ -23,6 +24,7 @@ function stage(name: string, accuracy: number, type: StageSummary["type"] = "sft
     fingerprint: "f".repeat(64),
     wallSeconds: 12.5,
     modelDirectory: null,
+    modelSha256: null,
     trainingMetrics: { loss: 1.2 },
     evals: {
       fixture_gsm: {
@@ -38,16 +40,17 @@ function stage(name: string, accuracy: number, type: StageSummary["type"] = "sft
     comparison: {
       passed: false,
       rows: [
-        {
-          task: "fixture_gsm",
-          metric: "accuracy",
-          value: 0.1,
-          tolerance: 0.01,
-          actual: accuracy,
-          difference: accuracy - 0.1,
-          passed: false,
-          reason: "outside_tolerance",
-        },
+        judgeRow({
+          row: {
+            after: "sft",
+            task: "fixture_gsm",
+            metric: "accuracy",
+            value: 0.1,
+            tolerance: 0.01,
+            source: "test",
+          },
+          observed: [accuracy],
+        }),
       ],
     },
     error: null,
@@ -60,6 +63,7 @@ function summaryOf(stages: StageSummary[]): RunSummary {
     recipe: { name: "fixture", version: "1.2.3", variant: null, packageName: null },
     runId: "test-run",
     runDirectory,
+    seed: { root: 7, overridden: false },
     status: "completed",
     startedAt: "2026-01-01T00:00:00.000Z",
     finishedAt: "2026-01-01T00:01:00.000Z",
@@ -81,6 +85,7 @@ function summaryOf(stages: StageSummary[]): RunSummary {
     },
     stages,
     probes: [{ verifier: "gsm8k", version: "1.0.0", passed: 5, failed: 1, failedProbes: ["hedged-answer"] }],
+    claims: [],
     warnings: [],
     expected: { passed: false, rows: 2, failed: 2 },
   };
@@ -136,12 +141,12 @@ describe("report.md", () => {
     });
     const text = await readFile(markdown, "utf8");
     expect(text).toContain(
-      "| sft | fixture_gsm | accuracy | 0.300 | [0.280, 0.320] | 0.100 ± 0.010 | +0.200 | FAIL |",
+      "| sft | fixture_gsm | accuracy | 0.300 | [0.2800, 0.3200] | tolerance 0.100 ± 0.010 | +0.200 | FAIL |",
     );
     expect(text).toContain("- rewards.gsm8k: 0.200 → 1.000 over 5 points");
     expect(text).toContain("- held-out accuracy: 0.400 → 0.400");
     expect(text).toContain("| gsm8k | 1.0.0 | 5 | 1 | hedged-answer |");
-    expect(text).toContain("FAIL (2 of 2 rows outside tolerance)");
+    expect(text).toContain("FAIL (2 of 2 rows outside their band)");
     expect(text).toContain("@posttrain/recipe");
   });
 });

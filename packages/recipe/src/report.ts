@@ -11,8 +11,9 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { readEvents, writeFileAtomic } from "@posttrain/core";
 import { RecipeError } from "./errors.js";
-import type { Recipe } from "./schema.js";
+import type { ExpectedRow, Recipe } from "./schema.js";
 import type { RunSummary, StageSummary } from "./summary.js";
+import { type RowVerdict, rowBand } from "./verdict.js";
 
 /** One stage's curves: x = optimizer step, one series per numeric field of its events. */
 export interface StageCurves {
@@ -151,6 +152,25 @@ function formatNumber(value: number | null | undefined, digits = 3): string {
   return value.toFixed(digits);
 }
 
+/** An interval as `posttrain eval` prints it (4 decimals), so the two agree digit for digit. */
+export function formatInterval(interval: { lower: number; upper: number } | null | undefined): string {
+  if (interval === null || interval === undefined) return "—";
+  return `[${interval.lower.toFixed(4)}, ${interval.upper.toFixed(4)}]`;
+}
+
+/** How an expected row's band reads in a table: "seeds 0.536 [0.41, 0.66]" or "tolerance 0.619 ± 0.060". */
+export function formatBand(row: RowVerdict): string {
+  return row.kind === "tolerance"
+    ? `tolerance ${formatNumber(row.expected)} ± ${formatNumber(row.tolerance)}`
+    : `seeds ${formatNumber(row.expected)} [${formatNumber(row.band.lower)}, ${formatNumber(row.band.upper)}]`;
+}
+
+/** One expected row of the recipe in words (its band for one run, its source). */
+export function describeExpectedRow(row: ExpectedRow): string {
+  const band = rowBand({ row, runs: 1 });
+  return `${row.after} / ${row.task} / ${row.metric}: ${band.description} — ${row.source}`;
+}
+
 function formatSeconds(seconds: number | null): string {
   if (seconds === null) return "—";
   return seconds >= 60
@@ -167,6 +187,7 @@ interface EvalRow {
   expected: string;
   delta: string;
   verdict: string;
+  explanation: string;
 }
 
 function evalRows(summary: RunSummary, recipe: Recipe): EvalRow[] {
@@ -187,17 +208,14 @@ function evalRows(summary: RunSummary, recipe: Recipe): EvalRow[] {
           task: task.name,
           metric,
           value: estimate?.value ?? Number.NaN,
-          interval:
-            estimate?.confidenceInterval == null
-              ? "—"
-              : `[${formatNumber(estimate.confidenceInterval.lower)}, ${formatNumber(estimate.confidenceInterval.upper)}]`,
-          expected:
-            check === undefined ? "—" : `${formatNumber(check.value)} ± ${formatNumber(check.tolerance)}`,
+          interval: formatInterval(estimate?.confidenceInterval),
+          expected: check === undefined ? "—" : formatBand(check),
           delta:
             check?.difference == null
               ? "—"
               : `${check.difference >= 0 ? "+" : ""}${formatNumber(check.difference)}`,
           verdict: check === undefined ? "—" : check.passed ? "pass" : "FAIL",
+          explanation: check?.explanation ?? "",
         });
       }
     }
@@ -257,17 +275,26 @@ export function renderMarkdown(params: {
         ? "not checked"
         : summary.expected.passed
           ? `PASS (${summary.expected.rows} rows)`
-          : `FAIL (${summary.expected.failed} of ${summary.expected.rows} rows outside tolerance)`
-    }. **Wall time:** ${formatSeconds(summary.wallSeconds)}.`,
+          : `FAIL (${summary.expected.failed} of ${summary.expected.rows} rows outside their band)`
+    }. **Root seed:** ${summary.seed.root}${summary.seed.overridden ? " (--seed)" : " (the recipe's)"}. **Wall time:** ${formatSeconds(summary.wallSeconds)}.`,
     "",
     "## Stages",
     "",
     markdownTable(
-      ["stage", "type", "status", "train wall time", "eval wall time", "final training metrics"],
+      [
+        "stage",
+        "type",
+        "status",
+        "model sha256",
+        "train wall time",
+        "eval wall time",
+        "final training metrics",
+      ],
       summary.stages.map((stage) => [
         stage.name,
         stage.type,
         stage.error === null ? stage.status : `${stage.status}: [${stage.error.code}] ${stage.error.message}`,
+        stage.modelSha256?.slice(0, 16) ?? "—",
         formatSeconds(stage.wallSeconds),
         formatSeconds(stage.evalWallSeconds),
         Object.entries(stage.trainingMetrics)
@@ -284,7 +311,7 @@ export function renderMarkdown(params: {
     "## Evals",
     "",
     markdownTable(
-      ["after", "task", "metric", "value", "95% CI", "expected", "delta", "verdict"],
+      ["after", "task", "metric", "value", "95% CI (items)", "expected", "delta", "verdict"],
       evalRows(summary, recipe).map((row) => [
         row.stage,
         row.task,
@@ -297,13 +324,24 @@ export function renderMarkdown(params: {
       ]),
     ),
     "",
+    "The 95% CI is the item-level bootstrap interval (the same as `posttrain eval`); it shows the eval's sampling noise, not the seed spread (run `--seeds` for that).",
+    "",
+    ...evalRows(summary, recipe)
+      .filter((row) => row.explanation !== "")
+      .map((row) => `- ${row.stage} / ${row.task} / ${row.metric}: ${row.verdict} — ${row.explanation}`),
+    "",
     "Expected numbers and their sources:",
     "",
-    ...recipe.expected.map(
-      (row) =>
-        `- ${row.after} / ${row.task} / ${row.metric}: ${row.value} ± ${row.tolerance} — ${row.source}`,
-    ),
+    ...recipe.expected.map((row) => `- ${describeExpectedRow(row)}`),
     "",
+    ...(summary.claims.length === 0
+      ? []
+      : [
+          "## Claims",
+          "",
+          ...summary.claims.map((claim) => `- ${claim.statement}: ${claim.status} — ${claim.explanation}`),
+          "",
+        ]),
     "## Curves (first → last logged value)",
     "",
     ...curves.flatMap((curve) => [
@@ -345,7 +383,7 @@ export function renderMarkdown(params: {
     "",
     "## Environment",
     "",
-    `${environment.cpu}, ${environment.cores} cores (${environment.threads} threads used), ${environment.memoryGiB} GiB, Node ${environment.node}, ${environment.platform}. Started ${summary.startedAt}, finished ${summary.finishedAt}.`,
+    `${environment.cpu} (${(environment.instructionSets ?? []).join(", ") || "instruction sets unknown"}), ${environment.cores} cores (${environment.threads} threads used), ${environment.memoryGiB} GiB, Node ${environment.node}, ${environment.platform}. Started ${summary.startedAt}, finished ${summary.finishedAt}.`,
     "",
   ];
   return parts.join("\n");
@@ -412,7 +450,7 @@ export async function renderHtml(params: {
       ? "expected table not checked"
       : summary.expected.passed
         ? `expected table: PASS (${summary.expected.rows} rows)`
-        : `expected table: FAIL (${summary.expected.failed} of ${summary.expected.rows} rows outside tolerance)`;
+        : `expected table: FAIL (${summary.expected.failed} of ${summary.expected.rows} rows outside their band)`;
   const environment = summary.environment;
   // JSON inside <script>: escape "<" so no "</script>" can close it.
   const data = JSON.stringify(charts).replace(/</g, "\\u003c");
@@ -426,14 +464,15 @@ td.fail{color:#b00;font-weight:bold}td.pass{color:#070}.charts{display:flex;flex
 <body>
 <h1>${escapeHtml(`${recipe.name} ${recipe.version}${summary.recipe.variant === null ? "" : ` (${summary.recipe.variant})`}`)} — run ${escapeHtml(summary.runId)}</h1>
 <p>${escapeHtml(recipe.description)}</p>
-<p id="verdict"><b>Status:</b> ${escapeHtml(summary.status)} · <b>${escapeHtml(verdict)}</b> · <b>wall time</b> ${escapeHtml(formatSeconds(summary.wallSeconds))}</p>
+<p id="verdict"><b>Status:</b> ${escapeHtml(summary.status)} · <b>${escapeHtml(verdict)}</b> · <b>root seed</b> ${summary.seed.root}${summary.seed.overridden ? " (--seed)" : ""} · <b>wall time</b> ${escapeHtml(formatSeconds(summary.wallSeconds))}</p>
 <h2>Stages</h2>
 ${table(
-  ["stage", "type", "status", "train wall time", "eval wall time"],
+  ["stage", "type", "status", "model sha256", "train wall time", "eval wall time"],
   summary.stages.map((stage) => [
     stage.name,
     stage.type,
     stage.error === null ? stage.status : `${stage.status}: [${stage.error.code}] ${stage.error.message}`,
+    stage.modelSha256?.slice(0, 16) ?? "—",
     formatSeconds(stage.wallSeconds),
     formatSeconds(stage.evalWallSeconds),
   ]),
@@ -442,7 +481,7 @@ ${table(
 <div class="charts" id="charts"></div>
 <h2>Evals</h2>
 ${table(
-  ["after", "task", "metric", "value", "95% CI", "expected", "delta", "verdict"],
+  ["after", "task", "metric", "value", "95% CI (items)", "expected", "delta", "verdict"],
   evalRows(summary, recipe).map((row) => [
     row.stage,
     row.task,
@@ -454,7 +493,16 @@ ${table(
     row.verdict,
   ]),
 )}
-<ul>${recipe.expected.map((row) => `<li>${escapeHtml(`${row.after} / ${row.task} / ${row.metric}: ${row.value} ± ${row.tolerance} — ${row.source}`)}</li>`).join("")}</ul>
+<ul>${evalRows(summary, recipe)
+    .filter((row) => row.explanation !== "")
+    .map(
+      (row) =>
+        `<li>${escapeHtml(`${row.stage} / ${row.task} / ${row.metric}: ${row.verdict} — ${row.explanation}`)}</li>`,
+    )
+    .join("")}</ul>
+<p>Expected numbers and their sources:</p>
+<ul>${recipe.expected.map((row) => `<li>${escapeHtml(describeExpectedRow(row))}</li>`).join("")}</ul>
+${summary.claims.length === 0 ? "" : `<h2>Claims</h2><ul>${summary.claims.map((claim) => `<li>${escapeHtml(`${claim.statement}: ${claim.status} — ${claim.explanation}`)}</li>`).join("")}</ul>`}
 <h2>Verifier probes</h2>
 ${
   summary.probes === null
@@ -475,7 +523,7 @@ ${summary.warnings.length === 0 ? "<p>none</p>" : `<ul>${summary.warnings.map((w
 <h2>Lock</h2>
 ${table(["what", "pinned"], lockRows(summary))}
 <h2>Environment</h2>
-<p>${escapeHtml(`${environment.cpu}, ${environment.cores} cores (${environment.threads} threads used), ${environment.memoryGiB} GiB, Node ${environment.node}, ${environment.platform}. Started ${summary.startedAt}, finished ${summary.finishedAt}.`)}</p>
+<p>${escapeHtml(`${environment.cpu} (${(environment.instructionSets ?? []).join(", ") || "instruction sets unknown"}), ${environment.cores} cores (${environment.threads} threads used), ${environment.memoryGiB} GiB, Node ${environment.node}, ${environment.platform}. Started ${summary.startedAt}, finished ${summary.finishedAt}.`)}</p>
 <script>${script}</script>
 <script>
 const charts = ${data};

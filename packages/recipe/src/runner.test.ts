@@ -127,8 +127,8 @@ describe("runRecipe", () => {
     });
     expect(summary.expected).toEqual({ passed: false, rows: 1, failed: 1 });
     expect(summary.stages[0]?.comparison?.rows[0]).toMatchObject({
-      reason: "outside_tolerance",
-      actual: 0.5,
+      reason: "above_band",
+      observed: [0.5],
     });
   });
 

@@ -11,9 +11,10 @@
  * continues from its last checkpoint (the trainers resume from `<stage>/checkpoints`).
  */
 
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
 import { cp, mkdir, readdir, readFile, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import {
   createEventLog,
   createRunContext,
@@ -23,13 +24,7 @@ import {
   writeJsonAtomic,
 } from "@posttrain/core";
 import type { DatasetSpec } from "@posttrain/data";
-import {
-  compareWithExpected,
-  createEmbeddedBackend,
-  type EvalResults,
-  runEval,
-  type TaskResult,
-} from "@posttrain/evals";
+import { createEmbeddedBackend, type EvalResults, runEval, type TaskResult } from "@posttrain/evals";
 import { type HubOverrides, snapshotRepo } from "@posttrain/hub";
 import { runProbes } from "@posttrain/verifiers";
 import { describeEnvironment } from "./environment.js";
@@ -37,9 +32,10 @@ import { RecipeError } from "./errors.js";
 import type { LoadedRecipe } from "./load.js";
 import { type RecipeLock, verifyLock } from "./lock.js";
 import { collectWarnings, writeReports } from "./report.js";
-import type { Recipe, Stage } from "./schema.js";
+import { type Recipe, type Stage, withRootSeed } from "./schema.js";
 import { defaultStageRunners, type StageModelSource, type StageRunner } from "./stage-runners.js";
 import type { EvalMetricSummary, RunSummary, StageSummary } from "./summary.js";
+import { judgeExpected } from "./verdict.js";
 
 /** Evaluates one model folder on the recipe's tasks (injectable for tests). */
 export type StageEvaluator = (params: {
@@ -67,7 +63,21 @@ export interface RunRecipeParams {
   probes?: boolean;
   /** Lines for the user (default: stderr). */
   log?: (message: string) => void;
+  /**
+   * One root seed for every seed of the recipe ({@link withRootSeed}); recorded in the run
+   * folder (recipe.json), summary.json and the report. Default: the recipe's own seeds.
+   */
+  seed?: number;
+  /** Run in exactly this folder (a multi-seed run's `seed-<N>/`) instead of `<runs>/<recipe>-<version>/<run-id>`. */
+  runDirectory?: string;
 }
+
+/**
+ * The bootstrap seed of every eval interval, as `posttrain eval`'s default: the item-level CI
+ * of a model's answers is then the same number in the run report and in `posttrain eval`, and
+ * does not move with the run's seed.
+ */
+export const evalBootstrapSeed = 0;
 
 const tokenizerFiles = [
   "tokenizer.json",
@@ -94,7 +104,7 @@ export const embeddedEvaluator: StageEvaluator = async (params) => {
         backend,
         baseDirectory: params.packageDirectory,
         outputDirectory: join(params.outputDirectory, task.name),
-        seed: params.recipe.seed,
+        seed: evalBootstrapSeed,
         signal: params.signal,
         ...(params.recipe.evals.limit === undefined ? {} : { limit: params.recipe.evals.limit }),
       });
@@ -117,9 +127,18 @@ function newRunId(): string {
     .replace("T", "-");
 }
 
-async function latestRunId(directory: string): Promise<string | null> {
+/**
+ * The latest single run in a recipe's folder (multi-seed folders, which hold `seeds.json`, are
+ * not single runs); with `seed`, the latest run of that root seed (`…-seed-<N>`).
+ */
+async function latestRunId(directory: string, seed?: number): Promise<string | null> {
   if (!existsSync(directory)) return null;
-  const entries = (await readdir(directory, { withFileTypes: true })).filter((entry) => entry.isDirectory());
+  const entries = (await readdir(directory, { withFileTypes: true })).filter(
+    (entry) =>
+      entry.isDirectory() &&
+      !existsSync(join(directory, entry.name, "seeds.json")) &&
+      (seed === undefined || entry.name.endsWith(`-seed-${seed}`)),
+  );
   return (
     entries
       .map((entry) => entry.name)
@@ -148,6 +167,35 @@ function summarizeEstimates(task: TaskResult): Record<string, EvalMetricSummary>
     };
   }
   return metrics;
+}
+
+/** SHA-256 over a model folder's files (name and bytes, sorted by name), tokenizer files excluded. */
+export async function modelHash(params: { directory: string }): Promise<string> {
+  const hash = createHash("sha256");
+  const files = (await readdir(params.directory, { withFileTypes: true }))
+    .filter((entry) => entry.isFile() && !tokenizerFiles.includes(entry.name))
+    .map((entry) => entry.name)
+    .sort();
+  for (const file of files) {
+    hash.update(`${file}\0`);
+    for await (const chunk of createReadStream(join(params.directory, file))) hash.update(chunk as Buffer);
+    hash.update("\0");
+  }
+  return hash.digest("hex");
+}
+
+/** A stage's value of `metric` on `task` (`primary_score`: the task's primary metric); null when not evaluated. */
+export function observedMetric(params: {
+  recipe: Recipe;
+  stage: StageSummary;
+  task: string;
+  metric: string;
+}): number | null {
+  const metric =
+    params.metric === "primary_score"
+      ? (params.recipe.evals.tasks.find((task) => task.name === params.task)?.primaryMetric ?? params.metric)
+      : params.metric;
+  return params.stage.evals[params.task]?.[metric]?.value ?? null;
 }
 
 interface StageRecord {
@@ -209,7 +257,9 @@ async function baseModelOf(params: {
 /** Runs (or resumes) a recipe; returns the summary (also written as summary.json). */
 export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
   const { loaded } = params;
-  const { recipe, packageDirectory } = loaded;
+  const { packageDirectory } = loaded;
+  const recipe =
+    params.seed === undefined ? loaded.recipe : withRootSeed({ recipe: loaded.recipe, seed: params.seed });
   const log = params.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const signal = params.signal ?? new AbortController().signal;
   const started = Date.now();
@@ -230,10 +280,18 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
     params.runsDirectory ?? "runs",
     `${recipe.name}-${recipe.version}${loaded.variant === null ? "" : `-${loaded.variant}`}`,
   );
-  const runId =
-    params.runId ??
-    (params.resume === true ? ((await latestRunId(recipeDirectory)) ?? newRunId()) : newRunId());
-  const runDirectory = join(recipeDirectory, runId);
+  const seedSuffix = params.seed === undefined ? "" : `-seed-${params.seed}`;
+  const runDirectory =
+    params.runDirectory === undefined
+      ? join(
+          recipeDirectory,
+          params.runId ??
+            (params.resume === true
+              ? ((await latestRunId(recipeDirectory, params.seed)) ?? `${newRunId()}${seedSuffix}`)
+              : `${newRunId()}${seedSuffix}`),
+        )
+      : resolve(params.runDirectory);
+  const runId = basename(runDirectory);
   await mkdir(runDirectory, { recursive: true });
   const events = createEventLog({ path: join(runDirectory, "events.jsonl") });
   events.write({ type: "run-start", runId, resume: params.resume === true });
@@ -247,7 +305,11 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
   const evaluate = params.evaluate ?? embeddedEvaluator;
   const tokenizerDirectory = await tokenizerDirectoryOf({ recipe, lock, packageDirectory, hub: params.hub });
   let model = await baseModelOf({ recipe, lock, hub: params.hub });
-  let inputFingerprint = fingerprint({ model: lock.model });
+  // The lock describes the recipe as written; a root seed changes the initial weights too.
+  let inputFingerprint = fingerprint({
+    model: lock.model,
+    ...(params.seed === undefined ? {} : { rootSeed: params.seed }),
+  });
 
   const stages: StageSummary[] = recipe.stages.map((stage) => ({
     name: stage.name,
@@ -256,6 +318,7 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
     fingerprint: "",
     wallSeconds: null,
     modelDirectory: null,
+    modelSha256: null,
     trainingMetrics: {},
     evals: {},
     evalWallSeconds: null,
@@ -355,6 +418,7 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
         events.write({ type: "stage-end", stage: stage.name, wallSeconds });
       }
       const modelDirectory = summary.modelDirectory as string;
+      summary.modelSha256 = await modelHash({ directory: modelDirectory });
       if (stage.evaluate) {
         const evalDirectory = join(runDirectory, "evals", stage.name);
         const evalStart = performance.now();
@@ -369,10 +433,15 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
         summary.evalWallSeconds = (performance.now() - evalStart) / 1000;
         await writeJsonAtomic({ path: join(evalDirectory, "results.json"), value: results });
         for (const task of results.tasks) summary.evals[task.task.name] = summarizeEstimates(task);
-        const expected = recipe.expected
-          .filter((row) => row.after === stage.name)
-          .map(({ task, metric, value, tolerance }) => ({ task, metric, value, tolerance }));
-        if (expected.length > 0) summary.comparison = compareWithExpected({ results, expected });
+        if (recipe.expected.some((row) => row.after === stage.name)) {
+          const verdict = judgeExpected({
+            recipe,
+            seeds: [recipe.seed],
+            stages: [stage.name],
+            observe: ({ task, metric }) => observedMetric({ recipe, stage: summary, task, metric }),
+          });
+          summary.comparison = { passed: verdict.rows.every((row) => row.passed), rows: verdict.rows };
+        }
       }
       model = { kind: "directory", directory: modelDirectory };
       inputFingerprint = stageFingerprint;
@@ -407,6 +476,16 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
   const warnings = await collectWarnings({ runDirectory, stages, recipe });
 
   const checked = stages.flatMap((stage) => stage.comparison?.rows ?? []);
+  // Claims need every stage they name; on one seed they are reported, never failed.
+  const claims = judgeExpected({
+    recipe,
+    rows: false,
+    seeds: [recipe.seed],
+    observe: ({ after, task, metric }) => {
+      const stage = stages.find((candidate) => candidate.name === after);
+      return stage === undefined ? null : observedMetric({ recipe, stage, task, metric });
+    },
+  }).claims.filter((claim) => claim.status !== "missing");
   const runSummary: RunSummary = {
     schemaVersion: 1,
     recipe: {
@@ -417,6 +496,7 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
     },
     runId,
     runDirectory,
+    seed: { root: recipe.seed, overridden: params.seed !== undefined },
     status,
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -426,6 +506,7 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
     stages,
     probes,
     warnings,
+    claims,
     expected:
       checked.length === 0
         ? null

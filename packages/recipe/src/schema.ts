@@ -10,6 +10,7 @@ import { llamaConfigSchema } from "@posttrain/engine";
 import { getTask, taskSpecSchema } from "@posttrain/evals";
 import { z } from "zod";
 import { RecipeError } from "./errors.js";
+import { referenceImplementationSchema } from "./reference-implementation.js";
 import { stageConfigSchemas } from "./stage-configs.js";
 
 const hubRepoName = z.string().regex(/^[\w.-]+\/[\w.-]+$/, "must be owner/name");
@@ -108,20 +109,118 @@ export const evalSuiteSchema = z.strictObject({
   limit: z.number().int().positive().optional(),
 });
 
-/** One expected number: after which stage, which task and metric, the value, tolerance and source. */
-export const expectedRowSchema = z.strictObject({
-  /** The stage whose output is evaluated. */
-  after: stageName,
+/** A machine an expected row's seeds were recorded on. */
+export const recordingMachineSchema = z.strictObject({
+  /** `lscpu` model name, e.g. "AMD EPYC 7B13". */
+  cpu: z.string().min(1),
+  /** The SIMD flags onnxruntime dispatches on that the CPU has, e.g. ["avx2"] or ["avx2", "avx512f"]. */
+  instructionSets: z.array(z.enum(["sse4_2", "avx", "avx2", "avx512f", "avx512_vnni", "amx", "neon", "sve"])),
+  threads: z.number().int().positive(),
+});
+export type RecordingMachine = z.infer<typeof recordingMachineSchema>;
+
+const seedKey = z.string().regex(/^(0|[1-9]\d{0,8})$/, "a seed: a non-negative integer written in decimal");
+
+/**
+ * One expected number: after which stage, which task and metric, and either
+ *
+ * - **seeds** (the normal case): `perSeed` (seed → value from ≥ 2 seeds, ≥ 5 to publish), the
+ *   `machines` and `codeVersion` that recorded them; the acceptance band is derived from them
+ *   (statistics.ts: a 95% prediction interval for one new run, a tighter one for the mean of k
+ *   runs); or
+ * - **tolerance** (an explicit override, for published numbers with no seed data such as Tulu
+ *   3's tables): `value` ± `tolerance`, marked as such in the report.
+ */
+export const expectedRowSchema = z
+  .strictObject({
+    /** The stage whose output is evaluated. */
+    after: stageName,
+    task: z.string().min(1),
+    metric: z.string().min(1),
+    /** Tolerance rows: the published number, on the metric's own scale (fractions for accuracies). */
+    value: z.number().finite().optional(),
+    /** Tolerance rows: passes when |actual − value| ≤ tolerance. */
+    tolerance: z.number().nonnegative().finite().optional(),
+    /** Seed rows: the value each seed gave (`--seed N` runs), keyed by the seed. */
+    perSeed: z.record(seedKey, z.number().finite()).optional(),
+    /** Seed rows: where the seeds were run. */
+    machines: z.array(recordingMachineSchema).min(1).optional(),
+    /** Seed rows: the recipe version (or commit) that recorded them. */
+    codeVersion: z.string().min(1).optional(),
+    /**
+     * Seed rows of a proportion (accuracy): the eval's item count. The band's spread is then at
+     * least the item-level binomial noise, so seeds that happened to agree (every seed 1.0) still
+     * leave room for a one-item change on another CPU.
+     */
+    items: z.number().int().positive().optional(),
+    /** Where the number comes from (paper and table, or the measured runs). */
+    source: z.string().min(1),
+  })
+  .superRefine((row, context) => {
+    const seeded =
+      row.perSeed !== undefined ||
+      row.machines !== undefined ||
+      row.codeVersion !== undefined ||
+      row.items !== undefined;
+    const tolerance = row.value !== undefined || row.tolerance !== undefined;
+    if (seeded && tolerance) {
+      context.addIssue({
+        code: "custom",
+        path: ["tolerance"],
+        message:
+          "a row is either a seed row (perSeed, machines, codeVersion) or a tolerance row (value, tolerance), not both",
+      });
+      return;
+    }
+    if (seeded) {
+      if (row.perSeed === undefined || Object.keys(row.perSeed).length < 2)
+        context.addIssue({
+          code: "custom",
+          path: ["perSeed"],
+          message: "needs the values of at least 2 seeds",
+        });
+      if (row.machines === undefined)
+        context.addIssue({
+          code: "custom",
+          path: ["machines"],
+          message: "name the machines the seeds ran on",
+        });
+      if (row.codeVersion === undefined)
+        context.addIssue({
+          code: "custom",
+          path: ["codeVersion"],
+          message: "name the version that recorded the seeds",
+        });
+      return;
+    }
+    if (row.value === undefined)
+      context.addIssue({
+        code: "custom",
+        path: ["value"],
+        message: "required (or give perSeed, machines, codeVersion)",
+      });
+    if (row.tolerance === undefined)
+      context.addIssue({
+        code: "custom",
+        path: ["tolerance"],
+        message: "required (or give perSeed, machines, codeVersion)",
+      });
+  });
+export type ExpectedRow = z.infer<typeof expectedRowSchema>;
+
+/**
+ * An ordering claim ("RLVR beats DPO on micro_gsm"): the `better` stage's `metric` on `task`
+ * exceeds the `worse` stage's. Checked with a paired test over seeds; publishing (writing a
+ * lock) refuses a claim that is reversed or tied on any recorded seed.
+ */
+export const claimSchema = z.strictObject({
+  statement: z.string().min(1),
   task: z.string().min(1),
   metric: z.string().min(1),
-  /** On the metric's own scale (fractions in [0, 1] for accuracies). */
-  value: z.number().finite(),
-  /** Absolute tolerance: passes when |actual − value| ≤ tolerance. */
-  tolerance: z.number().nonnegative().finite(),
-  /** Where the number comes from (paper and table, or the measured run it was set from). */
-  source: z.string().min(1),
+  better: stageName,
+  worse: stageName,
 });
-export type ExpectedRow = z.infer<typeof expectedRowSchema>;
+export type Claim = z.infer<typeof claimSchema>;
 
 const semver = z.string().regex(/^\d+\.\d+\.\d+(?:-[\w.]+)?$/, "must be a semantic version");
 
@@ -138,6 +237,10 @@ const recipeObjectSchema = z.strictObject({
   stages: z.array(stageSchema).min(1),
   evals: evalSuiteSchema,
   expected: z.array(expectedRowSchema),
+  /** Ordering claims over the expected rows (see {@link claimSchema}). */
+  claims: z.array(claimSchema).default([]),
+  /** The open-instruct commit and scripts the recipe reproduces (./reference-implementation.ts). */
+  referenceImplementation: referenceImplementationSchema.optional(),
   /**
    * Named variants (e.g. `smoke`) as patches over this recipe ({@link mergeVariant}): objects
    * merge deeply, arrays of named objects (stages) merge by `name`, `{ $replace: value }` and
@@ -170,6 +273,27 @@ export const recipeSchema = recipeObjectSchema.superRefine((recipe, context) => 
         code: "custom",
         path: ["expected", index, "task"],
         message: `task "${row.task}" is not in the eval suite`,
+      });
+  });
+  recipe.claims.forEach((claim, index) => {
+    for (const field of ["better", "worse"] as const)
+      if (!names.has(claim[field]))
+        context.addIssue({
+          code: "custom",
+          path: ["claims", index, field],
+          message: `no stage named "${claim[field]}"`,
+        });
+    if (claim.better === claim.worse)
+      context.addIssue({
+        code: "custom",
+        path: ["claims", index, "worse"],
+        message: "must differ from better",
+      });
+    if (!taskNames.has(claim.task))
+      context.addIssue({
+        code: "custom",
+        path: ["claims", index, "task"],
+        message: `task "${claim.task}" is not in the eval suite`,
       });
   });
 });
@@ -250,4 +374,35 @@ export function applyVariant(params: { recipe: Recipe; variant: string }): Recip
   }
   const merged = mergeVariant({ ...params.recipe, variants: {} }, patch);
   return parseRecipe({ value: merged, label: `recipe variant ${params.variant}` });
+}
+
+/**
+ * The recipe with every seed replaced by one root seed (`posttrain run --seed N`): the recipe
+ * seed (each stage's RunContext is `Random.fromSeed(root).stream(<stage name>)`, which orders
+ * its data and draws its samples; data preparation shuffles from the root), the model
+ * initialisation (`Random.fromSeed(root).stream("init")`), every stage's `hyperparameters.seed`
+ * and the sampling seed of every eval task (`generation.seed`; greedy tasks do not use it).
+ * The named streams keep the parts independent although they share the root.
+ */
+export function withRootSeed(params: { recipe: Recipe; seed: number }): Recipe {
+  const { recipe, seed } = params;
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new RecipeError({
+      code: "recipe_invalid_seed",
+      message: `a root seed must be a non-negative integer, got ${seed}`,
+      details: { seed },
+    });
+  return {
+    ...recipe,
+    seed,
+    model: recipe.model.kind === "initialize" ? { ...recipe.model, seed } : recipe.model,
+    stages: recipe.stages.map(
+      (stage) => ({ ...stage, hyperparameters: { ...stage.hyperparameters, seed } }) as Stage,
+    ),
+    // Sampled eval decoding (temperature > 0) draws from the root too; greedy evals ignore it.
+    evals: {
+      ...recipe.evals,
+      tasks: recipe.evals.tasks.map((task) => ({ ...task, generation: { ...task.generation, seed } })),
+    },
+  };
 }

@@ -3,9 +3,9 @@
  * time, final training metrics, eval metrics with confidence intervals and the expected-table
  * rows for that stage; overall: pass/fail against the expected table.
  */
-import type { Comparison } from "@posttrain/evals";
 import type { RunEnvironment } from "./environment.js";
 import type { RecipeLock } from "./lock.js";
+import type { ClaimVerdict, RowVerdict } from "./verdict.js";
 
 export interface EvalMetricSummary {
   value: number;
@@ -23,11 +23,14 @@ export interface StageSummary {
   fingerprint: string;
   wallSeconds: number | null;
   modelDirectory: string | null;
+  /** SHA-256 of the stage's model files (tokenizer files excluded); null until it finished. */
+  modelSha256: string | null;
   trainingMetrics: Record<string, number | null>;
   /** task → metric → estimate. */
   evals: Record<string, Record<string, EvalMetricSummary>>;
   evalWallSeconds: number | null;
-  comparison: Comparison | null;
+  /** This stage's expected rows judged against its evals (null: no rows, or no eval ran). */
+  comparison: { passed: boolean; rows: RowVerdict[] } | null;
   error: { code: string; message: string } | null;
 }
 
@@ -36,6 +39,8 @@ export interface RunSummary {
   recipe: { name: string; version: string; variant: string | null; packageName: string | null };
   runId: string;
   runDirectory: string;
+  /** The root seed every seed of the recipe came from; `overridden`: set by `--seed`. */
+  seed: { root: number; overridden: boolean };
   status: "completed" | "interrupted" | "failed";
   startedAt: string;
   finishedAt: string;
@@ -53,6 +58,8 @@ export interface RunSummary {
   }> | null;
   /** Over-optimisation and regression warnings (trainer monitor events, held-out drops). */
   warnings: string[];
+  /** The recipe's ordering claims on this one seed (reported; a claim needs seeds to be tested). */
+  claims: ClaimVerdict[];
   /** Every expected row checked, over all stages; null when the recipe has none or no eval ran. */
   expected: { passed: boolean; rows: number; failed: number } | null;
 }

@@ -23,7 +23,13 @@ export {
   writeModelDirectory,
 } from "@posttrain/engine";
 export { Config, type ConfigInput, type GenerationConfig, generationConfigSchema } from "./config.js";
-export { type OverOptimizationCheck, OverOptimizationMonitor } from "./monitor.js";
+export {
+  binomialDropPValue,
+  driftSignificance,
+  mcnemarOneSided,
+  type OverOptimizationCheck,
+  OverOptimizationMonitor,
+} from "./monitor.js";
 export { buildPolicyGraph, type PolicyBatch, PolicyTrainer } from "./policy-trainer.js";
 export { completionBatchOf, type RlvrData, type RlvrRow, readRlvrRows, validateRlvrRows } from "./prompts.js";
 export {
@@ -39,6 +45,7 @@ export {
   type RemoteGenerationErrorCode,
   type WeightSyncingGenerationBackend,
   type WeightSyncReport,
+  weightUpdateTokenVariable,
 } from "./remote-generation/index.js";
 export { completionReward, type GroupAdvantages, groupAdvantages, klEstimate } from "./rewards.js";
 export {

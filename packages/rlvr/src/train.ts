@@ -266,7 +266,8 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     extra: () => ({ monitor: monitor.state() }),
   });
 
-  const heldOutAccuracy = async (): Promise<number> => {
+  /** Per-item held-out scores (the monitor tests a drop on the same items). */
+  const heldOutScores = async (): Promise<number[]> => {
     const completions = await backend.generate({
       requests: evaluationRows.map((row) => ({
         prompt: { kind: "tokens" as const, tokenIds: [...row.promptIds] },
@@ -281,11 +282,11 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       workers: config.verifierWorkers,
       timeoutMilliseconds: config.verifierTimeoutMilliseconds,
     });
-    return mean(scores.map((score) => (score >= 1 ? 1 : 0)));
+    return scores;
   };
   const runMonitor = async (kl: number) => {
     if (config.monitor === null) return;
-    const check = monitor.check({ step: trainer.step, heldOutAccuracy: await heldOutAccuracy(), kl });
+    const check = monitor.check({ step: trainer.step, heldOutScores: await heldOutScores(), kl });
     context.events.write({ type: "over-optimization-check", ...check });
     for (const warning of check.warnings) {
       context.events.write({ type: "warning", step: trainer.step, message: warning });

@@ -69,15 +69,24 @@ export { isMathEquivalent } from "./math/equivalence.js";
 export type { MathAnswerSource, MathCandidate, MathExtraction } from "./math/extract.js";
 // Math helpers.
 export {
+  extractAnswerSentence,
   extractBoxedContents,
+  extractGoldAnswer,
   extractLastDollarAnswer,
+  extractLatexEnvironments,
   extractMathAnswer,
   extractMinervaAnswer,
   lastBoxedContent,
 } from "./math/extract.js";
 export { normalizeFinalAnswer } from "./math/normalize-final-answer.js";
 export { hendrycksIsEquivalent, stripString } from "./math/strip-string.js";
-export { mathLabelSchema, mathVerifier, strictMathVerifier } from "./math/verifiers.js";
+export {
+  mathCheckBudgetMilliseconds,
+  mathFlexVerifier,
+  mathLabelSchema,
+  mathVerifier,
+  strictMathVerifier,
+} from "./math/verifiers.js";
 export type { FinishedCheck } from "./pool.js";
 export { VerifierPool } from "./pool.js";
 export { stripReasoning } from "./reasoning.js";

@@ -7,7 +7,7 @@ import { InvalidRemapError, UnknownVerifierError } from "./errors.js";
 import { gsm8kStrictVerifier, gsm8kVerifier } from "./gsm8k.js";
 import { ifevalProbes, ifevalVerifiers } from "./ifeval/index.js";
 import { maxLengthVerifier, upToMaxLengthVerifier } from "./length.js";
-import { mathVerifier, strictMathVerifier } from "./math/verifiers.js";
+import { mathFlexVerifier, mathVerifier, strictMathVerifier } from "./math/verifiers.js";
 import { mathProbes } from "./probes/math.js";
 import { otherProbes } from "./probes/other.js";
 import { stringF1Verifier, stringMatcherVerifier } from "./string-match.js";
@@ -20,6 +20,7 @@ export const verifierRegistry: ReadonlyMap<string, Verifier<unknown>> = new Map(
       gsm8kVerifier,
       gsm8kStrictVerifier,
       mathVerifier,
+      mathFlexVerifier,
       strictMathVerifier,
       stringMatcherVerifier,
       stringF1Verifier,

@@ -7,7 +7,7 @@
  *
  * Paths are relative to this package's folder (`recipes/micro`).
  */
-import { defineRecipe } from "@posttrain/recipe";
+import { defineRecipe, packageVersionOf } from "@posttrain/recipe";
 import { resolveMicroDataDirectory } from "./data-location.js";
 
 const adamW = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0 };
@@ -18,7 +18,8 @@ const source =
 
 export const recipe = defineRecipe({
   name: "micro",
-  version: "0.3.0",
+  // One version: the package.json version (bumped by changesets) is the recipe's.
+  version: packageVersionOf({ moduleUrl: import.meta.url }),
   description:
     "A 4-layer, 128-wide Llama-style model trained from scratch: SFT, DPO and RLVR on synthetic arithmetic word problems with instruction constraints, evaluated on held-out splits.",
   seed: 1,

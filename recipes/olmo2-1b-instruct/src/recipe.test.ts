@@ -58,7 +58,27 @@ describe("olmo2-1b-instruct recipe (golden: docs/olmo2.md flags)", () => {
       });
       // 2M episodes per stage, in whole steps of 48 × 16.
       expect(rl.hyperparameters.steps).toBe(Math.floor(2_000_000 / (48 * 16)));
+      // docs/olmo2.md:266-268: 4 + 8 learners at 1 per device, local mini-batch 32 (accumulation 32).
+      expect(rl.hyperparameters.batch).toEqual({
+        devices: 12,
+        perDeviceBatchSize: 1,
+        gradientAccumulationSteps: 32,
+        effectiveBatchSize: 384,
+      });
+      // torch AdamW's default decay (the script passes only lr); --num_evals 100 → every 26 steps.
+      expect(rl.hyperparameters.adamW.weightDecay).toBe(0.01);
+      expect(rl.hyperparameters.monitor?.everySteps).toBe(26);
+      expect(rl.hyperparameters.checkpointEverySteps).toBe(200);
     }
+  });
+
+  it("pins its reference: open-instruct 89b4f62, grpo_vllm_thread_ray_gtrl.py for both RL stages", () => {
+    const reference = recipe.referenceImplementation;
+    expect(reference?.commit).toBe("89b4f62a553a41d0284e5c577aaa7cf48529f0b3");
+    expect(reference?.stages["rlvr-mixed"]?.script).toBe("open_instruct/grpo_vllm_thread_ray_gtrl.py");
+    expect(reference?.stages["rlvr-math"]?.script).toBe("open_instruct/grpo_vllm_thread_ray_gtrl.py");
+    expect(reference?.stages.dpo?.deepspeedStage).toBe(2);
+    expect(recipe.verifiers).toContain("ifeval_old");
   });
 
   it("pins nothing it cannot know, and plans a ~1.5B model", () => {

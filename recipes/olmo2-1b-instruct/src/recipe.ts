@@ -13,7 +13,7 @@
  * know it (OLMo 2 adds QK-norm and reorders the norms, which changes the count by 2·h per
  * layer at most) — `posttrain lock` records the hash of the repo's config.json, so a drift is visible.
  */
-import { defineRecipe } from "@posttrain/recipe";
+import { defineRecipe, packageVersionOf } from "@posttrain/recipe";
 
 const adamW = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
 
@@ -24,39 +24,78 @@ const table16 =
 const tolerance = 0.03;
 
 /**
- * The GRPO settings shared by both RLVR stages (@posttrain/rlvr's Config): 48 prompts × 16
- * samples per step; 2M episodes per stage = 2,604 steps of 768 episodes (rounded down).
+ * accelerate + DeepSpeed (`gradient_clipping: "auto"` in the ds_configs) clip SFT and DPO at
+ * accelerate's default 1.0 although `--clip_grad_norm` stays at −1.
+ */
+const accelerateClipping = 1;
+
+/** docs/olmo2.md at this commit holds the published commands. */
+const olmo2Commit = "89b4f62a553a41d0284e5c577aaa7cf48529f0b3";
+const pinnedRevision =
+  "pinned to the lock's commit of the same repo instead of the branch `main` (the docs pass main)";
+const chained = "the model is the previous stage's output in the bundle (a folder: no Hub revision)";
+
+/**
+ * The GRPO settings of both RLVR stages as docs/olmo2.md runs them on
+ * `grpo_vllm_thread_ray_gtrl.py` (lines 236-281 and 287-331 at 89b4f62): 4 + 8 = 12 learners ×
+ * 4 local prompts = 48 prompts × 16 samples = 768 episodes per step; each learner's mini-batch
+ * is 32 rows at 1 per device (32 accumulation steps): 12 × 32 = 384 per optimizer step, 2 per
+ * rollout. 2,000,000 episodes // 768 = 2,604 steps.
  */
 const grpo = {
   seed: 1,
-  // 768 completions per rollout in 2 mini-batches (Tulu 3.1 GRPO num_mini_batches 2): 384 per optimizer step.
-  batch: { devices: 8, perDeviceBatchSize: 8, gradientAccumulationSteps: 6, effectiveBatchSize: 384 },
+  batch: { devices: 12, perDeviceBatchSize: 1, gradientAccumulationSteps: 32, effectiveBatchSize: 384 },
   steps: 2604,
   rollouts: { promptsPerStep: 48, samplesPerPrompt: 16, temperature: 1, maxNewTokens: 2048 },
-  // Non-stop penalty with value 0.0 as in the Tulu 3.1 GRPO script; no format reward.
+  // --non_stop_penalty with --penalty_reward_value 0.0; the script's verification reward 10.
   rewards: { verificationReward: 10, format: null, nonStopPenalty: { value: 0 } },
-  // open-instruct's GRPO default at the time (advantages "standard" before PR 1547).
+  // grpo_vllm_thread_ray_gtrl.py normalises by the group's mean and std.
   advantages: "standard" as const,
   filterZeroVarianceGroups: false,
   maskTruncatedCompletions: false,
   kl: { beta: 0.01, estimator: "k3" as const },
+  // The script's --cliprange default 0.2, --num_epochs 1.
   clip: { low: 0.2, high: 0.2 },
-  // Tulu 3.1 GRPO num_epochs 1.
   epochs: 1,
   learningRate: { peak: 5e-7, schedule: "constant" as const, warmup: { steps: 0 } },
-  adamW,
+  // torch.optim.AdamW(policy.parameters(), lr=...) (grpo_vllm_thread_ray_gtrl.py:682): decay 0.01.
+  adamW: { ...adamW, weightDecay: 0.01 },
   maxGradientNorm: 1,
-  checkpointEverySteps: 100,
-  monitor: { everySteps: 100, klBound: null },
+  // --save_freq 200; --num_evals 100 over 2,604 steps evaluates every 2,604 // 100 = 26 steps.
+  checkpointEverySteps: 200,
+  monitor: { everySteps: 26, klBound: null },
   verifierWorkers: 4,
   verifierTimeoutMilliseconds: 10_000,
   lossChunks: 4,
   threads: 1,
 };
 
+/** The reference settings both GRPO stages share. */
+const grpoReference = {
+  script: "open_instruct/grpo_vllm_thread_ray_gtrl.py",
+  tokenizer: { repo: "allenai/OLMo-2-1124-7B-DPO", revision: "main" },
+  useSlowTokenizer: false,
+  learnersPerNode: [4, 8],
+  vllmEngines: 1,
+  vllmTensorParallelSize: 4,
+  rolloutForwardBatchSize: 2,
+  stopToken: "eos" as const,
+  deepspeedStage: 2 as const,
+};
+const grpoDifferences = [
+  { flag: "--model_revision", reason: chained },
+  { flag: "--tokenizer_revision", reason: pinnedRevision },
+  {
+    flag: "--total_episodes",
+    reason:
+      "steps × 768 = 1,999,872: the same 2,604 whole steps the script makes of 2,000,000 (it floors total_episodes / 768)",
+  },
+];
+
 export const recipe = defineRecipe({
   name: "olmo2-1b-instruct",
-  version: "0.1.0",
+  // One version: the package.json version (bumped by changesets) is the recipe's.
+  version: packageVersionOf({ moduleUrl: import.meta.url }),
   description:
     "OLMo 2 1B Instruct: OLMo-2-0425-1B with SFT (tulu-3-sft-olmo-2-mixture-0225), length-normalised DPO and two GRPO stages, as published.",
   seed: 1,
@@ -82,7 +121,8 @@ export const recipe = defineRecipe({
     // finetune.py --add_bos
     addBos: true,
   },
-  verifiers: ["gsm8k", "math", "ifeval"],
+  // open-instruct 89b4f62 scores the RLVR data's IF rows with its old constraint format.
+  verifiers: ["gsm8k", "math", "ifeval_old"],
   stages: [
     {
       name: "sft",
@@ -109,7 +149,7 @@ export const recipe = defineRecipe({
         duration: { epochs: 2 },
         learningRate: { peak: 3e-5, schedule: "linear", warmup: { ratio: 0.03 } },
         adamW,
-        maxGradientNorm: null,
+        maxGradientNorm: accelerateClipping,
         checkpointEverySteps: 1000,
         evaluation: null,
         lossChunks: 4,
@@ -141,7 +181,7 @@ export const recipe = defineRecipe({
         duration: { epochs: 1 },
         learningRate: { peak: 2.5e-6, schedule: "linear", warmup: { ratio: 0.1 } },
         adamW,
-        maxGradientNorm: null,
+        maxGradientNorm: accelerateClipping,
         checkpointEverySteps: 1000,
         evaluation: null,
         referenceCacheDirectory: null,
@@ -162,11 +202,22 @@ export const recipe = defineRecipe({
             amount: { fraction: 1 },
           },
         ],
+        // --dataset_mixer_eval_list <same dataset> 16: 16 prompts of the training data.
+        evaluation: [
+          {
+            kind: "hub",
+            repo: "allenai/RLVR-GSM-MATH-IF-Mixed-Constraints",
+            revision: "main",
+            split: "train",
+            amount: { rows: 16 },
+          },
+        ],
         publishedRows: { rows: 29_946, source: "Tulu 3 paper: GSM8K 7,473 + MATH 7,500 + IF 14,973" },
         // prompt tokens (the response budget is rollouts.maxNewTokens)
         maxLength: 2048,
         packing: null,
       },
+      publishedCheckpoint: { kind: "hub", repo: "allenai/OLMo-2-0425-1B-RLVR1", revision: "main" },
       evaluate: true,
       hyperparameters: grpo,
     },
@@ -183,6 +234,9 @@ export const recipe = defineRecipe({
             amount: { fraction: 1 },
           },
         ],
+        evaluation: [
+          { kind: "hub", repo: "allenai/RLVR-MATH", revision: "main", split: "train", amount: { rows: 16 } },
+        ],
         maxLength: 2048,
         packing: null,
       },
@@ -190,6 +244,62 @@ export const recipe = defineRecipe({
       hyperparameters: grpo,
     },
   ],
+  referenceImplementation: {
+    engine: "open-instruct",
+    repository: "https://github.com/allenai/open-instruct",
+    commit: olmo2Commit,
+    stages: {
+      sft: {
+        script: "open_instruct/finetune.py",
+        published: { file: "docs/olmo2.md", lines: [58, 86] },
+        // docs/olmo2.md:68: the OLMo 2 7B tokenizer, fast (--use_slow_tokenizer False, line 70).
+        tokenizer: { repo: "allenai/OLMo-2-1124-7B", revision: "main" },
+        useSlowTokenizer: false,
+        // No --checkpointing_steps in the published command: only the final model is saved.
+        checkpointing: "final",
+        deepspeedStage: 3,
+        differences: [
+          { flag: "--model_revision", reason: pinnedRevision },
+          { flag: "--tokenizer_revision", reason: pinnedRevision },
+        ],
+      },
+      dpo: {
+        script: "open_instruct/dpo_tune_cache.py",
+        published: { file: "docs/olmo2.md", lines: [97, 129] },
+        tokenizer: { repo: "allenai/OLMo-2-1124-13B", revision: "main" },
+        useSlowTokenizer: false,
+        checkpointing: "final",
+        // configs/ds_configs/stage2_accelerate.conf (docs/olmo2.md:101).
+        deepspeedStage: 2,
+        differences: [
+          { flag: "--model_revision", reason: chained },
+          { flag: "--tokenizer_revision", reason: pinnedRevision },
+          {
+            flag: "--dataset_mixer_list",
+            reason:
+              "the doc's list has no amount, which 89b4f62 rejects (dataset_transformation.py:1274 asserts an even-length list); 1.0 = every row, as in the doc's other DPO commands",
+          },
+        ],
+      },
+      "rlvr-mixed": {
+        ...grpoReference,
+        published: { file: "docs/olmo2.md", lines: [236, 281] },
+        differences: [
+          ...grpoDifferences,
+          {
+            flag: "--tokenizer_name",
+            reason:
+              "the doc passes the same repo twice (--tokenizer_name and --tokenizer_name_or_path); the bundle writes it once, as --tokenizer_name_or_path",
+          },
+        ],
+      },
+      "rlvr-math": {
+        ...grpoReference,
+        published: { file: "docs/olmo2.md", lines: [287, 331] },
+        differences: grpoDifferences,
+      },
+    },
+  },
   evals: { name: "olmo2_instruct_dev", version: "1.0.0", tasks: ["gsm8k", "minerva_math", "ifeval"] },
   expected: [
     { after: "sft", task: "gsm8k", metric: "exact_match", value: 0.521, tolerance, source: table16 },

@@ -9,9 +9,26 @@
  * The RLVR stage's `totalEpisodes` is the release script's 10,000,000; the paper's final
  * checkpoint was picked on MATH + IFEval, not taken at the last step.
  */
-import { defineRecipe } from "@posttrain/recipe";
+import { defineRecipe, packageVersionOf } from "@posttrain/recipe";
 
 const adamW = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
+/**
+ * The PPO script builds `torch.optim.AdamW(policy.parameters(), lr=...)`
+ * (ppo_vllm_thread_ray_gtrl.py:608 at e363290): torch's default weight decay 0.01 applied.
+ */
+const ppoAdamW = { ...adamW, weightDecay: 0.01 };
+/**
+ * accelerate launches with configs/ds_configs/stage3_no_offloading_accelerate.conf, whose
+ * `gradient_clipping: "auto"` accelerate fills with its default 1.0: SFT and DPO clipped at 1.0
+ * although `--clip_grad_norm` was left at −1.
+ */
+const accelerateClipping = 1;
+
+/** docs/tulu3.md at this commit holds the published commands. */
+const releaseCommit = "e363290be27225e799c6b7497a6bfb4bca25be68";
+const pinnedRevision =
+  "pinned to the lock's commit of the same repo instead of the branch `main` (the docs pass main)";
+const chained = "the model is the previous stage's output in the bundle (a folder: no Hub revision)";
 
 /** Paper Table 6 (OLMES settings, greedy, 4,096-token limit). */
 const table6 = "Tulu 3 paper (arXiv 2411.15124), Table 6";
@@ -20,7 +37,8 @@ const tolerance = 0.02;
 
 export const recipe = defineRecipe({
   name: "tulu3-8b",
-  version: "0.1.0",
+  // One version: the package.json version (bumped by changesets) is the recipe's.
+  version: packageVersionOf({ moduleUrl: import.meta.url }),
   description:
     "Tulu 3 8B: Llama-3.1-8B fine-tuned with SFT (tulu-3-sft-mixture), length-normalised DPO and RLVR on GSM8K/MATH/IFEval, as published.",
   seed: 123,
@@ -75,8 +93,8 @@ export const recipe = defineRecipe({
         duration: { epochs: 2 },
         learningRate: { peak: 5e-6, schedule: "linear", warmup: { ratio: 0.03 } },
         adamW,
-        // finetune.py's clip_grad_norm default −1: no clipping.
-        maxGradientNorm: null,
+        maxGradientNorm: accelerateClipping,
+        // Only used by the embedded engine: the published run saved per epoch (see referenceImplementation).
         checkpointEverySteps: 1000,
         evaluation: null,
         lossChunks: 8,
@@ -110,7 +128,7 @@ export const recipe = defineRecipe({
         duration: { epochs: 1 },
         learningRate: { peak: 5e-7, schedule: "linear", warmup: { ratio: 0.1 } },
         adamW,
-        maxGradientNorm: null,
+        maxGradientNorm: accelerateClipping,
         checkpointEverySteps: 1000,
         evaluation: null,
         referenceCacheDirectory: null,
@@ -147,18 +165,73 @@ export const recipe = defineRecipe({
         miniBatches: 1,
         totalEpisodes: 10_000_000,
         learningRate: { peak: 3e-7, schedule: "linear", warmup: { steps: 0 } },
-        adamW,
+        adamW: ppoAdamW,
         maxGradientNorm: 1,
         kl: { beta: 0.05, estimator: "k1" },
         clipRange: 0.2,
         sampling: { temperature: 1, maxPromptTokens: 2048, maxResponseTokens: 2048 },
         rewards: { verification: 10, nonStopPenalty: -10 },
-        evaluation: { everySteps: 100, prompts: 128 },
+        // --num_evals 3 over 10,000,000 // 224 = 44,642 steps: every 44,642 // 3 = 14,880 steps
+        // (eval_freq of ppo_vllm_thread_ray_gtrl.py; evaluation does not follow --save_freq).
+        evaluation: { everySteps: 14_880, prompts: 128 },
         checkpointEverySteps: 100,
         threads: 1,
       },
     },
   ],
+  referenceImplementation: {
+    engine: "open-instruct",
+    repository: "https://github.com/allenai/open-instruct",
+    commit: releaseCommit,
+    stages: {
+      sft: {
+        script: "open_instruct/finetune.py",
+        published: { file: "docs/tulu3.md", lines: [22, 55] },
+        useSlowTokenizer: true,
+        checkpointing: "epoch",
+        deepspeedStage: 3,
+        differences: [
+          { flag: "--model_revision", reason: pinnedRevision },
+          { flag: "--tokenizer_revision", reason: pinnedRevision },
+          {
+            flag: "--preprocessing_num_workers",
+            reason:
+              "CPU processes for tokenisation (128 in the docs); the cluster's CPU count decides, the data do not change",
+          },
+        ],
+      },
+      dpo: {
+        script: "open_instruct/dpo_tune.py",
+        published: { file: "docs/tulu3.md", lines: [136, 166] },
+        // docs/tulu3.md:144: the DPO run tokenised with the SFT model's tokenizer.
+        tokenizer: { repo: "allenai/Llama-3.1-Tulu-3-8B-SFT", revision: "main" },
+        useSlowTokenizer: true,
+        deepspeedStage: 3,
+        differences: [
+          { flag: "--model_revision", reason: chained },
+          { flag: "--tokenizer_revision", reason: pinnedRevision },
+          {
+            flag: "--preprocessing_num_workers",
+            reason: "CPU processes for tokenisation (16 in the docs); the data do not change",
+          },
+        ],
+      },
+      rlvr: {
+        script: "open_instruct/ppo_vllm_thread_ray_gtrl.py",
+        published: { file: "docs/tulu3.md", lines: [263, 298] },
+        // docs/tulu3.md:273; also initialises the value model (its reward multiplier is 0).
+        rewardModel: { repo: "allenai/Llama-3.1-Tulu-3-8B-RM", revision: "main" },
+        learnersPerNode: [7],
+        vllmEngines: 1,
+        vllmTensorParallelSize: 1,
+        perDeviceTrainBatchSize: 2,
+        rolloutForwardBatchSize: 2,
+        stopToken: "eos",
+        deepspeedStage: 3,
+        differences: [{ flag: "--reward_model_revision", reason: pinnedRevision }],
+      },
+    },
+  },
   evals: { name: "tulu3_dev", version: "1.0.0", tasks: ["gsm8k", "minerva_math", "ifeval", "humaneval"] },
   expected: [
     { after: "sft", task: "gsm8k", metric: "exact_match", value: 0.762, tolerance, source: table6 },

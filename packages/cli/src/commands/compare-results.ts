@@ -1,13 +1,20 @@
 /**
- * Comparing eval results from a run done elsewhere with a recipe's expected table:
+ * Comparing eval results from a run done elsewhere with a recipe's expected table (seed rows:
+ * the band derived from the recorded seeds; tolerance rows: value ± tolerance, an override):
  * `posttrain reproduce <recipe> --results DIR` (the main entry) and `posttrain compare-results
  * <recipe> --results DIR`, kept as an alias so existing scripts keep working. Both read
  * `results.json` (one stage: `--after`, default the last stage with expected rows) or one
- * `<stage>/results.json` per stage, print the comparison (`--json`: as JSON) and exit 1 when a
- * number is not reproduced.
+ * `<stage>/results.json` per stage — or one `seed-<N>/` folder of either per seed (then the
+ * mean over seeds is judged, and the recipe's claims get a paired test) — print the comparison
+ * (`--json`: as JSON) and exit 1 when a number is not reproduced.
  */
 import { PosttrainError } from "@posttrain/core";
-import { compareResultsWithRecipe, formatResultsComparison, readResultsDirectory } from "@posttrain/export";
+import {
+  compareResultsWithRecipe,
+  formatResultsComparison,
+  readResultsDirectory,
+  readSeedResultsDirectories,
+} from "@posttrain/export";
 import type { LoadedRecipe } from "@posttrain/recipe";
 import { loadRecipe } from "@posttrain/recipe";
 import type { Command } from "commander";
@@ -33,11 +40,13 @@ export async function printResultsComparison(params: {
   json?: boolean;
 }): Promise<void> {
   const { recipe } = params.loaded;
-  const results = await readResultsDirectory({
+  const where = {
     directory: params.results,
     recipe,
     ...(params.after === undefined ? {} : { after: params.after }),
-  });
+  };
+  // A folder of `seed-<N>/` results (a `--seeds` run elsewhere) is judged on the mean over seeds.
+  const results = (await readSeedResultsDirectories(where)) ?? (await readResultsDirectory(where));
   const comparison = compareResultsWithRecipe({ recipe, results });
   output({ json: params.json, value: comparison, human: () => formatResultsComparison(comparison) });
   if (!comparison.passed)

@@ -172,6 +172,15 @@ describe("posttrain data", () => {
     expect(noTemplate.stderr).toContain("[data_tokenizer_invalid]");
   });
 
+  it("pull says a local folder is a local folder instead of asking the Hub for it", async () => {
+    const local = await posttrain(["data", "pull", home]);
+    expect(local.status).toBe(2);
+    expect(local.stderr).toContain("is a local folder, not a Hub dataset");
+    const absent = await posttrain(["data", "pull", "./no-such-folder"]);
+    expect(absent.status).toBe(2);
+    expect(absent.stderr).toContain('"owner/name"');
+  });
+
   it("exits 2 on bad arguments", async () => {
     expect((await posttrain(["data", "inspect", "/no/such/path", "--tokenizer", "/tmp"])).status).toBe(2);
     expect((await posttrain(["data", "inspect", home, "--tokenizer", home, "--format", "chat"])).status).toBe(

@@ -19,6 +19,7 @@ import {
 import type { Command } from "commander";
 import { output } from "../command.js";
 import { UsageError } from "../program.js";
+import { reportRetry } from "./hub.js";
 
 function positiveInteger(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -74,6 +75,23 @@ async function specFromArgument(argument: string, split: string | undefined): Pr
     throw new UsageError(`${argument} is neither a dataset spec, a folder, nor a parquet/jsonl/arrow file`);
   }
   return { kind: "local", directory: resolve(dirname(argument)), files: [basename(argument)] };
+}
+
+/**
+ * `data pull` fetches Hub datasets; given a folder or file that exists here, say so instead of
+ * sending it to the Hub as a repo name (where it would fail as "not found" after retries).
+ */
+function refuseLocalPath(argument: string): void {
+  const looksLikePath = /^(\.{1,2}(\/|$)|\/|~)/.test(argument);
+  if (existsSync(argument)) {
+    const what = statSync(argument).isDirectory() ? "a local folder" : "a local file";
+    throw new UsageError(
+      `${argument} is ${what}, not a Hub dataset: \`data pull\` downloads from the Hub. Use \`posttrain data inspect ${argument}\`, or lock it with a spec {"kind":"local","directory":…} and \`posttrain data lock\``,
+    );
+  }
+  if (looksLikePath) {
+    throw new UsageError(`${argument} does not exist here, and a Hub dataset is named "owner/name"`);
+  }
 }
 
 function formatBytes(size: number): string {
@@ -156,6 +174,7 @@ export function register(program: Command): void {
           json?: boolean;
         },
       ) => {
+        refuseLocalPath(repo);
         const spec = parseDatasetSpec({
           value: {
             kind: "hub",
@@ -168,7 +187,7 @@ export function register(program: Command): void {
           label: "dataset",
           requirePinned: false,
         });
-        const locked = await lockSpec({ spec });
+        const locked = await lockSpec({ spec, hub: { onRetry: reportRetry } });
         if (options.output !== undefined) await writeJsonAtomic({ path: options.output, value: locked.spec });
         output({
           json: options.json,
@@ -186,7 +205,11 @@ export function register(program: Command): void {
     .option("--json", "print the locked spec as JSON")
     .action(async (path: string, options: { write?: boolean; json?: boolean }) => {
       const spec = await readSpecFile(path, false);
-      const locked = await lockSpec({ spec, baseDirectory: dirname(resolve(path)) });
+      const locked = await lockSpec({
+        spec,
+        baseDirectory: dirname(resolve(path)),
+        hub: { onRetry: reportRetry },
+      });
       if (options.write) await writeJsonAtomic({ path, value: locked.spec });
       output({ json: options.json, value: locked.spec, human: () => describeLocked(locked.spec) });
     });

@@ -1,7 +1,9 @@
 import { resolve } from "node:path";
 import {
   type BundleManifest,
+  checkOpenInstructExport,
   exportOpenInstructBundle,
+  formatFidelity,
   previewOpenInstructExport,
   type ReinforcementLayout,
   type StageCommandOptions,
@@ -15,7 +17,7 @@ import { UsageError } from "../program.js";
 interface ExportOptions {
   engine: string;
   out?: string;
-  commit: string;
+  commit?: string;
   stage?: string[];
   variant?: string;
   startFrom: string;
@@ -27,6 +29,7 @@ interface ExportOptions {
   account?: string;
   time?: string;
   dryRun?: boolean;
+  check?: boolean;
   json?: boolean;
 }
 
@@ -59,7 +62,7 @@ function stageOptions(options: ExportOptions): StageCommandOptions {
   }
   const layouts: Record<string, ReinforcementLayout> = {};
   const layout = (stage: string) => {
-    layouts[stage] ??= { vllmEngines: 8, vllmTensorParallelSize: 1 };
+    layouts[stage] ??= {};
     return layouts[stage];
   };
   for (const [stage, value] of pairs(options.rewardModel, "--reward-model"))
@@ -87,8 +90,7 @@ export function register(program: Command): void {
     .option("--out <directory>", "bundle folder (default: <recipe name>-open-instruct)")
     .option(
       "--commit <sha>",
-      "open-instruct commit with a flag table, or auto (the newest that expresses the recipe)",
-      "auto",
+      "open-instruct commit with a flag table (default: the recipe's referenceImplementation.commit, else auto: the newest that expresses the recipe); every argv is checked against it",
     )
     .option("--stage <name>", "export only this stage (repeatable)", collect)
     .option("--variant <name>", "export a recipe variant")
@@ -109,6 +111,10 @@ export function register(program: Command): void {
     .option("--account <name>", "Slurm account")
     .option("--time <limit>", "Slurm time limit, e.g. 48:00:00")
     .option("--dry-run", "print the commands (placeholder data paths) without a lock, downloads or files")
+    .option(
+      "--check",
+      "print each stage's export against the published command (ours vs published, flag by flag); exit 1 if any stage is not faithful",
+    )
     .option("--json", "print the bundle manifest (or the dry-run commands) as JSON")
     .action(async (reference: string, options: ExportOptions) => {
       if (options.engine !== "open-instruct")
@@ -119,10 +125,25 @@ export function register(program: Command): void {
       });
       const common = {
         loaded,
-        commit: options.commit,
+        ...(options.commit === undefined ? {} : { commit: options.commit }),
         options: stageOptions(options),
         ...(options.stage === undefined ? {} : { stages: options.stage }),
       };
+      if (options.check === true) {
+        const check = checkOpenInstructExport(common);
+        output({
+          json: options.json,
+          value: check,
+          human: () =>
+            [
+              `${loaded.recipe.name} on open-instruct ${check.commit.commit} (${check.commit.description}): ${check.faithful ? "every stage equals its published command (differences listed with their reasons)" : "NOT FAITHFUL: see the rows marked different/missing"}`,
+              "",
+              formatFidelity({ stages: check.stages }),
+            ].join("\n"),
+        });
+        if (!check.faithful) process.exitCode = 1;
+        return;
+      }
       if (options.dryRun === true) {
         const preview = previewOpenInstructExport(common);
         output({

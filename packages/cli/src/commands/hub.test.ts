@@ -167,6 +167,22 @@ describe("posttrain hub", () => {
     expect(allowed.stdout.trim()).toBe(hub.commitShas("acme/private-lm")[0]);
   });
 
+  it("prints the cause of a failure: an unreachable Hub with an offline hint, an HTTP status with its X-Error-Code", async () => {
+    const closed = await startTestHub({ repos: [] });
+    await closed.close();
+    const down = await posttrain(["hub", "resolve", "dataset", "acme/arith"], { HF_ENDPOINT: closed.url });
+    expect(down.status).toBe(1);
+    expect(down.stderr).toContain("ECONNREFUSED");
+    expect(down.stderr).toContain("HF_HUB_OFFLINE=1");
+    expect(down.stderr).not.toMatch(/: fetch failed\b/);
+    // Retries are reported while they happen.
+    expect(down.stderr).toContain("the connection failed; waiting");
+    const missing = await posttrain(["hub", "resolve", "dataset", "acme/nope"]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/\[hub_(not_found|unauthorized)\]/);
+    expect(missing.stderr).toContain("HTTP 40");
+  });
+
   it("exits 2 on a bad repo type", async () => {
     const result = await posttrain(["hub", "resolve", "space", "acme/arith"]);
     expect(result.status).toBe(2);

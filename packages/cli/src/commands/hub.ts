@@ -3,6 +3,7 @@ import {
   hubSettingsFromEnvironment,
   listRepoFiles,
   type RepoReference,
+  type RetryEvent,
   resolveRevision,
   snapshotRepo,
 } from "@posttrain/hub";
@@ -18,6 +19,23 @@ function repoReference(type: string, name: string): RepoReference {
     throw new UsageError(`repo must be "owner/name", got ${JSON.stringify(name)}`);
   }
   return { type, name };
+}
+
+/**
+ * One stderr line per wait between attempts, so a user sees why a transfer pauses (a
+ * rate-limit window is a minute or more) instead of a silent hang.
+ */
+export function reportRetry(event: RetryEvent): void {
+  const seconds = (event.delayMilliseconds / 1000).toFixed(event.delayMilliseconds < 10_000 ? 1 : 0);
+  const why =
+    event.reason === "rate-limited"
+      ? `rate limited by the Hub (HTTP ${event.status ?? 429})`
+      : event.reason === "server"
+        ? `the Hub answered HTTP ${event.status}`
+        : "the connection failed";
+  process.stderr.write(
+    `posttrain: ${why}; waiting ${seconds} s before attempt ${event.attempt}: ${event.request}\n`,
+  );
 }
 
 function formatBytes(size: number): string {
@@ -50,7 +68,7 @@ export function register(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(async (type: string, name: string, options: { revision: string; json?: boolean }) => {
       const repo = repoReference(type, name);
-      const { sha } = await resolveRevision({ repo, revision: options.revision });
+      const { sha } = await resolveRevision({ repo, revision: options.revision, onRetry: reportRetry });
       output({
         json: options.json,
         value: { type: repo.type, repo: repo.name, revision: options.revision, sha },
@@ -76,7 +94,12 @@ export function register(program: Command): void {
         options: { revision: string; include?: string[]; json?: boolean },
       ) => {
         const repo = repoReference(type, name);
-        const files = await listRepoFiles({ repo, revision: options.revision, include: options.include });
+        const files = await listRepoFiles({
+          repo,
+          revision: options.revision,
+          include: options.include,
+          onRetry: reportRetry,
+        });
         output({
           json: options.json,
           value: { type: repo.type, repo: repo.name, revision: options.revision, files },
@@ -116,6 +139,7 @@ export function register(program: Command): void {
             repo,
             revision: options.revision,
             include: options.include,
+            onRetry: reportRetry,
             onProgress: (event) => {
               progress ??= createProgress({
                 label: `download ${repo.name}`,
@@ -129,6 +153,11 @@ export function register(program: Command): void {
             },
           });
           progress?.stop();
+          if (snapshot.servedFromCache !== undefined) {
+            process.stderr.write(
+              `posttrain: the Hub is unreachable, so the complete cached snapshot is used: ${snapshot.servedFromCache}\n`,
+            );
+          }
           const totalBytes = snapshot.files.reduce((sum, file) => sum + file.size, 0);
           output({
             json: options.json,
@@ -136,6 +165,9 @@ export function register(program: Command): void {
               type: repo.type,
               repo: repo.name,
               sha: snapshot.sha,
+              ...(snapshot.servedFromCache === undefined
+                ? {}
+                : { servedFromCache: snapshot.servedFromCache }),
               directory: snapshot.directory,
               cacheDirectory: hubSettingsFromEnvironment().cacheDirectory,
               files: snapshot.files,

@@ -1,4 +1,12 @@
-import { computeLock, loadRecipe, lockPathOf, readLock, writeLock } from "@posttrain/recipe";
+import {
+  computeLock,
+  loadRecipe,
+  lockPathOf,
+  publishProblems,
+  RecipeError,
+  readLock,
+  writeLock,
+} from "@posttrain/recipe";
 import type { Command } from "commander";
 import { output } from "../command.js";
 
@@ -6,7 +14,7 @@ export function register(program: Command): void {
   program
     .command("lock")
     .description(
-      "resolve a recipe's model, tokenizer and datasets to commit SHAs, hash every file and write recipe.lock.json beside it",
+      "resolve a recipe's model, tokenizer and datasets to commit SHAs, hash every file and write recipe.lock.json beside it; refuses an expected table that may not be published (seed rows with < 5 seeds, a claim reversed on a recorded seed)",
     )
     .argument("<recipe>", "recipe package folder, module file or installed package name")
     .option("--variant <name>", "lock a variant (e.g. smoke) into recipe.<variant>.lock.json")
@@ -16,6 +24,16 @@ export function register(program: Command): void {
         reference,
         ...(options.variant === undefined ? {} : { variant: options.variant }),
       });
+      // A lock publishes the expected table: refuse before hashing any data when it may not be.
+      const problems = publishProblems({ recipe: loaded.recipe });
+      if (problems.length > 0)
+        throw new RecipeError({
+          code: "recipe_not_publishable",
+          message: `recipe ${loaded.recipe.name}: the expected table may not be published:\n${problems
+            .map((problem) => `  ${problem.path}: ${problem.message}`)
+            .join("\n")}`,
+          details: { problems },
+        });
       const previous = await readLock({ loaded });
       const lock = await computeLock({
         loaded,

@@ -6,7 +6,7 @@ import { output } from "../command.js";
 import { UsageError } from "../program.js";
 
 /** The files of a new recipe package (`recipes/<name>`), with its first changeset. */
-export function scaffoldFiles(params: { name: string; recipeVersion: string }): Record<string, string> {
+export function scaffoldFiles(params: { name: string }): Record<string, string> {
   const { name } = params;
   const packageName = `@posttrain-recipes/${name}`;
   return {
@@ -47,11 +47,12 @@ export function scaffoldFiles(params: { name: string; recipeVersion: string }): 
     "vitest.config.ts": 'export { default } from "../../vitest.shared.js";\n',
     "README.md": `# ${packageName}\n\nDescribe the recipe: base model, stages, data, evals and where the expected numbers come from.\n\n\`\`\`sh\nposttrain plan recipes/${name}\nposttrain lock recipes/${name}\nposttrain run recipes/${name}\n\`\`\`\n`,
     "src/recipe.ts": `/** The ${name} recipe (see docs/recipe-format.md for every field). */
-import { defineRecipe } from "@posttrain/recipe";
+import { defineRecipe, packageVersionOf } from "@posttrain/recipe";
 
 export const recipe = defineRecipe({
   name: "${name}",
-  version: "${params.recipeVersion}",
+  // One version: the package.json version (0.0.0 until the first changeset bumps it) is the recipe's.
+  version: packageVersionOf({ moduleUrl: import.meta.url }),
   description: "TODO: what this recipe trains and why.",
   seed: 1,
   model: {
@@ -123,7 +124,7 @@ export function register(program: Command): void {
       const root = resolve(options.root);
       const directory = join(root, "recipes", name);
       if (existsSync(directory)) throw new UsageError(`${directory} already exists`);
-      const files = scaffoldFiles({ name, recipeVersion: "0.1.0" });
+      const files = scaffoldFiles({ name });
       const changeset = join(root, ".changeset", `new-recipe-${name}.md`);
       const written: string[] = [];
       for (const [path, content] of Object.entries(files)) {

@@ -88,9 +88,10 @@ describe("posttrain new recipe", () => {
     expect(result.status, result.stderr).toBe(0);
     const packageJson = JSON.parse(await readFile(join(scratch, "recipes/tiny-math/package.json"), "utf8"));
     expect(packageJson.name).toBe("@posttrain-recipes/tiny-math");
-    expect(await readFile(join(scratch, "recipes/tiny-math/src/recipe.ts"), "utf8")).toContain(
-      "defineRecipe({",
-    );
+    const recipeSource = await readFile(join(scratch, "recipes/tiny-math/src/recipe.ts"), "utf8");
+    expect(recipeSource).toContain("defineRecipe({");
+    // One version: the scaffolded recipe reads its version from its package.json.
+    expect(recipeSource).toContain("version: packageVersionOf({ moduleUrl: import.meta.url }),");
     expect(await readFile(join(scratch, ".changeset/new-recipe-tiny-math.md"), "utf8")).toContain(
       '"@posttrain-recipes/tiny-math": minor',
     );

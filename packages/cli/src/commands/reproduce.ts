@@ -1,9 +1,9 @@
-import { join } from "node:path";
 import { interruptSignal } from "@posttrain/core";
-import { loadRecipe, runRecipe } from "@posttrain/recipe";
+import { loadRecipe, runRecipe, runSeeds } from "@posttrain/recipe";
 import type { Command } from "commander";
 import { output } from "../command.js";
 import { NotReproducedError, printResultsComparison } from "./compare-results.js";
+import { formatRunSummary, formatSeedsSummary, parseRootSeed, parseSeedsOption } from "./run.js";
 
 interface ReproduceOptions {
   smoke?: boolean;
@@ -11,6 +11,9 @@ interface ReproduceOptions {
   json?: boolean;
   results?: string;
   after?: string;
+  seed?: string;
+  seeds?: string;
+  resume?: boolean | string;
 }
 
 export function register(program: Command): void {
@@ -24,6 +27,15 @@ export function register(program: Command): void {
       "an installed recipe package name (an @version suffix is checked against the installed one), or a recipe folder",
     )
     .option("--smoke", "run the smoke variant")
+    .option("--seed <n>", "one root seed for every seed of the recipe (see `posttrain run --seed`)")
+    .option(
+      "--seeds <list>",
+      "run several root seeds (1,2,3, or 5 = seeds 1..5) and judge the table on their mean (aggregate summary + report)",
+    )
+    .option(
+      "--resume [run-id]",
+      "continue the latest (or the named) run; with --seeds, the latest multi-seed run",
+    )
     .option("--runs <directory>", "where run folders go", "runs")
     .option(
       "--results <directory>",
@@ -38,6 +50,10 @@ export function register(program: Command): void {
       const { UsageError } = await import("../program.js");
       if (options.after !== undefined && options.results === undefined)
         throw new UsageError("--after needs --results");
+      if (options.results !== undefined && (options.seed !== undefined || options.seeds !== undefined))
+        throw new UsageError("--results compares results already made: --seed/--seeds do not apply");
+      const seed = await parseRootSeed(options.seed);
+      const seeds = await parseSeedsOption({ seeds: options.seeds, seed: options.seed });
       const loaded = await loadRecipe({ reference, ...(options.smoke === true ? { variant: "smoke" } : {}) });
       const requested = /^(@?[^@]+)@([^@/]+)$/.exec(reference)?.[2];
       if (requested !== undefined && loaded.packageVersion !== requested) {
@@ -53,26 +69,34 @@ export function register(program: Command): void {
         return;
       }
       const interrupt = interruptSignal();
+      const resume = {
+        ...(options.resume === undefined ? {} : { resume: true }),
+        ...(typeof options.resume === "string" ? { runId: options.resume } : {}),
+      };
       try {
-        const summary = await runRecipe({ loaded, runsDirectory: options.runs, signal: interrupt.signal });
-        output({
-          json: options.json,
-          value: summary,
-          human: () =>
-            [
-              `${summary.status}: ${summary.runDirectory}`,
-              ...summary.stages.flatMap((stage) =>
-                (stage.comparison?.rows ?? []).map(
-                  (row) =>
-                    `  ${stage.name} ${row.task} ${row.metric}: ${row.actual ?? "missing"} vs ${row.value} ± ${row.tolerance} ${row.passed ? "pass" : "FAIL"}`,
-                ),
-              ),
-              summary.expected === null
-                ? "expected table: not checked"
-                : `expected table: ${summary.expected.passed ? "PASS" : "FAIL"}`,
-              `report: ${join(summary.runDirectory, "report.html")}`,
-            ].join("\n"),
+        if (seeds !== undefined) {
+          const aggregate = await runSeeds({
+            loaded,
+            seeds,
+            runsDirectory: options.runs,
+            signal: interrupt.signal,
+            ...resume,
+          });
+          output({ json: options.json, value: aggregate, human: () => formatSeedsSummary(aggregate) });
+          if (aggregate.expected !== null && !aggregate.expected.passed)
+            throw new NotReproducedError({
+              message: `${aggregate.runDirectory}: the mean of seeds ${aggregate.seeds.join(",")} does not reproduce the expected table`,
+            });
+          return;
+        }
+        const summary = await runRecipe({
+          loaded,
+          runsDirectory: options.runs,
+          signal: interrupt.signal,
+          ...(seed === undefined ? {} : { seed }),
+          ...resume,
         });
+        output({ json: options.json, value: summary, human: () => formatRunSummary(summary) });
         if (summary.expected !== null && !summary.expected.passed)
           throw new NotReproducedError({
             message: `${summary.runDirectory}: the run does not reproduce the expected table`,

@@ -1,8 +1,83 @@
 import { join } from "node:path";
 import { interruptSignal } from "@posttrain/core";
-import { loadRecipe, runRecipe } from "@posttrain/recipe";
+import {
+  loadRecipe,
+  parseSeedList,
+  type RunSummary,
+  runRecipe,
+  runSeeds,
+  type SeedsSummary,
+} from "@posttrain/recipe";
 import type { Command } from "commander";
 import { output } from "../command.js";
+
+/** `--seed N`: a non-negative integer, or a UsageError (exit 2). */
+export async function parseRootSeed(text: string | undefined): Promise<number | undefined> {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(text.trim())) {
+    const { UsageError } = await import("../program.js");
+    throw new UsageError(`--seed ${JSON.stringify(text)}: give a non-negative integer`);
+  }
+  return Number(text.trim());
+}
+
+/** `--seeds 1,2,3` or `--seeds 5`; a UsageError (exit 2) when malformed or combined with --seed. */
+export async function parseSeedsOption(params: {
+  seeds: string | undefined;
+  seed: string | undefined;
+}): Promise<number[] | undefined> {
+  if (params.seeds === undefined) return undefined;
+  const { UsageError } = await import("../program.js");
+  if (params.seed !== undefined) throw new UsageError("give --seed or --seeds, not both");
+  try {
+    return parseSeedList(params.seeds);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** The human lines of a multi-seed run. */
+export function formatSeedsSummary(summary: SeedsSummary): string {
+  const seedCell = (value: number | null) => (value === null ? "  —  " : value.toFixed(3));
+  return [
+    `${summary.status}: ${summary.runDirectory} (seeds ${summary.seeds.join(", ")})`,
+    ...summary.rows.map(
+      (row) =>
+        `  ${row.after.padEnd(8)} ${row.task.padEnd(14)} ${row.metric.padEnd(10)} ${summary.seeds
+          .map((seed) => seedCell(row.perSeed[String(seed)] ?? null))
+          .join(" ")}  mean ${seedCell(row.mean)} sd ${seedCell(row.standardDeviation)}${
+          row.verdict === null ? "" : `  ${row.verdict.passed ? "pass" : "FAIL"}: ${row.verdict.explanation}`
+        }`,
+    ),
+    ...summary.claims.map((claim) => `  claim "${claim.statement}": ${claim.status} — ${claim.explanation}`),
+    summary.expected === null
+      ? "expected table: not checked"
+      : `expected table: ${summary.expected.passed ? "PASS" : "FAIL"} (${summary.expected.rows - summary.expected.failed}/${summary.expected.rows})`,
+    `report: ${join(summary.runDirectory, "report.html")}`,
+  ].join("\n");
+}
+
+/** The human lines of a one-seed run. */
+export function formatRunSummary(summary: RunSummary): string {
+  return [
+    `${summary.status}: ${summary.runDirectory} (root seed ${summary.seed.root})`,
+    ...summary.stages.map(
+      (stage) =>
+        `  ${stage.name.padEnd(10)} ${stage.status.padEnd(11)} ${stage.wallSeconds === null ? "" : `${stage.wallSeconds.toFixed(1)} s`}`,
+    ),
+    ...summary.stages.flatMap((stage) =>
+      (stage.comparison?.rows ?? []).map(
+        (row) =>
+          `  ${stage.name} ${row.task} ${row.metric}: ${row.passed ? "pass" : "FAIL"} — ${row.explanation}`,
+      ),
+    ),
+    ...summary.claims.map((claim) => `  claim "${claim.statement}": ${claim.status} — ${claim.explanation}`),
+    summary.expected === null
+      ? "expected table: not checked"
+      : `expected table: ${summary.expected.passed ? "PASS" : "FAIL"} (${summary.expected.rows - summary.expected.failed}/${summary.expected.rows})`,
+    `report: ${join(summary.runDirectory, "report.html")}`,
+  ].join("\n");
+}
 
 export function register(program: Command): void {
   program
@@ -18,6 +93,14 @@ export function register(program: Command): void {
       "--resume [run-id]",
       "continue the latest (or the named) run: skip finished stages, resume from checkpoints",
     )
+    .option(
+      "--seed <n>",
+      "one root seed for every seed of the recipe (model init, data order, sampling, evals), by named streams",
+    )
+    .option(
+      "--seeds <list>",
+      "run several root seeds in turn (1,2,3, or 5 = seeds 1..5) and write one aggregate summary + report; with --resume, continue the latest multi-seed run",
+    )
     .option("--runs <directory>", "where run folders go", "runs")
     .option("--json", "print summary.json")
     .action(
@@ -30,13 +113,32 @@ export function register(program: Command): void {
           resume?: boolean | string;
           runs: string;
           json?: boolean;
+          seed?: string;
+          seeds?: string;
         },
       ) => {
+        const seed = await parseRootSeed(options.seed);
+        const seeds = await parseSeedsOption({ seeds: options.seeds, seed: options.seed });
         const variant = options.smoke === true ? "smoke" : options.variant;
         const loaded = await loadRecipe({ reference, ...(variant === undefined ? {} : { variant }) });
         const interrupt = interruptSignal();
         try {
+          if (seeds !== undefined) {
+            const aggregate = await runSeeds({
+              loaded,
+              seeds,
+              runsDirectory: options.runs,
+              signal: interrupt.signal,
+              ...(options.relock === true ? { relock: true } : {}),
+              ...(options.resume === undefined ? {} : { resume: true }),
+              ...(typeof options.resume === "string" ? { runId: options.resume } : {}),
+            });
+            output({ json: options.json, value: aggregate, human: () => formatSeedsSummary(aggregate) });
+            if (aggregate.expected !== null && !aggregate.expected.passed) process.exitCode = 1;
+            return;
+          }
           const summary = await runRecipe({
+            ...(seed === undefined ? {} : { seed }),
             loaded,
             runsDirectory: options.runs,
             signal: interrupt.signal,
@@ -47,18 +149,7 @@ export function register(program: Command): void {
           output({
             json: options.json,
             value: summary,
-            human: () =>
-              [
-                `${summary.status}: ${summary.runDirectory}`,
-                ...summary.stages.map(
-                  (stage) =>
-                    `  ${stage.name.padEnd(10)} ${stage.status.padEnd(11)} ${stage.wallSeconds === null ? "" : `${stage.wallSeconds.toFixed(1)} s`}`,
-                ),
-                summary.expected === null
-                  ? "expected table: not checked"
-                  : `expected table: ${summary.expected.passed ? "PASS" : "FAIL"} (${summary.expected.rows - summary.expected.failed}/${summary.expected.rows})`,
-                `report: ${join(summary.runDirectory, "report.html")}`,
-              ].join("\n"),
+            human: () => formatRunSummary(summary),
           });
           if (summary.expected !== null && !summary.expected.passed) process.exitCode = 1;
         } finally {

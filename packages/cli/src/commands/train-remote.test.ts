@@ -18,8 +18,16 @@ const microTokenizerDirectory = fileURLToPath(
   new URL("../../../../recipes/micro/tokenizer/", import.meta.url),
 );
 
-function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, CI: "true" } });
+/** The server's weight-update token; the trainer sends it from its environment. */
+const token = "train-remote-test-token-0123456789";
+
+function run(
+  args: string[],
+  environment: NodeJS.ProcessEnv = { POSTTRAIN_GENERATION_API_KEY: token },
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, CI: "true", ...environment },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => {
@@ -32,7 +40,9 @@ function run(args: string[]): Promise<{ status: number | null; stdout: string; s
 }
 
 function startServer(args: string[]): { child: ChildProcess; url: Promise<string> } {
-  const child = spawn(process.execPath, [bin, "serve", ...args], { env: { ...process.env, CI: "true" } });
+  const child = spawn(process.execPath, [bin, "serve", ...args], {
+    env: { ...process.env, CI: "true", POSTTRAIN_WEIGHT_UPDATE_TOKEN: token },
+  });
   let stdout = "";
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
@@ -88,7 +98,17 @@ describe.skipIf(!existsSync(bin))("posttrain train rlvr --generation-server sgla
     directory = await mkdtemp(join(tmpdir(), "cli-train-remote-"));
     // The server starts from other weights than the trainer's: the first push replaces them.
     await writeTinyServeModel({ directory: join(directory, "served"), seed: 5 });
-    server = startServer(["--model", join(directory, "served"), "--port", "0", "--threads", "1"]);
+    // Weight updates on, token from the environment; the root defaults to `directory` (the
+    // served folder's parent), which holds the runs' weight folders.
+    server = startServer([
+      "--model",
+      join(directory, "served"),
+      "--port",
+      "0",
+      "--threads",
+      "1",
+      "--enable-weight-updates",
+    ]);
     base = (await server.url).replace(/\/v1$/, "");
   });
   afterAll(async () => {
@@ -251,18 +271,21 @@ describe.skipIf(!existsSync(bin))("posttrain train rlvr --generation-server sgla
       vllm,
       JSON.stringify({ ...config, output: "run-vllm", training: { ...config.training, steps: 2 } }),
     );
-    const result = await run([
-      "train",
-      "rlvr",
-      "--config",
-      vllm,
-      "--generation-server",
-      "vllm",
-      "--generation-url",
-      await server.url,
-      "--generation-weights-directory",
-      join(directory, "served"),
-    ]);
+    const result = await run(
+      [
+        "train",
+        "rlvr",
+        "--config",
+        vllm,
+        "--generation-server",
+        "vllm",
+        "--generation-url",
+        await server.url,
+        "--generation-weights-directory",
+        join(directory, "served"),
+      ],
+      { POSTTRAIN_WEIGHT_UPDATE_TOKEN: token },
+    );
     expect(result.status).toBe(0);
     const { events } = readEvents({ path: join(directory, "run-vllm", "events.jsonl") });
     const syncs = events.filter((event) => event.type === "weight-sync");
@@ -270,6 +293,33 @@ describe.skipIf(!existsSync(bin))("posttrain train rlvr --generation-server sgla
     for (const step of events.filter((event) => event.type === "step-end"))
       expect(step["logProbMismatch"] as number).toBeLessThan(1e-3);
   }, 180_000);
+
+  it("without the token the first weight push is refused (exit 1, the error names the variable)", async () => {
+    const config = JSON.parse(await readFile(join(directory, "config.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    const versionBefore = (await greedy([72, 101])).meta_info.weight_version;
+    const untokened = join(directory, "untokened.json");
+    await writeFile(untokened, JSON.stringify({ ...config, output: "run-untokened" }));
+    const result = await run(
+      [
+        "train",
+        "rlvr",
+        "--config",
+        untokened,
+        "--generation-server",
+        "sglang",
+        "--generation-url",
+        await server.url,
+      ],
+      { POSTTRAIN_GENERATION_API_KEY: "", POSTTRAIN_WEIGHT_UPDATE_TOKEN: "" },
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("401");
+    expect(result.stderr).toContain("POSTTRAIN_WEIGHT_UPDATE_TOKEN");
+    expect((await greedy([72, 101])).meta_info.weight_version).toBe(versionBefore);
+  }, 60_000);
 
   it("refuses remote-generation flags on other stages and without a server (exit 2)", async () => {
     const config = join(directory, "config.json");

@@ -21,7 +21,8 @@
  * `--generation-url` gives its URL (else `training.generation.url`, else
  * `POSTTRAIN_GENERATION_URL`), `--generation-weights-directory` where the pushed weights go
  * (vLLM: the folder the server serves), `--sync-every-steps N` how often they are pushed. An
- * API key is read from `POSTTRAIN_GENERATION_API_KEY` only.
+ * API key is read from `POSTTRAIN_GENERATION_API_KEY` (else `POSTTRAIN_WEIGHT_UPDATE_TOKEN`,
+ * the token of `posttrain serve --enable-weight-updates`) only, never from a flag.
  */
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";

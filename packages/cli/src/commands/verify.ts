@@ -35,6 +35,7 @@ interface VerifyOptions {
   remap?: string[];
   stripReasoning: boolean;
   probe?: boolean;
+  probes?: boolean;
   json?: boolean;
 }
 
@@ -106,7 +107,7 @@ async function probe(options: VerifyOptions): Promise<void> {
 }
 
 async function run(options: VerifyOptions): Promise<void> {
-  if (options.probe) return probe(options);
+  if (options.probe === true || options.probes === true) return probe(options);
   if (options.verifier === undefined) {
     throw new UsageError(`--verifier is required (one of: ${[...verifierRegistry.keys()].join(", ")})`);
   }
@@ -163,6 +164,7 @@ export function register(program: Command): void {
     .option("--remap <alias=name...>", "verifier name remaps, e.g. gsm8k_v2=gsm8k")
     .option("--no-strip-reasoning", "judge the <think>…</think> block too")
     .option("--probe", "run the reward-hacking probe suite (all verifiers, or --verifier)")
+    .option("--probes", "the same as --probe (the code sandbox's attack probes H1–H9, E1–E8 included)")
     .option("--json", "print JSON")
     .action(async (options: VerifyOptions) => run(options));
 }

@@ -2,16 +2,27 @@
 import { PosttrainError, type PosttrainErrorParams } from "@posttrain/core";
 
 /** OpenAI's error `type` for a rejected request body or route. */
-export type OpenAiErrorType = "invalid_request_error" | "not_found_error" | "server_error";
+export type OpenAiErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
+  | "not_found_error"
+  | "server_error";
 
 /**
  * A request the server refuses, answered as an OpenAI-style error body
  * `{ "error": { "message", "type", "param", "code" } }` with `status`.
- * Codes: `serve_invalid_request` (400: bad JSON, a field that does not validate — `param` names
- * it — or a prompt longer than the context), `serve_model_not_found` (404: unknown `model`),
+ * Codes: `serve_invalid_request` (400: bad JSON, a malformed URI, a field that does not
+ * validate — `param` names it — or a prompt longer than the context), `serve_too_many_rows`
+ * (400: prompts × n over the admission limit), `serve_prompt_too_long` (400: a prompt over the
+ * character limit, checked before tokenising, or token ids longer than the context),
+ * `serve_unauthorized` (401: weight route without the right bearer token; `WWW-Authenticate`
+ * is sent), `serve_weight_updates_disabled` (403), `serve_model_path_forbidden` (403: a model
+ * path outside the weight-updates root), `serve_model_not_found` (404: unknown `model`),
  * `serve_route_not_found` (404), `serve_method_not_allowed` (405),
  * `serve_request_too_large` (413), `serve_unsupported_media_type` (415),
- * `serve_overloaded` (503: the queue is full; `Retry-After` is sent).
+ * `serve_overloaded` (503: the rows or body bytes in flight are at their limit; `Retry-After`
+ * is sent).
  */
 export class ServeRequestError extends PosttrainError {
   readonly status: number;
@@ -36,6 +47,8 @@ export class ServeRequestError extends PosttrainError {
 
 /**
  * The server itself failed: `serve_listen_failed` (the port could not be bound),
+ * `serve_weight_update_token_invalid` / `serve_weight_update_root_invalid` (weight updates
+ * enabled with a token that is too short or a root that is not a folder),
  * `serve_generation_failed` (the engine threw while decoding a batch; every request in that
  * batch is answered with a 500).
  */

@@ -1,4 +1,6 @@
 /** `posttrain serve`: an OpenAI-compatible server with continuous batching over the embedded engine. */
+export type { Admission, AdmissionLimits, RequestMeasure } from "./admission.js";
+export { createAdmission, defaultAdmissionLimits, measureRequest } from "./admission.js";
 export { ServeError, ServeRequestError } from "./errors.js";
 export { mergeDecodeStates } from "./merge-states.js";
 export { chatPromptTokenIds, completionPromptTokenIds } from "./prompts.js";
@@ -15,3 +17,9 @@ export type {
 export { ContinuousBatchScheduler } from "./scheduler.js";
 export type { ServeOptions, ServeServer } from "./server.js";
 export { startServeServer } from "./server.js";
+export type { WeightUpdateAccess, WeightUpdateAccessOptions } from "./weight-access.js";
+export {
+  createWeightUpdateAccess,
+  minimumWeightUpdateTokenLength,
+  weightUpdateTokenVariable,
+} from "./weight-access.js";

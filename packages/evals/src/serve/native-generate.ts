@@ -29,6 +29,7 @@ import type { Random } from "@posttrain/core";
 import { Random as RandomStreams } from "@posttrain/core";
 import type { GenerationTokenizer, SamplingParameters } from "@posttrain/engine";
 import { z } from "zod";
+import { yieldToEventLoop } from "./admission.js";
 import { ServeRequestError } from "./errors.js";
 import { sendJson } from "./http-io.js";
 import { maxChoicesPerRequest, maxTopLogProbs, parseRequestBody } from "./request-schema.js";
@@ -96,12 +97,16 @@ type NativeSamplingParams = z.output<typeof nativeSamplingParamsSchema>;
 const invalid = (message: string, param: string) =>
   new ServeRequestError({ code: "serve_invalid_request", status: 400, message, param });
 
-/** The prompts of a request as token ids, and whether it was a single prompt. */
-function promptsOf(params: {
+/**
+ * The prompts of a request as token ids, and whether it was a single prompt. Texts are encoded
+ * one at a time with a yield to the event loop before each (their length is checked before,
+ * see admission.ts).
+ */
+async function promptsOf(params: {
   request: NativeGenerateRequest;
   tokenizer: GenerationTokenizer;
   vocabularySize: number;
-}): { prompts: number[][]; single: boolean } {
+}): Promise<{ prompts: number[][]; single: boolean }> {
   const { request, tokenizer } = params;
   if (request.input_ids != null) {
     const single = typeof request.input_ids[0] === "number";
@@ -117,11 +122,13 @@ function promptsOf(params: {
     return { prompts: prompts.map((prompt) => [...prompt]), single };
   }
   const texts = typeof request.text === "string" ? [request.text] : (request.text as string[]);
-  const prompts = texts.map((text, index) => {
+  const prompts: number[][] = [];
+  for (const [index, text] of texts.entries()) {
+    if (texts.length > 1) await yieldToEventLoop();
     const ids = tokenizer.encode(text, { addSpecialTokens: true });
     if (ids.length === 0) throw invalid("the prompt encodes to no tokens", `text[${index}]`);
-    return ids;
-  });
+    prompts.push(ids);
+  }
   return { prompts, single: typeof request.text === "string" };
 }
 
@@ -149,7 +156,7 @@ export function createNativeGenerateHandler(params: {
       value: body,
       label: "generate request",
     });
-    const { prompts, single } = promptsOf({
+    const { prompts, single } = await promptsOf({
       request,
       tokenizer,
       vocabularySize: params.vocabularySize,

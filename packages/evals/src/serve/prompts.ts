@@ -1,7 +1,8 @@
 /**
  * Request → prompt token ids, the same way the embedded backend builds them:
  * - chat: the tokenizer's chat template over the messages with the generation prompt, encoded
- *   without special tokens (as transformers does). With `continue_final_message` (vLLM) the
+ *   without special tokens (as transformers does); a `developer` message is rendered as
+ *   `system` (OpenAI's newer name for it). With `continue_final_message` (vLLM) the
  *   final assistant message is not rendered as a turn: the template renders the messages before
  *   it with the generation prompt and the message's content is appended raw, so the model
  *   continues it — exactly the prompt the evals backend renders locally for an assistant prefix
@@ -11,6 +12,7 @@
  */
 import type { ChatMessage } from "@posttrain/core";
 import type { GenerationTokenizer } from "@posttrain/engine";
+import { yieldToEventLoop } from "./admission.js";
 import { ServeRequestError } from "./errors.js";
 import type { ChatCompletionRequest, CompletionRequest } from "./request-schema.js";
 
@@ -20,10 +22,14 @@ const invalid = (message: string, param: string) =>
 export function chatPromptTokenIds(params: {
   request: ChatCompletionRequest;
   tokenizer: GenerationTokenizer;
+  /** Called with the rendered prompt's length before it is tokenised (throws to refuse it). */
+  checkRendered?: (characters: number) => void;
 }): number[] {
   const { request, tokenizer } = params;
+  // OpenAI's `developer` role (its newer name for system instructions) is rendered as `system`:
+  // chat templates know only system/user/assistant/tool.
   const messages: ChatMessage[] = request.messages.map((message) => ({
-    role: message.role,
+    role: message.role === "developer" ? "system" : message.role,
     content: message.content,
   }));
   let rendered: string;
@@ -50,17 +56,22 @@ export function chatPromptTokenIds(params: {
       addGenerationPrompt: request.add_generation_prompt ?? true,
     });
   }
+  params.checkRendered?.(rendered.length);
   const ids = tokenizer.encode(rendered, { addSpecialTokens: false });
   if (ids.length === 0) throw invalid("the rendered prompt is empty", "messages");
   return ids;
 }
 
-/** One token-id list per prompt of a completions request. */
-export function completionPromptTokenIds(params: {
+/**
+ * One token-id list per prompt of a completions request. Text prompts are encoded one at a
+ * time with a yield to the event loop before each, so a request of many prompts never holds
+ * the loop for more than one of them (their length is checked before, see admission.ts).
+ */
+export async function completionPromptTokenIds(params: {
   request: CompletionRequest;
   tokenizer: GenerationTokenizer;
   vocabularySize: number;
-}): number[][] {
+}): Promise<number[][]> {
   const { request, tokenizer, vocabularySize } = params;
   const prompt = request.prompt;
   const prompts: Array<string | number[]> =
@@ -69,12 +80,15 @@ export function completionPromptTokenIds(params: {
       : typeof prompt[0] === "number"
         ? [prompt as number[]]
         : (prompt as Array<string | number[]>);
-  return prompts.map((entry, index) => {
+  const encoded: number[][] = [];
+  for (const [index, entry] of prompts.entries()) {
     const param = prompts.length === 1 && typeof prompt === "string" ? "prompt" : `prompt[${index}]`;
     if (typeof entry === "string") {
+      if (prompts.length > 1) await yieldToEventLoop();
       const ids = tokenizer.encode(entry, { addSpecialTokens: true });
       if (ids.length === 0) throw invalid("the prompt is empty (no tokens)", param);
-      return ids;
+      encoded.push(ids);
+      continue;
     }
     const bad = entry.findIndex((id) => id >= vocabularySize);
     if (bad >= 0)
@@ -82,6 +96,7 @@ export function completionPromptTokenIds(params: {
         `token id ${entry[bad]} at position ${bad} is outside the vocabulary (size ${vocabularySize})`,
         param,
       );
-    return entry;
-  });
+    encoded.push(entry);
+  }
+  return encoded;
 }

@@ -2,7 +2,8 @@
  * zod schemas of the OpenAI request bodies `posttrain serve` accepts, with vLLM's extensions
  * that the evals HTTP backend uses. Unknown fields are ignored (clients send `user`,
  * `metadata`, …), but a known field with a value the engine cannot honour is rejected rather
- * than silently dropped (non-zero penalties, `echo`, `logit_bias`, `best_of` > `n`, tools).
+ * than silently dropped (non-zero penalties, `echo`, `logit_bias`, `best_of` > `n`, tools,
+ * `response_format` other than text).
  */
 import { safeParseWithSchema } from "@posttrain/core";
 import { z } from "zod";
@@ -58,8 +59,17 @@ const samplingFields = {
     }),
 };
 
+const responseFormatSchema = z
+  .object({ type: z.string() })
+  .nullish()
+  .refine((value) => value === null || value === undefined || value.type === "text", {
+    message:
+      'only response_format {"type":"text"} is supported: the embedded engine has no constrained decoding for json_object or json_schema',
+  });
+
 const messageSchema = z.object({
-  role: z.enum(["system", "user", "assistant", "tool"]),
+  /** `developer` is OpenAI's newer name for `system` (rendered as `system`, see prompts.ts). */
+  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
   content: z.union([
     z.string(),
     z
@@ -80,6 +90,11 @@ export const chatCompletionRequestSchema = z.object({
   add_generation_prompt: z.boolean().nullish(),
   /** vLLM extension: add the generated `token_ids` to each choice. */
   return_token_ids: z.boolean().nullish(),
+  /**
+   * Only `{ "type": "text" }` (the default) is honoured: the engine has no constrained decoding,
+   * so JSON mode and JSON schemas are refused rather than silently ignored.
+   */
+  response_format: responseFormatSchema,
   tools: z
     .array(z.unknown())
     .nullish()

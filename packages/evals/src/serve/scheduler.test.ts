@@ -138,4 +138,27 @@ describe("ContinuousBatchScheduler", () => {
     expect(second.tokenIds.length).toBeGreaterThan(0);
     await scheduler.close();
   });
+
+  it("a token callback that throws fails its own row only; the batch keeps decoding", async () => {
+    const scheduler = await ContinuousBatchScheduler.create({ model, tokenizer, threads: 1 });
+    const greedy = { sampling: { temperature: 0 }, maxNewTokens: 8 };
+    const alone = await scheduler.submit(row("Neighbour", 7, greedy));
+    let calls = 0;
+    const failing = scheduler.submit(
+      row("Broken stream", 8, {
+        maxNewTokens: 50,
+        onToken: () => {
+          calls += 1;
+          if (calls === 2) throw new Error("write after end");
+        },
+      }),
+    );
+    const neighbour = scheduler.submit(row("Neighbour", 7, greedy));
+    await expect(failing).rejects.toMatchObject({ code: "serve_stream_failed" });
+    const result = await neighbour;
+    expect(result.tokenIds).toEqual(alone.tokenIds);
+    expect(calls).toBe(2);
+    expect(scheduler.activeRows).toBe(0);
+    await scheduler.close();
+  });
 });

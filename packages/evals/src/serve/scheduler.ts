@@ -61,6 +61,7 @@ export interface SequenceRequest {
   topLogProbs?: number;
   /** Aborting frees the row's batch slot before the next decode step. */
   signal?: AbortSignal;
+  /** Called per token; if it throws, this row (only) is rejected with `serve_stream_failed`. */
   onToken?: (event: TokenEvent) => void;
 }
 
@@ -341,12 +342,25 @@ export class ContinuousBatchScheduler {
         }
         const textDelta = ready.length > row.emitted ? ready.slice(row.emitted) : "";
         row.emitted = Math.max(row.emitted, ready.length);
-        request.onToken({
-          tokenId: sampled.tokenId,
-          logProb: sampled.samplingLogProb,
-          alternatives,
-          textDelta,
-        });
+        try {
+          request.onToken({
+            tokenId: sampled.tokenId,
+            logProb: sampled.samplingLogProb,
+            alternatives,
+            textDelta,
+          });
+        } catch (error) {
+          // A callback that throws (e.g. writing to a response that broke) fails its own row
+          // only: the row leaves the batch and the other rows keep decoding.
+          row.reject(
+            new ServeError({
+              code: "serve_stream_failed",
+              message: `the token callback failed: ${(error as Error)?.message ?? String(error)}`,
+              cause: error,
+            }),
+          );
+          return;
+        }
       }
       if (finished === null) {
         keep.push(batchRow);

@@ -145,6 +145,87 @@ describe("posttrain serve (a tiny random Llama, the micro 512-token tokenizer)",
     );
   });
 
+  it("issue 20: developer role, response_format, /v1/responses and a 404 that names the routes", async () => {
+    const chat = async (messages: Array<{ role: string; content: string }>, extra: object = {}) =>
+      post("/chat/completions", { model: "tiny", messages, max_tokens: 6, temperature: 0, ...extra });
+    const asSystem = (await (
+      await chat([
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Name a color." },
+      ])
+    ).json()) as { choices: Array<{ message: { content: string } }> };
+    const developer = await chat([
+      { role: "developer", content: "Be brief." },
+      { role: "user", content: "Name a color." },
+    ]);
+    expect(developer.status).toBe(200);
+    const asDeveloper = (await developer.json()) as typeof asSystem;
+    expect(asDeveloper.choices[0]!.message.content).toBe(asSystem.choices[0]!.message.content);
+
+    const text = await chat([{ role: "user", content: "hi" }], { response_format: { type: "text" } });
+    expect(text.status).toBe(200);
+    for (const format of [
+      { type: "json_object" },
+      { type: "json_schema", json_schema: { name: "x", schema: {} } },
+    ]) {
+      const refused = await chat([{ role: "user", content: "hi" }], { response_format: format });
+      expect(refused.status).toBe(400);
+      const error = ((await refused.json()) as { error: { param: string; message: string } }).error;
+      expect(error.param).toBe("response_format");
+      expect(error.message).toContain("constrained decoding");
+    }
+
+    // /v1/responses: the chat path's answer, in the Responses API's shape.
+    const response = await post("/responses", {
+      model: "tiny",
+      instructions: "Be brief.",
+      input: "Name a color.",
+      max_output_tokens: 6,
+      temperature: 0,
+    });
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as {
+      object: string;
+      status: string;
+      output: Array<{ type: string; role: string; content: Array<{ type: string; text: string }> }>;
+      usage: { input_tokens: number; output_tokens: number; total_tokens: number };
+    };
+    expect(answer.object).toBe("response");
+    expect(["completed", "incomplete"]).toContain(answer.status);
+    expect(answer.output[0]).toMatchObject({ type: "message", role: "assistant" });
+    expect(answer.output[0]!.content[0]).toMatchObject({
+      type: "output_text",
+      text: asSystem.choices[0]!.message.content,
+    });
+    expect(answer.usage.total_tokens).toBe(answer.usage.input_tokens + answer.usage.output_tokens);
+    const listed = await post("/responses", {
+      model: "tiny",
+      input: [
+        { role: "developer", content: "Be brief." },
+        { role: "user", content: [{ type: "input_text", text: "Name a color." }] },
+      ],
+      max_output_tokens: 6,
+      temperature: 0,
+    });
+    expect(((await listed.json()) as typeof answer).output[0]!.content[0]!.text).toBe(
+      asSystem.choices[0]!.message.content,
+    );
+    const streaming = await post("/responses", { model: "tiny", input: "hi", stream: true });
+    expect(streaming.status).toBe(400);
+    expect(((await streaming.json()) as { error: { param: string } }).error.param).toBe("stream");
+
+    const missing = await fetch(`${server.url}/assistants`);
+    expect(missing.status).toBe(404);
+    const message = ((await missing.json()) as { error: { message: string } }).error.message;
+    for (const route of [
+      "POST /v1/chat/completions",
+      "POST /v1/completions",
+      "POST /v1/responses",
+      "GET /v1/models",
+    ])
+      expect(message).toContain(route);
+  });
+
   it("generates what the embedded engine backend generates, with usage and finish reasons", async () => {
     const embedded = createEmbeddedGenerationBackend({ model, tokenizer, threads: 1 });
     const messages = [{ role: "user" as const, content: "Name a color." }];

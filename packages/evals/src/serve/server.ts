@@ -3,21 +3,28 @@
  * built-in `node:http` (four routes and SSE need no framework).
  *
  * Routes: `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions`,
- * `POST /v1/completions`, `GET /health`, and `GET /stats` (not OpenAI: the scheduler's counters —
- * active/pending rows, decode steps, prefills, generated tokens, row-steps — so a load test can
- * compute the mean batch size). Every generated row (prompt × `n`) goes to one
+ * `POST /v1/completions`, `POST /v1/responses` (basic, non-streaming; responses-api.ts),
+ * `GET /health`, and `GET /stats` (not OpenAI: the scheduler's counters — active/pending rows,
+ * decode steps, prefills, generated tokens, row-steps — so a load test can compute the mean
+ * batch size). Every generated row (prompt × `n`) goes to one
  * {@link ContinuousBatchScheduler}, so concurrent clients share decode steps.
  * For RL trainers with an external generation server (native-generate.ts, weight-updates.ts):
  * SGLang's native `POST /generate` (token ids in and out, sampling log-probs),
  * `POST /update_weights_from_disk` and `GET /get_model_info`; vLLM's `return_token_ids`
  * extension and its dev-mode `POST /collective_rpc {"method":"reload_weights"}` and
- * `POST /reset_prefix_cache`.
+ * `POST /reset_prefix_cache`. The three weight routes are off unless `weightUpdates.enabled`,
+ * then need the bearer token and a model path inside the allowed root (weight-access.ts).
  *
+ * - Admission (admission.ts): one set of limits for every generating route — body bytes
+ *   (413), body bytes buffered at once (503), rows (prompts × n) per request (400) and in
+ *   flight (503), prompt characters before tokenising (400) — so no body exhausts memory or
+ *   holds the event loop.
  * - Bodies are validated with zod (request-schema.ts). Failures are OpenAI-style
- *   `{ "error": { message, type, param, code } }`: 400 (bad JSON, invalid field — `param`
- *   names it —, prompt + max_tokens beyond the context), 404 (unknown route or model), 405
- *   (wrong method, `Allow` header sent), 413 (body over `maxBodyBytes`), 415 (not JSON),
- *   503 + `Retry-After` (more than `maxPendingSequences` rows queued), 500 (engine failure).
+ *   `{ "error": { message, type, param, code } }`: 400 (bad JSON, malformed URI, invalid
+ *   field — `param` names it —, prompt + max_tokens beyond the context), 401/403 (weight
+ *   routes), 404 (unknown route — the message lists the routes — or model), 405 (wrong
+ *   method, `Allow` header sent), 413 (body over `maxBodyBytes`), 415 (not JSON), 503 +
+ *   `Retry-After` (the server is full), 500 (engine failure).
  * - Streaming (`stream: true`): Server-Sent Events, one `data: {json}\n\n` chunk per token with
  *   new text (`chat.completion.chunk` / `text_completion`), a final chunk per choice with its
  *   `finish_reason`, a usage chunk when `stream_options.include_usage`, then `data: [DONE]`.
@@ -38,8 +45,15 @@ import type {
   LoadedModel,
   SamplingParameters,
 } from "@posttrain/engine";
+import {
+  chatMessageOverheadCharacters,
+  createAdmission,
+  defaultAdmissionLimits,
+  measureRequest,
+  type RequestMeasure,
+} from "./admission.js";
 import { ServeError, ServeRequestError } from "./errors.js";
-import { parseJson, readBody, sendError, sendJson } from "./http-io.js";
+import { bodyTooLarge, declaresTooLargeBody, parseJson, readBody, sendError, sendJson } from "./http-io.js";
 import { createNativeGenerateHandler } from "./native-generate.js";
 import { chatPromptTokenIds, completionPromptTokenIds } from "./prompts.js";
 import {
@@ -50,7 +64,14 @@ import {
   parseRequestBody,
 } from "./request-schema.js";
 import { chatLogProbContent, completionLogProbs, finishReasonOf, usageOf } from "./responses.js";
+import {
+  type ResponsesRequest,
+  responseObject,
+  responsesRequestSchema,
+  responsesToChatRequest,
+} from "./responses-api.js";
 import { ContinuousBatchScheduler, type SequenceResult, type TokenEvent } from "./scheduler.js";
+import { createWeightUpdateAccess, type WeightUpdateAccessOptions } from "./weight-access.js";
 import {
   createWeightUpdater,
   parseCollectiveRpcRequest,
@@ -67,10 +88,19 @@ export interface ServeOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
   executionProvider?: ExecutionProvider;
-  /** Largest request body (default 16 MiB). */
+  /** Largest request body in bytes (default 2 MiB; 413 beyond). */
   maxBodyBytes?: number;
-  /** Rows waiting for a batch slot before new requests get 503 (default 4096). */
-  maxPendingSequences?: number;
+  /** Body bytes all requests may be buffering at once (default 64 MiB; 503 beyond). */
+  maxBufferedBodyBytes?: number;
+  /**
+   * Rows (prompts × n) in flight — being tokenised, queued or decoding — across all requests
+   * (default 4096): a request that would pass it gets 503, one that asks more on its own 400.
+   */
+  maxPendingRows?: number;
+  /** Longest text prompt in characters, checked before tokenising (default 8 × the context length). */
+  maxPromptCharacters?: number;
+  /** The weight routes: off by default; on, they need a bearer token and a root for model paths. */
+  weightUpdates?: WeightUpdateAccessOptions;
   /** Seed of the server's stream for requests without `seed` (default 0). */
   seed?: number;
   /** Default 127.0.0.1. */
@@ -102,9 +132,24 @@ interface PlannedRow {
 
 export async function startServeServer(options: ServeOptions): Promise<ServeServer> {
   const { model, tokenizer, servedModelName } = options;
-  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
-  const maxPendingSequences = options.maxPendingSequences ?? 4096;
   const contextLength = model.config.maxPositionEmbeddings;
+  const admission = createAdmission({
+    maxBodyBytes: options.maxBodyBytes ?? defaultAdmissionLimits.maxBodyBytes,
+    maxBufferedBodyBytes: options.maxBufferedBodyBytes ?? defaultAdmissionLimits.maxBufferedBodyBytes,
+    maxPendingRows: options.maxPendingRows ?? defaultAdmissionLimits.maxPendingRows,
+    maxPromptCharacters:
+      options.maxPromptCharacters ?? contextLength * defaultAdmissionLimits.promptCharactersPerToken,
+  });
+  const access = await createWeightUpdateAccess(options.weightUpdates ?? { enabled: false });
+  /**
+   * Arrays and objects a body may hold: 4 per admissible row (a prompt's id list, its sampling
+   * object, its stop list, one spare) and 4 per chat message the prompt limit admits (the
+   * message, its content parts). Checked by a byte scan before `JSON.parse`.
+   */
+  const maxJsonContainers =
+    4 * admission.limits.maxPendingRows +
+    4 * Math.ceil(admission.limits.maxPromptCharacters / chatMessageOverheadCharacters) +
+    64;
   const vocabularySize = model.config.vocab_size;
   const serverRandom = Random.fromSeed(options.seed ?? 0);
   const created = Math.floor(Date.now() / 1000);
@@ -177,12 +222,6 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     const rows: PlannedRow[] = prompts.flatMap((promptTokenIds, prompt) =>
       Array.from({ length: n }, (_, index) => ({ prompt, choice: prompt * n + index, promptTokenIds })),
     );
-    if (scheduler.pendingRows + rows.length > maxPendingSequences)
-      throw new ServeRequestError({
-        code: "serve_overloaded",
-        status: 503,
-        message: `the server has ${scheduler.pendingRows} sequences queued (limit ${maxPendingSequences}); retry later`,
-      });
     requestCounter += 1;
     const base =
       body.seed === null || body.seed === undefined
@@ -226,7 +265,8 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     });
     response.flushHeaders();
     return (payload: unknown) => {
-      if (!response.writableEnded) response.write(`data: ${JSON.stringify(payload)}\n\n`);
+      if (!response.writableEnded && !response.destroyed)
+        response.write(`data: ${JSON.stringify(payload)}\n\n`);
     };
   };
 
@@ -235,7 +275,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       const message = PosttrainError.isInstance(error) ? error.message : String(error);
       send({ error: { message, type: "server_error", param: null, code: "serve_generation_failed" } });
     }
-    if (!response.writableEnded) response.end("data: [DONE]\n\n");
+    if (!response.writableEnded && !response.destroyed) response.end("data: [DONE]\n\n");
   };
 
   const handleChat = async (body: unknown, response: ServerResponse, signal: AbortSignal) => {
@@ -245,7 +285,11 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       label: "chat completion request",
     });
     checkModel(request.model);
-    const prompt = chatPromptTokenIds({ request, tokenizer });
+    const prompt = chatPromptTokenIds({
+      request,
+      tokenizer,
+      checkRendered: (characters) => admission.checkRendered({ characters, promptParam: "messages" }),
+    });
     const plan = planSampling(request, [prompt], null);
     const withLogProbs = request.logprobs === true;
     const topLogProbs = withLogProbs ? (request.top_logprobs ?? 0) : 0;
@@ -367,7 +411,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
         param: "best_of",
         message: "best_of other than n is not supported",
       });
-    const prompts = completionPromptTokenIds({ request, tokenizer, vocabularySize });
+    const prompts = await completionPromptTokenIds({ request, tokenizer, vocabularySize });
     const plan = planSampling(request, prompts, 16);
     const withLogProbs = request.logprobs !== null && request.logprobs !== undefined;
     const topLogProbs = request.logprobs ?? 0;
@@ -469,13 +513,73 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     });
   };
 
-  const routes: Record<
-    string,
-    {
-      method: "GET" | "POST";
-      handle: (request: IncomingMessage, response: ServerResponse, signal: AbortSignal) => Promise<void>;
-    }
-  > = {
+  const handleResponses = async (body: unknown, response: ServerResponse, signal: AbortSignal) => {
+    const request: ResponsesRequest = parseRequestBody({
+      schema: responsesRequestSchema,
+      value: body,
+      label: "responses request",
+    });
+    checkModel(request.model);
+    const chat = responsesToChatRequest(request);
+    const prompt = chatPromptTokenIds({
+      request: chat,
+      tokenizer,
+      checkRendered: (characters) => admission.checkRendered({ characters, promptParam: "input" }),
+    });
+    const plan = planSampling(chat, [prompt], null);
+    const [result] = await generate({ plan, topLogProbs: 0, signal });
+    if (signal.aborted || result === undefined) return;
+    sendJson(
+      response,
+      200,
+      responseObject({
+        id: `resp_${randomUUID().replaceAll("-", "")}`,
+        messageId: `msg_${randomUUID().replaceAll("-", "")}`,
+        createdAt: Math.floor(Date.now() / 1000),
+        model: servedModelName,
+        request,
+        text: result.text,
+        truncated: result.finishReason === "length",
+        inputTokens: prompt.length,
+        outputTokens: result.tokenIds.length,
+      }),
+    );
+  };
+
+  type RouteHandler = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    signal: AbortSignal,
+  ) => Promise<void>;
+
+  /**
+   * A generating route: the body is read within the byte limits, measured and checked against
+   * the admission limits before any per-prompt work, and its rows are reserved until the
+   * answer is sent (admission.ts).
+   */
+  const generating =
+    (
+      route: Parameters<typeof measureRequest>[0]["route"],
+      promptParam: string | ((body: unknown) => string),
+      handler: (body: unknown, response: ServerResponse, signal: AbortSignal) => Promise<void>,
+    ): RouteHandler =>
+    async (request, response, signal) => {
+      const body = parseJson(await readBody(request, admission), request, maxJsonContainers);
+      const measure: RequestMeasure = measureRequest({ route, body });
+      admission.check({
+        measure,
+        contextLength,
+        promptParam: typeof promptParam === "string" ? promptParam : promptParam(body),
+      });
+      const release = admission.reserveRows(Math.max(1, measure.rows));
+      try {
+        await handler(body, response, signal);
+      } finally {
+        release();
+      }
+    };
+
+  const routes: Record<string, { method: "GET" | "POST"; handle: RouteHandler }> = {
     "/health": { method: "GET", handle: async (_, response) => sendJson(response, 200, { status: "ok" }) },
     "/stats": {
       method: "GET",
@@ -483,6 +587,8 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
         sendJson(response, 200, {
           active_rows: scheduler.activeRows,
           pending_rows: scheduler.pendingRows,
+          rows_in_flight: admission.rowsInFlight,
+          max_pending_rows: admission.limits.maxPendingRows,
           max_batch_size: scheduler.maxBatchSize,
           decode_steps: scheduler.statistics.decodeSteps,
           prefills: scheduler.statistics.prefills,
@@ -493,8 +599,14 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     },
     "/generate": {
       method: "POST",
-      handle: async (request, response, signal) =>
-        handleNativeGenerate(parseJson(await readBody(request, maxBodyBytes), request), response, signal),
+      handle: generating(
+        "generate",
+        (body) =>
+          typeof body === "object" && body !== null && "input_ids" in body && body.input_ids != null
+            ? "input_ids"
+            : "text",
+        handleNativeGenerate,
+      ),
     },
     "/get_model_info": {
       method: "GET",
@@ -504,14 +616,31 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
           tokenizer_path: model.directory ?? servedModelName,
           is_generation: true,
           weight_version: weights.weightVersion,
+          weight_updates_enabled: access.enabled,
         }),
     },
     "/update_weights_from_disk": {
       method: "POST",
       handle: async (request, response) => {
-        const body = parseUpdateWeightsRequest(parseJson(await readBody(request, maxBodyBytes), request));
-        const answer = await weights.updateFromDisk({
+        // Authorised before the body is read: an unauthenticated caller costs no buffering.
+        access.authorize(request);
+        const body = parseUpdateWeightsRequest(
+          parseJson(await readBody(request, admission), request, maxJsonContainers),
+        );
+        const directory = await access.resolveModelDirectory({
           directory: body.model_path,
+          param: "model_path",
+        });
+        if (directory === null) {
+          sendJson(response, 400, {
+            success: false,
+            message: `Failed to load ${body.model_path}: no such folder`,
+            num_paused_requests: 0,
+          });
+          return;
+        }
+        const answer = await weights.updateFromDisk({
+          directory,
           ...(body.weight_version == null ? {} : { weightVersion: body.weight_version }),
         });
         sendJson(response, answer.success ? 200 : 400, answer);
@@ -520,11 +649,18 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     "/collective_rpc": {
       method: "POST",
       handle: async (request, response) => {
+        access.authorize(request);
         const rpc = parseCollectiveRpcRequest({
-          body: parseJson(await readBody(request, maxBodyBytes), request),
+          body: parseJson(await readBody(request, admission), request, maxJsonContainers),
           servedDirectory: model.directory,
         });
-        const answer = await weights.updateFromDisk({ directory: rpc.directory });
+        const directory = await access.resolveModelDirectory({ directory: rpc.directory, param: "method" });
+        if (directory === null)
+          throw new ServeError({
+            code: "serve_weight_update_failed",
+            message: `the served folder ${rpc.directory} no longer exists`,
+          });
+        const answer = await weights.updateFromDisk({ directory });
         if (!answer.success)
           throw new ServeError({ code: "serve_weight_update_failed", message: answer.message });
         sendJson(response, 200, { results: [null] });
@@ -532,7 +668,8 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     },
     "/reset_prefix_cache": {
       method: "POST",
-      handle: async (_, response) => {
+      handle: async (request, response) => {
+        access.authorize(request);
         response.writeHead(200);
         response.end();
       },
@@ -541,17 +678,24 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       method: "GET",
       handle: async (_, response) => sendJson(response, 200, { object: "list", data: [modelCard()] }),
     },
-    "/v1/chat/completions": {
-      method: "POST",
-      handle: async (request, response, signal) =>
-        handleChat(parseJson(await readBody(request, maxBodyBytes), request), response, signal),
-    },
-    "/v1/completions": {
-      method: "POST",
-      handle: async (request, response, signal) =>
-        handleCompletion(parseJson(await readBody(request, maxBodyBytes), request), response, signal),
-    },
+    "/v1/chat/completions": { method: "POST", handle: generating("chat", "messages", handleChat) },
+    "/v1/completions": { method: "POST", handle: generating("completions", "prompt", handleCompletion) },
+    "/v1/responses": { method: "POST", handle: generating("responses", "input", handleResponses) },
   };
+  const routeList = [
+    ...Object.entries(routes).map(([path, route]) => `${route.method} ${path}`),
+    "GET /v1/models/{model}",
+  ]
+    .sort()
+    .join(", ");
+
+  const invalidUri = (cause: unknown) =>
+    new ServeRequestError({
+      code: "serve_invalid_request",
+      status: 400,
+      message: `the request URI is malformed: ${(cause as Error).message}`,
+      cause,
+    });
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const controller = new AbortController();
@@ -559,27 +703,38 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       if (!response.writableFinished) controller.abort(new Error("client disconnected"));
     });
     try {
-      const path = new URL(request.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
+      let path: string;
+      try {
+        path = new URL(request.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
+      } catch (error) {
+        throw invalidUri(error);
+      }
       const modelPath = /^\/v1\/models\/(.+)$/.exec(path);
       if (modelPath !== null) {
         if (request.method !== "GET")
           throw new ServeRequestError({
             code: "serve_method_not_allowed",
             status: 405,
-            message: `${request.method} is not allowed on ${path}`,
+            message: `${request.method} is not allowed on ${path}; use GET`,
             details: { allow: "GET" },
           });
-        checkModel(decodeURIComponent(modelPath[1]!));
+        let name: string;
+        try {
+          name = decodeURIComponent(modelPath[1]!);
+        } catch (error) {
+          throw invalidUri(error);
+        }
+        checkModel(name);
         sendJson(response, 200, modelCard());
         return;
       }
-      const route = routes[path];
+      const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
       if (route === undefined)
         throw new ServeRequestError({
           code: "serve_route_not_found",
           status: 404,
           type: "not_found_error",
-          message: `no route ${request.method} ${path}`,
+          message: `no route ${request.method} ${path}; this server serves ${routeList}`,
         });
       if (request.method !== route.method)
         throw new ServeRequestError({
@@ -594,8 +749,26 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     }
   };
 
-  const server: Server = createServer((request, response) => {
-    void handle(request, response);
+  const serve = (request: IncomingMessage, response: ServerResponse) => {
+    // handle() answers every error itself; this catch is the last line so that no request can
+    // ever end as an unhandled rejection.
+    handle(request, response).catch((error: unknown) => {
+      process.stderr.write(
+        `posttrain serve: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`,
+      );
+      if (!response.destroyed) response.destroy();
+    });
+  };
+  const server: Server = createServer(serve);
+  // `Expect: 100-continue` (curl's default for bodies over 1 MB): a body declared over the limit
+  // is refused before the client sends it.
+  server.on("checkContinue", (request: IncomingMessage, response: ServerResponse) => {
+    if (declaresTooLargeBody(request, admission.limits.maxBodyBytes)) {
+      sendError(response, bodyTooLarge(admission.limits.maxBodyBytes));
+      return;
+    }
+    response.writeContinue();
+    serve(request, response);
   });
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {

@@ -1,6 +1,6 @@
-import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { loadTokenizer } from "@posttrain/data";
 import { createEmbeddedGenerationBackend, loadModel } from "@posttrain/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,10 +48,14 @@ describe("posttrain serve: SGLang /generate, /update_weights_from_disk, vLLM rel
   let other: string;
   let server: ServeServer;
   const base = () => server.url.replace(/\/v1$/, "");
-  const post = (path: string, body: unknown) =>
+  const token = "test-weight-update-token-0123456789";
+  const post = (path: string, body: unknown, authorization: string | null = `Bearer ${token}`) =>
     fetch(`${base()}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        ...(authorization === null ? {} : { authorization }),
+      },
       body: JSON.stringify(body),
     });
   const prompt = [72, 101, 108, 108, 111];
@@ -63,7 +67,13 @@ describe("posttrain serve: SGLang /generate, /update_weights_from_disk, vLLM rel
     // Scaled-up random weights make greedy choices decisive (no float near-ties).
     await writeTinyServeModel({ directory: served, seed: 5, scale: 4 });
     await writeTinyServeModel({ directory: other, seed: 9, scale: 4 });
-    server = await startServeServerFromFolder({ directory: served, threads: 1, port: 0, maxBatchSize: 8 });
+    server = await startServeServerFromFolder({
+      directory: served,
+      threads: 1,
+      port: 0,
+      maxBatchSize: 8,
+      weightUpdates: { enabled: true, token, allowedRoot: root },
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -208,5 +218,146 @@ describe("posttrain serve: SGLang /generate, /update_weights_from_disk, vLLM rel
     expect(after.output_ids).toEqual((await greedyInProcess(fresh, prompt, 8)).tokenIds);
     const unknown = await post("/collective_rpc", { method: "execute_model" });
     expect(unknown.status).toBe(400);
+  });
+
+  it("S3: weight routes need the bearer token and a model path inside the allowed root", async () => {
+    const info = await json(fetch(`${base()}/get_model_info`));
+    const expectRefused = async (response: Response, status: number, code: string) => {
+      expect(response.status).toBe(status);
+      const body = await json(response);
+      expect(body.error.code).toBe(code);
+      expect(typeof body.error.message).toBe("string");
+      return response;
+    };
+    // No token, a wrong token (also one of another length), a malformed header: 401, nothing loaded.
+    const missing = await expectRefused(
+      await post("/update_weights_from_disk", { model_path: other }, null),
+      401,
+      "serve_unauthorized",
+    );
+    expect(missing.headers.get("www-authenticate")).toBe("Bearer");
+    await expectRefused(
+      await post("/update_weights_from_disk", { model_path: other }, `Bearer ${token.slice(0, -1)}x`),
+      401,
+      "serve_unauthorized",
+    );
+    await expectRefused(
+      await post("/update_weights_from_disk", { model_path: other }, "Bearer short"),
+      401,
+      "serve_unauthorized",
+    );
+    await expectRefused(
+      await post("/update_weights_from_disk", { model_path: other }, token),
+      401,
+      "serve_unauthorized",
+    );
+    await expectRefused(
+      await post("/collective_rpc", { method: "reload_weights" }, null),
+      401,
+      "serve_unauthorized",
+    );
+    await expectRefused(await post("/reset_prefix_cache", {}, null), 401, "serve_unauthorized");
+
+    // Outside the root: an absolute path, a `..` escape, a symlink to a folder outside, and a
+    // folder inside whose weights file is a symlink to one outside: 403, nothing loaded.
+    const outside = await mkdtemp(join(tmpdir(), "serve-outside-"));
+    try {
+      await writeTinyServeModel({ directory: join(outside, "evil"), seed: 13, scale: 4 });
+      await expectRefused(
+        await post("/update_weights_from_disk", { model_path: join(outside, "evil") }),
+        403,
+        "serve_model_path_forbidden",
+      );
+      await expectRefused(
+        await post("/update_weights_from_disk", { model_path: join(root, "..", basename(outside), "evil") }),
+        403,
+        "serve_model_path_forbidden",
+      );
+      await symlink(join(outside, "evil"), join(root, "linked"));
+      await expectRefused(
+        await post("/update_weights_from_disk", { model_path: join(root, "linked") }),
+        403,
+        "serve_model_path_forbidden",
+      );
+      const planted = join(root, "planted");
+      await mkdir(planted);
+      await copyFile(join(other, "config.json"), join(planted, "config.json"));
+      await symlink(join(outside, "evil", "model.safetensors"), join(planted, "model.safetensors"));
+      const refused = await expectRefused(
+        await post("/update_weights_from_disk", { model_path: planted }),
+        403,
+        "serve_model_path_forbidden",
+      );
+      expect((await json(fetch(`${base()}/get_model_info`))).weight_version).toBe(info.weight_version);
+      expect(refused.status).toBe(403);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+    // The server still answers a normal request.
+    const normal = await post(
+      "/generate",
+      { input_ids: prompt, sampling_params: { temperature: 0, max_new_tokens: 4 } },
+      null,
+    );
+    expect(normal.status).toBe(200);
+    expect((await json(normal)).meta_info.weight_version).toBe(info.weight_version);
+  });
+});
+
+describe("posttrain serve: weight routes are off by default", () => {
+  let root: string;
+  let server: ServeServer;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), "serve-weights-off-"));
+    await writeTinyServeModel({ directory: join(root, "served"), seed: 5 });
+    await writeTinyServeModel({ directory: join(root, "other"), seed: 9 });
+    server = await startServeServerFromFolder({ directory: join(root, "served"), threads: 1, port: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("answers 403 on every weight route, token or not, and keeps the weights", async () => {
+    const base = server.url.replace(/\/v1$/, "");
+    for (const [path, body] of [
+      ["/update_weights_from_disk", { model_path: join(root, "other") }],
+      ["/collective_rpc", { method: "reload_weights" }],
+      ["/reset_prefix_cache", {}],
+    ] as const) {
+      const response = await fetch(`${base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer anything-at-all-0123456789" },
+        body: JSON.stringify(body),
+      });
+      expect(response.status).toBe(403);
+      const answer = await json(response);
+      expect(answer.error.code).toBe("serve_weight_updates_disabled");
+      expect(answer.error.message).toContain("--enable-weight-updates");
+    }
+    expect(server.weightVersion()).toBe("default");
+  });
+
+  it("refuses to start with a short token or a missing root", async () => {
+    await expect(
+      startServeServerFromFolder({
+        directory: join(root, "served"),
+        threads: 1,
+        port: 0,
+        weightUpdates: { enabled: true, token: "short", allowedRoot: root },
+      }),
+    ).rejects.toMatchObject({ code: "serve_weight_update_token_invalid" });
+    await expect(
+      startServeServerFromFolder({
+        directory: join(root, "served"),
+        threads: 1,
+        port: 0,
+        weightUpdates: {
+          enabled: true,
+          token: "a-long-enough-token-0123456789",
+          allowedRoot: join(root, "absent"),
+        },
+      }),
+    ).rejects.toMatchObject({ code: "serve_weight_update_root_invalid" });
   });
 });

@@ -5,15 +5,17 @@
  * argument reaches the script unchanged.
  */
 import type { StageCommand } from "./stage-commands.js";
+import { inputModelVariable } from "./translate-support.js";
 
 /** Port of the accelerate rendezvous on multi-node runs (the published scripts' 29400). */
 export const mainProcessPort = 29400;
 
 /**
  * The DeepSpeed config the accelerate launch points at (`configs/ds_stage{2,3}.json` in the
- * bundle): ZeRO-2 or ZeRO-3, no offload, bf16 "auto", overlap_comm, contiguous_gradients and
- * batch sizes "auto" (accelerate fills them from the script's flags), as open-instruct's
- * `stage3_no_offloading_accelerate.conf`.
+ * bundle), equal to the published runs' open-instruct configs: ZeRO-3 =
+ * `configs/ds_configs/stage3_no_offloading_accelerate.conf` (same at e363290 and 89b4f62),
+ * ZeRO-2 = `configs/ds_configs/stage2_accelerate.conf` (89b4f62). Batch sizes and
+ * `gradient_clipping` are "auto": accelerate fills them (clipping with its default 1.0).
  */
 export function deepspeedConfig(params: { stage: 2 | 3 }): Record<string, unknown> {
   const zero: Record<string, unknown> = {
@@ -32,12 +34,7 @@ export function deepspeedConfig(params: { stage: 2 | 3 }): Record<string, unknow
       stage3_gather_16bit_weights_on_model_save: true,
     });
   } else {
-    Object.assign(zero, {
-      allgather_partitions: true,
-      reduce_scatter: true,
-      allgather_bucket_size: 5e8,
-      reduce_bucket_size: "auto",
-    });
+    Object.assign(zero, { reduce_bucket_size: "auto" });
   }
   return {
     bf16: { enabled: "auto" },
@@ -103,7 +100,9 @@ export function stageShellCommand(command: StageCommand): string {
   );
   const lines = [
     [...launcher, `"$OPEN_INSTRUCT_DIR"/${shellQuote(command.script)}`].join(" "),
-    ...pairs(command.arguments).map((pair) => pair.map(shellQuote).join(" ")),
+    ...pairs(command.arguments).map((pair) =>
+      pair.map((part) => (part === inputModelVariable ? `"${part}"` : shellQuote(part))).join(" "),
+    ),
   ];
   return lines.join(" \\\n    ");
 }

@@ -3,36 +3,75 @@
  * `rlvr` stages (`grpo_fast.py`). Both run as plain `python` on a Ray cluster's head; the
  * scripts place learners and vLLM engines themselves.
  */
-import type { Recipe, Stage } from "@posttrain/recipe";
+import type { Recipe } from "@posttrain/recipe";
 import { ExportError } from "../errors.js";
-import type { GrpoFlag, OpenInstructCommit, PpoFlag } from "./commits.js";
+import type { GrpoFlag, GrpoRayFlag, PpoFlag } from "./commits.js";
 import {
   ArgumentWriter,
   type BatchArithmetic,
+  chainedInput,
   chatTemplateName,
   checkAdamW,
-  type DatasetPaths,
   type ExportIssue,
   fraction,
   layoutOf,
-  type ModelSource,
   mixerEntries,
+  modelArgument,
   number,
   type StageCommand,
-  type StageCommandOptions,
+  type StageTranslationParams,
   schedulerType,
 } from "./translate-support.js";
 
-interface ReinforcementParams<Type extends "ppo" | "rlvr"> {
-  recipe: Recipe;
-  stage: Extract<Stage, { type: Type }>;
-  index: number;
-  commit: OpenInstructCommit;
-  model: ModelSource | null;
-  options: StageCommandOptions;
-  datasetPaths: DatasetPaths;
-  outputDirectory: string;
+type ReinforcementParams<Type extends "ppo" | "rlvr"> = StageTranslationParams<Type>;
+
+/** Column names of the materialised RL data (the transforms' `messages` / `ground_truth` / `dataset`). */
+export const reinforcementColumns = { messages: "messages", groundTruth: "ground_truth" } as const;
+
+/**
+ * `--num_evals` of the Ray scripts, which evaluate every `num_training_steps // num_evals`
+ * steps (ppo_vllm_thread_ray_gtrl.py / grpo_vllm_thread_ray_gtrl.py `eval_freq`): the count
+ * whose cadence is the recipe's `everySteps`, or an issue when no count gives it.
+ */
+function evaluationCount(params: {
+  trainingSteps: number;
+  everySteps: number;
+  field: string;
+  script: string;
   issues: ExportIssue[];
+}): number {
+  const count = Math.max(1, Math.floor(params.trainingSteps / params.everySteps));
+  if (Math.max(1, Math.floor(params.trainingSteps / count)) !== params.everySteps)
+    params.issues.push({
+      field: params.field,
+      message: `${params.script} evaluates every ${params.trainingSteps} // num_evals steps; no num_evals gives every ${params.everySteps} (of ${params.trainingSteps} steps)`,
+    });
+  return count;
+}
+
+/** Writes the tokenizer flags of the OLMo 2-era Ray scripts (absent at the release: the model's tokenizer). */
+function writeRayTokenizer<
+  Flag extends "tokenizerName" | "tokenizerRevision" | "useSlowTokenizer" | "addBos",
+>(params: {
+  writer: ArgumentWriter<Flag>;
+  recipe: Recipe;
+  stageName: string;
+  reference: StageTranslationParams<"ppo">["reference"];
+  revisions: { tokenizer?: string } | undefined;
+  tokenizerRevision: string | undefined;
+}): void {
+  const { writer, recipe, reference } = params;
+  if (!writer.has("tokenizerName" as Flag)) return;
+  const source = recipe.tokenizer.source;
+  if (reference?.tokenizer !== undefined) {
+    writer.write("tokenizerName" as Flag, reference.tokenizer.repo);
+    writer.write("tokenizerRevision" as Flag, params.revisions?.tokenizer ?? reference.tokenizer.revision);
+  } else if (source.kind === "hub") {
+    writer.write("tokenizerName" as Flag, source.repo);
+    writer.write("tokenizerRevision" as Flag, params.tokenizerRevision ?? source.revision);
+  }
+  writer.write("useSlowTokenizer" as Flag, reference?.useSlowTokenizer ?? true);
+  writer.write("addBos" as Flag, recipe.tokenizer.addBos, "tokenizer.addBos");
 }
 
 function unavailable(params: {
@@ -55,23 +94,22 @@ function unavailable(params: {
     arguments: [],
     batch: params.batch,
     outputDirectory: params.outputDirectory,
+    outputRunNamePrefix: null,
+    inputModel: null,
     omitted: [],
   };
 }
 
-const modelName = (model: ModelSource | null) =>
-  model === null ? "" : model.kind === "hub" ? model.repo : model.path;
-
 /** A Tulu 3 PPO stage on `ppo_vllm_thread_ray_gtrl.py`. */
 export function ppoStage(params: ReinforcementParams<"ppo">): StageCommand {
-  const { recipe, stage, index, commit, issues } = params;
+  const { recipe, stage, index, commit, issues, reference } = params;
   const path = `stages[${index}].hyperparameters`;
   const hyper = stage.hyperparameters;
   const layout = params.options.reinforcementLayouts?.[stage.name];
-  const learnersPerNode = layout?.learnersPerNode ?? [7];
-  const perDevice = layout?.perDeviceTrainBatchSize ?? 2;
+  const learnersPerNode = layout?.learnersPerNode ?? reference?.learnersPerNode ?? [7];
+  const perDevice = layout?.perDeviceTrainBatchSize ?? reference?.perDeviceTrainBatchSize ?? 2;
   const learners = learnersPerNode.reduce((sum, count) => sum + count, 0);
-  const deepspeedStage = params.options.deepspeedStages?.[stage.name] ?? 3;
+  const deepspeedStage = params.options.deepspeedStages?.[stage.name] ?? reference?.deepspeedStage ?? 3;
   const batch: BatchArithmetic = {
     nodes: learnersPerNode.length,
     gpusPerNode: Math.max(...learnersPerNode),
@@ -88,7 +126,7 @@ export function ppoStage(params: ReinforcementParams<"ppo">): StageCommand {
       stage: stage.name,
       type: "ppo",
       field: `stages[${index}].type`,
-      message: `open-instruct ${commit.commit} has no PPO script (the PPO Ray script was deleted in #1132)`,
+      message: `open-instruct ${commit.commit} has no PPO script`,
       issues,
       batch,
       deepspeedStage,
@@ -133,30 +171,52 @@ export function ppoStage(params: ReinforcementParams<"ppo">): StageCommand {
     });
   batch.gradientAccumulationSteps = localMini / perDevice;
   batch.formula = `${learners} learner GPUs × ${localRollout} local rollout = ${hyper.promptsPerStep} prompts per step; mini-batch ${localMini} = ${perDevice} per device × ${batch.gradientAccumulationSteps} accumulation`;
-  if (layout?.rewardModel === undefined)
+  const rewardModel = layout?.rewardModel ?? reference?.rewardModel?.repo;
+  if (rewardModel === undefined)
     issues.push({
-      field: `stages[${index}].type`,
-      message:
-        "PPO needs a reward model to initialise the value model: give the stage's layout a rewardModel",
+      field: `referenceImplementation.stages.${stage.name}.rewardModel`,
+      message: "PPO needs a reward model to initialise the value model: record it in the recipe's reference",
     });
   const scheduler = schedulerType({ learningRate: hyper.learningRate, path, issues, allowRatio: false });
-  writer.write("modelNameOrPath", modelName(params.model));
-  writer.write("rewardModelPath", layout?.rewardModel ?? "");
+  writer.write("experimentName", stage.name);
+  writer.write("modelNameOrPath", modelArgument(params.model));
+  if (params.model?.kind === "hub") writer.write("modelRevision", params.model.revision);
+  writer.write("rewardModelPath", rewardModel ?? "");
+  const rewardRevision =
+    layout?.rewardModel === undefined
+      ? (params.options.referenceRevisions?.[stage.name]?.rewardModel ?? reference?.rewardModel?.revision)
+      : undefined;
+  if (rewardRevision !== undefined) writer.write("rewardModelRevision", rewardRevision);
   writer.write("rewardModelMultiplier", "0.0");
-  const mixer: Array<[string, number]> = [];
+  writeRayTokenizer({
+    writer,
+    recipe,
+    stageName: stage.name,
+    reference,
+    revisions: params.options.referenceRevisions?.[stage.name],
+    tokenizerRevision: params.options.tokenizerRevision,
+  });
+  // The release-era script takes a JSON dict; the OLMo 2-era one the `name amount` list.
+  const listMixer = table.datasetMixer !== "--dataset_mixer";
+  const mixer: Array<[string, string]> = [];
   stage.data.train.forEach((spec, sourceIndex) => {
     const field = `stages[${index}].data.train[${sourceIndex}]`;
     const amount = spec.amount ?? { fraction: 1 };
-    if ("rows" in amount)
-      issues.push({ field: `${field}.amount`, message: `${script}'s mixer takes fractions` });
     const files = params.datasetPaths[`${stage.name}.train[${sourceIndex}]`] ?? [];
     if (files.length === 0)
       issues.push({ field, message: `no materialised files for ${stage.name}.train[${sourceIndex}]` });
-    for (const file of files) mixer.push([file, "fraction" in amount ? amount.fraction : 1]);
+    for (const file of files)
+      mixer.push([file, "rows" in amount ? String(amount.rows) : fraction(amount.fraction)]);
   });
-  const mixerJson = `{${mixer.map(([file, value]) => `${JSON.stringify(file)}: ${fraction(value)}`).join(", ")}}`;
-  writer.write("datasetMixer", mixerJson, `stages[${index}].data.train`);
+  writer.write(
+    "datasetMixer",
+    listMixer
+      ? mixer.flat()
+      : `{${mixer.map(([file, value]) => `${JSON.stringify(file)}: ${value}`).join(", ")}}`,
+    `stages[${index}].data.train`,
+  );
   writer.write("datasetTrainSplits", "train");
+  const trainingSteps = Math.floor(hyper.totalEpisodes / (hyper.promptsPerStep * hyper.samplesPerPrompt));
   if (hyper.evaluation !== null) {
     const evaluationFiles =
       stage.data.evaluation.length > 0
@@ -164,17 +224,27 @@ export function ppoStage(params: ReinforcementParams<"ppo">): StageCommand {
         : mixer[0] === undefined
           ? []
           : [mixer[0][0]];
+    const file = evaluationFiles[0] ?? "";
+    const rows = String(hyper.evaluation.prompts);
     writer.write(
       "datasetEvalMixer",
-      `{${JSON.stringify(evaluationFiles[0] ?? "")}: ${hyper.evaluation.prompts}}`,
+      listMixer ? [file, rows] : `{${JSON.stringify(file)}: ${rows}}`,
       `${path}.evaluation`,
     );
     writer.write("datasetEvalSplits", "train");
-    if (hyper.evaluation.everySteps !== hyper.checkpointEverySteps)
-      issues.push({
-        field: `${path}.evaluation.everySteps`,
-        message: `${script} evaluates at each save (--save_freq): everySteps must equal checkpointEverySteps`,
-      });
+    writer.write(
+      "evaluations",
+      number(
+        evaluationCount({
+          trainingSteps,
+          everySteps: hyper.evaluation.everySteps,
+          field: `${path}.evaluation.everySteps`,
+          script,
+          issues,
+        }),
+      ),
+      `${path}.evaluation.everySteps`,
+    );
   }
   writer.write("maxTokenLength", number(hyper.sampling.maxPromptTokens), `${path}.sampling.maxPromptTokens`);
   writer.write(
@@ -196,15 +266,19 @@ export function ppoStage(params: ReinforcementParams<"ppo">): StageCommand {
       `${path}.rewards.nonStopPenalty`,
     );
   }
-  writer.write("stopToken", "eos");
+  writer.write("stopToken", reference?.stopToken ?? "eos");
   writer.write("temperature", number(hyper.sampling.temperature), `${path}.sampling.temperature`);
+  writer.write("groundTruthsKey", reinforcementColumns.groundTruth);
   writer.write("chatTemplate", chatTemplateName({ recipe, issues }), "tokenizer.chatTemplate");
+  writer.write("messagesKey", reinforcementColumns.messages);
   writer.write("learningRate", number(hyper.learningRate.peak), `${path}.learningRate.peak`);
   writer.write("learningRateSchedulerType", scheduler.type, `${path}.learningRate.schedule`);
   writer.write("totalEpisodes", number(hyper.totalEpisodes), `${path}.totalEpisodes`);
   writer.write("beta", number(hyper.kl.beta), `${path}.kl.beta`);
   writer.write("klEstimator", commit.klEstimators[hyper.kl.estimator], `${path}.kl.estimator`);
   writer.write("perDeviceTrainBatchSize", number(perDevice));
+  if (reference?.rolloutForwardBatchSize !== undefined)
+    writer.write("rolloutForwardBatchSize", number(reference.rolloutForwardBatchSize));
   writer.write("localMiniBatchSize", number(localMini), `${path}.miniBatches`);
   writer.write("localRolloutBatchSize", number(localRollout), `${path}.promptsPerStep`);
   writer.write("epochs", number(hyper.updateEpochs), `${path}.updateEpochs`);
@@ -214,13 +288,18 @@ export function ppoStage(params: ReinforcementParams<"ppo">): StageCommand {
   writer.write("gamma", "1.0");
   writer.write("lambda", "0.95");
   writer.write("actorGpusPerNode", learnersPerNode.map(number));
-  writer.write("vllmTensorParallelSize", number(layout?.vllmTensorParallelSize ?? 1));
+  writer.write(
+    "vllmTensorParallelSize",
+    number(layout?.vllmTensorParallelSize ?? reference?.vllmTensorParallelSize ?? 1),
+  );
   writer.write("deepspeedStage", number(deepspeedStage));
   writer.write("applyVerifiableReward", "true");
   writer.write("seed", number(hyper.seed), `${path}.seed`);
   writer.write("saveFrequency", number(hyper.checkpointEverySteps), `${path}.checkpointEverySteps`);
   writer.write("gradientCheckpointing", true);
   writer.write("outputDirectory", params.outputDirectory);
+  writer.write("pushToHub", false);
+  writer.write("tryLaunchBeakerEvalJobs", false);
   return {
     stage: stage.name,
     type: "ppo",
@@ -230,7 +309,227 @@ export function ppoStage(params: ReinforcementParams<"ppo">): StageCommand {
     arguments: writer.arguments,
     batch,
     outputDirectory: params.outputDirectory,
+    outputRunNamePrefix: null,
+    inputModel: chainedInput(params.model),
     omitted: [{ field: `${path}.threads`, reason: "onnxruntime threads of the embedded engine" }],
+  };
+}
+
+/**
+ * A GRPO `rlvr` stage on `grpo_vllm_thread_ray_gtrl.py` (OLMo 2's RLVR runs): learners =
+ * `batch.devices` placed as the reference's `learnersPerNode`; each learner rolls out
+ * `promptsPerStep / learners` prompts × `samplesPerPrompt`; its mini-batch is per-device ×
+ * accumulation rows (`--local_mini_batch_size`; the script derives the accumulation from it).
+ */
+export function grpoRayStage(params: ReinforcementParams<"rlvr">): StageCommand {
+  const { recipe, stage, index, commit, issues, reference } = params;
+  const path = `stages[${index}].hyperparameters`;
+  const hyper = stage.hyperparameters;
+  const rollouts = hyper.rollouts;
+  const layout = params.options.reinforcementLayouts?.[stage.name];
+  const learnersPerNode = layout?.learnersPerNode ?? reference?.learnersPerNode ?? [hyper.batch.devices];
+  const learners = learnersPerNode.reduce((sum, count) => sum + count, 0);
+  const deepspeedStage = params.options.deepspeedStages?.[stage.name] ?? reference?.deepspeedStage ?? 2;
+  const episodesPerStep = rollouts.promptsPerStep * rollouts.samplesPerPrompt;
+  const localMini = hyper.batch.perDeviceBatchSize * hyper.batch.gradientAccumulationSteps;
+  const miniBatch = localMini * learners;
+  const batch: BatchArithmetic = {
+    nodes: learnersPerNode.length,
+    gpusPerNode: Math.max(...learnersPerNode),
+    processes: learners,
+    perDeviceTrainBatchSize: hyper.batch.perDeviceBatchSize,
+    gradientAccumulationSteps: hyper.batch.gradientAccumulationSteps,
+    effectiveBatchSize: miniBatch,
+    formula: `${learners} learners × ${rollouts.promptsPerStep / learners} local prompts × ${rollouts.samplesPerPrompt} samples = ${episodesPerStep} episodes per step = ${episodesPerStep / miniBatch} mini-batches of ${learners} × ${hyper.batch.perDeviceBatchSize} per device × ${hyper.batch.gradientAccumulationSteps} accumulation = ${miniBatch}`,
+  };
+  const script = commit.scripts.grpoRay;
+  const table = commit.grpoRay;
+  if (script === null || table === null)
+    return unavailable({
+      stage: stage.name,
+      type: "rlvr",
+      field: `stages[${index}].type`,
+      message: `open-instruct ${commit.commit} has no grpo_vllm_thread_ray_gtrl.py`,
+      issues,
+      batch,
+      deepspeedStage,
+      outputDirectory: params.outputDirectory,
+    });
+  if (learners !== hyper.batch.devices)
+    issues.push({
+      field: `${path}.batch.devices`,
+      message: `the reference places ${learners} learners (${learnersPerNode.join(" + ")}), the recipe's batch has ${hyper.batch.devices} devices`,
+    });
+  const mismatch = (message: string, field: string) =>
+    new ExportError({ code: "export_batch_mismatch", message, details: { field } });
+  if (hyper.batch.effectiveBatchSize !== undefined && hyper.batch.effectiveBatchSize !== miniBatch)
+    throw mismatch(
+      `${path}.batch: ${learners} × ${hyper.batch.perDeviceBatchSize} × ${hyper.batch.gradientAccumulationSteps} = ${miniBatch}, but effectiveBatchSize is ${hyper.batch.effectiveBatchSize}`,
+      `${path}.batch.effectiveBatchSize`,
+    );
+  if (rollouts.promptsPerStep % learners !== 0)
+    throw mismatch(
+      `${path}.rollouts.promptsPerStep ${rollouts.promptsPerStep} is not a multiple of ${learners} learners`,
+      `${path}.rollouts.promptsPerStep`,
+    );
+  if (episodesPerStep % miniBatch !== 0)
+    throw mismatch(
+      `${path}: ${episodesPerStep} episodes per step are not a whole number of ${miniBatch}-episode mini-batches`,
+      `${path}.batch`,
+    );
+  const writer = new ArgumentWriter<GrpoRayFlag>(table, issues, commit.commit, script);
+  checkAdamW({ adamW: hyper.adamW, path, issues, weightDecayFlag: false });
+  if (hyper.maxGradientNorm !== 1)
+    issues.push({
+      field: `${path}.maxGradientNorm`,
+      message: `${script} clips gradients at 1.0 (DeepSpeed gradient_clipping) with no flag`,
+    });
+  const fixed: Array<[boolean, string, string]> = [
+    [hyper.rewards.format !== null, `${path}.rewards.format`, "has no format reward"],
+    [
+      hyper.advantages !== "standard",
+      `${path}.advantages`,
+      "normalises advantages by the group std (standard)",
+    ],
+    [hyper.filterZeroVarianceGroups, `${path}.filterZeroVarianceGroups`, "cannot drop zero-variance groups"],
+    [hyper.maskTruncatedCompletions, `${path}.maskTruncatedCompletions`, "cannot mask truncated completions"],
+    [hyper.clip.low !== hyper.clip.high, `${path}.clip.high`, "has one --cliprange"],
+  ];
+  for (const [wrong, field, message] of fixed)
+    if (wrong) issues.push({ field, message: `${script} at ${commit.commit} ${message}` });
+  const scheduler = schedulerType({ learningRate: hyper.learningRate, path, issues, allowRatio: false });
+  writer.write("experimentName", stage.name);
+  writer.write("modelNameOrPath", modelArgument(params.model));
+  if (params.model?.kind === "hub") writer.write("modelRevision", params.model.revision);
+  writeRayTokenizer({
+    writer,
+    recipe,
+    stageName: stage.name,
+    reference,
+    revisions: params.options.referenceRevisions?.[stage.name],
+    tokenizerRevision: params.options.tokenizerRevision,
+  });
+  const mixer = stage.data.train.flatMap((spec, sourceIndex) =>
+    mixerEntries({
+      key: `${stage.name}.train[${sourceIndex}]`,
+      paths: params.datasetPaths,
+      amount: spec.amount,
+      field: `stages[${index}].data.train[${sourceIndex}]`,
+      issues,
+    }),
+  );
+  writer.write("datasetMixerList", mixer, `stages[${index}].data.train`);
+  writer.write("datasetMixerListSplits", "train");
+  const trainingSteps = hyper.steps;
+  const omitted: StageCommand["omitted"] = [
+    { field: `${path}.lossChunks`, reason: "memory layout of the embedded engine's loss" },
+    { field: `${path}.threads`, reason: "onnxruntime threads of the embedded engine" },
+    { field: `${path}.verifierWorkers`, reason: "verifier threads of the embedded trainer" },
+    { field: `${path}.verifierTimeoutMilliseconds`, reason: "verifier time bound of the embedded trainer" },
+  ];
+  if (hyper.monitor !== null) {
+    stage.data.evaluation.forEach((spec, sourceIndex) => {
+      const entries = mixerEntries({
+        key: `${stage.name}.evaluation[${sourceIndex}]`,
+        paths: params.datasetPaths,
+        amount: spec.amount,
+        field: `stages[${index}].data.evaluation[${sourceIndex}]`,
+        issues,
+      });
+      writer.write("datasetMixerEvalList", entries, `stages[${index}].data.evaluation`);
+    });
+    if (stage.data.evaluation.length > 0) writer.write("datasetMixerEvalListSplits", "train");
+    writer.write(
+      "evaluations",
+      number(
+        evaluationCount({
+          trainingSteps,
+          everySteps: hyper.monitor.everySteps,
+          field: `${path}.monitor.everySteps`,
+          script,
+          issues,
+        }),
+      ),
+      `${path}.monitor.everySteps`,
+    );
+    if (hyper.monitor.klBound !== null)
+      omitted.push({
+        field: `${path}.monitor.klBound`,
+        reason: "a warning threshold (it does not change training)",
+      });
+  }
+  const maxPrompt = stage.data.maxLength;
+  writer.write("maxTokenLength", number(maxPrompt), `stages[${index}].data.maxLength`);
+  writer.write("maxPromptTokenLength", number(maxPrompt), `stages[${index}].data.maxLength`);
+  writer.write("responseLength", number(rollouts.maxNewTokens), `${path}.rollouts.maxNewTokens`);
+  if (hyper.rewards.nonStopPenalty === null) writer.write("nonStopPenalty", false);
+  else {
+    writer.write("nonStopPenalty", true);
+    writer.write(
+      "penaltyRewardValue",
+      number(hyper.rewards.nonStopPenalty.value),
+      `${path}.rewards.nonStopPenalty`,
+    );
+  }
+  writer.write("stopToken", reference?.stopToken ?? "eos");
+  writer.write("temperature", number(rollouts.temperature), `${path}.rollouts.temperature`);
+  writer.write("groundTruthsKey", reinforcementColumns.groundTruth);
+  writer.write("chatTemplateName", chatTemplateName({ recipe, issues }), "tokenizer.chatTemplate");
+  writer.write("messagesKey", reinforcementColumns.messages);
+  writer.write("learningRate", number(hyper.learningRate.peak), `${path}.learningRate.peak`);
+  writer.write("learningRateSchedulerType", scheduler.type, `${path}.learningRate.schedule`);
+  writer.write("totalEpisodes", number(trainingSteps * episodesPerStep), `${path}.steps`);
+  writer.write("beta", number(hyper.kl.beta), `${path}.kl.beta`);
+  writer.write("klEstimator", commit.klEstimators[hyper.kl.estimator], `${path}.kl.estimator`);
+  writer.write("samplesPerPrompt", number(rollouts.samplesPerPrompt), `${path}.rollouts.samplesPerPrompt`);
+  writer.write(
+    "perDeviceTrainBatchSize",
+    number(hyper.batch.perDeviceBatchSize),
+    `${path}.batch.perDeviceBatchSize`,
+  );
+  if (reference?.rolloutForwardBatchSize !== undefined)
+    writer.write("rolloutForwardBatchSize", number(reference.rolloutForwardBatchSize));
+  writer.write("localMiniBatchSize", number(localMini), `${path}.batch`);
+  writer.write(
+    "localRolloutBatchSize",
+    number(rollouts.promptsPerStep / learners),
+    `${path}.rollouts.promptsPerStep`,
+  );
+  writer.write("epochs", number(hyper.epochs), `${path}.epochs`);
+  writer.write("clipRange", number(hyper.clip.low), `${path}.clip.low`);
+  writer.write("gamma", "1.0");
+  writer.write(
+    "verificationReward",
+    number(hyper.rewards.verificationReward),
+    `${path}.rewards.verificationReward`,
+  );
+  writer.write("actorGpusPerNode", learnersPerNode.map(number));
+  writer.write("vllmEngines", number(layout?.vllmEngines ?? reference?.vllmEngines ?? 1));
+  writer.write(
+    "vllmTensorParallelSize",
+    number(layout?.vllmTensorParallelSize ?? reference?.vllmTensorParallelSize ?? 1),
+  );
+  writer.write("deepspeedStage", number(deepspeedStage));
+  writer.write("applyVerifiableReward", "true");
+  writer.write("rewardModelMultiplier", "0.0");
+  writer.write("seed", number(hyper.seed), `${path}.seed`);
+  writer.write("saveFrequency", number(hyper.checkpointEverySteps), `${path}.checkpointEverySteps`);
+  writer.write("gradientCheckpointing", true);
+  writer.write("outputDirectory", params.outputDirectory);
+  writer.write("pushToHub", false);
+  writer.write("tryLaunchBeakerEvalJobs", false);
+  return {
+    stage: stage.name,
+    type: "rlvr",
+    script,
+    launcher: "ray",
+    deepspeedStage,
+    arguments: writer.arguments,
+    batch,
+    outputDirectory: params.outputDirectory,
+    outputRunNamePrefix: null,
+    inputModel: chainedInput(params.model),
+    omitted,
   };
 }
 
@@ -287,7 +586,7 @@ export function grpoStage(params: ReinforcementParams<"rlvr">): StageCommand {
       outputDirectory: params.outputDirectory,
     });
   const writer = new ArgumentWriter<GrpoFlag>(table, issues, commit.commit, script);
-  checkAdamW({ adamW: hyper.adamW, path, issues, weightDecayFlag: false });
+  checkAdamW({ adamW: hyper.adamW, path, issues, weightDecayFlag: true });
   if (hyper.maxGradientNorm !== 1)
     issues.push({
       field: `${path}.maxGradientNorm`,
@@ -300,8 +599,17 @@ export function grpoStage(params: ReinforcementParams<"rlvr">): StageCommand {
     });
   const scheduler = schedulerType({ learningRate: hyper.learningRate, path, issues, allowRatio: false });
   const model = params.model;
-  writer.write("modelNameOrPath", modelName(model));
+  writer.write("experimentName", stage.name);
+  writer.write("modelNameOrPath", modelArgument(model));
   if (model?.kind === "hub") writer.write("modelRevision", model.revision);
+  writeRayTokenizer({
+    writer,
+    recipe,
+    stageName: stage.name,
+    reference: params.reference,
+    revisions: params.options.referenceRevisions?.[stage.name],
+    tokenizerRevision: params.options.tokenizerRevision,
+  });
   const mixer = stage.data.train.flatMap((spec, sourceIndex) =>
     mixerEntries({
       key: `${stage.name}.train[${sourceIndex}]`,
@@ -413,8 +721,10 @@ export function grpoStage(params: ReinforcementParams<"rlvr">): StageCommand {
   writer.write("learnersPerNode", learnersPerNode.map(number));
   writer.write("vllmEngines", number(layout?.vllmEngines ?? 8));
   writer.write("vllmTensorParallelSize", number(layout?.vllmTensorParallelSize ?? 1));
+  writer.write("weightDecay", number(hyper.adamW.weightDecay), `${path}.adamW.weightDecay`);
   writer.write("gradientCheckpointing", true);
   writer.write("outputDirectory", params.outputDirectory);
+  writer.write("pushToHub", false);
   return {
     stage: stage.name,
     type: "rlvr",
@@ -424,6 +734,8 @@ export function grpoStage(params: ReinforcementParams<"rlvr">): StageCommand {
     arguments: writer.arguments,
     batch,
     outputDirectory: params.outputDirectory,
+    outputRunNamePrefix: null,
+    inputModel: chainedInput(model),
     omitted,
   };
 }

@@ -1,340 +1,395 @@
+/**
+ * Golden tests: each recipe × stage exported at its release commit equals the published
+ * command value for value (published-commands.ts, copied from docs/tulu3.md at e363290 and
+ * docs/olmo2.md at 89b4f62), every argv parses at the target commit (flag-tables.generated.ts,
+ * read from that commit's dataclasses), and a wrong, missing or mistyped flag fails.
+ */
 import { PosttrainError } from "@posttrain/core";
+import type { LoadedRecipe, Recipe } from "@posttrain/recipe";
 import { recipe as olmo2 } from "@posttrain-recipes/olmo2-1b-instruct";
 import { recipe as tulu3 } from "@posttrain-recipes/tulu3-8b";
 import { describe, expect, it } from "vitest";
-import { findOpenInstructCommit, type OpenInstructCommit } from "./commits.js";
-import { launcherArguments, stageShellCommand } from "./launch.js";
-import { type DatasetPaths, openInstructStageCommands, type StageCommand } from "./stage-commands.js";
+import { previewOpenInstructExport } from "./bundle.js";
+import { checkOpenInstructExport } from "./check.js";
+import { findOpenInstructCommit, type OpenInstructCommit, openInstructCommits } from "./commits.js";
+import { compareWithPublished } from "./fidelity.js";
+import { argumentGroups, scriptFlagTable, validateArguments } from "./flag-validation.js";
+import { deepspeedConfig } from "./launch.js";
+import { findPublishedCommand, publishedCommands } from "./published-commands.js";
+import { openInstructStageCommands, type StageCommand } from "./stage-commands.js";
 
+const loadedOf = (recipe: Recipe): LoadedRecipe => ({
+  recipe,
+  packageDirectory: "/nonexistent",
+  modulePath: "/nonexistent/recipe.js",
+  packageName: `@posttrain-recipes/${recipe.name}`,
+  packageVersion: recipe.version,
+  variant: null,
+});
 const commit = (sha: string): OpenInstructCommit => {
   const table = findOpenInstructCommit({ commit: sha });
   if (table === undefined) throw new Error(`no table ${sha}`);
   return table;
 };
-
-/** `--flag value…` runs of an argv, by flag (a bare flag maps to []). */
-function flags(command: StageCommand): Map<string, string[]> {
-  const map = new Map<string, string[]>();
-  let current = "";
-  for (const part of command.arguments) {
-    if (part.startsWith("--")) {
-      expect(map.has(part), `${part} written twice`).toBe(false);
-      current = part;
-      map.set(part, []);
-    } else map.get(current)!.push(part);
-  }
-  return map;
-}
-const value = (map: Map<string, string[]>, flag: string) => {
-  const values = map.get(flag);
-  expect(values, `${flag} missing`).toBeDefined();
-  return values!.join(" ");
+const value = (command: StageCommand, flag: string) => {
+  const group = argumentGroups(command.arguments).find((candidate) => candidate.flag === flag);
+  expect(group, `${command.stage}: ${flag} missing`).toBeDefined();
+  return group!.values.join(" ");
 };
-const numeric = (map: Map<string, string[]>, flag: string) => Number(value(map, flag));
 
-const pathsOf = (recipe: typeof tulu3): DatasetPaths =>
-  Object.fromEntries(
-    recipe.stages.flatMap((stage) =>
-      stage.data.train.map((_, index) => [
-        `${stage.name}.train[${index}]`,
-        [`data/${stage.name}/train-${index}.parquet`],
-      ]),
-    ),
+/**
+ * Facts copied by hand from the docs (line of each flag at the commit), checked on our argv
+ * independently of published-commands.ts. Numbers compare by value.
+ */
+const facts: Record<string, Array<[flag: string, value: string, line: number]>> = {
+  "tulu3-8b/sft": [
+    ["--learning_rate", "5e-06", 40],
+    ["--lr_scheduler_type", "linear", 41],
+    ["--warmup_ratio", "0.03", 42],
+    ["--weight_decay", "0.0", 43],
+    ["--num_train_epochs", "2", 44],
+    ["--reduce_loss", "sum", 49],
+    ["--checkpointing_steps", "epoch", 52],
+    ["--seed", "123", 55],
+    ["--max_seq_length", "4096", 36],
+  ],
+  "tulu3-8b/dpo": [
+    ["--tokenizer_name", "allenai/Llama-3.1-Tulu-3-8B-SFT", 144],
+    ["--max_seq_length", "2048", 145],
+    ["--gradient_accumulation_steps", "16", 148],
+    ["--learning_rate", "5e-07", 149],
+    ["--warmup_ratio", "0.1", 151],
+    ["--dpo_loss_type", "dpo_norm", 163],
+    ["--dpo_beta", "5", 164],
+    ["--checkpointing_steps", "1000", 165],
+    ["--use_lora", "False", 162],
+  ],
+  "tulu3-8b/rlvr": [
+    ["--reward_model_path", "allenai/Llama-3.1-Tulu-3-8B-RM", 273],
+    ["--learning_rate", "3e-7", 280],
+    ["--total_episodes", "10000000", 281],
+    ["--penalty_reward_value", "-10.0", 282],
+    ["--local_rollout_forward_batch_size", "2", 285],
+    ["--local_mini_batch_size", "32", 286],
+    ["--local_rollout_batch_size", "32", 287],
+    ["--actor_num_gpus_per_node", "7", 288],
+    ["--beta", "0.05", 290],
+    ["--seed", "3", 293],
+    ["--num_evals", "3", 294],
+    ["--save_freq", "100", 295],
+    ["--stop_token", "eos", 275],
+  ],
+  "olmo2-1b-instruct/sft": [
+    ["--tokenizer_name", "allenai/OLMo-2-1124-7B", 68],
+    ["--use_slow_tokenizer", "False", 70],
+    ["--add_bos", "", 71],
+    ["--per_device_train_batch_size", "2", 75],
+    ["--gradient_accumulation_steps", "8", 76],
+    ["--learning_rate", "3e-5", 77],
+    ["--reduce_loss", "sum", 82],
+    ["--seed", "1", 86],
+  ],
+  "olmo2-1b-instruct/dpo": [
+    ["--learning_rate", "2.5e-6", 105],
+    ["--seed", "111", 106],
+    ["--tokenizer_name_or_path", "allenai/OLMo-2-1124-13B", 110],
+    ["--per_device_train_batch_size", "8", 113],
+    ["--gradient_accumulation_steps", "2", 114],
+    ["--dpo_loss_type", "dpo_norm", 128],
+    ["--dpo_beta", "5", 129],
+  ],
+  "olmo2-1b-instruct/rlvr-mixed": [
+    ["--beta", "0.01", 238],
+    ["--local_mini_batch_size", "32", 239],
+    ["--number_samples_per_prompt", "16", 240],
+    ["--local_rollout_batch_size", "4", 241],
+    ["--kl_estimator", "kl3", 242],
+    ["--learning_rate", "5e-7", 243],
+    ["--tokenizer_name_or_path", "allenai/OLMo-2-1124-7B-DPO", 281],
+    ["--per_device_train_batch_size", "1", 266],
+    ["--actor_num_gpus_per_node", "4 8", 268],
+    ["--vllm_tensor_parallel_size", "4", 270],
+    ["--lr_scheduler_type", "constant", 271],
+    ["--num_evals", "100", 274],
+    ["--save_freq", "200", 275],
+    ["--deepspeed_stage", "2", 265],
+  ],
+  "olmo2-1b-instruct/rlvr-math": [
+    ["--beta", "0.01", 289],
+    ["--kl_estimator", "kl3", 293],
+    ["--actor_num_gpus_per_node", "4 8", 317],
+    ["--num_evals", "100", 323],
+    ["--save_freq", "200", 324],
+  ],
+};
+const same = (ours: string, published: string) =>
+  ours === published || (Number.isFinite(Number(ours)) && ours !== "" && Number(ours) === Number(published));
+
+describe.each([
+  { recipe: tulu3, release: "e363290", script: { sft: "finetune.py", dpo: "dpo_tune.py" } },
+  { recipe: olmo2, release: "89b4f62", script: { sft: "finetune.py", dpo: "dpo_tune_cache.py" } },
+])("$recipe.name at its release commit $release", ({ recipe, release }) => {
+  const check = checkOpenInstructExport({ loaded: loadedOf(recipe) });
+  const { commands } = previewOpenInstructExport({ loaded: loadedOf(recipe) });
+
+  it("the recipe pins the commit and the export uses it", () => {
+    expect(recipe.referenceImplementation?.commit.startsWith(release)).toBe(true);
+    expect(check.commit.commit).toBe(release);
+  });
+
+  it.each(recipe.stages.map((stage) => stage.name))(
+    "%s equals the published command value for value",
+    (name) => {
+      const stage = check.stages.find((candidate) => candidate.stage === name)!;
+      const command = commands.find((candidate) => candidate.stage === name)!;
+      expect(stage.problems).toEqual([]);
+      const unexplained = stage.rows.filter((row) => row.status === "different" || row.status === "missing");
+      expect(unexplained).toEqual([]);
+      expect(stage.faithful).toBe(true);
+      const published = findPublishedCommand({ id: `${recipe.name}/${name}` })!;
+      expect(command.script).toBe(published.script);
+      expect(command.deepspeedStage).toBe(published.deepspeedStage);
+      if (published.processes !== null) expect(command.batch.processes).toBe(published.processes);
+      // Every flag the published command passes appears as a row, with its reason when it differs.
+      const table = scriptFlagTable({ commit: release, script: command.script })!;
+      for (const group of argumentGroups(published.arguments)) {
+        const canonical = group.flag.replace(/^--(no_)?/, "");
+        const row = stage.rows.find(
+          (candidate) => candidate.flag === `--${canonical}` || candidate.flag === group.flag,
+        );
+        expect(row, `${group.flag} has no row`).toBeDefined();
+        if (row!.status !== "same")
+          expect(row!.reason, `${group.flag}: ${row!.status} without reason`).toBeTruthy();
+        expect(table.flags[canonical] ?? table.flags[group.flag.slice(2)]).toBeDefined();
+      }
+      for (const [flag, expected, line] of facts[`${recipe.name}/${name}`] ?? []) {
+        const ours = value(command, flag);
+        expect(same(ours, expected), `${flag} (docs line ${line}): ours ${ours}, published ${expected}`).toBe(
+          true,
+        );
+      }
+      // No upload, no wandb.
+      expect(value(command, "--push_to_hub")).toBe("False");
+      expect(command.arguments).not.toContain("--with_tracking");
+    },
   );
 
-describe("open-instruct export: Tulu 3 8B at the release commit e363290", () => {
-  const commands = openInstructStageCommands({
-    recipe: tulu3,
-    commit: commit("e363290"),
-    datasetPaths: pathsOf(tulu3),
-    options: {
-      startFrom: "published",
-      reinforcementLayouts: {
-        rlvr: {
-          learnersPerNode: [7],
-          vllmEngines: 1,
-          vllmTensorParallelSize: 1,
-          perDeviceTrainBatchSize: 2,
-          rewardModel: "allenai/Llama-3.1-Tulu-3-8B-RM",
-        },
-      },
-    },
-  });
-  const [sft, dpo, rlvr] = commands as [StageCommand, StageCommand, StageCommand];
-
-  it("SFT: finetune.py on 8 nodes × 8 GPUs with the published flags", () => {
-    expect(sft.script).toBe("open_instruct/finetune.py");
-    const map = flags(sft);
-    expect(value(map, "--model_name_or_path")).toBe("meta-llama/Llama-3.1-8B");
-    expect(value(map, "--tokenizer_name")).toBe("meta-llama/Llama-3.1-8B");
-    expect(numeric(map, "--max_seq_length")).toBe(4096);
-    expect(numeric(map, "--per_device_train_batch_size")).toBe(1);
-    expect(numeric(map, "--gradient_accumulation_steps")).toBe(2);
-    expect(numeric(map, "--learning_rate")).toBe(5e-6);
-    expect(value(map, "--lr_scheduler_type")).toBe("linear");
-    expect(numeric(map, "--warmup_ratio")).toBe(0.03);
-    expect(numeric(map, "--weight_decay")).toBe(0);
-    expect(numeric(map, "--num_train_epochs")).toBe(2);
-    expect(value(map, "--reduce_loss")).toBe("sum");
-    expect(value(map, "--dataset_mixer_list")).toBe("data/sft/train-0.parquet 1.0");
-    expect(map.get("--use_slow_tokenizer")).toEqual([]);
-    expect(map.get("--use_flash_attn")).toEqual([]);
-    expect(value(map, "--chat_template_name")).toBe("tulu");
-    expect(numeric(map, "--seed")).toBe(123);
-    expect(numeric(map, "--clip_grad_norm")).toBe(-1);
-    // The release commit predates the dataset transformation pipeline.
-    expect(map.has("--dataset_transform_fn")).toBe(false);
-    expect(sft.batch).toMatchObject({ nodes: 8, gpusPerNode: 8, processes: 64, effectiveBatchSize: 128 });
-    expect(launcherArguments(sft).join(" ")).toBe(
-      "accelerate launch --mixed_precision bf16 --num_machines 8 --num_processes 64 --machine_rank $MACHINE_RANK --main_process_ip $MAIN_PROCESS_IP --main_process_port 29400 --use_deepspeed --deepspeed_config_file configs/ds_stage3.json --deepspeed_multinode_launcher standard",
-    );
-  });
-
-  it("DPO: dpo_tune.py, dpo_norm with beta 5, 1 node × 8 × 16 = 128", () => {
-    expect(dpo.script).toBe("open_instruct/dpo_tune.py");
-    const map = flags(dpo);
-    expect(value(map, "--model_name_or_path")).toBe("allenai/Llama-3.1-Tulu-3-8B-SFT");
-    expect(numeric(map, "--max_seq_length")).toBe(2048);
-    expect(numeric(map, "--per_device_train_batch_size")).toBe(1);
-    expect(numeric(map, "--gradient_accumulation_steps")).toBe(16);
-    expect(numeric(map, "--learning_rate")).toBe(5e-7);
-    expect(numeric(map, "--warmup_ratio")).toBe(0.1);
-    expect(numeric(map, "--num_train_epochs")).toBe(1);
-    expect(value(map, "--dataset_mixer_list")).toBe("data/dpo/train-0.parquet 1.0");
-    expect(value(map, "--dpo_loss_type")).toBe("dpo_norm");
-    expect(numeric(map, "--dpo_beta")).toBe(5);
-    expect(numeric(map, "--dpo_gamma_beta_ratio")).toBe(0.3);
-    expect(numeric(map, "--dpo_label_smoothing")).toBe(0);
-    expect(value(map, "--use_lora")).toBe("False");
-    expect(map.get("--gradient_checkpointing")).toEqual([]);
-    expect(numeric(map, "--seed")).toBe(42);
-    expect(map.has("--reduce_loss")).toBe(false);
-    expect(dpo.batch).toMatchObject({ nodes: 1, processes: 8, effectiveBatchSize: 128 });
-    expect(launcherArguments(dpo)).not.toContain("--machine_rank");
-  });
-
-  it("RLVR: the PPO Ray script with 7 learners + 1 vLLM engine", () => {
-    expect(rlvr.script).toBe("open_instruct/ppo_vllm_thread_ray_gtrl.py");
-    expect(rlvr.launcher).toBe("ray");
-    const map = flags(rlvr);
-    expect(value(map, "--model_name_or_path")).toBe("allenai/Llama-3.1-Tulu-3-8B-DPO");
-    expect(value(map, "--reward_model_path")).toBe("allenai/Llama-3.1-Tulu-3-8B-RM");
-    expect(numeric(map, "--reward_model_multiplier")).toBe(0);
-    expect(JSON.parse(value(map, "--dataset_mixer"))).toEqual({ "data/rlvr/train-0.parquet": 1 });
-    expect(JSON.parse(value(map, "--dataset_eval_mixer"))).toEqual({ "data/rlvr/train-0.parquet": 128 });
-    expect(numeric(map, "--max_token_length")).toBe(2048);
-    expect(numeric(map, "--max_prompt_token_length")).toBe(2048);
-    expect(numeric(map, "--response_length")).toBe(2048);
-    expect(map.get("--non_stop_penalty")).toEqual([]);
-    expect(numeric(map, "--penalty_reward_value")).toBe(-10);
-    expect(value(map, "--stop_token")).toBe("eos");
-    expect(numeric(map, "--temperature")).toBe(1);
-    expect(value(map, "--chat_template")).toBe("tulu");
-    expect(numeric(map, "--learning_rate")).toBe(3e-7);
-    expect(numeric(map, "--total_episodes")).toBe(10_000_000);
-    expect(numeric(map, "--beta")).toBe(0.05);
-    expect(value(map, "--kl_estimator")).toBe("kl1");
-    expect(numeric(map, "--per_device_train_batch_size")).toBe(2);
-    expect(numeric(map, "--local_mini_batch_size")).toBe(32);
-    expect(numeric(map, "--local_rollout_batch_size")).toBe(32);
-    expect(numeric(map, "--actor_num_gpus_per_node")).toBe(7);
-    expect(numeric(map, "--vllm_tensor_parallel_size")).toBe(1);
-    expect(numeric(map, "--deepspeed_stage")).toBe(3);
-    expect(value(map, "--apply_verifiable_reward")).toBe("true");
-    expect(numeric(map, "--seed")).toBe(3);
-    expect(numeric(map, "--save_freq")).toBe(100);
-    expect(numeric(map, "--num_epochs")).toBe(4);
-    expect(numeric(map, "--cliprange")).toBe(0.2);
-    expect(numeric(map, "--vf_coef")).toBe(0.1);
-    expect(numeric(map, "--gamma")).toBe(1);
-    expect(numeric(map, "--lam")).toBe(0.95);
-    expect(rlvr.batch.gradientAccumulationSteps).toBe(16);
-  });
-
-  it("the shell command quotes JSON and finds the script in the checkout", () => {
-    const text = stageShellCommand(rlvr);
-    expect(text.startsWith('python "$OPEN_INSTRUCT_DIR"/open_instruct/ppo_vllm_thread_ray_gtrl.py')).toBe(
-      true,
-    );
-    expect(text).toContain(`--dataset_mixer '{"data/rlvr/train-0.parquet": 1.0}'`);
-  });
-
-  it("chains stages from the previous output by default", () => {
-    const chained = openInstructStageCommands({
-      recipe: tulu3,
-      commit: commit("e363290"),
-      datasetPaths: pathsOf(tulu3),
-      stages: ["dpo"],
-    });
-    expect(chained).toHaveLength(1);
-    expect(value(flags(chained[0]!), "--model_name_or_path")).toBe("output/sft");
+  it("the recipe records the real optimizer behaviour: clipping 1.0 and AdamW decay 0.01 on the Ray scripts", () => {
+    for (const stage of recipe.stages) {
+      expect(stage.hyperparameters.maxGradientNorm).toBe(1);
+      if (stage.type === "ppo" || stage.type === "rlvr")
+        expect(stage.hyperparameters.adamW.weightDecay).toBe(0.01);
+      else expect(stage.hyperparameters.adamW.weightDecay).toBe(0);
+    }
   });
 });
 
-describe("open-instruct export: OLMo 2 1B at 89b4f62 (docs/olmo2.md)", () => {
-  const commands = openInstructStageCommands({
-    recipe: olmo2,
-    commit: commit("89b4f62"),
-    datasetPaths: pathsOf(olmo2),
-    options: { startFrom: "published", deepspeedStages: { dpo: 2 } },
-  });
-  const [sft, dpo, grpo] = commands as [StageCommand, StageCommand, StageCommand];
-
-  it("SFT: add_bos, 8 × 2 × 8 = 128, lr 3e-5, sum loss, seed 1", () => {
-    const map = flags(sft);
-    expect(value(map, "--model_name_or_path")).toBe("allenai/OLMo-2-0425-1B");
-    expect(map.get("--add_bos")).toEqual([]);
-    expect(value(map, "--dataset_mixer_list")).toBe("data/sft/train-0.parquet 1.0");
-    expect(numeric(map, "--learning_rate")).toBe(3e-5);
-    expect(numeric(map, "--per_device_train_batch_size")).toBe(2);
-    expect(numeric(map, "--gradient_accumulation_steps")).toBe(8);
-    expect(value(map, "--reduce_loss")).toBe("sum");
-    expect(numeric(map, "--num_train_epochs")).toBe(2);
-    expect(numeric(map, "--seed")).toBe(1);
-    expect(value(map, "--dataset_transform_fn")).toBe("sft_tulu_tokenize_and_truncate_v1 sft_tulu_filter_v1");
-    expect(sft.batch.formula).toBe("8 GPUs × 2 per device × 8 accumulation = 128");
-  });
-
-  it("DPO: dpo_tune_cache.py on ZeRO-2, 8 × 8 × 2 = 128, lr 2.5e-6, seed 111", () => {
+describe("each recipe at the other supported commit", () => {
+  it("tulu3-8b at 89b4f62: every argv parses there (list mixers, dpo_tune_cache.py), and --check shows the script change", () => {
+    const check = checkOpenInstructExport({ loaded: loadedOf(tulu3), commit: "89b4f62" });
+    expect(check.commit.commit).toBe("89b4f62");
+    for (const stage of check.stages) expect(stage.problems).toEqual([]);
+    const dpo = check.stages.find((stage) => stage.stage === "dpo")!;
     expect(dpo.script).toBe("open_instruct/dpo_tune_cache.py");
-    expect(dpo.deepspeedStage).toBe(2);
-    expect(launcherArguments(dpo)).toContain("configs/ds_stage2.json");
-    const map = flags(dpo);
-    expect(value(map, "--model_name_or_path")).toBe("allenai/OLMo-2-0425-1B-SFT");
-    expect(numeric(map, "--learning_rate")).toBe(2.5e-6);
-    expect(value(map, "--dpo_loss_type")).toBe("dpo_norm");
-    expect(numeric(map, "--dpo_beta")).toBe(5);
-    expect(numeric(map, "--seed")).toBe(111);
-    expect(numeric(map, "--num_train_epochs")).toBe(1);
-    expect(dpo.batch.effectiveBatchSize).toBe(128);
-    // dpo_tune_cache.py names (FlatArguments before #1375; docs/olmo2.md's tokenizer flag).
-    expect(numeric(map, "--dpo_label_smoothing")).toBe(0);
-    expect(numeric(map, "--dpo_gamma_beta_ratio")).toBe(0.3);
-    expect(value(map, "--tokenizer_name_or_path")).toBeDefined();
-    expect(map.has("--tokenizer_name")).toBe(false);
+    expect(dpo.rows[0]).toMatchObject({ flag: "(script)", status: "different" });
+    expect(check.faithful).toBe(false);
   });
 
-  it("RLVR: grpo_fast.py with beta 0.01, kl3, 48 × 16, constant lr 5e-7", () => {
-    expect(grpo.script).toBe("open_instruct/grpo_fast.py");
-    const map = flags(grpo);
-    expect(numeric(map, "--beta")).toBe(0.01);
-    expect(value(map, "--kl_estimator")).toBe("kl3");
-    expect(numeric(map, "--num_unique_prompts_rollout")).toBe(48);
-    expect(numeric(map, "--num_samples_per_prompt_rollout")).toBe(16);
-    expect(numeric(map, "--learning_rate")).toBe(5e-7);
-    expect(value(map, "--lr_scheduler_type")).toBe("constant");
-    // The recipe's 2,604 steps × 768 episodes: the published 2M rounded down to whole steps.
-    expect(numeric(map, "--total_episodes")).toBe(2604 * 768);
-    expect(numeric(map, "--max_prompt_token_length")).toBe(2048);
-    expect(value(map, "--num_learners_per_node")).toBe("8");
-    expect(value(map, "--mask_truncated_completions")).toBe("False");
-    // DAPO's clip flags came with --mask_truncated_completions: no single --cliprange.
-    expect(numeric(map, "--clip_lower")).toBe(0.2);
-    expect(numeric(map, "--clip_higher")).toBe(0.2);
-    expect(map.has("--cliprange")).toBe(false);
-    expect(numeric(map, "--verification_reward")).toBe(10);
-    expect(map.has("--advantage_normalization_type")).toBe(false);
-    expect(grpo.omitted.map((entry) => entry.field)).toContain("stages[2].hyperparameters.verifierWorkers");
-    expect(numeric(map, "--response_length")).toBe(2048);
-    expect(numeric(map, "--pack_length")).toBe(4096);
-    expect(value(map, "--non_stop_penalty")).toBe("True");
-    expect(numeric(map, "--non_stop_penalty_value")).toBe(0);
-    expect(numeric(map, "--num_mini_batches")).toBe(2);
-    expect(numeric(map, "--num_epochs")).toBe(1);
-    expect(numeric(map, "--deepspeed_stage")).toBe(2);
-    expect(numeric(map, "--seed")).toBe(1);
-    expect(grpo.batch.effectiveBatchSize).toBe(384);
-    expect(grpo.batch.formula).toContain("= 768 episodes per step = 2 mini-batches");
-  });
-});
-
-describe("open-instruct export: a newer commit (HEAD e6c3044) uses the renamed flags", () => {
-  it("DPO: --mixer_list, --loss_type, --beta, --num_epochs; GRPO: numeric kl estimator, clip_lower/higher", () => {
-    const [dpo, grpo] = openInstructStageCommands({
-      recipe: olmo2,
-      commit: commit("e6c3044"),
-      datasetPaths: pathsOf(olmo2),
-      stages: ["dpo", "rlvr-mixed"],
-    }) as [StageCommand, StageCommand];
-    const dpoFlags = flags(dpo);
-    expect(value(dpoFlags, "--mixer_list")).toBe("data/dpo/train-0.parquet 1.0");
-    expect(value(dpoFlags, "--loss_type")).toBe("dpo_norm");
-    expect(numeric(dpoFlags, "--beta")).toBe(5);
-    expect(numeric(dpoFlags, "--num_epochs")).toBe(1);
-    // dpo_config.py after #1375: no dpo_/dataset_ prefixes; the clip is --max_grad_norm.
-    expect(numeric(dpoFlags, "--label_smoothing")).toBe(0);
-    expect(numeric(dpoFlags, "--gamma_beta_ratio")).toBe(0.3);
-    expect(value(dpoFlags, "--transform_fn")).toBe(
-      "preference_tulu_tokenize_and_truncate_v1 preference_tulu_filter_v1",
-    );
-    expect(dpoFlags.has("--max_grad_norm")).toBe(true);
-    expect(dpoFlags.has("--tokenizer_name_or_path")).toBe(true);
-    for (const old of [
-      "--dataset_mixer_list",
-      "--dpo_loss_type",
-      "--dpo_beta",
-      "--dpo_label_smoothing",
-      "--dpo_gamma_beta_ratio",
-      "--dataset_transform_fn",
-      "--clip_grad_norm",
-      "--tokenizer_name",
-      "--num_train_epochs",
-      "--use_flash_attn",
-    ])
-      expect(dpoFlags.has(old), old).toBe(false);
-    const grpoFlags = flags(grpo);
-    expect(value(grpoFlags, "--kl_estimator")).toBe("2");
-    expect(grpoFlags.has("--max_token_length")).toBe(false);
-    expect(numeric(grpoFlags, "--clip_lower")).toBe(0.2);
-    expect(numeric(grpoFlags, "--clip_higher")).toBe(0.2);
-    expect(value(grpoFlags, "--filter_zero_std_samples")).toMatch(/^(True|False)$/);
-    expect(value(grpoFlags, "--mask_truncated_completions")).toBe("False");
-    expect(value(grpoFlags, "--advantage_normalization_type")).toBe("standard");
-    expect(numeric(grpoFlags, "--async_steps")).toBe(1);
-  });
-
-  it("refuses sum loss reduction and PPO, naming the fields", () => {
+  it("olmo2-1b-instruct at e363290: refused, naming the stages the release cannot run", () => {
     let error: unknown;
     try {
-      openInstructStageCommands({ recipe: tulu3, commit: commit("e6c3044"), datasetPaths: pathsOf(tulu3) });
+      previewOpenInstructExport({ loaded: loadedOf(olmo2), commit: "e363290" });
     } catch (caught) {
       error = caught;
     }
     expect(PosttrainError.hasCode(error, "export_unsupported")).toBe(true);
-    const fields = (error as PosttrainError).details?.["fields"] as string[];
-    expect(fields).toContain("stages[0].hyperparameters.reduction");
+    const fields = (error as PosttrainError).details?.fields as string[];
     expect(fields).toContain("stages[2].type");
+    expect(fields).toContain("stages[3].type");
   });
 
-  it("refuses GRPO at the release commit, which predates grpo_fast.py", () => {
-    expect(() =>
-      openInstructStageCommands({
-        recipe: olmo2,
-        commit: commit("e363290"),
-        datasetPaths: pathsOf(olmo2),
-        stages: ["rlvr-math"],
-      }),
-    ).toThrow(/stages\[3\]\.type: .*no GRPO script/);
+  it("olmo2-1b-instruct's GRPO on grpo_fast.py at 89b4f62 when the reference does not name the Ray script", () => {
+    const reference = olmo2.referenceImplementation!;
+    const { "rlvr-mixed": _mixed, "rlvr-math": _math, ...trainingStages } = reference.stages;
+    const fast = {
+      ...olmo2,
+      referenceImplementation: { ...reference, stages: trainingStages },
+      stages: olmo2.stages.map((stage) =>
+        stage.type === "rlvr"
+          ? {
+              ...stage,
+              // grpo_fast.py at 89b4f62 has no held-out evaluation cadence flag: no monitor.
+              hyperparameters: {
+                ...stage.hyperparameters,
+                monitor: null,
+                batch: {
+                  devices: 8,
+                  perDeviceBatchSize: 8,
+                  gradientAccumulationSteps: 6,
+                  effectiveBatchSize: 384,
+                },
+              },
+            }
+          : stage,
+      ),
+    };
+    const { commands } = previewOpenInstructExport({ loaded: loadedOf(fast) });
+    const rlvr = commands[2]!;
+    expect(rlvr.script).toBe("open_instruct/grpo_fast.py");
+    expect(validateArguments({ commit: "89b4f62", script: rlvr.script, arguments: rlvr.arguments })).toEqual(
+      [],
+    );
+    expect(value(rlvr, "--clip_lower")).toBe("0.2");
+    expect(value(rlvr, "--num_mini_batches")).toBe("2");
+    expect(value(rlvr, "--weight_decay")).toBe("0.01");
+    expect(rlvr.arguments).toContain("--add_bos");
   });
 
-  it("refuses a batch that does not multiply out, and non-default AdamW betas", () => {
-    const sft = tulu3.stages[0]!;
-    if (sft.type !== "sft") throw new Error("expected sft");
-    const broken = {
+  it("a commit without a flag table is refused", () => {
+    expect(() => previewOpenInstructExport({ loaded: loadedOf(tulu3), commit: "e6c3044" })).toThrow(
+      /no flag table for open-instruct commit e6c3044/,
+    );
+  });
+});
+
+describe("flag checks against the commit's dataclasses", () => {
+  it("every published command parses at its commit", () => {
+    for (const published of publishedCommands)
+      expect(
+        validateArguments({
+          commit: published.commit,
+          script: published.script,
+          arguments: published.arguments,
+        }),
+        published.id,
+      ).toEqual([]);
+  });
+
+  it("every flag name of every commit table exists in that commit's generated table", () => {
+    for (const table of openInstructCommits)
+      for (const kind of ["sft", "dpo", "ppo", "grpo", "grpoRay"] as const) {
+        const script = table.scripts[kind];
+        const names = table[kind] as Record<string, string | null> | null;
+        if (script === null || names === null) continue;
+        const flags = scriptFlagTable({ commit: table.commit, script })!.flags;
+        for (const [logical, name] of Object.entries(names))
+          if (name !== null)
+            expect(flags[name.slice(2)], `${table.commit} ${script} ${logical} ${name}`).toBeDefined();
+      }
+  });
+
+  it("rejects a flag the commit does not have, a mistyped value, a value outside a Literal, a missing value", () => {
+    const script = "open_instruct/ppo_vllm_thread_ray_gtrl.py";
+    const problems = (argv: string[]) => validateArguments({ commit: "e363290", script, arguments: argv });
+    // The 89b4f62 name at the release: the release PPO script only knows --dataset_mixer.
+    expect(problems(["--dataset_mixer_list", "x.jsonl", "1.0"])[0]?.message).toMatch(
+      /has no flag --dataset_mixer_list/,
+    );
+    expect(problems(["--num_evals", "3.5"])[0]?.message).toMatch(
+      /ppo_vllm_thread_ray_gtrl\.py:\d+\): "3\.5" is not an int/,
+    );
+    expect(problems(["--beta", "high"])[0]?.message).toMatch(/not a float/);
+    expect(problems(["--kl_estimator", "kl4"])[0]?.message).toMatch(/not one of kl1, kl2, kl3/);
+    expect(problems(["--seed"])[0]?.message).toMatch(/exactly one value/);
+    expect(problems(["--apply_verifiable_reward", "maybe"])[0]?.message).toMatch(/not a bool/);
+    // argparse's forms: bare bool, --no_ for a True default, a unique prefix.
+    expect(problems(["--non_stop_penalty", "--no_push_to_hub", "--vf_coef", "0.1"])).toEqual([]);
+    expect(problems(["--local_rollout_forward", "2"])).toEqual([]);
+    expect(problems(["--local_rollout", "2"])[0]?.message).toMatch(/has no flag/);
+  });
+
+  it("a recipe value the published run did not use shows as different; a dropped published flag as missing", () => {
+    const { commands } = previewOpenInstructExport({ loaded: loadedOf(tulu3) });
+    const dpo = commands.find((command) => command.stage === "dpo")!;
+    const published = findPublishedCommand({ id: "tulu3-8b/dpo" })!;
+    const reference = tulu3.referenceImplementation?.stages.dpo;
+    const compare = (argv: string[]) =>
+      compareWithPublished({
+        command: { ...dpo, arguments: argv },
+        commit: "e363290",
+        published,
+        ...(reference === undefined ? {} : { reference }),
+        localSources: { "data/dpo/train-0.jsonl": "allenai/llama-3.1-tulu-3-8b-preference-mixture" },
+        chainedFrom: { path: "output/sft", repo: "allenai/Llama-3.1-Tulu-3-8B-SFT" },
+      });
+    expect(compare(dpo.arguments).faithful).toBe(true);
+    const beta = dpo.arguments.indexOf("--dpo_beta");
+    const changed = compare(dpo.arguments.map((part, index) => (index === beta + 1 ? "0.1" : part)));
+    expect(changed.faithful).toBe(false);
+    expect(changed.rows.find((row) => row.flag === "--dpo_beta")).toMatchObject({
+      ours: "0.1",
+      published: "5",
+      status: "different",
+    });
+    // --use_slow_tokenizer defaults to True there: dropping it keeps the value but not the command.
+    const slow = dpo.arguments.indexOf("--use_slow_tokenizer");
+    const dropped = compare(dpo.arguments.filter((_, index) => index !== slow));
+    expect(dropped.rows.find((row) => row.flag === "--use_slow_tokenizer")?.status).toBe("missing");
+    expect(dropped.faithful).toBe(false);
+    const bad = compare([...dpo.arguments, "--dpo_bta", "5"]);
+    expect(bad.problems[0]?.message).toMatch(/has no flag --dpo_bta/);
+    expect(bad.faithful).toBe(false);
+  });
+
+  it("an export a commit cannot parse fails naming the stage (a k4 KL estimator at the release)", () => {
+    const rlvr = tulu3.stages[2]!;
+    if (rlvr.type !== "ppo") throw new Error("ppo stage");
+    const k4 = {
       ...tulu3,
       stages: [
         {
-          ...sft,
-          hyperparameters: {
-            ...sft.hyperparameters,
-            batch: { ...sft.hyperparameters.batch, effectiveBatchSize: 256 },
-          },
+          ...rlvr,
+          hyperparameters: { ...rlvr.hyperparameters, kl: { beta: 0.05, estimator: "k4" as const } },
         },
       ],
     };
     expect(() =>
-      openInstructStageCommands({ recipe: broken, commit: commit("e363290"), datasetPaths: pathsOf(tulu3) }),
-    ).toThrow(/export_batch_mismatch|effectiveBatchSize is 256/);
+      openInstructStageCommands({
+        recipe: k4,
+        commit: commit("e363290"),
+        datasetPaths: { "rlvr.train[0]": ["data/rlvr/train-0.jsonl"] },
+      }),
+    ).toThrow(/stages\[0\].*--kl_estimator.*not one of kl1, kl2, kl3/s);
+  });
+
+  it("DeepSpeed configs as published: ZeRO-2 as stage2_accelerate.conf (89b4f62), clipping left to accelerate", () => {
+    const zero2 = deepspeedConfig({ stage: 2 });
+    expect(zero2.zero_optimization).toEqual({
+      stage: 2,
+      overlap_comm: true,
+      contiguous_gradients: true,
+      reduce_bucket_size: "auto",
+    });
+    expect(zero2.gradient_clipping).toBe("auto");
+    expect(deepspeedConfig({ stage: 3 }).zero_optimization).toMatchObject({ stage: 3, sub_group_size: 1e9 });
+  });
+
+  it("refuses a reference naming a stage the recipe does not have", () => {
+    const reference = tulu3.referenceImplementation!;
+    const renamed = {
+      ...tulu3,
+      referenceImplementation: { ...reference, stages: { ...reference.stages, rl: reference.stages.rlvr! } },
+    };
+    expect(() => previewOpenInstructExport({ loaded: loadedOf(renamed) })).toThrow(
+      /referenceImplementation\.stages\.rl: the reference names a stage "rl"/,
+    );
+  });
+
+  it("refuses a batch that does not multiply out and non-default AdamW betas", () => {
+    const sft = tulu3.stages[0]!;
+    if (sft.type !== "sft") throw new Error("expected sft");
+    const withBatch = (batch: typeof sft.hyperparameters.batch) => ({
+      ...tulu3,
+      stages: [{ ...sft, hyperparameters: { ...sft.hyperparameters, batch } }],
+    });
+    const paths = { "sft.train[0]": ["data/sft/train-0.jsonl"] };
+    expect(() =>
+      openInstructStageCommands({
+        recipe: withBatch({ ...sft.hyperparameters.batch, effectiveBatchSize: 256 }),
+        commit: commit("e363290"),
+        datasetPaths: paths,
+      }),
+    ).toThrow(/effectiveBatchSize is 256/);
     const betas = {
       ...tulu3,
       stages: [
@@ -345,7 +400,7 @@ describe("open-instruct export: a newer commit (HEAD e6c3044) uses the renamed f
       ],
     };
     expect(() =>
-      openInstructStageCommands({ recipe: betas, commit: commit("e363290"), datasetPaths: pathsOf(tulu3) }),
+      openInstructStageCommands({ recipe: betas, commit: commit("e363290"), datasetPaths: paths }),
     ).toThrow(/stages\[0\]\.hyperparameters\.adamW\.beta2/);
   });
 });

@@ -8,10 +8,11 @@
  * verifier workers, the over-optimisation monitor's KL bound) are listed in each command's
  * `omitted`, never silently dropped.
  */
-import type { Recipe } from "@posttrain/recipe";
+import type { Recipe, Stage } from "@posttrain/recipe";
 import { ExportError } from "../errors.js";
 import type { OpenInstructCommit } from "./commits.js";
-import { grpoStage, ppoStage } from "./reinforcement-commands.js";
+import { validateArguments } from "./flag-validation.js";
+import { grpoRayStage, grpoStage, ppoStage } from "./reinforcement-commands.js";
 import { trainingStage } from "./training-commands.js";
 import type {
   DatasetPaths,
@@ -20,14 +21,44 @@ import type {
   StageCommand,
   StageCommandOptions,
 } from "./translate-support.js";
+import { runNamePrefix } from "./translate-support.js";
 
 export type * from "./translate-support.js";
+
+/**
+ * The script a stage runs at `commit`: the recipe reference's script when that commit has it for
+ * the stage's type, else the commit's default (`rlvr`: grpo_fast.py). Null: none at that commit.
+ */
+export function stageScript(params: {
+  recipe: Recipe;
+  stage: Stage;
+  commit: OpenInstructCommit;
+}): string | null {
+  const { commit, stage } = params;
+  const wanted = params.recipe.referenceImplementation?.stages[stage.name]?.script;
+  const candidates =
+    stage.type === "sft"
+      ? [commit.scripts.sft]
+      : stage.type === "dpo"
+        ? [commit.scripts.dpo]
+        : stage.type === "ppo"
+          ? [commit.scripts.ppo]
+          : [commit.scripts.grpo, commit.scripts.grpoRay];
+  const available = candidates.filter((script): script is string => script !== null);
+  if (wanted !== undefined && available.includes(wanted)) return wanted;
+  return available[0] ?? null;
+}
+
+interface StageOutput {
+  directory: string;
+  runNamePrefix: string | null;
+}
 
 function inputModel(params: {
   recipe: Recipe;
   index: number;
   options: StageCommandOptions;
-  outputs: string[];
+  outputs: StageOutput[];
   issues: ExportIssue[];
 }): ModelSource | null {
   const { recipe, index } = params;
@@ -45,12 +76,17 @@ function inputModel(params: {
       revision: params.options.modelRevision ?? recipe.model.revision,
     };
   }
-  if ((params.options.startFrom ?? "previous") === "previous") {
-    return { kind: "path", path: params.outputs[index - 1] ?? "" };
-  }
+  const previous = params.outputs[index - 1] ?? { directory: "", runNamePrefix: null };
+  const chained: ModelSource = {
+    kind: "path",
+    path: previous.directory,
+    directory: previous.directory,
+    runNamePrefix: previous.runNamePrefix,
+  };
+  if ((params.options.startFrom ?? "previous") === "previous") return chained;
   const published = recipe.stages[index - 1]?.publishedCheckpoint;
-  // A stage whose predecessor has no published checkpoint (OLMo 2's second GRPO stage) chains.
-  if (published === undefined) return { kind: "path", path: params.outputs[index - 1] ?? "" };
+  // A stage whose predecessor has no published checkpoint chains.
+  if (published === undefined) return chained;
   return { kind: "hub", repo: published.repo, revision: published.revision };
 }
 
@@ -78,7 +114,22 @@ export function openInstructStageCommands(params: {
       });
   }
   const issues: ExportIssue[] = [];
-  const outputs = recipe.stages.map((stage) => `output/${stage.name}`);
+  for (const name of Object.keys(recipe.referenceImplementation?.stages ?? {}))
+    if (!recipe.stages.some((stage) => stage.name === name))
+      issues.push({
+        field: `referenceImplementation.stages.${name}`,
+        message: `the reference names a stage "${name}" the recipe does not have`,
+      });
+  const outputs: StageOutput[] = recipe.stages.map((stage) => {
+    const script = stageScript({ recipe, stage, commit });
+    return {
+      directory: `output/${stage.name}`,
+      runNamePrefix:
+        script === null
+          ? null
+          : runNamePrefix({ commit, script, experimentName: stage.name, seed: stage.hyperparameters.seed }),
+    };
+  });
   const commands: StageCommand[] = [];
   recipe.stages.forEach((stage, index) => {
     if (params.stages !== undefined && !params.stages.includes(stage.name)) return;
@@ -91,16 +142,29 @@ export function openInstructStageCommands(params: {
       model,
       options,
       datasetPaths: params.datasetPaths,
-      outputDirectory: outputs[index] ?? "",
+      outputDirectory: outputs[index]?.directory ?? "",
+      reference: recipe.referenceImplementation?.stages[stage.name],
       issues: stageIssues,
     };
-    commands.push(
+    const script = stageScript({ recipe, stage, commit });
+    const command =
       stage.type === "ppo"
         ? ppoStage({ ...common, stage })
         : stage.type === "rlvr"
-          ? grpoStage({ ...common, stage })
-          : trainingStage({ ...common, stage }),
-    );
+          ? script !== null && script === commit.scripts.grpoRay
+            ? grpoRayStage({ ...common, stage })
+            : grpoStage({ ...common, stage })
+          : trainingStage({ ...common, stage });
+    command.outputRunNamePrefix = outputs[index]?.runNamePrefix ?? null;
+    // Every argv is checked against the dataclass fields read from the commit's source.
+    if (command.script !== "")
+      for (const problem of validateArguments({
+        commit: commit.commit,
+        script: command.script,
+        arguments: command.arguments,
+      }))
+        stageIssues.push({ field: `stages[${index}]`, message: problem.message });
+    commands.push(command);
     for (const issue of stageIssues)
       if (!issues.some((known) => known.field === issue.field && known.message === issue.message))
         issues.push(issue);

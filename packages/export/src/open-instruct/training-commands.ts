@@ -1,34 +1,30 @@
 /** SFT (`finetune.py`) and DPO (`dpo_tune.py` / `dpo_tune_cache.py`) invocations. */
-import type { Recipe, Stage } from "@posttrain/recipe";
 import { ExportError } from "../errors.js";
-import type { DpoFlag, OpenInstructCommit, TrainingFlag } from "./commits.js";
+import type { DpoFlag, TrainingFlag } from "./commits.js";
 import {
   ArgumentWriter,
+  chainedInput,
   chatTemplateName,
   checkAdamW,
-  type DatasetPaths,
-  type ExportIssue,
   layoutOf,
-  type ModelSource,
   mixerEntries,
+  modelArgument,
   number,
   type StageCommand,
-  type StageCommandOptions,
+  type StageTranslationParams,
   schedulerType,
 } from "./translate-support.js";
 
-export function trainingStage(params: {
-  recipe: Recipe;
-  stage: Extract<Stage, { type: "sft" | "dpo" }>;
-  index: number;
-  commit: OpenInstructCommit;
-  model: ModelSource | null;
-  options: StageCommandOptions;
-  datasetPaths: DatasetPaths;
-  outputDirectory: string;
-  issues: ExportIssue[];
-}): StageCommand {
-  const { recipe, stage, index, commit, issues } = params;
+/**
+ * accelerate fills DeepSpeed's `gradient_clipping: "auto"` from its own default 1.0 (the
+ * published runs' configs/ds_configs/*.conf say "auto"), so SFT/DPO under accelerate +
+ * DeepSpeed clip at 1.0 whatever `--clip_grad_norm` says; the scripts' own clip (-1: off) is
+ * left as published.
+ */
+export const accelerateDeepSpeedClipping = 1;
+
+export function trainingStage(params: StageTranslationParams<"sft" | "dpo">): StageCommand {
+  const { recipe, stage, index, commit, issues, reference } = params;
   const path = `stages[${index}].hyperparameters`;
   const hyper = stage.hyperparameters;
   const script = stage.type === "sft" ? commit.scripts.sft : commit.scripts.dpo;
@@ -39,11 +35,15 @@ export function trainingStage(params: {
   const writer = new ArgumentWriter<TrainingFlag | DpoFlag>(table, issues, commit.commit, script);
   const model = params.model;
   if (model !== null) {
-    writer.write("modelNameOrPath", model.kind === "hub" ? model.repo : model.path);
+    writer.write("modelNameOrPath", modelArgument(model));
     if (model.kind === "hub") writer.write("modelRevision", model.revision);
   }
   const tokenizer = recipe.tokenizer.source;
-  if (tokenizer.kind === "hub") {
+  const pinned = params.options.referenceRevisions?.[stage.name];
+  if (reference?.tokenizer !== undefined) {
+    writer.write("tokenizerName", reference.tokenizer.repo);
+    writer.write("tokenizerRevision", pinned?.tokenizer ?? reference.tokenizer.revision);
+  } else if (tokenizer.kind === "hub") {
     writer.write("tokenizerName", tokenizer.repo);
     writer.write("tokenizerRevision", params.options.tokenizerRevision ?? tokenizer.revision);
   } else {
@@ -52,7 +52,7 @@ export function trainingStage(params: {
       message: "open-instruct loads the tokenizer from the Hub; a local tokenizer folder cannot be exported",
     });
   }
-  writer.write("useSlowTokenizer", true);
+  writer.write("useSlowTokenizer", reference?.useSlowTokenizer ?? true);
   writer.write("useFlashAttention", true);
   writer.write("chatTemplateName", chatTemplateName({ recipe, issues }), "tokenizer.chatTemplate");
   writer.write("addBos", recipe.tokenizer.addBos, "tokenizer.addBos");
@@ -82,13 +82,16 @@ export function trainingStage(params: {
   if ("epochs" in hyper.duration)
     writer.write("epochs", number(hyper.duration.epochs), `${path}.duration.epochs`);
   else writer.write("maxTrainSteps", number(hyper.duration.steps), `${path}.duration.steps`);
-  writer.write(
-    "clipGradientNorm",
-    hyper.maxGradientNorm === null ? "-1" : number(hyper.maxGradientNorm),
-    `${path}.maxGradientNorm`,
-  );
+  if (hyper.maxGradientNorm !== accelerateDeepSpeedClipping)
+    issues.push({
+      field: `${path}.maxGradientNorm`,
+      message: `${script} under accelerate + DeepSpeed clips at ${accelerateDeepSpeedClipping} (gradient_clipping "auto"), the recipe asks for ${hyper.maxGradientNorm ?? "no clipping"}`,
+    });
+  writer.write("clipGradientNorm", "-1");
   writer.write("seed", number(hyper.seed), `${path}.seed`);
-  writer.write("checkpointingSteps", number(hyper.checkpointEverySteps), `${path}.checkpointEverySteps`);
+  if (reference?.checkpointing === "epoch") writer.write("checkpointingSteps", "epoch");
+  else if (reference?.checkpointing !== "final")
+    writer.write("checkpointingSteps", number(hyper.checkpointEverySteps), `${path}.checkpointEverySteps`);
   if (hyper.evaluation !== null)
     issues.push({
       field: `${path}.evaluation`,
@@ -128,7 +131,11 @@ export function trainingStage(params: {
     writer.write("useLora", false);
   }
   writer.write("loggingSteps", "1");
+  writer.write("experimentName", stage.name);
   writer.write("outputDirectory", params.outputDirectory);
+  writer.write("doNotRandomizeOutputDirectory", true);
+  writer.write("pushToHub", false);
+  writer.write("tryLaunchBeakerEvalJobs", false);
   const gpusPerNode = params.options.gpusPerNode ?? 8;
   const layout = layoutOf({ gpusPerNode, devices: batch.devices, path, issues });
   const product = batch.devices * batch.perDeviceBatchSize * batch.gradientAccumulationSteps;
@@ -148,7 +155,7 @@ export function trainingStage(params: {
     type: stage.type,
     script,
     launcher: "accelerate",
-    deepspeedStage: params.options.deepspeedStages?.[stage.name] ?? 3,
+    deepspeedStage: params.options.deepspeedStages?.[stage.name] ?? reference?.deepspeedStage ?? 3,
     arguments: writer.arguments,
     batch: {
       nodes: layout.nodes,
@@ -160,6 +167,8 @@ export function trainingStage(params: {
       formula: `${batch.devices} GPUs × ${batch.perDeviceBatchSize} per device × ${batch.gradientAccumulationSteps} accumulation = ${product}`,
     },
     outputDirectory: params.outputDirectory,
+    outputRunNamePrefix: null,
+    inputModel: chainedInput(model),
     omitted: [
       { field: `${path}.lossChunks`, reason: "memory layout of the embedded engine's loss" },
       { field: `${path}.threads`, reason: "onnxruntime threads of the embedded engine" },

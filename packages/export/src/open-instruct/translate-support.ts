@@ -2,7 +2,7 @@
  * Shared pieces of the stage translators: the types of an export, the argument writer that
  * asks a commit's flag table for names, and the checks common to every script.
  */
-import type { Recipe, Stage } from "@posttrain/recipe";
+import type { Recipe, ReferenceStage, Stage } from "@posttrain/recipe";
 
 /** A recipe field open-instruct (at the chosen commit) cannot express. */
 export interface ExportIssue {
@@ -11,8 +11,17 @@ export interface ExportIssue {
   message: string;
 }
 
-/** A model the stage starts from: a Hub repo (with its revision) or a path the bundle produces. */
-export type ModelSource = { kind: "hub"; repo: string; revision: string } | { kind: "path"; path: string };
+/**
+ * A model the stage starts from: a Hub repo (with its revision) or what an earlier stage of the
+ * bundle writes: `directory` itself, or (`runNamePrefix`) the one run folder
+ * `<directory>/<prefix><unix time>` the launch script finds before training ({@link inputModelVariable}).
+ */
+export type ModelSource =
+  | { kind: "hub"; repo: string; revision: string }
+  | { kind: "path"; path: string; directory: string; runNamePrefix: string | null };
+
+/** The shell variable a chained stage's argv uses for a model inside a run-name folder. */
+export const inputModelVariable = "$INPUT_MODEL";
 
 /** Where each mixture source's files are in the bundle (relative paths), by lock key `<stage>.train[i]`. */
 export type DatasetPaths = Record<string, readonly string[]>;
@@ -23,9 +32,9 @@ export type DatasetPaths = Record<string, readonly string[]>;
  * (whose recipe pins no batch) from here.
  */
 export interface ReinforcementLayout {
-  /** vLLM engines (one GPU each at tensor parallel 1). */
-  vllmEngines: number;
-  vllmTensorParallelSize: number;
+  /** vLLM engines (one GPU each at tensor parallel 1); default the recipe reference's, else 8 (GRPO) / 1. */
+  vllmEngines?: number;
+  vllmTensorParallelSize?: number;
   /** PPO: learner GPUs on each node (`--actor_num_gpus_per_node`); default [7]. */
   learnersPerNode?: number[];
   /** PPO: rows per learner micro-batch (`--per_device_train_batch_size`); default 2. */
@@ -51,6 +60,8 @@ export interface StageCommandOptions {
   modelRevision?: string;
   /** The tokenizer's pinned revision (from the lock); default the recipe's. */
   tokenizerRevision?: string;
+  /** Per stage: the reference's tokenizer and reward-model revisions as pinned by the lock. */
+  referenceRevisions?: Record<string, { tokenizer?: string; rewardModel?: string }>;
 }
 
 /** The effective-batch arithmetic of a stage, as checked. */
@@ -81,6 +92,10 @@ export interface StageCommand {
   batch: BatchArithmetic;
   /** Where the stage writes its model, relative to the bundle. */
   outputDirectory: string;
+  /** The run folder the script creates inside `outputDirectory` (`<exp_name>__<seed>__`), or null. */
+  outputRunNamePrefix: string | null;
+  /** A chained input inside an earlier stage's run folder (resolved into `$INPUT_MODEL`), or null. */
+  inputModel: { directory: string; runNamePrefix: string } | null;
   /** Recipe settings with no open-instruct counterpart that do not change the trained model. */
   omitted: Array<{ field: string; reason: string }>;
 }
@@ -104,7 +119,7 @@ export class ArgumentWriter<Flag extends string> {
    */
   write(flag: Flag, value: string | readonly string[] | boolean, field?: string): void {
     const name = this.table[flag];
-    if (name === null) {
+    if (name === null || name === undefined) {
       if (field !== undefined)
         this.issues.push({
           field,
@@ -124,6 +139,48 @@ export class ArgumentWriter<Flag extends string> {
 }
 
 export const defaultAdamW = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+/** torch.optim.AdamW's default weight_decay. */
+export const torchAdamWWeightDecay = 0.01;
+
+/** The common inputs of every stage translator. */
+export interface StageTranslationParams<Type extends Stage["type"]> {
+  recipe: Recipe;
+  stage: Extract<Stage, { type: Type }>;
+  index: number;
+  commit: import("./commits.js").OpenInstructCommit;
+  model: ModelSource | null;
+  options: StageCommandOptions;
+  datasetPaths: DatasetPaths;
+  outputDirectory: string;
+  /** The recipe's reference for this stage, if it has one. */
+  reference: ReferenceStage | undefined;
+  issues: ExportIssue[];
+}
+
+/** The model argument of a stage: a Hub repo, a directory, or `$INPUT_MODEL` for a run folder. */
+export function modelArgument(model: ModelSource | null): string {
+  if (model === null) return "";
+  if (model.kind === "hub") return model.repo;
+  return model.runNamePrefix === null ? model.path : inputModelVariable;
+}
+
+/** The chained input of a stage command (see {@link StageCommand.inputModel}). */
+export function chainedInput(model: ModelSource | null): StageCommand["inputModel"] {
+  return model?.kind === "path" && model.runNamePrefix !== null
+    ? { directory: model.directory, runNamePrefix: model.runNamePrefix }
+    : null;
+}
+
+/** The run name prefix a script creates (`<exp_name>__<seed>__`) under its saving convention, or null. */
+export function runNamePrefix(params: {
+  commit: import("./commits.js").OpenInstructCommit;
+  script: string;
+  experimentName: string;
+  seed: number;
+}): string | null {
+  const convention = params.commit.saving[params.script] ?? "output-directory";
+  return convention === "run-name-subfolder" ? `${params.experimentName}__${params.seed}__` : null;
+}
 
 export function checkAdamW(params: {
   adamW: { beta1: number; beta2: number; epsilon: number; weightDecay: number };
@@ -138,10 +195,12 @@ export function checkAdamW(params: {
         message: `open-instruct uses torch AdamW's ${key} = ${defaultAdamW[key]} and has no flag for it (recipe: ${params.adamW[key]})`,
       });
   }
-  if (!params.weightDecayFlag && params.adamW.weightDecay !== 0)
+  // ppo_vllm_thread_ray_gtrl.py:608 (e363290) and grpo_vllm_thread_ray_gtrl.py:682 (89b4f62)
+  // build torch.optim.AdamW(params, lr=...) whose weight_decay defaults to 0.01.
+  if (!params.weightDecayFlag && params.adamW.weightDecay !== torchAdamWWeightDecay)
     params.issues.push({
       field: `${params.path}.adamW.weightDecay`,
-      message: "open-instruct's RL scripts have no weight-decay flag (they train with 0)",
+      message: `open-instruct's Ray RL scripts have no weight-decay flag and train with torch AdamW's default ${torchAdamWWeightDecay} (recipe: ${params.adamW.weightDecay})`,
     });
 }
 

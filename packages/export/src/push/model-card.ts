@@ -5,7 +5,7 @@
  * and confidence intervals, and the verifier probe results.
  */
 
-import type { Recipe, RecipeLock } from "@posttrain/recipe";
+import { type Recipe, type RecipeLock, rowBand } from "@posttrain/recipe";
 import type { ProbeReport } from "@posttrain/verifiers";
 import type { ResultsComparison } from "../results/compare.js";
 
@@ -101,10 +101,17 @@ export function renderModelCard(params: ModelCardParams): string {
       "| after | task | metric | expected | ± | source |",
     );
     lines.push("|---|---|---|---|---|---|");
-    for (const row of recipe.expected)
+    for (const row of recipe.expected) {
+      // Seed rows: the recorded mean and its prediction interval; tolerance rows: value ± tolerance.
+      const band = rowBand({ row, runs: 1 });
+      const spread =
+        band.tolerance === null
+          ? `${percent(band.band.lower)}–${percent(band.band.upper)} (${band.recordedSeeds} seeds)`
+          : percent(band.tolerance);
       lines.push(
-        `| ${row.after} | ${row.task} | ${row.metric} | ${percent(row.value)} | ${percent(row.tolerance)} | ${cell(row.source)} |`,
+        `| ${row.after} | ${row.task} | ${row.metric} | ${percent(band.center)} | ${spread} | ${cell(row.source)} |`,
       );
+    }
   } else {
     lines.push("| after | task | metric | actual | 95% CI | expected | ± | status | source |");
     lines.push("|---|---|---|---|---|---|---|---|---|");

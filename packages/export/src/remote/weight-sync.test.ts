@@ -2,7 +2,12 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PosttrainError } from "@posttrain/core";
-import { defineHeldOutTask, runEval } from "@posttrain/evals";
+import {
+  defineHeldOutTask,
+  runEval,
+  startServeServerFromFolder,
+  writeTinyServeModel,
+} from "@posttrain/evals";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestGenerationServer, type TestGenerationServer } from "../test-support/generation-server.js";
 import { createRemoteGenerationBackend } from "./weight-sync.js";
@@ -136,5 +141,57 @@ describe("remote generation with weight pushes (SGLang- and vLLM-style servers)"
     await expect(backend.updateWeights({ modelPath: join(root, "elsewhere") })).rejects.toThrow(
       /only reload its served folder/,
     );
+  });
+
+  it("posttrain serve --enable-weight-updates: the push carries the token; without it, weight_sync_unauthorized", async () => {
+    const models = join(root, "served-models");
+    await writeTinyServeModel({ directory: join(models, "policy"), seed: 5 });
+    await writeTinyServeModel({ directory: join(models, "step-1"), seed: 6 });
+    const token = "export-weight-push-token-0123456789";
+    const served = await startServeServerFromFolder({
+      directory: join(models, "policy"),
+      threads: 1,
+      port: 0,
+      weightUpdates: { enabled: true, token, allowedRoot: models },
+    });
+    try {
+      const withToken = await createRemoteGenerationBackend({
+        endpoint: served.url,
+        model: "policy",
+        server: "sglang",
+        retries: 0,
+        environment: { POSTTRAIN_WEIGHT_UPDATE_TOKEN: token },
+      });
+      const hashBefore = withToken.describe().modelHash;
+      await withToken.updateWeights({ modelPath: join(models, "step-1"), weightsHash: "step-1" });
+      expect(withToken.updates).toBe(1);
+      expect(withToken.describe().modelHash).not.toBe(hashBefore);
+      expect(served.weightVersion()).toBe("1");
+      const withoutToken = await createRemoteGenerationBackend({
+        endpoint: served.url,
+        model: "policy",
+        server: "sglang",
+        retries: 0,
+        environment: {},
+      });
+      const refused = await withoutToken
+        .updateWeights({ modelPath: join(models, "step-1") })
+        .catch((error) => error);
+      expect(PosttrainError.isInstance(refused)).toBe(true);
+      expect((refused as PosttrainError).code).toBe("weight_sync_unauthorized");
+      expect((refused as Error).message).toContain("POSTTRAIN_WEIGHT_UPDATE_TOKEN");
+      const vllm = await createRemoteGenerationBackend({
+        endpoint: served.url,
+        model: "policy",
+        server: "vllm",
+        servedModelPath: join(models, "policy"),
+        retries: 0,
+        weightUpdateToken: token,
+      });
+      await vllm.updateWeights({ modelPath: join(models, "policy") });
+      expect(served.weightVersion()).toBe("2");
+    } finally {
+      await served.close();
+    }
   });
 });

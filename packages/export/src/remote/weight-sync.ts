@@ -9,6 +9,10 @@
  *   `POST /collective_rpc` `{ method: "reload_weights" }` re-reads the served folder, so the
  *   trainer overwrites that folder and asks for a reload (then `/reset_prefix_cache`).
  *
+ * The weight routes are sent `Authorization: Bearer <weightUpdateToken>` (else `apiKey`, else
+ * `POSTTRAIN_WEIGHT_UPDATE_TOKEN`, the variable `posttrain serve --enable-weight-updates`
+ * reads its token from): `posttrain serve` refuses them without it.
+ *
  * After each update `describe().modelHash` changes (the caller's weights hash, or the sha256
  * of path and update count), so eval response caches never mix two policies.
  */
@@ -22,7 +26,17 @@ export interface RemoteGenerationParams extends Omit<OpenAiBackendParams, "model
   server: "sglang" | "vllm";
   /** vLLM: the folder the server was started on (the only one it can reload). */
   servedModelPath?: string;
+  /**
+   * Bearer token of the weight routes (default: `apiKey`, else the environment's
+   * `POSTTRAIN_WEIGHT_UPDATE_TOKEN`).
+   */
+  weightUpdateToken?: string;
+  /** Where `POSTTRAIN_WEIGHT_UPDATE_TOKEN` is read (default `process.env`). */
+  environment?: NodeJS.ProcessEnv;
 }
+
+/** The environment variable `posttrain serve --enable-weight-updates` reads its token from. */
+export const weightUpdateTokenVariable = "POSTTRAIN_WEIGHT_UPDATE_TOKEN";
 
 /** A generation backend whose weights can be replaced between generate calls. */
 export interface WeightUpdatingBackend extends GenerationBackend {
@@ -44,12 +58,17 @@ export async function createRemoteGenerationBackend(
     });
   const base = params.endpoint.replace(/\/+$/, "").replace(/\/v1$/, "");
   const fetchImplementation = params.fetch ?? fetch;
+  const token =
+    params.weightUpdateToken ??
+    params.apiKey ??
+    ((params.environment ?? process.env)[weightUpdateTokenVariable] || undefined);
   const headers: Record<string, string> = {
     "content-type": "application/json",
-    ...(params.apiKey === undefined ? {} : { authorization: `Bearer ${params.apiKey}` }),
+    ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
   };
   let updates = 0;
-  let inner = await createOpenAiBackend(params);
+  const { weightUpdateToken: _token, environment: _environment, ...openAiParams } = params;
+  let inner = await createOpenAiBackend(openAiParams);
 
   async function post(path: string, body: unknown): Promise<{ status: number; text: string }> {
     try {
@@ -68,6 +87,27 @@ export async function createRemoteGenerationBackend(
     }
   }
 
+  /** 401/403 on a weight route: the token is missing or wrong, or the server has updates off. */
+  const refusedAccess = (path: string, answer: { status: number; text: string }) => {
+    if (answer.status !== 401 && answer.status !== 403) return;
+    let message = answer.text.slice(0, 300);
+    try {
+      const body = JSON.parse(answer.text) as { error?: { message?: unknown } };
+      if (typeof body.error?.message === "string") message = body.error.message;
+    } catch {
+      // Not JSON: the raw text is the message.
+    }
+    throw new WeightSyncError({
+      code: "weight_sync_unauthorized",
+      message: `POST ${base}${path} answered ${answer.status}: ${message} (${
+        answer.status === 401
+          ? `give weightUpdateToken or set ${weightUpdateTokenVariable} to the server's token`
+          : "start `posttrain serve` with --enable-weight-updates and a --weight-updates-root holding the folder"
+      })`,
+      details: { status: answer.status, body: answer.text.slice(0, 2000) },
+    });
+  };
+
   const backend: WeightUpdatingBackend = {
     describe: () => inner.describe(),
     generate: (request) => inner.generate(request),
@@ -77,7 +117,9 @@ export async function createRemoteGenerationBackend(
     async updateWeights({ modelPath, weightsHash }) {
       let message: string;
       if (params.server === "sglang") {
-        const { status, text } = await post("/update_weights_from_disk", { model_path: modelPath });
+        const answer = await post("/update_weights_from_disk", { model_path: modelPath });
+        refusedAccess("/update_weights_from_disk", answer);
+        const { status, text } = answer;
         let parsed: z.infer<typeof sglangAnswer>;
         try {
           parsed = sglangAnswer.parse(JSON.parse(text));
@@ -104,6 +146,7 @@ export async function createRemoteGenerationBackend(
             details: { modelPath, servedModelPath: params.servedModelPath },
           });
         const reload = await post("/collective_rpc", { method: "reload_weights" });
+        refusedAccess("/collective_rpc", reload);
         if (reload.status !== 200)
           throw new WeightSyncError({
             code: "weight_sync_failed",
@@ -121,7 +164,7 @@ export async function createRemoteGenerationBackend(
       }
       updates += 1;
       inner = await createOpenAiBackend({
-        ...params,
+        ...openAiParams,
         modelHash: weightsHash ?? sha256Hex(`${modelPath}\u0000${updates}`),
       });
       return { message };

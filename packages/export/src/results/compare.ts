@@ -8,11 +8,11 @@
  * expected rows) — or one `<stage>/results.json` per stage.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseWithSchema } from "@posttrain/core";
-import { type ComparisonRow, compareWithExpected, type EvalResults } from "@posttrain/evals";
-import type { Recipe } from "@posttrain/recipe";
+import type { EvalResults } from "@posttrain/evals";
+import { type ClaimVerdict, judgeExpected, judgeRow, type Recipe } from "@posttrain/recipe";
 import { z } from "zod";
 import { ExportError } from "../errors.js";
 
@@ -37,17 +37,49 @@ export const evalResultsFileSchema = z.looseObject({
   ),
 });
 
-/** One expected row with the stage it belongs to, the actual value and its interval. */
-export interface StageComparisonRow extends ComparisonRow {
+/**
+ * One expected row with the stage it belongs to, the actual value (the mean over seeds when the
+ * folder holds several) and where it falls: `value` is the expected center (a seed row's recorded
+ * mean, a tolerance row's published value), `band` the acceptance band, `explanation` the why.
+ */
+export interface StageComparisonRow {
   after: string;
+  task: string;
+  metric: string;
   source: string;
+  /** `seeds`: band derived from recorded per-seed values; `tolerance`: an explicit override (no seed data). */
+  kind: "seeds" | "tolerance";
+  value: number;
+  /** Tolerance rows: the tolerance; null for seed rows. */
+  tolerance: number | null;
+  band: { lower: number; upper: number };
+  /** The observed value (mean over seeds); null when missing. */
+  actual: number | null;
+  /** The observed value of each seed (one entry without seeds). */
+  perSeed: Record<string, number | null>;
+  difference: number | null;
+  passed: boolean;
+  reason:
+    | "within_tolerance"
+    | "outside_tolerance"
+    | "inside_band"
+    | "below_band"
+    | "above_band"
+    | "missing_task"
+    | "missing_metric";
+  explanation: string;
+  /** The item-level interval of a single results file (null with seeds or when absent). */
   confidenceInterval: { lower: number; upper: number; confidence: number } | null;
   standardError: number | null;
 }
 
 export interface ResultsComparison {
   passed: boolean;
+  /** The seeds the results came from (`seed-<N>/` folders); empty for one run. */
+  seeds: number[];
   rows: StageComparisonRow[];
+  /** Ordering claims judged on the seeds (one run: reported as inconclusive, never failed). */
+  claims: ClaimVerdict[];
   /** Stages with expected rows but no results. */
   missingStages: string[];
 }
@@ -115,66 +147,173 @@ export async function readResultsDirectory(params: {
   return found;
 }
 
-/** Compares each stage's results with the recipe's expected rows for that stage. */
+/** The results of one run, or of several seeds (seed → stage → results). */
+export type ResultsSet =
+  | ReadonlyMap<string, EvalResults>
+  | ReadonlyMap<number, ReadonlyMap<string, EvalResults>>;
+
+interface FoundEstimate {
+  value: number;
+  standardError?: number | null | undefined;
+  confidenceInterval?: { lower: number; upper: number; confidence: number } | undefined;
+}
+
+function metricOf(
+  results: EvalResults | undefined,
+  task: string,
+  metric: string,
+): { found: boolean; estimate: FoundEstimate | undefined } {
+  const found = results?.tasks.find((candidate) => candidate.task.name === task);
+  if (found === undefined) return { found: false, estimate: undefined };
+  const estimate: FoundEstimate | undefined =
+    metric === "primary_score" ? { value: found.primaryScore } : found.metrics[metric];
+  return { found: true, estimate };
+}
+
+/**
+ * Compares results with the recipe's expected rows (seed rows: the band for the mean of as many
+ * runs as there are seeds; tolerance rows: value ± tolerance) and judges its claims.
+ */
 export function compareResultsWithRecipe(params: {
   recipe: Recipe;
-  results: ReadonlyMap<string, EvalResults>;
+  /** One run's stage → results, or seed → stage → results ({@link readSeedResultsDirectories}). */
+  results: ResultsSet;
 }): ResultsComparison {
+  const { recipe } = params;
+  const first = params.results.keys().next().value;
+  const bySeed: ReadonlyMap<number, ReadonlyMap<string, EvalResults>> = typeof first === "number"
+    ? (params.results as ReadonlyMap<number, ReadonlyMap<string, EvalResults>>)
+    : new Map([[recipe.seed, params.results as ReadonlyMap<string, EvalResults>]]);
+  const seeds = [...bySeed.keys()];
+  const stagesWithResults = new Set([...bySeed.values()].flatMap((stages) => [...stages.keys()]));
   const rows: StageComparisonRow[] = [];
   const missingStages: string[] = [];
-  for (const stage of params.recipe.stages) {
-    const expected = params.recipe.expected.filter((row) => row.after === stage.name);
+  for (const stage of recipe.stages) {
+    const expected = recipe.expected.filter((row) => row.after === stage.name);
     if (expected.length === 0) continue;
-    const results = params.results.get(stage.name);
-    if (results === undefined) {
+    if (!stagesWithResults.has(stage.name)) {
       missingStages.push(stage.name);
       continue;
     }
-    const comparison = compareWithExpected({
-      results,
-      expected: expected.map(({ task, metric, value, tolerance }) => ({ task, metric, value, tolerance })),
-    });
-    comparison.rows.forEach((row, index) => {
-      const task = results.tasks.find((candidate) => candidate.task.name === row.task);
-      const estimate = task?.metrics[row.metric];
-      const interval = estimate?.confidenceInterval;
+    for (const row of expected) {
+      const lookups = seeds.map((seed) => metricOf(bySeed.get(seed)?.get(stage.name), row.task, row.metric));
+      const observed = lookups.map((lookup) => lookup.estimate?.value ?? null);
+      const verdict = judgeRow({ row, observed });
+      const missing = lookups.find((lookup) => lookup.estimate === undefined);
+      const reason: StageComparisonRow["reason"] =
+        missing !== undefined
+          ? missing.found
+            ? "missing_metric"
+            : "missing_task"
+          : verdict.kind === "tolerance"
+            ? verdict.passed
+              ? "within_tolerance"
+              : "outside_tolerance"
+            : (verdict.reason as "inside_band" | "below_band" | "above_band");
+      const single = seeds.length === 1 ? lookups[0]?.estimate : undefined;
+      const interval = single?.confidenceInterval;
       rows.push({
-        ...row,
         after: stage.name,
-        source: expected[index]!.source,
+        task: row.task,
+        metric: row.metric,
+        source: row.source,
+        kind: verdict.kind,
+        value: verdict.expected,
+        tolerance: verdict.tolerance,
+        band: verdict.band,
+        actual: verdict.observedMean,
+        perSeed: Object.fromEntries(seeds.map((seed, index) => [String(seed), observed[index] ?? null])),
+        difference: verdict.difference,
+        passed: verdict.passed,
+        reason,
+        explanation: verdict.explanation,
         confidenceInterval:
           interval === undefined
             ? null
             : { lower: interval.lower, upper: interval.upper, confidence: interval.confidence },
-        standardError: estimate?.standardError ?? null,
+        standardError: single?.standardError ?? null,
       });
-    });
+    }
   }
-  return { passed: rows.length > 0 && rows.every((row) => row.passed), rows, missingStages };
+  const claims = judgeExpected({
+    recipe,
+    rows: false,
+    seeds,
+    observe: ({ after, task, metric, seed }) =>
+      metricOf(bySeed.get(seed)?.get(after), task, metric).estimate?.value ?? null,
+  }).claims.filter((claim) => claim.status !== "missing");
+  return {
+    passed: rows.length > 0 && rows.every((row) => row.passed) && claims.every((claim) => claim.passed),
+    seeds: typeof first === "number" ? seeds : [],
+    rows,
+    claims,
+    missingStages,
+  };
+}
+
+/**
+ * Reads a multi-seed results folder: one `seed-<N>/` per seed, each laid out as
+ * {@link readResultsDirectory} reads (a `posttrain run --seeds` folder has this shape: its
+ * `seed-<N>/evals/<stage>/results.json` are found through the `evals` folder). Null when the
+ * folder has no `seed-<N>/` folders.
+ */
+export async function readSeedResultsDirectories(params: {
+  directory: string;
+  recipe: Recipe;
+  after?: string;
+}): Promise<Map<number, Map<string, EvalResults>> | null> {
+  if (!existsSync(params.directory)) return null;
+  const entries = (await readdir(params.directory, { withFileTypes: true }))
+    .filter((entry) => entry.isDirectory() && /^seed-(0|[1-9]\d{0,8})$/.test(entry.name))
+    .map((entry) => ({ name: entry.name, seed: Number(entry.name.slice(5)) }))
+    .sort((a, b) => a.seed - b.seed);
+  if (entries.length === 0) return null;
+  const seeds = new Map<number, Map<string, EvalResults>>();
+  for (const { name, seed } of entries) {
+    const folder = join(params.directory, name);
+    const evals = join(folder, "evals");
+    seeds.set(
+      seed,
+      await readResultsDirectory({
+        ...params,
+        directory: existsSync(evals) && !existsSync(join(folder, "results.json")) ? evals : folder,
+      }),
+    );
+  }
+  return seeds;
 }
 
 const percent = (value: number | null) => (value === null ? "—" : (value * 100).toFixed(1));
 
-/** A plain-text table of a comparison (one row per expected number). */
+/** A plain-text table of a comparison (one row per expected number, then the claims). */
 export function formatResultsComparison(comparison: ResultsComparison): string {
-  const header =
-    "stage       task            metric                    expected  ±tol   actual   95% CI          status";
+  const header = `stage       task            metric                    expected  band            ${comparison.seeds.length > 0 ? `mean of ${comparison.seeds.length} seeds` : "actual   95% CI (items)"}  status`;
   const lines = comparison.rows.map((row) => {
     const interval =
       row.confidenceInterval === null
         ? "—"
         : `${percent(row.confidenceInterval.lower)}–${percent(row.confidenceInterval.upper)}`;
+    const band =
+      row.kind === "tolerance"
+        ? `±${percent(row.tolerance)} (tol.)`
+        : `${percent(row.band.lower)}–${percent(row.band.upper)}`;
     return [
       row.after.padEnd(11),
       row.task.padEnd(15),
       row.metric.padEnd(25),
       percent(row.value).padStart(8),
-      percent(row.tolerance).padStart(5),
+      band.padStart(15),
       percent(row.actual).padStart(8),
-      interval.padStart(14),
+      comparison.seeds.length > 0 ? "" : interval.padStart(14),
       `  ${row.passed ? "PASS" : `FAIL (${row.reason})`}`,
     ].join(" ");
   });
+  const explanations = comparison.rows.map(
+    (row) => `  ${row.after}/${row.task}/${row.metric}: ${row.explanation}`,
+  );
+  const claims = comparison.claims.map(
+    (claim) => `claim "${claim.statement}": ${claim.status} — ${claim.explanation}`,
+  );
   const missing =
     comparison.missingStages.length === 0
       ? []
@@ -182,6 +321,8 @@ export function formatResultsComparison(comparison: ResultsComparison): string {
   return [
     header,
     ...lines,
+    ...explanations,
+    ...claims,
     ...missing,
     comparison.passed ? "all expected numbers reproduced" : "NOT reproduced",
   ].join("\n");

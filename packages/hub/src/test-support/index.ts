@@ -3,6 +3,15 @@
  * (`startTestHub`) serving fixture repos, with fault injection. Import from
  * `@posttrain/hub/test`; never used in production code.
  */
+
+export {
+  type CdnHub,
+  type CdnHubFault,
+  type CdnHubFile,
+  type CdnHubRepo,
+  type CdnHubRequest,
+  startCdnHub,
+} from "./cdn-hub.js";
 export { defaultLfsPatterns, type FixtureRepo, lfsSizeThreshold } from "./fixture-store.js";
 export {
   type StartTestHubParams,

@@ -2,7 +2,10 @@
  * Builds the remote generation backend of an RLVR run from its `generation` config plus what
  * must not live in a recipe: the URL may come from the caller (a CLI flag) or
  * `POSTTRAIN_GENERATION_URL`, the API key only from the caller or
- * `POSTTRAIN_GENERATION_API_KEY`. Precedence: caller, then config, then environment.
+ * `POSTTRAIN_GENERATION_API_KEY`, else `POSTTRAIN_WEIGHT_UPDATE_TOKEN` (the variable
+ * `posttrain serve --enable-weight-updates` reads its token from, so one variable set for
+ * both processes makes the trainer's weight pushes authorised). The key is sent as
+ * `Authorization: Bearer` on every request. Precedence: caller, then config, then environment.
  */
 import { join, resolve } from "node:path";
 import type { GenerationTokenizer } from "@posttrain/engine";
@@ -19,6 +22,8 @@ export interface GenerationEndpoint {
 
 export const generationUrlVariable = "POSTTRAIN_GENERATION_URL";
 export const generationApiKeyVariable = "POSTTRAIN_GENERATION_API_KEY";
+/** The token variable of `posttrain serve --enable-weight-updates` (@posttrain/evals), the fallback key. */
+export const weightUpdateTokenVariable = "POSTTRAIN_WEIGHT_UPDATE_TOKEN";
 
 export function createRemoteBackendFromConfig(params: {
   generation: Extract<GenerationConfig, { backend: "remote" }>;
@@ -42,7 +47,10 @@ export function createRemoteBackendFromConfig(params: {
       code: "remote_generation_config_invalid",
       message: `generation.backend is "remote" but no server URL is set (generation.url, --generation-url or ${generationUrlVariable})`,
     });
-  const apiKey = params.endpoint?.apiKey ?? environment[generationApiKeyVariable];
+  const apiKey =
+    params.endpoint?.apiKey ??
+    (environment[generationApiKeyVariable] || undefined) ??
+    environment[weightUpdateTokenVariable];
   let weightsDirectory = generation.weightsDirectory;
   if (weightsDirectory === null) {
     if (generation.server === "vllm")

@@ -126,7 +126,19 @@ export function expectSuccess(params: { answer: RawAnswer; label: string }): voi
   if (status >= 200 && status < 300) return;
   throw new RemoteGenerationError({
     code: "remote_generation_status",
-    message: `${params.label}: HTTP ${status}: ${text.slice(0, 300)}`,
+    message: `${params.label}: HTTP ${status}: ${text.slice(0, 300)}${authorizationHint(status)}`,
     details: { status, body: text.slice(0, 2000) },
   });
+}
+
+/**
+ * A hint for a refused weight route: 401/403 mean the server wants a token (or has weight
+ * updates off), e.g. `posttrain serve` without `--enable-weight-updates`.
+ */
+export function authorizationHint(status: number): string {
+  if (status === 401)
+    return " (the server wants a bearer token: set POSTTRAIN_GENERATION_API_KEY or POSTTRAIN_WEIGHT_UPDATE_TOKEN to its token)";
+  if (status === 403)
+    return " (the server refuses weight updates: start `posttrain serve` with --enable-weight-updates and a --weight-updates-root holding the weights folder)";
+  return "";
 }

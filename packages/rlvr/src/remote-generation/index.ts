@@ -5,6 +5,7 @@ export {
   type GenerationEndpoint,
   generationApiKeyVariable,
   generationUrlVariable,
+  weightUpdateTokenVariable,
 } from "./from-config.js";
 export { createRemoteGenerationBackend, type RemoteGenerationBackendParams } from "./remote-backend.js";
 export {

@@ -15,6 +15,7 @@ interface Recorded {
   method: string;
   path: string;
   body: Record<string, unknown> | null;
+  authorization: string | undefined;
 }
 
 /** A scripted HTTP server: each path answers with `routes[path](body)` → [status, json]. */
@@ -28,7 +29,7 @@ async function fakeServer(
     const text = Buffer.concat(chunks).toString("utf8");
     const body = text === "" ? null : (JSON.parse(text) as Record<string, unknown>);
     const path = request.url ?? "/";
-    requests.push({ method: request.method ?? "", path, body });
+    requests.push({ method: request.method ?? "", path, body, authorization: request.headers.authorization });
     const route = routes[path];
     const [status, answer] = route === undefined ? [404, { error: "no route" }] : route(body);
     response.writeHead(status, { "content-type": "application/json" });
@@ -362,5 +363,55 @@ describe("remote generation from the stage config", () => {
         environment: {},
       }),
     ).toThrow(/initial model/);
+  });
+
+  it("sends the API key, else posttrain serve's weight-update token, as a bearer token on weight pushes", async () => {
+    const fake = await fakeServer({
+      "/update_weights_from_disk": (body) => [
+        200,
+        { success: true, message: `loaded ${String(body!["model_path"])}`, num_paused_requests: 0 },
+      ],
+    });
+    servers.push(fake.server);
+    const push = async (environment: NodeJS.ProcessEnv) => {
+      const backend = createRemoteBackendFromConfig({
+        generation: {
+          ...remote,
+          url: fake.url,
+          weightsDirectory: mkdtempSync(join(tmpdir(), "rlvr-token-")),
+        },
+        runDirectory: "/tmp/run",
+        tokenizer: toyTokenizer,
+        environment,
+      });
+      await backend.syncWeights({ weights: await policy(), step: 0 });
+      return fake.requests.at(-1)!.authorization;
+    };
+    expect(await push({ POSTTRAIN_WEIGHT_UPDATE_TOKEN: "serve-token" })).toBe("Bearer serve-token");
+    expect(
+      await push({ POSTTRAIN_GENERATION_API_KEY: "api-key", POSTTRAIN_WEIGHT_UPDATE_TOKEN: "serve-token" }),
+    ).toBe("Bearer api-key");
+    expect(await push({})).toBeUndefined();
+  });
+
+  it("a weight push refused for its token says which variable to set", async () => {
+    const fake = await fakeServer({
+      "/update_weights_from_disk": () => [
+        401,
+        { error: { code: "serve_unauthorized", message: "no token" } },
+      ],
+    });
+    servers.push(fake.server);
+    const backend = createRemoteBackendFromConfig({
+      generation: { ...remote, url: fake.url, weightsDirectory: mkdtempSync(join(tmpdir(), "rlvr-token-")) },
+      runDirectory: "/tmp/run",
+      tokenizer: toyTokenizer,
+      environment: {},
+    });
+    await expectCode(
+      backend.syncWeights({ weights: await policy(), step: 0 }),
+      "remote_generation_status",
+      /POSTTRAIN_WEIGHT_UPDATE_TOKEN/,
+    );
   });
 });

@@ -20,7 +20,7 @@
 import { type Completion, type GenerationRequest, Random } from "@posttrain/core";
 import { z } from "zod";
 import { RemoteGenerationError } from "./errors.js";
-import { type HttpClientOptions, parseAnswer, request } from "./http.js";
+import { authorizationHint, type HttpClientOptions, parseAnswer, request } from "./http.js";
 
 const logProbEntry = z.tuple([z.number().nullable(), z.number().int().nonnegative()]).rest(z.unknown());
 
@@ -170,7 +170,7 @@ export async function sglangUpdateWeights(params: {
   if (answer.status !== 200 && answer.status !== 400)
     throw new RemoteGenerationError({
       code: "remote_generation_status",
-      message: `POST /update_weights_from_disk: HTTP ${answer.status}: ${answer.text.slice(0, 300)}`,
+      message: `POST /update_weights_from_disk: HTTP ${answer.status}: ${answer.text.slice(0, 300)}${authorizationHint(answer.status)}`,
       details: { status: answer.status, body: answer.text.slice(0, 2000) },
     });
   const parsed = parseAnswer({

@@ -16,7 +16,7 @@
 import { type Completion, type GenerationRequest, Random } from "@posttrain/core";
 import { z } from "zod";
 import { RemoteGenerationError } from "./errors.js";
-import { expectSuccess, type HttpClientOptions, parseAnswer, request } from "./http.js";
+import { authorizationHint, expectSuccess, type HttpClientOptions, parseAnswer, request } from "./http.js";
 
 export const vllmCompletionAnswerSchema = z.looseObject({
   choices: z.array(
@@ -144,7 +144,7 @@ export async function vllmReloadWeights(params: {
   if (reload.status !== 200)
     throw new RemoteGenerationError({
       code: "remote_generation_weight_update_failed",
-      message: `vLLM reload_weights: HTTP ${reload.status}: ${reload.text.slice(0, 300)} (the server needs VLLM_SERVER_DEV_MODE=1)`,
+      message: `vLLM reload_weights: HTTP ${reload.status}: ${reload.text.slice(0, 300)}${authorizationHint(reload.status) || " (the server needs VLLM_SERVER_DEV_MODE=1)"}`,
       details: { status: reload.status, body: reload.text.slice(0, 2000) },
     });
   const reset = await request({

@@ -29,6 +29,13 @@ export interface SandboxIsolation {
   privateTemporaryMounts: boolean;
   userSwitch: boolean;
   prlimit: boolean;
+  /**
+   * A seccomp filter (installed by the harness, inherited by the program) refuses new user
+   * namespaces: `clone`/`unshare` with CLONE_NEWUSER and `setns` fail with EPERM, `clone3`
+   * with ENOSYS (libc falls back to `clone`). x86-64 and arm64 Linux; off with
+   * POSTTRAIN_SANDBOX_NO_SECCOMP=1.
+   */
+  seccomp: boolean;
   /** The `unshare` arguments that create the namespaces (empty when unavailable). */
   namespaceArguments: string[];
   tools: { shell: string | null; unshare: string | null; setpriv: string | null; prlimit: string | null };
@@ -42,13 +49,6 @@ export interface SandboxInterpreter {
   version: string;
   /** False when the interpreter is not reachable by the sandbox user (e.g. under /root). */
   userSwitch: boolean;
-  /**
-   * Python only: the prelude itself mounts the private tmpfs directories, switches to the
-   * sandbox user (`setgroups`, `setresgid`, `setresuid`, `PR_SET_NO_NEW_PRIVS`) and sets the
-   * rlimits, before reading any untrusted code — instead of `sh` + `mount` + `setpriv` +
-   * `prlimit` processes (about 25 % less CPU per test). Probed; off when the probe fails.
-   */
-  selfIsolating: boolean;
 }
 
 /** A user id that no account uses: the sandbox runs each process as a fresh one. */
@@ -56,36 +56,6 @@ export const probeUserId = 2_000_000_000;
 
 /** The directories that get a private tmpfs when mounts are private. */
 export const privateTemporaryDirectories = ["/tmp", "/var/tmp", "/dev/shm"] as const;
-
-/** Python source performing the prelude's isolation step (also used to probe it). */
-export const pythonIsolationProbe = [
-  "import ctypes, os",
-  "libc = ctypes.CDLL(None, use_errno=True)",
-  "assert libc.mount(b'tmpfs', b'/tmp', b'tmpfs', 6, b'size=1m,mode=1777') == 0",
-  `os.setgroups([]); os.setresgid(${probeUserId}, ${probeUserId}, ${probeUserId}); os.setresuid(${probeUserId}, ${probeUserId}, ${probeUserId})`,
-  "assert libc.prctl(38, 1, 0, 0, 0) == 0",
-  "os.chdir('/tmp'); open('probe', 'w').write('ok')",
-  "print(os.getuid(), os.geteuid(), os.getgid())",
-].join("\n");
-
-async function probeSelfIsolation(params: {
-  executable: string;
-  isolation: SandboxIsolation;
-}): Promise<boolean> {
-  const { isolation } = params;
-  if (!(isolation.privateTemporaryMounts && isolation.userSwitch && isolation.tools.unshare !== null))
-    return false;
-  if (process.env.POSTTRAIN_SANDBOX_WRAPPER_CHAIN === "1") return false;
-  const result = await runCommand(isolation.tools.unshare, [
-    ...isolation.namespaceArguments,
-    params.executable,
-    "-I",
-    "-B",
-    "-c",
-    pythonIsolationProbe,
-  ]);
-  return result.ok && result.stdout.trim() === `${probeUserId} ${probeUserId} ${probeUserId}`;
-}
 
 function findOnPath(name: string): string | null {
   const directories = (process.env.PATH ?? "").split(delimiter).filter((entry) => entry !== "");
@@ -164,8 +134,8 @@ export function detectSandboxIsolation(): Promise<SandboxIsolation> {
     const shell = findOnPath("sh");
     const wantNamespaces = process.env.POSTTRAIN_SANDBOX_NO_NAMESPACES !== "1";
     const baseArguments = asRoot
-      ? ["--net", "--pid", "--fork", "--kill-child"]
-      : ["--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child"];
+      ? ["--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
+      : ["--user", "--map-root-user", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"];
     const switchArguments = [`--reuid=${probeUserId}`, `--regid=${probeUserId}`, "--clear-groups", "--"];
     // Fast path (one spawn): every layer at once, the common case on Linux hosts we run on.
     if (
@@ -247,12 +217,17 @@ export function detectSandboxIsolation(): Promise<SandboxIsolation> {
       notes.push(
         "prlimit not found: CPU, memory, process and file-size limits are applied by the Python prelude only",
       );
+    const seccomp =
+      namespaces &&
+      (process.arch === "x64" || process.arch === "arm64") &&
+      process.env.POSTTRAIN_SANDBOX_NO_SECCOMP !== "1";
     return {
       networkNamespace: namespaces,
       pidNamespace: namespaces,
       privateTemporaryMounts,
       userSwitch,
       prlimit: tools.prlimit !== null,
+      seccomp,
       namespaceArguments,
       tools,
       notes,
@@ -344,15 +319,14 @@ async function resolvePython(isolation: SandboxIsolation): Promise<SandboxInterp
       fallbacks.push({ executable, version });
       continue;
     }
-    const selfIsolating = probe.runsAsSandboxUser && (await probeSelfIsolation({ executable, isolation }));
-    return { language: "python", executable, version, userSwitch: probe.runsAsSandboxUser, selfIsolating };
+    return { language: "python", executable, version, userSwitch: probe.runsAsSandboxUser };
   }
   const fallback = fallbacks[0];
   if (fallback !== undefined) {
     isolation.notes.push(
       `${fallback.executable} is not executable by the sandbox user: Python programs run as root`,
     );
-    return { language: "python", ...fallback, userSwitch: false, selfIsolating: false };
+    return { language: "python", ...fallback, userSwitch: false };
   }
   throw new CodeSandboxError({
     code: "sandbox_interpreter_missing",
@@ -386,7 +360,6 @@ async function resolveNode(isolation: SandboxIsolation): Promise<SandboxInterpre
     executable: process.execPath,
     version: probe.output,
     userSwitch: probe.runsAsSandboxUser,
-    selfIsolating: false,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { VerifierProbe } from "../types.js";
+import { attackProbes } from "./attack-probes.js";
 
 const python = (code: string) => `Here is my solution.\n\n\`\`\`python\n${code}\n\`\`\``;
 
@@ -236,4 +237,5 @@ export const codeProbes: VerifierProbe[] = [
     "JavaScript programs run with Node when the label says so",
     { tests: stdioLabel, language: "javascript" },
   ),
+  ...attackProbes,
 ];

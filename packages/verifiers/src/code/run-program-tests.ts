@@ -2,16 +2,19 @@ import { parseWithSchema } from "@posttrain/core";
 import { z } from "zod";
 import { detectSandboxIsolation, type ProgramLanguage, resolveInterpreter } from "./environment.js";
 import { CodeSandboxError } from "./errors.js";
-import { javascriptPrelude } from "./javascript-prelude.js";
 import {
   defaultSandboxConcurrency,
+  memoryBound,
   type SandboxLimits,
   type SandboxLimitsInput,
   sandboxLimitsSchema,
 } from "./limits.js";
 import { outputsMatch } from "./output-compare.js";
-import { pythonPrelude } from "./python-prelude.js";
-import { runSandboxedProcess, type SandboxedProcessResult } from "./sandboxed-process.js";
+import {
+  type HarnessMessage,
+  runSandboxedProcess,
+  type SandboxedProcessResult,
+} from "./sandboxed-process.js";
 import { createTaskPool, type TaskPool } from "./task-pool.js";
 import { transpileTypeScript } from "./typescript.js";
 
@@ -36,11 +39,20 @@ export const programTestSchema: z.ZodType<ProgramTest> = z.discriminatedUnion("k
  * `no_report` (the process ended without the harness's nonce line, e.g. `os._exit`),
  * `assertion_failed`, `untrusted_value` (equality rule), `no_assertion_ran`,
  * `exited_during_tests`, `test_error`, `test_syntax_error`, `program_exit` (non-zero exit),
- * `wrong_output`, `deadline_exceeded` (the whole check ran out of time), `ok`.
+ * `wrong_output`, `deadline_exceeded` (the whole check ran out of time), `missing_module`
+ * (the program or the test imports a module the sandbox's Python lacks),
+ * `exited_during_tests` (the program's process ended during a call), `protocol_error` (the
+ * program's process sent something that is not a literal value), `ok`.
  */
 export interface ProgramTestOutcome {
   index: number;
   kind: ProgramTest["kind"];
+  /**
+   * `boundary`: the test ran in a referee process apart from the program, exchanging only
+   * literal values; `in_process`: the fallback (the test needs a program-defined class),
+   * program and referee in one process; `stdio`: stdout compared by the verifier.
+   */
+  mode: "boundary" | "in_process" | "stdio";
   passed: boolean;
   timedOut: boolean;
   exitCode: number | null;
@@ -68,7 +80,12 @@ export interface ProgramTestsResult {
     pidNamespace: boolean;
     privateTemporaryMounts: boolean;
     userSwitch: boolean;
-    prlimit: boolean;
+    ipcNamespace: boolean;
+    privateRoot: boolean;
+    seccomp: boolean;
+    /** The per-process memory limit and process limit of each test (see `memoryBound`). */
+    memoryBytes: number;
+    maxProcesses: number;
   };
 }
 
@@ -83,12 +100,14 @@ export function sharedSandboxPool(): TaskPool {
 function interpretOutcome(params: {
   index: number;
   test: ProgramTest;
+  mode: ProgramTestOutcome["mode"];
   result: SandboxedProcessResult;
 }): ProgramTestOutcome {
   const { index, test, result } = params;
   const base = {
     index,
     kind: test.kind,
+    mode: params.mode,
     timedOut: result.timedOut,
     exitCode: result.exitCode,
     signal: result.signal,
@@ -112,6 +131,11 @@ function interpretOutcome(params: {
     return { ...base, passed: true, reason: "ok" };
   }
   if (report !== null && report.status === "failed") return fail(report.reason);
+  if (result.exitCode === 113) return fail("program_syntax_error");
+  if (result.exitCode === 114)
+    return fail(
+      /ModuleNotFoundError|No module named/.test(result.stderrTail) ? "missing_module" : "program_error",
+    );
   if (result.exitCode !== 0) return fail(result.signal !== null ? "killed" : "program_exit");
   if (!outputsMatch({ actual: result.stdout, expected: test.output })) return fail("wrong_output");
   return { ...base, passed: true, reason: "ok" };
@@ -121,6 +145,7 @@ function skippedOutcome(index: number, test: ProgramTest, reason: string): Progr
   return {
     index,
     kind: test.kind,
+    mode: test.kind === "stdio" ? "stdio" : "boundary",
     passed: false,
     timedOut: false,
     exitCode: null,
@@ -150,6 +175,18 @@ export async function runProgramTests(params: {
   deadline?: number;
   signal?: AbortSignal;
   pool?: TaskPool;
+  /**
+   * Whether a test that needs a program-defined class (`needs_in_process`) runs again with
+   * the in-process referee (default true; `mode: "in_process"` in its outcome). With false it
+   * fails with `needs_in_process`: a program can force the fallback by defining the tested
+   * name as a class, so callers that want only the boundary's guarantee turn it off.
+   */
+  inProcessFallback?: boolean;
+  /**
+   * Python assert tests: `boundary` (default; in-process only as the fallback) or
+   * `in_process` for every test (the 1.x referee, for comparisons such as bench:code-sandbox).
+   */
+  referee?: "boundary" | "in_process";
 }): Promise<ProgramTestsResult> {
   const limits: SandboxLimits = parseWithSchema({
     schema: sandboxLimitsSchema,
@@ -162,11 +199,13 @@ export async function runProgramTests(params: {
     label: "program tests",
   });
   const language = params.language;
-  const [isolation, interpreter] = await Promise.all([
+  const [isolation, python, runtime] = await Promise.all([
     detectSandboxIsolation(),
+    resolveInterpreter({ language: "python" }),
     resolveInterpreter({ language }),
   ]);
   const pool = params.pool ?? sharedSandboxPool();
+  const inProcessFallback = params.inProcessFallback ?? true;
 
   let program = params.program;
   let preparedTests = tests;
@@ -186,15 +225,32 @@ export async function runProgramTests(params: {
       preparationError = error instanceof Error ? error.message : String(error);
     }
   }
-  const interpreterArguments =
-    interpreter.language === "python" ? ["-I", "-B", "-c", pythonPrelude] : ["-e", javascriptPrelude];
   const cpuSeconds = limits.cpuSeconds ?? Math.ceil(limits.wallSeconds) + 1;
-  const preludeLimits = {
+  const bound = memoryBound({ limits, concurrency: pool.concurrency });
+  const harnessLimits = {
     cpuSeconds,
-    memoryBytes: limits.memoryMegabytes * 1024 * 1024,
-    maxProcesses: limits.maxProcesses,
+    memoryBytes: bound.memoryBytes,
+    maxProcesses: bound.maxProcesses,
     fileSizeBytes: limits.fileSizeMegabytes * 1024 * 1024,
+    // Node reserves far more address space than it uses: bound its data segment instead.
+    memoryKind: runtime.language === "javascript" ? ("data" as const) : ("address-space" as const),
   };
+
+  const runOnce = async (test: ProgramTest, mode: HarnessMessage["mode"], wallSeconds: number) =>
+    runSandboxedProcess({
+      python,
+      runtime,
+      isolation,
+      limits: { ...limits, wallSeconds },
+      message: {
+        mode,
+        program,
+        test: test.kind === "assert" ? test.code : null,
+        limits: harnessLimits,
+      },
+      stdin: test.kind === "stdio" ? test.input : null,
+      ...(params.signal === undefined ? {} : { signal: params.signal }),
+    });
 
   const outcomes = await Promise.all(
     preparedTests.map((test, index) =>
@@ -204,27 +260,23 @@ export async function runProgramTests(params: {
         if (preparationError !== null) {
           return { ...skippedOutcome(index, test, "program_syntax_error"), detail: preparationError };
         }
-        let wallSeconds = limits.wallSeconds;
-        if (params.deadline !== undefined) {
-          const left = (params.deadline - Date.now()) / 1000;
-          if (left <= 0.05) return skippedOutcome(index, test, "deadline_exceeded");
-          wallSeconds = Math.min(wallSeconds, left);
-        }
-        const result = await runSandboxedProcess({
-          interpreter,
-          interpreterArguments,
-          isolation,
-          limits: { ...limits, wallSeconds },
-          message: {
-            mode: test.kind,
-            program,
-            test: test.kind === "assert" ? test.code : null,
-            limits: preludeLimits,
-          },
-          stdin: test.kind === "stdio" ? test.input : null,
-          ...(params.signal === undefined ? {} : { signal: params.signal }),
-        });
-        return interpretOutcome({ index, test, result });
+        const started = Date.now();
+        const wallLeft = () => {
+          let wallSeconds = limits.wallSeconds - (Date.now() - started) / 1000;
+          if (params.deadline !== undefined)
+            wallSeconds = Math.min(wallSeconds, (params.deadline - Date.now()) / 1000);
+          return wallSeconds;
+        };
+        if (wallLeft() <= 0.05) return skippedOutcome(index, test, "deadline_exceeded");
+        const mode: ProgramTestOutcome["mode"] =
+          test.kind === "stdio" ? "stdio" : params.referee === "in_process" ? "in_process" : "boundary";
+        const result = await runOnce(test, mode, wallLeft());
+        const outcome = interpretOutcome({ index, test, mode, result });
+        if (outcome.reason !== "needs_in_process" || !inProcessFallback) return outcome;
+        // The test needs a program-defined class: run it again with the in-process referee.
+        if (wallLeft() <= 0.05) return skippedOutcome(index, test, "deadline_exceeded");
+        const again = await runOnce(test, "in_process", wallLeft());
+        return interpretOutcome({ index, test, mode: "in_process", result: again });
       }),
     ),
   );
@@ -232,12 +284,16 @@ export async function runProgramTests(params: {
   return {
     language,
     sandbox: {
-      interpreter: `${interpreter.executable} ${interpreter.version}`,
+      interpreter: `${runtime.executable} ${runtime.version}`,
       networkNamespace: isolation.networkNamespace,
       pidNamespace: isolation.pidNamespace,
       privateTemporaryMounts: isolation.privateTemporaryMounts,
-      userSwitch: isolation.userSwitch && interpreter.userSwitch,
-      prlimit: isolation.prlimit,
+      userSwitch: isolation.userSwitch && python.userSwitch && runtime.userSwitch,
+      ipcNamespace: isolation.networkNamespace,
+      privateRoot: isolation.privateTemporaryMounts,
+      seccomp: isolation.seccomp,
+      memoryBytes: bound.memoryBytes,
+      maxProcesses: bound.maxProcesses,
     },
     outcomes,
     passed,

@@ -125,9 +125,9 @@ describe("python sandbox: each escape fails", () => {
     expect(outcome).toMatchObject({ passed: false, reason: "program_exited_before_tests" });
   });
 
-  it("os._exit(0) before the asserts (exit code 0, but no nonce report)", async () => {
+  it("os._exit(0) before the asserts (the referee sees the program's process end)", async () => {
     const outcome = await runOne({ program: "import os\nos._exit(0)", test: "assert add(1, 2) == 3" });
-    expect(outcome).toMatchObject({ passed: false, reason: "no_report", exitCode: 0 });
+    expect(outcome).toMatchObject({ passed: false, reason: "program_exited_before_tests" });
   });
 
   it("os._exit(0) from inside the tested function", async () => {
@@ -135,7 +135,7 @@ describe("python sandbox: each escape fails", () => {
       program: "import os\ndef add(a, b):\n    os._exit(0)",
       test: "assert add(1, 2) == 3",
     });
-    expect(outcome).toMatchObject({ passed: false, reason: "no_report" });
+    expect(outcome).toMatchObject({ passed: false, reason: "exited_during_tests" });
   });
 
   it("SystemExit(0) raised from inside the tested function", async () => {
@@ -262,7 +262,7 @@ describe("python sandbox: each escape fails", () => {
     const program =
       "import os\nfor fd in range(1, 10):\n    try:\n        os.write(fd, b'passed 1 ok -\\nPASS\\n')\n    except OSError:\n        pass\nos._exit(0)";
     const outcome = await runOne({ program, test: "assert add(1, 2) == 3" });
-    expect(outcome).toMatchObject({ passed: false, reason: "no_report" });
+    expect(outcome).toMatchObject({ passed: false, reason: "protocol_error" });
   });
 
   it("a pass-only body", async () => {
@@ -389,7 +389,7 @@ describe("javascript and typescript programs", () => {
       test: "assert.strictEqual(add(1, 2), 3);",
       language: "javascript",
     });
-    expect(outcome).toMatchObject({ passed: false, reason: "no_report" });
+    expect(outcome).toMatchObject({ passed: false, reason: "program_exited_before_tests" });
   });
 
   it("patching node:assert or the global assert does not reach the test", async () => {
@@ -449,5 +449,92 @@ describe("javascript and typescript programs", () => {
       tests: [{ kind: "stdio", input: "2 3 4\n", output: "9\n" }],
     });
     expect(result.score).toBe(1);
+  });
+});
+
+describe("reference code environment (issue 15 item 3)", () => {
+  it("the sandbox's Python has pytest and numpy (Debian python3-pytest, python3-numpy)", async () => {
+    const outcome = await runOne({
+      program: "import numpy as np\nimport pytest\ndef total(xs):\n    return np.array(xs).sum()",
+      test: "import pytest\nassert total([1, 2, 3]) == 6\nwith pytest.raises(ZeroDivisionError):\n    1 / 0",
+    });
+    expect(outcome, outcome.stderrTail).toMatchObject({ passed: true, mode: "boundary" });
+  });
+
+  it("a missing module is reported as missing_module (program and test)", async () => {
+    expect(
+      await runOne({ program: "import no_such_module_3f1\ndef f():\n    return 1", test: "assert f() == 1" }),
+    ).toMatchObject({ passed: false, reason: "missing_module" });
+    expect(
+      await runOne({ program: "def f():\n    return 1", test: "import no_such_module_3f1\nassert f() == 1" }),
+    ).toMatchObject({ passed: false, reason: "missing_module" });
+  });
+});
+
+describe("the value boundary", () => {
+  it("runs tests that need program-defined classes in-process, flagged", async () => {
+    const program =
+      "class Point:\n    def __init__(self, x, y):\n        self.x, self.y = x, y\n    def __eq__(self, other):\n        return (self.x, self.y) == (other.x, other.y)\ndef origin():\n    return Point(0, 0)";
+    expect(await runOne({ program, test: "assert origin() == Point(0, 0)" })).toMatchObject({
+      passed: true,
+      mode: "in_process",
+    });
+    const strict = await runProgramTests({
+      program,
+      language: "python",
+      tests: [{ kind: "assert", code: "assert origin() == Point(0, 0)" }],
+      inProcessFallback: false,
+    });
+    expect(strict.outcomes[0]).toMatchObject({ passed: false, reason: "needs_in_process" });
+  });
+
+  it("carries in-place changes of list arguments and builtin exceptions across", async () => {
+    const outcome = await runOne({
+      program:
+        "def push(xs):\n    xs.append(3)\ndef check(n):\n    if n < 0:\n        raise ValueError('negative')\n    return n",
+      test: "xs = [1]\npush(xs)\nassert xs == [1, 3]\ntry:\n    check(-1)\n    assert False\nexcept ValueError:\n    pass",
+    });
+    expect(outcome).toMatchObject({ passed: true, mode: "boundary", assertions: 1 });
+  });
+
+  it("round-trips big ints, inf/nan, bytes, sets, tuples and dicts as plain values", async () => {
+    const outcome = await runOne({
+      program:
+        "def values():\n    return [2 ** 200, float('inf'), b'\\x00\\xff', {1, 2}, (1, 'a'), {'k': [None, True]}, frozenset([3])]\ndef nan():\n    return float('nan')",
+      test: "v = values()\nassert v == [2 ** 200, float('inf'), b'\\x00\\xff', {1, 2}, (1, 'a'), {'k': [None, True]}, frozenset([3])]\nassert type(v[4]) is tuple\nx = nan()\nassert x != x",
+    });
+    expect(outcome).toMatchObject({ passed: true, mode: "boundary", assertions: 3 });
+  });
+});
+
+describe("the JavaScript value boundary", () => {
+  it("refuses objects that are not plain data and a value whose valueOf is rigged", async () => {
+    const outcome = await runOne({
+      program:
+        "class Anything { valueOf() { return 3; } }\nfunction add(a, b) { return new Anything(); }\nfunction sneaky() { return new Proxy({}, { get: () => 3 }); }",
+      test: "assert.ok(add(1, 2) == 3);",
+      language: "javascript",
+    });
+    expect(outcome).toMatchObject({ passed: false, mode: "boundary", reason: "untrusted_value" });
+  });
+
+  it("passes plain values, in-place array changes and builtin errors across", async () => {
+    const outcome = await runOne({
+      program:
+        "function pairs(n) { return { n, list: [n, 2n ** 70n, -0, NaN], map: new Map([[1, 'a']]) }; }\nfunction push(xs) { xs.push(3); }\nfunction check(n) { if (n < 0) throw new RangeError('negative'); return n; }",
+      test: "assert.deepStrictEqual(pairs(1), { n: 1, list: [1, 2n ** 70n, -0, NaN], map: new Map([[1, 'a']]) });\nconst xs = [1];\npush(xs);\nassert.deepStrictEqual(xs, [1, 3]);\nassert.throws(() => check(-1), RangeError);",
+      language: "javascript",
+    });
+    expect(outcome).toMatchObject({ passed: true, mode: "boundary", assertions: 3 });
+  });
+
+  it("a test that constructs a program-defined class falls back to in-process, flagged", async () => {
+    const outcome = await runOne({
+      program:
+        "class Point { constructor(x, y) { this.x = x; this.y = y; } }\nfunction origin() { return new Point(0, 0); }",
+      test: "assert.deepStrictEqual(origin(), new Point(0, 0));",
+      language: "javascript",
+    });
+    expect(outcome).toMatchObject({ passed: true, mode: "in_process" });
   });
 });

@@ -1,20 +1,21 @@
 import { spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
+import { realpathSync } from "node:fs";
 import { chmod, chown, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Duplex, Writable } from "node:stream";
-import {
-  privateTemporaryDirectories,
-  privateTemporaryScript,
-  probeUserId,
-  type SandboxInterpreter,
-  type SandboxIsolation,
-} from "./environment.js";
+import { probeUserId, type SandboxInterpreter, type SandboxIsolation } from "./environment.js";
 import { CodeSandboxError } from "./errors.js";
+import {
+  javascriptInProcessHarness,
+  javascriptProgramHarness,
+  javascriptRefereeHarness,
+  pythonHarness,
+} from "./harness.js";
 import type { SandboxLimits } from "./limits.js";
 
-/** What the trusted prelude reported over fd 3 (only lines carrying the run's nonce count). */
+/** What the trusted referee reported over fd 3 (only lines carrying the run's nonce count). */
 export interface PreludeReport {
   status: "passed" | "failed" | "completed";
   assertions: number;
@@ -35,13 +36,22 @@ export interface SandboxedProcessResult {
 
 const stderrTailBytes = 2048;
 
-/** The message the prelude reads from fd 3 before any untrusted code runs. */
-export interface PreludeMessage {
-  mode: "assert" | "stdio";
+/**
+ * What the harness reads from fd 3: frame 1 (`mode`, `program`, `limits`, `setup`) before
+ * anything else, frame 2 (`nonce`, `test`) only in the referee, after the fork.
+ */
+export interface HarnessMessage {
+  /** `boundary`: program and referee in two processes; `stdio`; `in_process`: the fallback. */
+  mode: "boundary" | "stdio" | "in_process";
   program: string;
   test: string | null;
-  /** Applied again from inside the process (defence in depth; the only rlimits without prlimit). */
-  limits: { cpuSeconds: number; memoryBytes: number; maxProcesses: number; fileSizeBytes: number };
+  limits: {
+    cpuSeconds: number;
+    memoryBytes: number;
+    maxProcesses: number;
+    fileSizeBytes: number;
+    memoryKind: "address-space" | "data";
+  };
 }
 
 function parseReport(text: string, nonce: string): PreludeReport | null {
@@ -76,75 +86,20 @@ function sandboxEnvironment(directory: string): NodeJS.ProcessEnv {
   };
 }
 
-function selfIsolates(params: {
-  interpreter: SandboxInterpreter;
-  isolation: SandboxIsolation;
-  userId: number | null;
-}): boolean {
-  return (
-    params.interpreter.selfIsolating && params.userId !== null && params.isolation.privateTemporaryMounts
-  );
+/** A directory to expose read-only in the sandbox's root when the interpreter lives outside /usr. */
+function interpreterPrefix(executable: string): string[] {
+  try {
+    const real = realpathSync(executable);
+    if (real.startsWith("/usr/") || real.startsWith("/bin/") || real.startsWith("/lib")) return [];
+    return [dirname(dirname(real))];
+  } catch {
+    return [];
+  }
 }
 
 /** The size of each private tmpfs. */
 function temporaryMegabytes(limits: SandboxLimits): number {
   return Math.max(16, limits.fileSizeMegabytes * 4);
-}
-
-/**
- * Builds the command line: `[unshare …] [setpriv --reuid U …] [prlimit …] interpreter args`.
- * Each wrapper `exec`s the next, so the interpreter ends up with every restriction.
- */
-function buildCommand(params: {
-  interpreter: SandboxInterpreter;
-  interpreterArguments: string[];
-  isolation: SandboxIsolation;
-  limits: SandboxLimits;
-  userId: number | null;
-}): { command: string; args: string[] } {
-  const { isolation, limits } = params;
-  const parts: string[] = [];
-  if (isolation.networkNamespace && isolation.tools.unshare !== null)
-    parts.push(isolation.tools.unshare, ...isolation.namespaceArguments);
-  if (selfIsolates(params)) {
-    // The prelude mounts, drops to the sandbox user and sets the rlimits itself.
-    parts.push(params.interpreter.executable, ...params.interpreterArguments);
-    const [command, ...args] = parts as [string, ...string[]];
-    return { command, args };
-  }
-  if (isolation.privateTemporaryMounts && isolation.tools.shell !== null) {
-    parts.push(
-      isolation.tools.shell,
-      "-c",
-      privateTemporaryScript(temporaryMegabytes(limits)),
-      "sandbox-setup",
-    );
-  }
-  if (params.userId !== null && isolation.tools.setpriv !== null) {
-    parts.push(
-      isolation.tools.setpriv,
-      `--reuid=${params.userId}`,
-      `--regid=${params.userId}`,
-      "--clear-groups",
-      "--",
-    );
-  }
-  if (isolation.tools.prlimit !== null) {
-    const cpu = limits.cpuSeconds ?? Math.ceil(limits.wallSeconds) + 1;
-    const memory = limits.memoryMegabytes * 1024 * 1024;
-    parts.push(
-      isolation.tools.prlimit,
-      `--cpu=${cpu}:${cpu + 1}`,
-      `--as=${memory}`,
-      `--nproc=${limits.maxProcesses}`,
-      `--fsize=${limits.fileSizeMegabytes * 1024 * 1024}`,
-      "--core=0",
-      "--",
-    );
-  }
-  parts.push(params.interpreter.executable, ...params.interpreterArguments);
-  const [command, ...args] = parts as [string, ...string[]];
-  return { command, args };
 }
 
 function killGroup(pid: number | undefined): void {
@@ -186,33 +141,87 @@ async function killUser(params: { isolation: SandboxIsolation; userId: number })
  * `message` goes to the prelude over fd 3; `stdin` (or nothing) to the program's stdin.
  */
 export async function runSandboxedProcess(params: {
-  interpreter: SandboxInterpreter;
-  interpreterArguments: string[];
+  /** The Python interpreter that runs the harness. */
+  python: SandboxInterpreter;
+  /** The runtime of the program: Python, or Node (exec'd by the harness after isolation). */
+  runtime: SandboxInterpreter;
   isolation: SandboxIsolation;
   limits: SandboxLimits;
-  message: PreludeMessage;
+  message: HarnessMessage;
   stdin: string | null;
   signal?: AbortSignal;
 }): Promise<SandboxedProcessResult> {
   const { isolation, limits } = params;
-  const userId =
-    isolation.userSwitch && params.interpreter.userSwitch ? probeUserId + 1 + randomInt(1_000_000_000) : null;
+  const switchUser = isolation.userSwitch && params.python.userSwitch && params.runtime.userSwitch;
+  const userId = switchUser ? probeUserId + 1 + randomInt(1_000_000_000) : null;
+  const refereeUserId = userId === null ? null : userId + 1;
   const directory = await mkdtemp(join(tmpdir(), "posttrain-sandbox-"));
   try {
     await chmod(directory, 0o700);
     if (userId !== null) await chown(directory, userId, userId);
     const nonce = randomBytes(24).toString("hex");
-    const { command, args } = buildCommand({ ...params, userId });
+    const command =
+      isolation.networkNamespace && isolation.tools.unshare !== null
+        ? isolation.tools.unshare
+        : params.python.executable;
+    const harnessArguments = [params.python.executable, "-I", "-B", "-c", pythonHarness];
+    const args =
+      command === params.python.executable
+        ? harnessArguments.slice(1)
+        : [...isolation.namespaceArguments, ...harnessArguments];
     const child = spawn(command, args, {
       cwd: directory,
       env: sandboxEnvironment(isolation.privateTemporaryMounts ? "/tmp" : directory),
       stdio: ["pipe", "pipe", "pipe", "pipe"],
       detached: true,
     });
-    const setup = selfIsolates({ ...params, userId })
-      ? { userId, tmpfsMegabytes: temporaryMegabytes(limits), directories: privateTemporaryDirectories }
-      : null;
-    const payload = Buffer.from(JSON.stringify({ nonce, ...params.message, setup }), "utf8");
+    const javascript = params.runtime.language === "javascript";
+    const setup =
+      isolation.networkNamespace || userId !== null
+        ? {
+            root: isolation.privateTemporaryMounts,
+            tmpfsMegabytes: temporaryMegabytes(limits),
+            programUserId: userId,
+            refereeUserId,
+            seccomp: isolation.seccomp,
+            extraReadOnly: [
+              ...interpreterPrefix(params.python.executable),
+              ...(javascript ? interpreterPrefix(params.runtime.executable) : []),
+            ],
+          }
+        : null;
+    const javascriptBoundary = javascript && params.message.mode === "boundary";
+    const first = Buffer.from(
+      JSON.stringify({
+        mode: params.message.mode,
+        program: javascript && !javascriptBoundary ? "" : params.message.program,
+        limits: params.message.limits,
+        setup,
+        ...(javascript
+          ? {
+              node: params.runtime.executable,
+              javascriptHarness: javascriptInProcessHarness,
+              ...(javascriptBoundary
+                ? { javascriptProgram: javascriptProgramHarness, javascriptReferee: javascriptRefereeHarness }
+                : {}),
+            }
+          : {}),
+      }),
+      "utf8",
+    );
+    const second = Buffer.from(
+      JSON.stringify(
+        javascript && !javascriptBoundary
+          ? {
+              nonce,
+              mode: params.message.mode === "stdio" ? "stdio" : "assert",
+              program: params.message.program,
+              test: params.message.test,
+            }
+          : { nonce, test: params.message.test },
+      ),
+      "utf8",
+    );
 
     return await new Promise<SandboxedProcessResult>((resolve, reject) => {
       let timedOut = false;
@@ -309,8 +318,10 @@ export async function runSandboxedProcess(params: {
       });
       child.on("close", () => finish());
 
-      controlStream.write(`${payload.length}\n`);
-      controlStream.write(payload);
+      controlStream.write(`${first.length}\n`);
+      controlStream.write(first);
+      controlStream.write(`${second.length}\n`);
+      controlStream.write(second);
       const stdin = child.stdin as Writable;
       if (params.stdin !== null && params.stdin !== "") stdin.end(params.stdin);
       else stdin.end();

@@ -52,10 +52,10 @@ describe("code label schemas", () => {
 });
 
 describe("code verifiers", () => {
-  it("exports code and code_stdio at version 1.0.0", () => {
+  it("exports code and code_stdio at version 2.0.0 (the value boundary)", () => {
     expect(codeVerifiers.map((verifier) => [verifier.name, verifier.version])).toEqual([
-      ["code", "1.0.0"],
-      ["code_stdio", "1.0.0"],
+      ["code", "2.0.0"],
+      ["code_stdio", "2.0.0"],
     ]);
   });
 

@@ -136,7 +136,7 @@ async function verifyProgram(params: {
 /** `code`: the fraction of assert snippets that ran and held after the response's program. */
 export const codeVerifier: Verifier<CodeLabel> = {
   name: "code",
-  version: "1.0.0",
+  version: "2.0.0",
   description:
     "Runs the last ```python block (or the label's language) of the response, then each assert snippet in its own sandboxed process; score = fraction of snippets whose assertions actually ran and held.",
   labelSchema: codeLabelSchema,
@@ -153,7 +153,7 @@ export const codeVerifier: Verifier<CodeLabel> = {
 /** `code_stdio`: the fraction of stdin → stdout pairs the response's program reproduces. */
 export const codeStdioVerifier: Verifier<CodeStdioLabel> = {
   name: "code_stdio",
-  version: "1.0.0",
+  version: "2.0.0",
   description:
     "Runs the last ```python block (or the label's language) of the response once per test with the test input on stdin; score = fraction of tests whose stdout matches (lines stripped, as open-instruct) with a clean exit.",
   labelSchema: codeStdioLabelSchema,

@@ -7,6 +7,7 @@
  */
 import { ComputeEngine } from "@cortex-js/compute-engine";
 import { Random } from "@posttrain/core";
+import { compileReal, type RealFunction } from "./fast-evaluate.js";
 
 type Expression = NonNullable<ReturnType<ComputeEngine["parse"]>>;
 
@@ -121,8 +122,22 @@ export type CasParse =
   | { kind: "invalid"; json: Json }
   | { kind: "unsafe"; reason: string; json: Json };
 
-/** Parses LaTeX without evaluating anything, then canonicalises only when safe. */
+/** Recent parses by LaTeX text: a set of n items is compared n² times, but parsed n times. */
+const parseCache = new Map<string, CasParse>();
+const parseCacheSize = 512;
+
+/** Parses LaTeX without evaluating anything, then canonicalises only when safe (memoised). */
 export function parseLatex(params: { latex: string }): CasParse {
+  const cached = parseCache.get(params.latex);
+  if (cached !== undefined) return cached;
+  const parsed = parseUncached(params.latex);
+  if (parseCache.size >= parseCacheSize) parseCache.clear();
+  parseCache.set(params.latex, parsed);
+  return parsed;
+}
+
+function parseUncached(latex: string): CasParse {
+  const params = { latex };
   const raw = computeEngine().parse(params.latex, { form: "raw" });
   const rawJson = raw.json;
   if (containsError(rawJson) || !raw.isValid) return { kind: "invalid", json: rawJson };
@@ -167,8 +182,15 @@ const constants = new Set([
   "ComplexInfinity",
 ]);
 
+const symbolsCache = new WeakMap<Expression, string[]>();
+
 function freeSymbols(expression: Expression): string[] {
-  return [...new Set(expression.unknowns)].filter((name) => !constants.has(name)).sort();
+  let symbols = symbolsCache.get(expression);
+  if (symbols === undefined) {
+    symbols = [...new Set(expression.unknowns)].filter((name) => !constants.has(name)).sort();
+    symbolsCache.set(expression, symbols);
+  }
+  return symbols;
 }
 
 /** Ordered containers compared element by element (vectors, matrices). */
@@ -178,22 +200,148 @@ function isContainer(json: Json): json is unknown[] {
   return Array.isArray(json) && typeof json[0] === "string" && containerHeads.has(json[0]);
 }
 
-/** Same container head and shape, and every element numerically equal (constants only). */
-function containersEquivalent(gold: Json, answer: Json): boolean {
+/** A matrix's rows without its delimiter annotations (`'[]'`, `'..'`): pmatrix ≡ bmatrix ≡ array. */
+function containerBody(json: unknown[]): unknown[] {
+  if (json[0] === "Matrix" && isContainer(json[1])) return json[1];
+  return json;
+}
+
+/** Same container head and shape, and every element equivalent (symbolically or by identity test). */
+function containersEquivalent(gold: Json, answer: Json, seed: string): boolean {
   if (isContainer(gold) || isContainer(answer)) {
-    if (!isContainer(gold) || !isContainer(answer) || gold[0] !== answer[0] || gold.length !== answer.length)
-      return false;
-    return gold.every((part, index) => index === 0 || containersEquivalent(part, answer[index]));
+    if (!isContainer(gold) || !isContainer(answer)) return false;
+    const first = containerBody(gold);
+    const second = containerBody(answer);
+    if (first[0] !== second[0] || first.length !== second.length) return false;
+    return first.every((part, index) => index === 0 || containersEquivalent(part, second[index], seed));
   }
   if (typeof gold === "string" && typeof answer === "string" && gold.startsWith("'")) return gold === answer;
   if (JSON.stringify(gold) === JSON.stringify(answer)) return true;
   const engine = computeEngine();
   const first = engine.box(gold as Parameters<ComputeEngine["box"]>[0]);
   const second = engine.box(answer as Parameters<ComputeEngine["box"]>[0]);
-  if (freeSymbols(first).length > 0 || freeSymbols(second).length > 0) return false;
-  const firstValue = numericValue(first);
-  const secondValue = numericValue(second);
-  return firstValue !== undefined && secondValue !== undefined && close(firstValue, secondValue);
+  return expressionsEquivalent(first, second, seed, false).equivalent;
+}
+
+/** Test points per comparison with free variables (at least {@link minimumAgreeingPoints} must evaluate). */
+export const identityTestPoints = 12;
+export const minimumAgreeingPoints = 8;
+
+/** A 32-bit FNV-1a hash: the per-comparison seed of the test-point stream. */
+function hashText(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index += 1) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+/**
+ * Test points for an identity test, drawn from core's seeded PRNG with a stream per comparison
+ * (the seed mixes a fixed project seed with a hash of both answers, so verdicts are
+ * reproducible but the points differ for every pair). Coordinates are full-precision doubles
+ * in ranges that alternate between (0.05, 3) (domains of √, log), (−10, 10) and (−100, 100),
+ * so no lattice such as multiples of 1/1000 is ever hit except with probability ~0.
+ */
+function testPoints(symbols: string[], seed: string): Array<Record<string, number>> {
+  const random = Random.fromSeed(20241119).stream(`math-equivalence:${hashText(seed)}`);
+  const ranges: Array<[number, number]> = [
+    [0.05, 3],
+    [-10, 10],
+    [0.05, 3],
+    [-100, 100],
+  ];
+  return Array.from({ length: identityTestPoints }, (_, index) => {
+    const [low, high] = ranges[index % ranges.length] as [number, number];
+    const point: Record<string, number> = {};
+    for (const name of symbols) point[name] = low + random.nextFloat() * (high - low);
+    return point;
+  });
+}
+
+const compiledCache = new WeakMap<Expression, RealFunction | null>();
+
+/** The expression compiled for double evaluation (memoised), or undefined outside the subset. */
+function compiled(expression: Expression): RealFunction | undefined {
+  let value = compiledCache.get(expression);
+  if (value === undefined) {
+    value = compileReal(expression.json) ?? null;
+    compiledCache.set(expression, value);
+  }
+  return value ?? undefined;
+}
+
+/**
+ * Values of both sides at a point: plain doubles through {@link compileReal} when both compile
+ * and are real there, else the CAS (complex values, functions outside the fast subset).
+ */
+function pointEvaluator(
+  gold: Expression,
+  answer: Expression,
+): (point: Record<string, number>) => [Complex | undefined, Complex | undefined] {
+  const fastGold = compiled(gold);
+  const fastAnswer = compiled(answer);
+  return (point) => {
+    if (fastGold !== undefined && fastAnswer !== undefined) {
+      try {
+        const first = fastGold(point);
+        const second = fastAnswer(point);
+        if (Number.isFinite(first) && Number.isFinite(second))
+          return [
+            { re: first, im: 0 },
+            { re: second, im: 0 },
+          ];
+      } catch {
+        // A variable the fast path does not know: the CAS decides.
+      }
+    }
+    return [numericValue(gold.subs(point)), numericValue(answer.subs(point))];
+  };
+}
+
+/** Math-Verify rounds both sides to 6 decimals when either is a decimal literal. */
+export const decimalPlaces = 6;
+
+function roundedEqual(first: Complex, second: Complex): boolean {
+  const round = (value: number) => Math.round(value * 10 ** decimalPlaces);
+  return round(first.re) === round(second.re) && round(first.im) === round(second.im);
+}
+
+function expressionsEquivalent(
+  gold: Expression,
+  answer: Expression,
+  seed: string,
+  decimals: boolean,
+): CasVerdict {
+  const goldSymbols = freeSymbols(gold);
+  const answerSymbols = freeSymbols(answer);
+  if (goldSymbols.join(",") !== answerSymbols.join(","))
+    return { equivalent: false, method: "cas_different_variables" };
+  if (goldSymbols.length === 0) {
+    const first = numericValue(gold);
+    const second = numericValue(answer);
+    if (first === undefined || second === undefined) return { equivalent: false, method: "cas_not_numeric" };
+    if (close(first, second)) return { equivalent: true, method: "cas_numeric" };
+    return { equivalent: decimals && roundedEqual(first, second), method: "cas_numeric_rounded" };
+  }
+  // The canonical forms are already known to differ (checked by the caller). Random points
+  // decide; the symbolic check (a zero canonical difference: compute-engine folds like terms)
+  // is the fallback where too few points evaluate, and only for small trees (the CAS's
+  // subtraction costs milliseconds, too much for every pair of a large set).
+  let agreed = 0;
+  const value = pointEvaluator(gold, answer);
+  for (const point of testPoints(goldSymbols, seed)) {
+    const [first, second] = value(point);
+    if (first === undefined || second === undefined) continue;
+    if (!close(first, second)) return { equivalent: false, method: "cas_identity_test" };
+    agreed += 1;
+  }
+  if (agreed >= minimumAgreeingPoints) return { equivalent: true, method: "cas_identity_test" };
+  const small = JSON.stringify(gold.json).length + JSON.stringify(answer.json).length < 240;
+  if (small && JSON.stringify(gold.sub(answer).json) === "0")
+    return { equivalent: true, method: "cas_symbolic" };
+  return { equivalent: false, method: "cas_identity_test" };
 }
 
 export interface CasVerdict {
@@ -202,13 +350,19 @@ export interface CasVerdict {
   method: string;
 }
 
+const hasDecimal = (latex: string) => /\d\.\d|(?:^|[^\d])\.\d/.test(latex);
+
 /**
  * Whether two LaTeX scalars denote the same value:
  * - both unsafe or invalid: equal only when their parse trees are identical (never for
  *   parse errors);
- * - constants: numerically equal to 1e-9 relative (complex values too);
- * - expressions with free variables: same variable set, then equal at 5 seeded random
- *   points (Schwartz–Zippel style identity test), at least 3 of which must evaluate.
+ * - constants: numerically equal to 1e-9 relative (complex values too), or, when either side
+ *   is written with a decimal point, equal after rounding both to 6 decimals (Math-Verify's
+ *   `float_rounding=6`);
+ * - vectors / matrices (pmatrix ≡ bmatrix ≡ array): same shape, element by element;
+ * - expressions with free variables: same variable set; a zero canonical difference, else an
+ *   identity test at {@link identityTestPoints} random points drawn per comparison, at least
+ *   {@link minimumAgreeingPoints} of which must evaluate and all agree.
  */
 export function casEquivalent(params: { gold: string; answer: string }): CasVerdict {
   const gold = parseLatex({ latex: params.gold });
@@ -221,32 +375,64 @@ export function casEquivalent(params: { gold: string; answer: string }): CasVerd
   }
   if (JSON.stringify(gold.json) === JSON.stringify(answer.json))
     return { equivalent: true, method: "cas_identical" };
+  const seed = `${params.gold}\u0000${params.answer}`;
   if (isContainer(gold.json) || isContainer(answer.json)) {
-    return { equivalent: containersEquivalent(gold.json, answer.json), method: "cas_elementwise" };
+    let goldJson = gold.json;
+    let answerJson = answer.json;
+    // A matrix expression (a sum, a product) is evaluated first when it is constant.
+    if (!isContainer(goldJson) && freeSymbols(gold.expression).length === 0)
+      goldJson = gold.expression.evaluate().json;
+    if (!isContainer(answerJson) && freeSymbols(answer.expression).length === 0)
+      answerJson = answer.expression.evaluate().json;
+    return { equivalent: containersEquivalent(goldJson, answerJson, seed), method: "cas_elementwise" };
   }
-  const goldSymbols = freeSymbols(gold.expression);
-  const answerSymbols = freeSymbols(answer.expression);
-  if (goldSymbols.join(",") !== answerSymbols.join(","))
+  return expressionsEquivalent(
+    gold.expression,
+    answer.expression,
+    seed,
+    hasDecimal(params.gold) || hasDecimal(params.answer),
+  );
+}
+
+/**
+ * Whether two relations `left − right` are the same up to a constant factor: for equations a
+ * nonzero one (`2x+4y−3=0` ≡ `y=−x/2+3/4`), for inequalities a positive one (so a flipped
+ * inequality must also flip its sides). Decided at random test points like
+ * {@link casEquivalent}; relations without free variables are never equal this way.
+ */
+export function casProportional(params: { gold: string; answer: string; positive: boolean }): CasVerdict {
+  const gold = parseLatex({ latex: params.gold });
+  const answer = parseLatex({ latex: params.answer });
+  if (gold.kind !== "expression" || answer.kind !== "expression")
+    return { equivalent: false, method: "cas_parse_failed" };
+  const symbols = freeSymbols(gold.expression);
+  if (symbols.length === 0 || symbols.join(",") !== freeSymbols(answer.expression).join(","))
     return { equivalent: false, method: "cas_different_variables" };
-  if (goldSymbols.length === 0) {
-    const first = numericValue(gold.expression);
-    const second = numericValue(answer.expression);
-    if (first === undefined || second === undefined) return { equivalent: false, method: "cas_not_numeric" };
-    return { equivalent: close(first, second), method: "cas_numeric" };
-  }
-  const random = Random.fromSeed(20241119).stream("math-equivalence");
+  let ratio: Complex | undefined;
   let agreed = 0;
-  for (let trial = 0; trial < 5; trial += 1) {
-    const point: Record<string, number> = {};
-    for (const name of goldSymbols)
-      point[name] = Math.round((random.nextFloat() * 4 - 2) * 1000) / 1000 + 0.5;
-    const first = numericValue(gold.expression.subs(point));
-    const second = numericValue(answer.expression.subs(point));
+  const value = pointEvaluator(gold.expression, answer.expression);
+  for (const point of testPoints(symbols, `${params.gold}\u0000${params.answer}`)) {
+    const [first, second] = value(point);
     if (first === undefined || second === undefined) continue;
-    if (!close(first, second)) return { equivalent: false, method: "cas_identity_test" };
+    const scale = second.re * second.re + second.im * second.im;
+    if (scale < 1e-18) {
+      if (Math.hypot(first.re, first.im) > 1e-9) return { equivalent: false, method: "cas_proportional" };
+      continue;
+    }
+    const current = {
+      re: (first.re * second.re + first.im * second.im) / scale,
+      im: (first.im * second.re - first.re * second.im) / scale,
+    };
+    if (Math.hypot(current.re, current.im) < 1e-12) return { equivalent: false, method: "cas_proportional" };
+    if (ratio === undefined) ratio = current;
+    else if (!close(ratio, current)) return { equivalent: false, method: "cas_proportional" };
     agreed += 1;
   }
-  return { equivalent: agreed >= 3, method: "cas_identity_test" };
+  if (ratio === undefined || agreed < minimumAgreeingPoints)
+    return { equivalent: false, method: "cas_proportional" };
+  if (params.positive && !(ratio.re > 0 && Math.abs(ratio.im) < 1e-9))
+    return { equivalent: false, method: "cas_proportional" };
+  return { equivalent: true, method: "cas_proportional" };
 }
 
 /** Builds the engine and runs one parse, so the first real check does not pay for it. */

@@ -79,13 +79,69 @@ const unitWords = new Set([
   "sqft",
   "cubic",
   "per",
+  // From latex2sympy2_extended's unit list (plurals are accepted below).
+  "digit",
+  "pound",
+  "meal",
+  "edge",
+  "student",
+  "child",
+  "children",
+  "mile",
+  "acre",
+  "gallon",
+  "gal",
+  "month",
+  "yr",
+  "rupee",
+  "rs",
+  "ohm",
+  "hectare",
+  "kmh",
+  "kmph",
+  "mtr",
+  "cc",
+  "toy",
+  "coin",
+  "tile",
+  "men",
+  "women",
+  "man",
+  "woman",
+  "minute",
+  "second",
+  "week",
+  "year",
+  "liter",
+  "litre",
+  "centimeter",
+  "kilometer",
+  "millimeter",
+  "gram",
+  "kilogram",
+  "ounce",
+  "yard",
+  "sqm",
 ]);
+
+/** A unit word, singular or plural ("miles", "inches"). */
+function isUnitWord(word: string): boolean {
+  const lower = word.toLowerCase();
+  return (
+    unitWords.has(lower) ||
+    (lower.length > 3 && (unitWords.has(lower.replace(/e?s$/, "")) || unitWords.has(lower.slice(0, -1))))
+  );
+}
 
 const wrapperCommands = [
   "\\text",
   "\\textbf",
   "\\textit",
   "\\textrm",
+  "\\textnormal",
+  "\\textsf",
+  "\\texttt",
+  "\\emph",
   "\\mathrm",
   "\\mathbf",
   "\\mbox",
@@ -126,10 +182,10 @@ function unwrapCommands(text: string): string {
 function dropTrailingUnits(text: string): string {
   let result = text.trim();
   for (let guard = 0; guard < 4; guard += 1) {
-    const match = /^(.*?[\d}).\s])\s*([A-Za-z]+)(\^\{?[23]\}?)?\.?$/.exec(result);
+    const match = /^(.*?[\d}).\s])\s*([A-Za-z]+)(\^\{?[23]\}?|[²³])?\.?$/.exec(result);
     if (match === null) break;
     const word = match[2] ?? "";
-    if (!unitWords.has(word.toLowerCase())) break;
+    if (!isUnitWord(word)) break;
     const before = (match[1] ?? "").trim();
     if (before === "" || (!/[\d}]$/.test(before) && !/\b[A-Za-z]+$/.test(before))) break;
     result = before;
@@ -164,28 +220,43 @@ export function cleanAnswer(params: { answer: string }): CleanedAnswer {
     if (enclosed === null) break;
     text = (enclosed[1] ?? "").trim();
   }
+  // A row break right before "\end{…}" closes no row.
+  text = text.replace(/\\\\\s*(?=\\end\{)/g, "");
+  // A doubled backslash before a command ("\\\\frac", from double-escaped text) is the command.
+  text = text.replace(
+    /(?<!\\)\\\\(?=(?:frac|dfrac|tfrac|sqrt|left|right|pi|infty|le|ge|leq|geq|lt|gt|neq|cdot|times|pm|mp|text|boxed|begin|end|cup|in)(?![A-Za-z]))/g,
+    "\\",
+  );
+  // Quotation marks around an answer are not part of it.
+  text = text.replace(/^["'“”‘’]+|["'“”‘’]+$/g, "").trim();
   text = text.replaceAll("\\displaystyle", "");
+  // "\left[\begin{array}…\end{array}\right]" is the matrix itself.
+  const array = /^\\left\s*[[(]\s*(\\begin\{array\}[\s\S]*\\end\{array\})\s*\\right\s*[\])]$/.exec(text);
+  if (array !== null) text = array[1] ?? text;
   text = text.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![A-Za-z])/g, "");
   text = text.replace(/\\(?:dfrac|tfrac)(?![A-Za-z])/g, "\\frac");
-  text = text.replace(/\\(?:quad|qquad)(?![A-Za-z])/g, " ");
+  text = text.replace(/\\q?quad/g, " ");
+  // "11,\! 111" is a thousands separator, not a list.
+  text = text.replace(/(\d),\\!\s*(?=\d{3}(?!\d))/g, "$1{,}");
   text = text.replace(/\\[!,;:]/g, (match) => (match === "\\," ? "\\," : " "));
   // "\\ " is a spacing command, but "\\\\ " is a row break followed by a space.
   text = text.replace(/(?<!\\)\\ /g, " ").replaceAll("~", " ");
   text = text.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree(?![A-Za-z])|\\circ(?![A-Za-z])/g, "");
   text = text.replace(/\\\$|\$|€|£|\\euro(?![A-Za-z])|\\pounds(?![A-Za-z])/g, "");
   let percent = false;
-  text = text.replace(/\\%|%|\\text\{\s*percent\s*\}|\bpercent\b/g, () => {
+  text = text.replace(/\\%|%|\\text\{\s*(?:percent(?:age)?|pct)\s*\}|\b(?:percent(?:age)?|pct)\b/g, () => {
     percent = true;
     return "";
   });
-  text = text.replace(/\\text\{\s*and\s*\}|\band\b/g, ",");
+  // "A and B", "A or B": one answer set (a hedge "5 or 6" then never equals a single 6).
+  text = text.replace(/\\(?:text|textnormal|mbox|textrm)\{\s*(?:and|or)\s*\}|\b(?:and|or)\b/g, ",");
   text = unwrapCommands(text);
   text = text.replace(/\s+/g, " ").replace(/\s+\^/g, "^").trim();
   text = dropTrailingUnits(text);
   text = text.replace(/\.$/, "").trim();
   // Thousands separators, only when the whole answer is one grouped number.
   const grouped = text.replace(/\{,\}|\\,/g, ",");
-  if (/^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(grouped)) text = grouped.replaceAll(",", "");
+  if (/^[-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$/.test(grouped)) text = grouped.replaceAll(",", "");
   else if (/^[-+]?\d{1,3}(?: \d{3})+(?:\.\d+)?$/.test(text)) text = text.replaceAll(" ", "");
   text = text.replaceAll("\\,", " ").replace(/\s+/g, " ").trim();
   const choice = /^\(?([A-Ea-e])\)$|^\(([A-Ea-e])\)?$/.exec(text);

@@ -1,8 +1,17 @@
-/** The `math` (open-instruct flex) and `strict_math` (Minerva format only) verifiers. */
+/**
+ * The `math` (Math-Verify-level extraction), `math_flex` (open-instruct's flex extraction) and
+ * `strict_math` (Minerva format only) verifiers.
+ */
 import { z } from "zod";
 import type { Verifier, VerifierResult, VerifyContext } from "../types.js";
 import { isMathEquivalent, type MathEquivalence } from "./equivalence.js";
-import { extractMathAnswer } from "./extract.js";
+import { extractGoldAnswer, extractMathAnswer, joinAnswerGroup, lastBoxGroup } from "./extract.js";
+
+/**
+ * Time bound of one math check (extraction and every comparison), well inside the worker
+ * pool's hard timeout: past it the check stops between steps with a timeout (score 0).
+ */
+export const mathCheckBudgetMilliseconds = 1_000;
 
 /** A math label: the gold final answer (numbers are accepted and read as text). */
 export const mathLabelSchema = z.union([
@@ -18,6 +27,13 @@ function equivalent(gold: string, answer: string, context: VerifyContext): MathE
     ...(context.deadline === undefined ? {} : { deadline: context.deadline }),
     timeoutMilliseconds: context.timeoutMilliseconds,
   });
+}
+
+/** The context with its deadline tightened to {@link mathCheckBudgetMilliseconds} from now. */
+function boundedContext(context: VerifyContext): VerifyContext {
+  const own = Date.now() + mathCheckBudgetMilliseconds;
+  if (context.deadline !== undefined && context.deadline <= own) return context;
+  return { ...context, deadline: own, timeoutMilliseconds: mathCheckBudgetMilliseconds };
 }
 
 /**
@@ -40,13 +56,23 @@ function findConflict(
   return undefined;
 }
 
+/** The gold of a `math` label; a group of boxes that all say the same is that one answer. */
+function goldAnswer(label: string, context: VerifyContext): string {
+  const group = lastBoxGroup({ text: label });
+  if (group.length > 1 && findConflict(group, context) === undefined)
+    return group[group.length - 1] as string;
+  return extractGoldAnswer({ label });
+}
+
 function judge(params: {
   response: string;
   label: string;
   context: VerifyContext;
-  mode: "flex" | "strict";
+  mode: "flex" | "strict" | "full";
 }): VerifierResult {
-  const { response, label, context, mode } = params;
+  const { response, mode } = params;
+  const context = mode === "full" ? boundedContext(params.context) : params.context;
+  const label = mode === "full" ? goldAnswer(params.label, context) : params.label;
   const extraction = extractMathAnswer({ response, mode });
   const details: Record<string, unknown> = {
     extracted: extraction.extracted ?? null,
@@ -54,9 +80,24 @@ function judge(params: {
     gold: label,
   };
   if (extraction.extracted === undefined) return { score: 0, details: { ...details, reason: "no_answer" } };
-  const committed = mode === "flex" ? [...extraction.boxed] : [];
+  // Committed answers: every box (in `full` mode the last group of boxes counts as one answer
+  // set, "\\boxed{1}, \\boxed{2}") and the Minerva sentence. Disagreeing ones are a hedge.
+  const committed: string[] = [];
+  if (mode === "flex") committed.push(...extraction.boxed);
+  if (mode === "full") {
+    let group = lastBoxGroup({ text: response });
+    // "\boxed{15\frac{39}{40}}, or \boxed{\frac{639}{40}}": one answer written twice.
+    if (group.length > 1 && findConflict(group, context) === undefined) group = group.slice(-1);
+    committed.push(...extraction.boxed.filter((box) => !group.includes(box.trim())));
+    const joined = joinAnswerGroup(group);
+    if (joined !== undefined) {
+      committed.push(joined);
+      const first = extraction.candidates[0];
+      if (first?.source === "boxed") extraction.candidates[0] = { source: "boxed", text: joined };
+    }
+  }
   const minerva = extraction.candidates.find((candidate) => candidate.source === "minerva");
-  if (minerva !== undefined && mode === "flex") committed.push(minerva.text);
+  if (minerva !== undefined && mode !== "strict") committed.push(minerva.text);
   const conflict = findConflict(committed, context);
   if (conflict !== undefined) {
     return {
@@ -78,14 +119,31 @@ function judge(params: {
 }
 
 /**
- * `math`: open-instruct's flex verifier (candidates: last `\boxed{}`, the Minerva sentence,
- * else the last `$…$`, else the whole output) judged with {@link isMathEquivalent}. Unlike
- * open-instruct, a response whose boxed / Minerva answers disagree scores 0.
+ * `math`: Math-Verify-level extraction (`full` mode of {@link extractMathAnswer}: boxed,
+ * Minerva, "Answer:" sentences, the last math environment, the last number) on both sides
+ * (the gold through {@link extractGoldAnswer}), judged gold-first with {@link isMathEquivalent}
+ * within {@link mathCheckBudgetMilliseconds}. Boxed / Minerva answers that disagree score 0
+ * unless the boxes together form the gold's answer set.
  */
 export const mathVerifier: Verifier<MathLabel> = {
   name: "math",
+  version: "2.0.0",
+  description:
+    "Math-Verify-level: boxed / Answer sentence / last LaTeX environment / last number, gold-first CAS equivalence",
+  labelSchema: mathLabelSchema,
+  verify: ({ response, label, context }) => judge({ response, label, context, mode: "full" }),
+};
+
+/**
+ * `math_flex`: open-instruct's flex extraction (candidates: last `\boxed{}`, the Minerva
+ * sentence, else the last `$…$`, else the whole output), the label taken as the gold answer
+ * as is, judged with {@link isMathEquivalent}. Unlike open-instruct, a response whose boxed /
+ * Minerva answers disagree scores 0.
+ */
+export const mathFlexVerifier: Verifier<MathLabel> = {
+  name: "math_flex",
   version: "1.0.0",
-  description: "MATH-style final answer: last \\boxed{} / Minerva sentence / last $…$, CAS equivalence",
+  description: "open-instruct flex: last \\boxed{} / Minerva sentence / last $…$, CAS equivalence",
   labelSchema: mathLabelSchema,
   verify: ({ response, label, context }) => judge({ response, label, context, mode: "flex" }),
 };

@@ -1,27 +1,15 @@
-/**
- * The trusted Python harness ("prelude") that runs inside every sandboxed Python process,
- * passed to the interpreter with `-c` (so it is never a file the program could rewrite).
- *
- * Protocol (fd 3 is a socket shared with the parent):
- * 1. Before any untrusted code runs, the prelude reads one message from fd 3:
- *    `<byte length>\n<JSON>` with `{ nonce, mode: "assert" | "stdio", program, test }`.
- *    The tests therefore never exist as a file, in argv or in the environment.
- * 2. It snapshots everything it needs later (builtins, `os.write`, `os._exit`, the real
- *    `AssertionError`, the operator functions) into closure variables.
- * 3. In `assert` mode it parses and rewrites the test snippet *before* the program runs:
- *    every `assert` becomes a call to a guard that (a) raises the captured AssertionError,
- *    (b) counts the assertions that actually ran and held, and (c) refuses verdicts that
- *    rest on objects whose class the program defined (see README, "equality rule").
- * 4. It executes the program as `__main__`, restores the builtins module, and runs the
- *    compiled test in a separate globals dict (a copy of the program's names with a
- *    pristine builtins dict).
- * 5. It writes one report line `<nonce> <status> <assertions> <reason> <hex detail>\n` to
- *    fd 3. A test passes only when the parent receives that line with the right nonce and
- *    status `passed`: `os._exit(0)` / `sys.exit(0)` before the tests, or a forged line
- *    without the nonce, can never produce it.
- */
-export const pythonPrelude = String.raw`
-def _ptg_main():
+# The in-process referee of the code sandbox: the fallback for tests that need objects of
+# program-defined classes (see ../README.md, "The value boundary"). It is appended to
+# python-harness.py and runs only in mode "in_process", after the harness has isolated the
+# process (new root, seccomp, user switch, rlimits). The program and this referee share one
+# process: the equality rule below refuses rigged values, but code written against this
+# harness can reach its frames (README, "What in-process mode does not defend").
+#
+# It snapshots builtins and operator functions, rewrites the test's asserts into guarded
+# calls before the program runs, runs the program as __main__, restores the builtins and
+# runs the test in its own globals; it then writes
+# `<nonce> <status> <assertions> <reason> <hex detail>` to fd 3.
+def _ptg_in_process(message):
     import ast, builtins, json, operator, os, sys, types
     _os_read = os.read
     _os_write = os.write
@@ -57,76 +45,12 @@ def _ptg_main():
     _excepthook = sys.__excepthook__
     _exc_info = sys.exc_info
 
-    def read_exact(size):
-        data = bytearray()
-        while _len(data) < size:
-            chunk = _os_read(3, size - _len(data))
-            if not chunk:
-                _os_exit(70)
-            data += chunk
-        return bytes(data)
-
-    header = bytearray()
-    while not header.endswith(b"\n"):
-        chunk = _os_read(3, 1)
-        if not chunk:
-            _os_exit(70)
-        header += chunk
-        if _len(header) > 20:
-            _os_exit(70)
-    message = json.loads(read_exact(_int(header)).decode("utf-8"))
     nonce = message["nonce"]
     mode = message["mode"]
     program_source = message["program"]
     test_source = message.get("test")
     limits = message.get("limits") or {}
-    setup = message.get("setup")
-    del message, header
-    if setup is not None:
-        # Started as root inside fresh namespaces: give this run private tmpfs directories,
-        # then become the sandbox user for good. Any failure ends the run (no report).
-        try:
-            import ctypes
-            libc = ctypes.CDLL(None, use_errno=True)
-            options = ("size=" + _str(_int(setup["tmpfsMegabytes"])) + "m,mode=1777").encode("ascii")
-            for directory in setup["directories"]:
-                if os.path.isdir(directory):
-                    # MS_NOSUID | MS_NODEV
-                    if libc.mount(b"tmpfs", directory.encode("utf-8"), b"tmpfs", 2 | 4, options) != 0:
-                        _os_exit(71)
-            os.chdir("/tmp")
-            user = _int(setup["userId"])
-            os.setgroups([])
-            os.setresgid(user, user, user)
-            os.setresuid(user, user, user)
-            if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-                _os_exit(71)
-            if os.getresuid() != (user, user, user) or os.getresgid() != (user, user, user) or os.getgroups():
-                _os_exit(71)
-        except _BaseException:
-            _os_exit(71)
-        del setup
-    try:
-        import resource
-        for name, soft, hard in (
-            ("RLIMIT_CPU", limits.get("cpuSeconds"), (limits.get("cpuSeconds") or 0) + 1),
-            ("RLIMIT_AS", limits.get("memoryBytes"), limits.get("memoryBytes")),
-            ("RLIMIT_NPROC", limits.get("maxProcesses"), limits.get("maxProcesses")),
-            ("RLIMIT_FSIZE", limits.get("fileSizeBytes"), limits.get("fileSizeBytes")),
-            ("RLIMIT_CORE", 0, 0),
-        ):
-            if soft is None:
-                continue
-            try:
-                current_soft, current_hard = resource.getrlimit(_getattr(resource, name))
-                if current_hard != resource.RLIM_INFINITY:
-                    hard = min(hard, current_hard)
-                    soft = min(soft, hard)
-                resource.setrlimit(_getattr(resource, name), (soft, hard))
-            except (ValueError, OSError):
-                pass
-    except ImportError:
-        pass
+    del message
 
     def report(status, assertions, reason, detail):
         try:
@@ -509,7 +433,7 @@ def _ptg_main():
     except _BaseException as error:
         print_traceback()
         flush_streams()
-        report("failed", 0, "program_error", describe_exception(error))
+        report("failed", 0, "missing_module" if _isinstance(error, ImportError) and "No module named" in _str(error) else "program_error", describe_exception(error))
         _os_exit(1)
 
     flush_streams()
@@ -549,7 +473,7 @@ def _ptg_main():
     except _BaseException as error:
         print_traceback()
         flush_streams()
-        report("failed", state["assertions"], "test_error", describe_exception(error))
+        report("failed", state["assertions"], "missing_module" if _isinstance(error, ImportError) and "No module named" in _str(error) else "test_error", describe_exception(error))
         _os_exit(1)
     flush_streams()
     if assert_statements > 0 and state["assertions"] == 0:
@@ -558,5 +482,3 @@ def _ptg_main():
     report("passed", state["assertions"], "ok", "")
     _os_exit(0)
 
-_ptg_main()
-`;

@@ -1,19 +1,10 @@
-/**
- * The trusted JavaScript harness run with `node -e` inside every sandboxed JavaScript (and
- * transpiled TypeScript) process. Same protocol as the Python prelude (see
- * python-prelude.ts): it reads `{ nonce, mode, program, test }` from fd 3 before any
- * untrusted code runs, captures `fs.writeSync`, `process.reallyExit` and `node:assert`
- * first, compiles the test before the program runs, and reports
- * `<nonce> <status> <assertions> <reason> <hex detail>` on fd 3.
- *
- * The program runs as a classic script (`vm.Script#runInThisContext`), so its top-level
- * declarations are visible to the test; `require`, `module` and `exports` are provided.
- * The test is the body of `async function (assert) { … }` and receives a frozen `assert`
- * built from `node:assert` (whose comparisons use Node's internal primordials, so the
- * program cannot monkeypatch them) that counts the assertions that ran and held.
- */
-export const javascriptPrelude = String.raw`
-"use strict";
+// The in-process JavaScript referee of the code sandbox (loaded by ../harness.ts at module
+// load and run with `node -e` by the Python harness after it has isolated the process).
+// It reads { nonce, mode, program, test } from fd 3 before any untrusted code runs,
+// captures fs.writeSync, process.reallyExit and node:assert first, compiles the test before
+// the program runs, and reports `<nonce> <status> <assertions> <reason> <hex detail>` on fd 3.
+// The program and this referee share one process (see ../README.md for what that allows).
+
 (() => {
   const fs = require("node:fs");
   const vm = require("node:vm");
@@ -75,7 +66,10 @@ export const javascriptPrelude = String.raw`
       text = "<unprintable>";
     }
     const hexed = BufferFrom(text, "utf8").subarray(0, 4000).toString("hex") || "-";
-    const line = BufferFrom(nonce + " " + status + " " + assertions + " " + reason + " " + hexed + "\n", "latin1");
+    const line = BufferFrom(
+      nonce + " " + status + " " + assertions + " " + reason + " " + hexed + "\n",
+      "latin1",
+    );
     let offset = 0;
     while (offset < line.length) {
       try {
@@ -88,7 +82,8 @@ export const javascriptPrelude = String.raw`
   };
   const describe = (error) => {
     try {
-      if (error && typeof error === "object" && "name" in error) return StringOf(error.name) + ": " + StringOf(error.message);
+      if (error && typeof error === "object" && "name" in error)
+        return StringOf(error.name) + ": " + StringOf(error.message);
       return StringOf(error);
     } catch {
       return "<unprintable error>";
@@ -103,7 +98,10 @@ export const javascriptPrelude = String.raw`
   let testFunction = null;
   if (mode === "assert") {
     try {
-      testFunction = new Script("(async function (assert) {\n" + message.test + "\n})", { filename: "test.js", lineOffset: -1 }).runInThisContext();
+      testFunction = new Script("(async function (assert) {\n" + message.test + "\n})", {
+        filename: "test.js",
+        lineOffset: -1,
+      }).runInThisContext();
     } catch (error) {
       report("failed", 0, "test_syntax_error", describe(error));
       reallyExit(3);
@@ -123,7 +121,7 @@ export const javascriptPrelude = String.raw`
   let assertions = 0;
   const counting = (name) => {
     const original = nodeAssert[name];
-    return function (...args) {
+    return (...args) => {
       const result = reflectApply(original, nodeAssert, args);
       if (result && typeof result.then === "function" && (name === "rejects" || name === "doesNotReject")) {
         return result.then((value) => {
@@ -136,14 +134,32 @@ export const javascriptPrelude = String.raw`
     };
   };
   const trustedAssert = counting("ok");
-  for (const name of ["ok", "equal", "notEqual", "strictEqual", "notStrictEqual", "deepEqual", "notDeepEqual", "deepStrictEqual", "notDeepStrictEqual", "throws", "doesNotThrow", "rejects", "doesNotReject", "match", "doesNotMatch", "fail", "ifError"]) {
+  for (const name of [
+    "ok",
+    "equal",
+    "notEqual",
+    "strictEqual",
+    "notStrictEqual",
+    "deepEqual",
+    "notDeepEqual",
+    "deepStrictEqual",
+    "notDeepStrictEqual",
+    "throws",
+    "doesNotThrow",
+    "rejects",
+    "doesNotReject",
+    "match",
+    "doesNotMatch",
+    "fail",
+    "ifError",
+  ]) {
     trustedAssert[name] = counting(name);
   }
   trustedAssert.AssertionError = AssertionError;
   trustedAssert.strict = trustedAssert;
   freeze(trustedAssert);
 
-  // Defined before the program runs; it only uses \`await\` on native promises (immune to a
+  // Defined before the program runs; it only uses `await` on native promises (immune to a
   // patched Promise.prototype.then) and captured functions.
   const runTest = async () => {
     try {
@@ -201,4 +217,3 @@ export const javascriptPrelude = String.raw`
 
   runTest();
 })();
-`;
