@@ -263,14 +263,47 @@ export class GraphBuilder {
   /**
    * `x [..., in] · weight [in, out]` as one Gemm on a 2-D view (weights are stored [in, out]),
    * or `x · weightᵀ` for a weight stored [out, in] (`transposeWeight`, e.g. a tied embedding).
+   * With `innerBlock`, an input wider than it is multiplied in blocks of `innerBlock` features
+   * (one Gemm each) and the partial products are added in order.
    */
-  linear(x: GraphTensor, weight: GraphTensor, options: { transposeWeight?: boolean } = {}): GraphTensor {
+  linear(
+    x: GraphTensor,
+    weight: GraphTensor,
+    options: { transposeWeight?: boolean; innerBlock?: number } = {},
+  ): GraphTensor {
     const transposeWeight = options.transposeWeight ?? false;
     const inFeatures = x.shape[x.rank - 1]!;
     const outFeatures = weight.shape[transposeWeight ? 0 : 1]!;
     const rows = productOfDimensions(x.shape.slice(0, -1));
     const flat = x.rank === 2 ? x : this.reshape(x, [rows, inFeatures]);
-    const product = this.gemm(flat, weight, { transposeB: transposeWeight });
+    const blocks =
+      options.innerBlock !== undefined && isConcrete(inFeatures)
+        ? innerBlockCount({ size: inFeatures.coefficient, largest: options.innerBlock })
+        : 1;
+    let product: GraphTensor;
+    if (blocks === 1) product = this.gemm(flat, weight, { transposeB: transposeWeight });
+    else {
+      // Each output element becomes a fixed chain of per-block dot products (one Gemm per
+      // block, then a sum over the blocks in order), whatever the Gemm kernel's threading.
+      const size = (inFeatures as Dimension).coefficient;
+      const block = size / blocks;
+      const parts = this.transpose(this.reshape(flat, [rows, blocks, block]), [1, 0, 2]);
+      if (transposeWeight) {
+        // weight [out, in]: its blocks are strided; slice each (a copy) and multiply.
+        const products = Array.from({ length: blocks }, (_, index) =>
+          this.gemm(
+            this.reshape(this.slice(parts, { axis: 0, start: index, end: index + 1 }), [rows, block]),
+            this.slice(weight, { axis: 1, start: index * block, end: (index + 1) * block }),
+            { transposeB: true },
+          ),
+        );
+        product = products.reduce((total, part) => this.add(total, part));
+      } else {
+        // weight [in, out]: [blocks, block, out] is a view of it; one batched MatMul.
+        const partial = this.matMul(parts, this.reshape(weight, [blocks, block, outFeatures]));
+        product = this.reduceSum(partial, { axes: [0] });
+      }
+    }
     return x.rank === 2 ? product : this.reshape(product, [...x.shape.slice(0, -1), outFeatures]);
   }
 
@@ -375,6 +408,18 @@ export class GraphBuilder {
       transposeWeight: options.transposeWeight ?? false,
     });
   }
+}
+
+/**
+ * The fewest blocks of at most `largest` features that split `size` evenly; 1 (no blocking)
+ * when `size` fits in one block or no block count from ⌈size/largest⌉ to `size`/2 divides it
+ * (a prime width).
+ */
+export function innerBlockCount(params: { size: number; largest: number }): number {
+  if (params.size <= params.largest) return 1;
+  for (let count = Math.ceil(params.size / params.largest); count <= params.size / 2; count += 1)
+    if (params.size % count === 0) return count;
+  return 1;
 }
 
 // Shared helpers for shape inference, used by the op table.
