@@ -7,7 +7,6 @@ import {
   type Dimension,
   type DimensionLike,
   dimension,
-  dimensionsEqual,
   divideDimensions,
   formatShape,
   isConcrete,
