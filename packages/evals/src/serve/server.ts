@@ -2,7 +2,7 @@
  * `posttrain serve`: an OpenAI-compatible HTTP server over the embedded engine, on Node's
  * built-in `node:http` (a dozen routes and SSE need no framework). This file listens,
  * dispatches and shuts down; the routes live in routes/*.ts (one module per family, each a
- * table of path → method + handler over the shared {@link ServeContext} of context.ts), and
+ * table of path → method + handler over the shared `ServeContext` of context.ts), and
  * every generating route answers through the one responder (responder.ts) that writes both
  * the SSE stream and the plain JSON reply.
  *
@@ -12,7 +12,7 @@
  * decode steps, prefills, generated tokens, row-steps — so a load test can compute the mean
  * batch size). Every generated row (prompt × `n`) goes to one
  * {@link ContinuousBatchScheduler}, so concurrent clients share decode steps.
- * For RL trainers with an external generation server (native-generate.ts, weight-updates.ts):
+ * For RL trainers with an external generation server (routes/generate.ts, routes/weights.ts):
  * SGLang's native `POST /generate` (token ids in and out, sampling log-probs),
  * `POST /update_weights_from_disk` and `GET /get_model_info`; vLLM's `return_token_ids`
  * extension and its dev-mode `POST /collective_rpc {"method":"reload_weights"}` and
