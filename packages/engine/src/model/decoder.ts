@@ -19,7 +19,6 @@ import type { Random } from "@posttrain/core";
 import { type Dimension, dimension } from "../dims.js";
 import { GraphBuilder, type GraphTensor } from "../graph.js";
 import type { ParameterLayout } from "../parameters.js";
-import "./decode-operations.js";
 import { type DecoderConfig, ropeInverseFrequencies } from "./architecture.js";
 import { type DecoderInputs, LlamaModel, type ParameterSpec } from "./llama.js";
 
