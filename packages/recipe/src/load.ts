@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import { RecipeError } from "./errors.js";
 import { applyVariant, parseRecipe, type Recipe } from "./schema.js";
 import { findPackageDirectory, readPackageJson } from "./version.js";
+import { findWorkspacePackage } from "./workspace.js";
 
 export interface LoadedRecipe {
   recipe: Recipe;
@@ -56,9 +57,12 @@ function resolveModulePath(params: { reference: string; from: string }): string 
     return resolveModulePath({ reference: packageDirectory, from });
   } catch (error) {
     if (RecipeError.isInstance(error)) throw error;
+    // Inside a checkout, a workspace recipe package answers to its name (see workspace.ts).
+    const workspaceFolder = findWorkspacePackage({ name, from });
+    if (workspaceFolder !== null) return resolveModulePath({ reference: workspaceFolder, from });
     throw new RecipeError({
       code: "recipe_not_found",
-      message: `no recipe "${reference}": not a path, and no installed package "${name}" from ${from}`,
+      message: `no recipe "${reference}": not a path, no installed package "${name}" from ${from}, and no workspace package of that name`,
       cause: error,
       details: { reference },
     });
