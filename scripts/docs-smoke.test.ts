@@ -68,7 +68,8 @@ function classify(command: DocCommand): { run: boolean; problems: string[] } {
   const words = posttrainArguments(text);
   if (words !== null) {
     problems.push(...checkArguments({ program, words }));
-    const runnable = !isSynopsis(text) && !isReference(command, words) && !skipped;
+    const runnable =
+      command.origin !== "table" && !isSynopsis(text) && !isReference(command, words) && !skipped;
     return { run: runnable && problems.length === 0, problems };
   }
   const synopsis = isSynopsis(text);
@@ -174,6 +175,12 @@ describe("docs smoke test", () => {
       "```ts",
       "posttrain.run();",
       "```",
+      "| command | what |",
+      "|---|---|",
+      "| `run <recipe> [--seed N \\| --seeds 1,2,3]` / `plan <recipe>` | runs |",
+      "",
+      "| path | what |",
+      "| `packages/cli` | `npm test` |",
     ].join("\n");
     expect(extractCommands({ file: "x.md", text }).map((command) => [command.line, command.text])).toEqual([
       [1, "posttrain plan recipes/micro"],
@@ -181,6 +188,9 @@ describe("docs smoke test", () => {
       [4, "npm start"],
       [6, "posttrain export recipes/tulu3-8b --engine open-instruct --out bundle"],
       [10, "posttrain eval --task NAME [--limit N]"],
+      [19, "posttrain run <recipe> [--seed N | --seeds 1,2,3]"],
+      [19, "posttrain plan <recipe>"],
+      [22, "npm test"],
     ]);
   });
 

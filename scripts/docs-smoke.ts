@@ -8,7 +8,9 @@
 // - in an untagged fenced block, every line starting with `posttrain ` is a usage synopsis
 //   (indented lines below it continue it);
 // - in prose, every inline code span starting with `posttrain `, `npx `, `npm `, `pnpm ` or
-//   `node ` is a command (a span that spans lines is joined).
+//   `node ` is a command (a span that spans lines is joined);
+// - in a table whose first header cell is `command`, each code span of a row's first cell is a
+//   `posttrain` synopsis (`\|` is `|`). Table rows are checked, never run.
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -18,8 +20,8 @@ export interface DocCommand {
   line: number;
   /** The command as written, on one line (comments and continuations removed). */
   text: string;
-  /** Where it came from: a shell block, an untagged usage block, or an inline span. */
-  origin: "block" | "usage" | "inline";
+  /** Where it came from: a shell block, an untagged usage block, an inline span, or a command table. */
+  origin: "block" | "usage" | "inline" | "table";
 }
 
 /** Every doc the test reads, relative to the repository root. */
@@ -64,6 +66,7 @@ export function extractCommands(params: { file: string; text: string }): DocComm
   const prose: { line: number; text: string }[] = [];
   let fence: { tag: string; marker: string } | null = null;
   let pending: { line: number; text: string } | null = null;
+  let commandTable = false;
   const flush = (origin: DocCommand["origin"]) => {
     if (pending !== null) {
       const text = pending.text.replace(/\s+/g, " ").trim();
@@ -98,6 +101,22 @@ export function extractCommands(params: { file: string; text: string }): DocComm
         } else if (pending !== null && /^\s+\S/.test(raw)) pending.text += ` ${raw}`;
         else flush("usage");
       }
+      continue;
+    }
+    // A table whose first header cell is "command" lists `posttrain` commands in its first column.
+    const cells = raw.split(/(?<!\\)\|/);
+    const tableRow = /^\s*\|/.test(raw) && cells.length > 2;
+    const first = (cells[1] ?? "").trim();
+    if (tableRow && /^command$/i.test(first)) commandTable = true;
+    else if (!tableRow) commandTable = false;
+    if (tableRow && commandTable) {
+      for (const span of first.matchAll(/`([^`]+)`/g))
+        commands.push({
+          file: params.file,
+          line: lineNumber,
+          text: `posttrain ${(span[1] ?? "").replace(/\\\|/g, "|").trim()}`,
+          origin: "table",
+        });
       continue;
     }
     prose.push({ line: lineNumber, text: raw });
