@@ -51,18 +51,18 @@ function resolveModulePath(params: { reference: string; from: string }): string 
     });
   }
   const name = reference.replace(/^(@?[^@]+)@[^@/]+$/, "$1");
+  // Inside a checkout, a workspace recipe package answers to its name (see workspace.ts).
+  const workspaceFolder = findWorkspacePackage({ name, from });
+  if (workspaceFolder !== null) return resolveModulePath({ reference: workspaceFolder, from });
   try {
     const require = createRequire(join(from, "package.json"));
     const packageDirectory = dirname(require.resolve(`${name}/package.json`));
     return resolveModulePath({ reference: packageDirectory, from });
   } catch (error) {
     if (RecipeError.isInstance(error)) throw error;
-    // Inside a checkout, a workspace recipe package answers to its name (see workspace.ts).
-    const workspaceFolder = findWorkspacePackage({ name, from });
-    if (workspaceFolder !== null) return resolveModulePath({ reference: workspaceFolder, from });
     throw new RecipeError({
       code: "recipe_not_found",
-      message: `no recipe "${reference}": not a path, no installed package "${name}" from ${from}, and no workspace package of that name`,
+      message: `no recipe "${reference}": not a path, and no installed package "${name}" from ${from}`,
       cause: error,
       details: { reference },
     });

@@ -50,7 +50,6 @@ describe("workspace recipe packages", () => {
     const root = await writeWorkspace("packages:\n  - packages/*\n");
     await expect(loadRecipe({ reference: "@posttrain-recipes/fixture", from: root })).rejects.toMatchObject({
       code: "recipe_not_found",
-      message: expect.stringContaining("no workspace package of that name"),
     });
     const outside = await mkdtemp(join(tmpdir(), "posttrain-no-workspace-"));
     folders.push(outside);

@@ -1,8 +1,8 @@
 /**
  * Recipe package names inside a checkout: `posttrain plan @posttrain-recipes/tulu3-8b` run
  * anywhere in this repository finds `recipes/tulu3-8b`, although no workspace package is
- * installed under the root's node_modules. {@link loadRecipe} asks here only after Node's
- * own resolution (an installed package wins) has failed.
+ * installed under the root's node_modules. {@link loadRecipe} asks here before Node's own
+ * resolution: inside a checkout, its own recipe package is the one a name means.
  *
  * The workspace is the nearest folder at or above `from` holding a `pnpm-workspace.yaml`;
  * its package folders are the `packages:` entries of that file. Only the forms pnpm
