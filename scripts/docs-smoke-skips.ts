@@ -147,6 +147,11 @@ export const skippedCommands: readonly SkippedCommand[] = [
     why: "runs in a folder where the release was installed; scripts/publish-flow.test.ts does it against a local verdaccio",
   },
   {
+    command: "npm install @posttrain/cli --ignore-scripts",
+    reason: "registry",
+    why: "needs a published release; scripts/publish-flow.test.ts installs the CLI from a local verdaccio",
+  },
+  {
     command: "npm install --ignore-scripts",
     reason: "registry",
     why: "part of the publish flow's description; scripts/publish-flow.test.ts runs it",
