@@ -28,5 +28,5 @@ describe("posttrain doctor", () => {
           name,
         ).not.toBe(0);
     }
-  }, 300_000);
+  }, 600_000);
 });

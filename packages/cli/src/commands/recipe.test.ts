@@ -49,7 +49,9 @@ describe("posttrain run", () => {
 });
 
 describe("posttrain lock", () => {
-  it("locks a copy of the micro recipe and `run` then refuses changed data, printing the difference", async () => {
+  it("locks a copy of the micro recipe and `run` then refuses changed data, printing the difference", {
+    timeout: 240_000,
+  }, async () => {
     // Same layout as the repository: <scratch>/recipes/micro and <scratch>/datasets/micro.
     const recipeDirectory = join(scratch, "recipes", "micro");
     await mkdir(recipeDirectory, { recursive: true });
