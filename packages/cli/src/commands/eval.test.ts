@@ -192,7 +192,9 @@ describe("posttrain eval", () => {
     expect(compared.stderr).toContain("eval_expected_results_mismatch");
   });
 
-  it("an eval killed half-way resumes from the response cache with identical results", async () => {
+  it("an eval killed half-way resumes from the response cache with identical results", {
+    timeout: 240_000,
+  }, async () => {
     const output = join(directory, "resumed");
     const args = [
       "eval",
