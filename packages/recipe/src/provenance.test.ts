@@ -121,7 +121,10 @@ describe("provenanceDifferences", () => {
     const environment = describeEnvironment();
     const differences = differencesFromRecipe({
       recipe,
-      lockPackages: { "@posttrain/core": "0.0.1" },
+      lockPackages: {
+        "@posttrain/core": "0.0.1",
+        "onnxruntime-node": provenance.onnxruntimeNode ?? "unknown",
+      },
       provenance,
       environment,
     });

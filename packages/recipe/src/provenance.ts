@@ -13,7 +13,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import type { RunEnvironment } from "./environment.js";
+import { onnxruntimeNodeVersion, type RunEnvironment } from "./environment.js";
 import { recordedPackages } from "./lock.js";
 import type { Recipe } from "./schema.js";
 import { findPackageDirectory } from "./version.js";
@@ -80,15 +80,6 @@ function resolvedPackages(): Record<string, string> {
   return Object.fromEntries(Object.entries(packages).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-function onnxruntimeVersion(): string | null {
-  try {
-    const engine = createRequire(import.meta.url).resolve("@posttrain/engine/package.json");
-    return versionAbove(createRequire(engine).resolve("onnxruntime-node"))?.version ?? null;
-  } catch {
-    return null;
-  }
-}
-
 function git(args: string[], cwd: string): string | null {
   try {
     return execFileSync("git", args, {
@@ -126,7 +117,7 @@ export function describeProvenance(params: {
   return {
     git: gitState(),
     packages,
-    onnxruntimeNode: onnxruntimeVersion(),
+    onnxruntimeNode: onnxruntimeNodeVersion(),
     node: process.versions.node,
     commandLine: process.argv.slice(1),
     seeds: { root: params.seed, all: params.seeds === undefined ? null : [...params.seeds] },
@@ -193,7 +184,10 @@ export function differencesFromRecipe(params: {
 }): ProvenanceDifference[] {
   const differences: ProvenanceDifference[] = [];
   for (const [name, version] of Object.entries(params.lockPackages)) {
-    const current = params.provenance.packages[name];
+    const current =
+      name === "onnxruntime-node"
+        ? (params.provenance.onnxruntimeNode ?? undefined)
+        : params.provenance.packages[name];
     if (current !== version)
       differences.push({ field: `packages.${name}`, reference: version, current: current ?? "—" });
   }

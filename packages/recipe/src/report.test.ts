@@ -154,7 +154,7 @@ describe("report.md", () => {
     expect(text.indexOf(row)).toBeLessThan(text.indexOf("## Curves"));
     expect(text.indexOf("FAIL (2 of 2 rows outside their band)")).toBeLessThan(text.indexOf("## Verdict"));
     expect(text).toContain(
-      "| fixture_gsm | accuracy | 0.300 [0.280, 0.320] (n=100) | 0.200 [0.180, 0.220] (n=100) |",
+      "| fixture_gsm | accuracy | 0.300 [0.2800, 0.3200] (n=100) | 0.200 [0.1800, 0.2200] (n=100) |",
     );
     expect(text).toContain(
       "- rewards.gsm8k: 0.200 (mean of the first 10%) → 1.000 (mean of the last 10%), rising; 5 points, steps 1–5",

@@ -522,7 +522,7 @@ export function renderMarkdown(params: {
         task.metric,
         ...task.points.map(
           (point) =>
-            `${formatNumber(point.value)} [${formatNumber(point.lower)}, ${formatNumber(point.upper)}] (n=${point.count})`,
+            `${formatNumber(point.value)} ${formatInterval(point.lower === null || point.upper === null ? null : { lower: point.lower, upper: point.upper })} (n=${point.count})`,
         ),
       ]),
     ),
@@ -718,7 +718,7 @@ ${table(
     task.metric,
     ...task.points.map(
       (point) =>
-        `${formatNumber(point.value)} [${formatNumber(point.lower)}, ${formatNumber(point.upper)}] (n=${point.count})`,
+        `${formatNumber(point.value)} ${formatInterval(point.lower === null || point.upper === null ? null : { lower: point.lower, upper: point.upper })} (n=${point.count})`,
     ),
   ]),
 )}
