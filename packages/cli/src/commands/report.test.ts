@@ -156,6 +156,19 @@ describe.skipIf(!ready)("a run's provenance, tracking and model cards (micro smo
   });
 });
 
+describe.skipIf(!ready)("posttrain reproduce", () => {
+  it("reports how this code and machine differ from the recipe's lock and recording, without failing", {
+    timeout: 600_000,
+  }, () => {
+    const result = posttrain(["reproduce", micro, "--smoke", "--runs", join(scratch, "reproduce"), "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary.provenance.onnxruntimeNode).toBe(summary.lock.packages["onnxruntime-node"]);
+    // micro's smoke lock was written with this checkout's packages and onnxruntime-node.
+    expect(result.stderr).toContain("provenance: the same package and onnxruntime-node versions as the lock");
+  });
+});
+
 describe.skipIf(!ready)("posttrain report", () => {
   it("regenerates a multi-seed run's reports (aggregate and every seed) byte for byte", () => {
     const files = [

@@ -35,7 +35,7 @@ export function reportProvenanceDifferences(params: {
   });
   process.stderr.write(
     differences.length === 0
-      ? "provenance: same package versions as the lock, and a machine the expected rows were recorded on\n"
+      ? "provenance: the same package and onnxruntime-node versions as the lock, on a machine the expected rows were recorded on (or none recorded)\n"
       : `provenance differences from what the recipe recorded (reported, not fatal; numbers may move within the band):\n${formatProvenanceDifferences(
           differences,
         )
