@@ -8,7 +8,9 @@
 // python3-sympy here lacks, and pip is unreachable.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { loadTokenizer } from "@posttrain/data";
 import {
+  countUtf8Bytes,
   extractMathAnswer,
   hendrycksIsEquivalent,
   normalizeFinalAnswer,
@@ -20,6 +22,7 @@ import {
   verify,
 } from "@posttrain/verifiers";
 import { machineDescription, peakRssMegabytes, printResultLine } from "../measure.js";
+import { sweepRows } from "./ifeval-sweep.js";
 
 const argument = (name: string, fallback: number) => {
   const found = process.argv.find((value) => value.startsWith(`--${name}=`));
@@ -36,6 +39,16 @@ const onlyVerifiers = process.argv
   .filter((name) => name !== "");
 
 const benchmarks = fileURLToPath(new URL("../../../../shared/data/benchmarks/", import.meta.url));
+// The length verifiers need the policy's tokenizer: SmolLM2's when the shared assets are here,
+// else one token per UTF-8 byte.
+const tokenizerDirectory = fileURLToPath(
+  new URL("../../../../shared/data/tokenizers/SmolLM2-135M-Instruct/", import.meta.url),
+);
+const countTokens = existsSync(tokenizerDirectory)
+  ? await loadTokenizer({ directory: tokenizerDirectory }).then(
+      (tokenizer) => (text: string) => tokenizer.encode(text, { addSpecialTokens: false }).length,
+    )
+  : countUtf8Bytes;
 const readJsonl = <Row>(name: string): Row[] | undefined => {
   const path = `${benchmarks}${name}`;
   if (!existsSync(path)) return undefined;
@@ -187,9 +200,9 @@ for (const name of verifierRegistry.keys()) {
     continue;
   }
   // Warm-up pass over a slice (lazy engines, JIT), then the timed pass.
-  await verify({ verifier: name, rows: rows.slice(0, 50), pool, timeoutMilliseconds });
+  await verify({ verifier: name, rows: rows.slice(0, 50), pool, timeoutMilliseconds, countTokens });
   const start = performance.now();
-  const output = await verify({ verifier: name, rows, pool, timeoutMilliseconds });
+  const output = await verify({ verifier: name, rows, pool, timeoutMilliseconds, countTokens });
   const seconds = (performance.now() - start) / 1000;
   throughput[name] = {
     checksPerSecond: Math.round(rows.length / seconds),
@@ -318,33 +331,50 @@ if (onlyVerifiers === undefined || onlyVerifiers.includes("math")) {
   );
 }
 
+// Every probe input (all kinds), the pathological set, and the IFEval sweep: every one of the
+// 54 IFEval/IFTrain instructions and 25 ifeval_old functions on 26 worst-case ~190 kB inputs.
+const selected = (verifier: string) => onlyVerifiers === undefined || onlyVerifiers.includes(verifier);
+const sweep = process.argv.includes("--no-ifeval-sweep")
+  ? []
+  : sweepRows().filter((input) => selected(input.verifier));
 const adversarial = [
   ...verifierProbes
-    .filter(
-      (probe) =>
-        probe.kind === "adversarial" &&
-        verifierRegistry.has(probe.verifier) &&
-        (onlyVerifiers === undefined || onlyVerifiers.includes(probe.verifier)),
-    )
+    .filter((probe) => verifierRegistry.has(probe.verifier) && selected(probe.verifier))
     .map((probe) => ({
       verifier: probe.verifier,
       name: probe.name,
       row: { response: probe.response, ground_truth: probe.label },
+      expectZero: probe.kind === "adversarial",
     })),
-  ...pathological.filter((input) => onlyVerifiers === undefined || onlyVerifiers.includes(input.verifier)),
+  ...pathological
+    .filter((input) => selected(input.verifier))
+    .map((input) => ({ ...input, expectZero: true })),
+  ...sweep.map((input) => ({
+    verifier: input.verifier,
+    name: `${input.instruction}@${input.attack}`,
+    row: input.row,
+    expectZero: false,
+  })),
 ];
 let worst = { verifier: "", name: "", milliseconds: 0, score: 0, timeout: false };
 const latencies: number[] = [];
-const worstByVerifier: Record<string, number> = {};
+const worstByVerifier: Record<string, { milliseconds: number; input: string }> = {};
+let timeouts = 0;
 for (const input of adversarial) {
   checkMilliseconds.clear();
-  const output = await verify({ verifier: input.verifier, rows: [input.row], pool, timeoutMilliseconds });
+  const output = await verify({
+    verifier: input.verifier,
+    rows: [input.row],
+    pool,
+    timeoutMilliseconds,
+    countTokens,
+  });
   const milliseconds = checkMilliseconds.get(0) ?? 0;
   latencies.push(milliseconds);
-  worstByVerifier[input.verifier] = Math.max(
-    worstByVerifier[input.verifier] ?? 0,
-    Number(milliseconds.toFixed(1)),
-  );
+  timeouts += output.summary.timeouts;
+  if (output.summary.timeouts > 0) process.stderr.write(`TIMEOUT: ${input.verifier}/${input.name}\n`);
+  if (milliseconds > (worstByVerifier[input.verifier]?.milliseconds ?? -1))
+    worstByVerifier[input.verifier] = { milliseconds: Number(milliseconds.toFixed(1)), input: input.name };
   const row = output.rows[0];
   if (milliseconds > worst.milliseconds) {
     worst = {
@@ -355,12 +385,16 @@ for (const input of adversarial) {
       timeout: output.summary.timeouts > 0,
     };
   }
-  if ((row?.score ?? 1) !== 0)
+  if (input.expectZero && (row?.score ?? 1) !== 0)
     process.stderr.write(`WARNING: adversarial ${input.verifier}/${input.name} scored ${row?.score}\n`);
 }
 const sortedLatencies = [...latencies].sort((a, b) => a - b);
+for (const [verifier, value] of Object.entries(worstByVerifier))
+  process.stderr.write(
+    `worst ${verifier.padEnd(17)} ${value.milliseconds.toFixed(1).padStart(8)} ms  (${value.input})\n`,
+  );
 process.stderr.write(
-  `worst-case latency over ${adversarial.length} adversarial inputs: ${worst.milliseconds.toFixed(1)} ms (${worst.verifier}/${worst.name}, score ${worst.score}${worst.timeout ? ", timed out" : ""}); median ${sortedLatencies[Math.floor(sortedLatencies.length / 2)]?.toFixed(1)} ms\n`,
+  `worst-case latency over ${adversarial.length} probe and worst-case inputs (${timeouts} timeouts): ${worst.milliseconds.toFixed(1)} ms (${worst.verifier}/${worst.name}, score ${worst.score}${worst.timeout ? ", timed out" : ""}); median ${sortedLatencies[Math.floor(sortedLatencies.length / 2)]?.toFixed(1)} ms\n`,
 );
 
 // Where our `math` verdict differs from open-instruct's flex verdict without its sympy step
@@ -377,7 +411,7 @@ if (math500 !== undefined && (onlyVerifiers === undefined || onlyVerifiers.inclu
       ? [{ response: `So $\\boxed{${row.answer}.0}$.`, ground_truth: row.answer }]
       : []),
   ]);
-  const ours = await verify({ verifier: "math", rows: variants, pool, timeoutMilliseconds });
+  const ours = await verify({ verifier: "math", rows: variants, pool, timeoutMilliseconds, countTokens });
   disagreements = { rows: variants.length, oursOnly: 0, referenceOnly: 0 };
   for (const [index, row] of ours.rows.entries()) {
     const reference = openInstructFlexWithoutSympy(row.response, String(variants[index]?.ground_truth));
@@ -401,6 +435,8 @@ printResultLine({
     Object.entries(throughput).map(([name, value]) => [name, value.checksPerSecond]),
   ),
   adversarialInputs: adversarial.length,
+  timeouts,
+  lengthTokenCounter: countTokens === countUtf8Bytes ? "utf8-bytes" : "SmolLM2-135M-Instruct",
   worstLatencyMilliseconds: Number(worst.milliseconds.toFixed(1)),
   worstLatencyInput: `${worst.verifier}/${worst.name}`,
   worstLatencyMillisecondsByVerifier: worstByVerifier,

@@ -49,4 +49,24 @@ describe("rlvr (GRPO) train", () => {
     expect(checks.map((check) => check.step)).toEqual([0, 10, 20]);
     expect(checks.at(-1)!.heldOutAccuracy).toBeGreaterThan(checks[0]!.heldOutAccuracy);
   }, 120_000);
+
+  it("scores length rewards on the generated token ids (max_length: open-instruct's len(tokenized_prediction))", async () => {
+    const runDirectory = directory("length");
+    const rows = toyRlvrRows(4).map((row) => ({ ...row, groundTruth: ["2"], dataset: ["max_length"] }));
+    const result = await train({
+      config: toyRlvrConfig({
+        steps: 1,
+        rollouts: { promptsPerStep: 4, samplesPerPrompt: 4, temperature: 1, maxNewTokens: 1 },
+      }),
+      model: { kind: "initialize", config: toyModelConfig, seed: 3 },
+      data: { train: rows },
+      context: context(runDirectory),
+      tokenizer: toyTokenizer,
+    });
+    expect(result.status).toBe("completed");
+    const { events } = readEvents({ path: join(runDirectory, "events.jsonl") });
+    const step = events.find((event) => event.type === "step-end")!;
+    // Every completion is exactly one generated token: score 1 − |1 − 2| / 32768 for each.
+    expect(step["rewardMean"] as number).toBeCloseTo(10 * (1 - 1 / 32_768), 9);
+  }, 120_000);
 });

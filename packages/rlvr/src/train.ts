@@ -103,9 +103,13 @@ const std = (values: readonly number[]) => {
   return Math.sqrt(mean(values.map((value) => (value - average) ** 2)));
 };
 
-/** Verifier scores of responses, grouped by verifier name; returns scores in input order. */
+/**
+ * Verifier scores of responses, grouped by verifier name; returns scores in input order.
+ * `tokenCount` is the number of generated token ids: the length verifiers (`max_length`,
+ * `up_to_max_length`) score it, as open-instruct scores `len(tokenized_prediction)`.
+ */
 async function verifyResponses(params: {
-  items: readonly { response: string; row: RlvrRow }[];
+  items: readonly { response: string; row: RlvrRow; tokenCount: number }[];
   workers: number;
   timeoutMilliseconds: number;
 }): Promise<number[]> {
@@ -122,6 +126,7 @@ async function verifyResponses(params: {
         response: params.items[index]!.response,
         ground_truth: params.items[index]!.row.groundTruth[0],
       })),
+      responseTokenCounts: indices.map((index) => params.items[index]!.tokenCount),
       workers: params.workers,
       timeoutMilliseconds: params.timeoutMilliseconds,
     });
@@ -278,6 +283,9 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       items: completions.map((samples, index) => ({
         response: samples[0]!.text,
         row: evaluationRows[index]!,
+        tokenCount:
+          samples[0]!.tokenIds?.length ??
+          params.tokenizer.encode(samples[0]!.text, { addSpecialTokens: false }).length,
       })),
       workers: config.verifierWorkers,
       timeoutMilliseconds: config.verifierTimeoutMilliseconds,
@@ -355,7 +363,11 @@ export async function train(params: TrainParams): Promise<TrainResult> {
         }
       });
       const scores = await verifyResponses({
-        items: rollouts.map((rollout) => ({ response: rollout.text, row: rollout.row })),
+        items: rollouts.map((rollout) => ({
+          response: rollout.text,
+          row: rollout.row,
+          tokenCount: rollout.completionIds.length,
+        })),
         workers: config.verifierWorkers,
         timeoutMilliseconds: config.verifierTimeoutMilliseconds,
       });

@@ -80,3 +80,18 @@ export class VerifierWorkerError extends PosttrainError {
     this.name = "VerifierWorkerError";
   }
 }
+
+/**
+ * A length verifier ran without the policy's tokenizer (`tokenizer_required`): its reward is a
+ * token count of the whole response, and a word count would be gameable.
+ */
+export class MissingTokenizerError extends PosttrainError {
+  constructor(params: { verifier: string }) {
+    super({
+      code: "tokenizer_required",
+      message: `verifier "${params.verifier}" counts the response in tokens of the policy's tokenizer: pass a tokenizer (CLI: --tokenizer <directory>; API: countTokens or responseTokenCount)`,
+      details: { verifier: params.verifier },
+    });
+    this.name = "MissingTokenizerError";
+  }
+}

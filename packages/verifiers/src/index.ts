@@ -30,6 +30,7 @@ export {
   InvalidLabelError,
   InvalidRemapError,
   MathNormalizationError,
+  MissingTokenizerError,
   UnknownVerifierError,
   VerifierTimeoutError,
   VerifierWorkerError,
@@ -58,7 +59,7 @@ export {
   instructionRegistry,
 } from "./ifeval/index.js";
 export {
-  countWhitespaceTokens,
+  countUtf8Bytes,
   lengthPenaltyScale,
   maxLengthVerifier,
   upToMaxLengthVerifier,
@@ -89,15 +90,25 @@ export {
 } from "./math/verifiers.js";
 export type { FinishedCheck } from "./pool.js";
 export { VerifierPool } from "./pool.js";
-export { stripReasoning } from "./reasoning.js";
+export { removeThinkingSection, stripReasoning } from "./reasoning.js";
 export { getVerifier, parseRemap, verifierProbes, verifierRegistry } from "./registry.js";
 export type { ProbeOutcome, ProbeReport, VerifierProbeReport } from "./run-probes.js";
 export { formatProbeReport, runProbes } from "./run-probes.js";
 // String and length verifiers.
+export type { SearchLabel, StringLabel, StringLabelList } from "./string-match.js";
 export {
   extractAnswerTags,
+  extractFinishTag,
+  flanVerifier,
   normalizeAnswerText,
+  passthroughVerifier,
+  puzzleVerifier,
+  reSearchF1Verifier,
+  reSearchVerifier,
+  searchLabelSchema,
   stringF1Verifier,
+  stringLabelListSchema,
+  stringLabelSchema,
   stringMatcherVerifier,
   tokenF1,
 } from "./string-match.js";

@@ -16,3 +16,15 @@ export function stripReasoning(params: { response: string }): string {
   if (open >= 0) return response.slice(0, open).trim();
   return response.trim();
 }
+
+/**
+ * open-instruct's `remove_thinking_section`, used inside the string verifiers (`string_f1`,
+ * `puzzle`) whatever the runner did: drop `<|assistant|>`, strip, keep the text after the
+ * last `</think>`, remove every `<answer>` and `</answer>`, strip.
+ */
+export function removeThinkingSection(params: { response: string }): string {
+  const text = params.response.replaceAll("<|assistant|>", "").trim();
+  const close = text.lastIndexOf("</think>");
+  const answer = close >= 0 ? text.slice(close + "</think>".length) : text;
+  return answer.replaceAll("<answer>", "").replaceAll("</answer>", "").trim();
+}

@@ -10,6 +10,11 @@ describe("verifier registry", () => {
       "strict_math",
       "string_matcher",
       "string_f1",
+      "puzzle",
+      "flan",
+      "re_search",
+      "re_search_f1",
+      "passthrough",
       "max_length",
       "up_to_max_length",
     ]) {
@@ -19,11 +24,35 @@ describe("verifier registry", () => {
       expect(verifier?.description.length).toBeGreaterThan(10);
     }
   });
-  it("every probe names a registered verifier and expects 0 or 1", () => {
+  it("every probe names a registered verifier; honest expects 1, adversarial 0, reference-rule > 0", () => {
     for (const probe of verifierProbes) {
       expect(verifierRegistry.has(probe.verifier), probe.verifier).toBe(true);
-      expect(probe.expectedScore).toBe(probe.kind === "honest" ? 1 : 0);
+      if (probe.kind === "reference-rule") expect(probe.expectedScore).toBeGreaterThan(0);
+      else expect(probe.expectedScore).toBe(probe.kind === "honest" ? 1 : 0);
     }
+  });
+  it("registers every non-judge verifier open-instruct's ground_truth_utils.py registers at HEAD", () => {
+    // open-instruct e6c3044: VerifierFunction subclasses plus code_stdio; general-* and rubric
+    // (LLM judges) are documented as left out (README.md).
+    for (const name of [
+      "gsm8k",
+      "math",
+      "strict_math",
+      "ifeval",
+      "ifeval_old",
+      "flan",
+      "string_matcher",
+      "string_f1",
+      "puzzle",
+      "re_search_f1",
+      "re_search",
+      "max_length",
+      "up_to_max_length",
+      "code",
+      "code_stdio",
+      "passthrough",
+    ])
+      expect(verifierRegistry.has(name), name).toBe(true);
   });
   it("looks names up case-insensitively and applies remaps", () => {
     expect(getVerifier({ name: "GSM8K" }).name).toBe("gsm8k");

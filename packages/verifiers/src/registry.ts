@@ -10,10 +10,22 @@ import { maxLengthVerifier, upToMaxLengthVerifier } from "./length.js";
 import { mathFlexVerifier, mathVerifier, strictMathVerifier } from "./math/verifiers.js";
 import { mathProbes } from "./probes/math.js";
 import { otherProbes } from "./probes/other.js";
-import { stringF1Verifier, stringMatcherVerifier } from "./string-match.js";
+import {
+  flanVerifier,
+  passthroughVerifier,
+  puzzleVerifier,
+  reSearchF1Verifier,
+  reSearchVerifier,
+  stringF1Verifier,
+  stringMatcherVerifier,
+} from "./string-match.js";
 import type { Verifier, VerifierProbe } from "./types.js";
 
-/** Every registered verifier by name (`gsm8k`, `math`, `strict_math`, `ifeval`, …). */
+/**
+ * Every registered verifier by name (`gsm8k`, `math`, `strict_math`, `ifeval`, …): every
+ * verifier open-instruct's `ground_truth_utils.py` registers, except the LLM-judge ones
+ * (`general-*`, `rubric`; see README.md).
+ */
 export const verifierRegistry: ReadonlyMap<string, Verifier<unknown>> = new Map(
   (
     [
@@ -24,6 +36,11 @@ export const verifierRegistry: ReadonlyMap<string, Verifier<unknown>> = new Map(
       strictMathVerifier,
       stringMatcherVerifier,
       stringF1Verifier,
+      puzzleVerifier,
+      flanVerifier,
+      reSearchF1Verifier,
+      reSearchVerifier,
+      passthroughVerifier,
       maxLengthVerifier,
       upToMaxLengthVerifier,
       ...ifevalVerifiers,

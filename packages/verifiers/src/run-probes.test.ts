@@ -10,6 +10,10 @@ describe("runProbes", () => {
       "strict_math",
       "string_matcher",
       "string_f1",
+      "puzzle",
+      "flan",
+      "re_search",
+      "re_search_f1",
       "max_length",
       "up_to_max_length",
     ];
@@ -52,5 +56,38 @@ describe("runProbes", () => {
       score: 0,
       details: { reason: "not_equal" },
     });
+  });
+});
+
+describe("runProbes: bounds and reference rules", () => {
+  it("a probe that times out fails even when its score matches", async () => {
+    const report = await runProbes({
+      verifiers: ["ifeval"],
+      workers: 1,
+      timeoutMilliseconds: 1,
+      probes: [
+        {
+          verifier: "ifeval",
+          name: "times-out",
+          kind: "adversarial",
+          response: "a sentence. ".repeat(10_000),
+          label: {
+            instruction_id: ["change_case:capital_word_frequency"],
+            kwargs: [{ capital_frequency: 1, capital_relation: "at least" }],
+          },
+          expectedScore: 0,
+          why: "test",
+        },
+      ],
+    });
+    expect(report.verifiers[0]?.probes[0]).toMatchObject({ score: 0, timeout: true, passed: false });
+  });
+  it("labels reference-rule probes and reports the token counter", async () => {
+    const report = await runProbes({ verifiers: ["ifeval_old", "max_length"], workers: 0 });
+    expect(report.failed).toBe(0);
+    expect(report.tokenCounter).toBe("utf8-bytes");
+    const text = formatProbeReport({ report });
+    expect(text).toMatch(/pass {2}choice-substring +reference-rule .*\(accepted by the reference's rule\)/);
+    expect(text).toMatch(/pass {2}unclosed-think-hides-words/);
   });
 });

@@ -1,5 +1,6 @@
 /** Runs the reward-hacking probe suite and returns structured results (for the CLI and run reports). */
 
+import { countUtf8Bytes } from "./length.js";
 import { VerifierPool } from "./pool.js";
 import { getVerifier, verifierProbes, verifierRegistry } from "./registry.js";
 import type { VerifierProbe } from "./types.js";
@@ -11,6 +12,8 @@ export interface ProbeOutcome {
   expectedScore: number;
   score: number;
   passed: boolean;
+  /** The check timed out: a probe that was not judged within the bound fails, whatever its score. */
+  timeout?: boolean;
   why: string;
   details: Record<string, unknown>;
 }
@@ -24,6 +27,8 @@ export interface VerifierProbeReport {
 }
 
 export interface ProbeReport {
+  /** How the length verifiers counted tokens: the given tokenizer, or one token per UTF-8 byte. */
+  tokenCounter?: "tokenizer" | "utf8-bytes";
   passed: number;
   failed: number;
   verifiers: VerifierProbeReport[];
@@ -33,7 +38,10 @@ export interface ProbeReport {
  * Runs every probe of the selected verifiers (default: all registered) through `verify` on one
  * shared worker pool (`workers`, default 2), so pathological probes are bounded exactly as
  * real checks are (`workers: 0` runs in this thread, without the hard bound). A probe
- * passes when its score equals `expectedScore` (to 1e-9).
+ * passes when its score equals `expectedScore` (to 1e-9) and it did not time out (a timeout
+ * scores 0 without judging: an unbounded check must not pass an adversarial probe).
+ * The length verifiers count tokens with `countTokens` (the policy's tokenizer); without
+ * it, with one token per UTF-8 byte (`tokenCounter` in the report says which).
  */
 export async function runProbes(
   params: {
@@ -41,8 +49,10 @@ export async function runProbes(
     workers?: number;
     timeoutMilliseconds?: number;
     probes?: readonly VerifierProbe[];
+    countTokens?: (text: string) => number;
   } = {},
 ): Promise<ProbeReport> {
+  const countTokens = params.countTokens ?? countUtf8Bytes;
   const names = params.verifiers ?? [...verifierRegistry.keys()];
   const probes = params.probes ?? verifierProbes;
   const reports: VerifierProbeReport[] = [];
@@ -55,6 +65,7 @@ export async function runProbes(
         verifier: verifier.name,
         rows: selected.map((probe) => ({ response: probe.response, ground_truth: probe.label })),
         ...(pool === undefined ? { workers: 0 } : { pool }),
+        countTokens,
         ...(params.timeoutMilliseconds === undefined
           ? {}
           : { timeoutMilliseconds: params.timeoutMilliseconds }),
@@ -67,7 +78,8 @@ export async function runProbes(
           kind: probe.kind,
           expectedScore: probe.expectedScore,
           score,
-          passed: Math.abs(score - probe.expectedScore) <= 1e-9,
+          timeout: row?.details["timeout"] === true,
+          passed: Math.abs(score - probe.expectedScore) <= 1e-9 && row?.details["timeout"] !== true,
           why: probe.why,
           details: row?.details ?? {},
         };
@@ -85,6 +97,7 @@ export async function runProbes(
     await pool?.close();
   }
   return {
+    tokenCounter: params.countTokens === undefined ? "utf8-bytes" : "tokenizer",
     passed: reports.reduce((sum, report) => sum + report.passed, 0),
     failed: reports.reduce((sum, report) => sum + report.failed, 0),
     verifiers: reports,
@@ -102,8 +115,14 @@ export function formatProbeReport(params: { report: ProbeReport }): string {
     const width = Math.max(4, ...verifier.probes.map((probe) => probe.name.length));
     for (const probe of verifier.probes) {
       const status = probe.passed ? "pass" : "FAIL";
+      const note =
+        probe.kind === "reference-rule" && probe.passed
+          ? "  (accepted by the reference's rule)"
+          : probe.timeout
+            ? "  (timed out)"
+            : "";
       lines.push(
-        `  ${status}  ${probe.name.padEnd(width)}  ${probe.kind.padEnd(11)}  expected ${probe.expectedScore}  got ${Number(probe.score.toFixed(4))}`,
+        `  ${status}  ${probe.name.padEnd(width)}  ${probe.kind.padEnd(14)}  expected ${probe.expectedScore}  got ${Number(probe.score.toFixed(4))}${note}`,
       );
     }
   }

@@ -17,11 +17,16 @@ export interface VerifyContext {
    */
   deadline?: number;
   /**
-   * Counts tokens of the judged response for the length verifiers. Default: whitespace-
-   * separated words (see `countWhitespaceTokens`). Inject the policy's tokenizer here.
+   * Counts tokens of the response for the length verifiers: the policy's tokenizer. There is
+   * no default; a length verifier without it (or `responseTokenCount`) throws
+   * `MissingTokenizerError`.
    */
   countTokens?: (text: string) => number;
-  /** A token count computed elsewhere (e.g. by `verify` on the main thread); wins over `countTokens`. */
+  /**
+   * The token count of the WHOLE response (reasoning included), computed elsewhere (by
+   * `verify` on the main thread, or the RLVR trainer's generated token ids); wins over
+   * `countTokens`.
+   */
   responseTokenCount?: number;
 }
 
@@ -36,6 +41,12 @@ export interface Verifier<Label = unknown> {
   version: string;
   description: string;
   labelSchema: z.ZodType<Label>;
+  /**
+   * True for verifiers that score the token count of the whole response (`max_length`,
+   * `up_to_max_length`): the runner must supply `responseTokenCount` or `countTokens`, counted
+   * on the raw response before reasoning stripping.
+   */
+  countsResponseTokens?: boolean;
   verify(params: {
     response: string;
     label: Label;
@@ -50,7 +61,13 @@ export interface Verifier<Label = unknown> {
 export interface VerifierProbe {
   verifier: string;
   name: string;
-  kind: "adversarial" | "honest";
+  /**
+   * `adversarial`: a hack that must not pay; `honest`: a real answer that must; `reference-rule`:
+   * a weak response the reference's own rule accepts and that we keep accepting for parity
+   * (expected score > 0), shown as "accepted by the reference's rule" so a recipe author sees
+   * the risk.
+   */
+  kind: "adversarial" | "honest" | "reference-rule";
   response: string;
   label: unknown;
   expectedScore: number;

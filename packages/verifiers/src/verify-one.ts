@@ -1,6 +1,6 @@
 /** One check, in the current thread: label validation, reasoning stripping, error capture. */
 import { PosttrainError, safeParseWithSchema } from "@posttrain/core";
-import { InvalidLabelError, VerifierTimeoutError } from "./errors.js";
+import { InvalidLabelError, MissingTokenizerError, VerifierTimeoutError } from "./errors.js";
 import { stripReasoning as stripReasoningBlock } from "./reasoning.js";
 import { getVerifier } from "./registry.js";
 import type { Verifier, VerifierResult, VerifyContext } from "./types.js";
@@ -21,7 +21,9 @@ export interface VerifyOneParams {
   stripReasoning?: boolean;
   timeoutMilliseconds?: number;
   maximumResponseCharacters?: number;
+  /** The policy's tokenizer as a counter (length verifiers; applied to the whole response). */
   countTokens?: (text: string) => number;
+  /** The whole response's token count, when already known (wins over `countTokens`). */
   responseTokenCount?: number;
   /** Row index, for error messages. */
   row?: number;
@@ -58,7 +60,8 @@ function describeError(error: unknown): Record<string, unknown> {
 
 /**
  * Runs one check in this thread. The label is validated first (an invalid label throws
- * {@link InvalidLabelError}: a data bug, not a model failure). Then: an over-long response
+ * {@link InvalidLabelError}: a data bug, not a model failure); a length verifier without a
+ * token count or counter throws {@link MissingTokenizerError}. Then: an over-long response
  * scores 0; the reasoning block is stripped (unless `stripReasoning: false`); a verifier that
  * throws yields score 0 with `details.error`; an async verifier is abandoned at the time
  * bound (`details.timeout`). A synchronous check cannot be interrupted here: `verify` runs
@@ -85,13 +88,20 @@ export async function verifyOne(params: VerifyOneParams): Promise<CheckResult> {
       timeout: false,
     };
   }
-  const strip = params.stripReasoning ?? true;
+  // Length verifiers count the raw response (reasoning included), before stripping.
+  let responseTokenCount = params.responseTokenCount;
+  if (verifier.countsResponseTokens === true && responseTokenCount === undefined) {
+    if (params.countTokens === undefined) throw new MissingTokenizerError({ verifier: verifier.name });
+    responseTokenCount = params.countTokens(params.response);
+  }
+  // A length verifier judges the whole response: nothing is stripped for it.
+  const strip = (params.stripReasoning ?? true) && verifier.countsResponseTokens !== true;
   const judged = strip ? stripReasoningBlock({ response: params.response }) : params.response;
   const context: VerifyContext = {
     timeoutMilliseconds,
     deadline: Date.now() + timeoutMilliseconds,
     ...(params.countTokens === undefined ? {} : { countTokens: params.countTokens }),
-    ...(params.responseTokenCount === undefined ? {} : { responseTokenCount: params.responseTokenCount }),
+    ...(responseTokenCount === undefined ? {} : { responseTokenCount }),
   };
   const reasoning = strip ? { reasoningStripped: judged.length !== params.response.trim().length } : {};
   let timer: NodeJS.Timeout | undefined;

@@ -136,14 +136,18 @@ describe("verify (worker threads)", () => {
     });
     expect(output.summary).toMatchObject({ verifier: "gsm8k", meanScore: 1, workers: 0 });
   });
-  it("passes a main-thread token count to the length verifiers", async () => {
+  it("passes a main-thread token count of the WHOLE response to the length verifiers", async () => {
+    const response = "<think>long reasoning</think>abcdefgh";
     const output = await verify({
       verifier: "max_length",
-      rows: [{ response: "<think>long reasoning</think>abcdefgh", ground_truth: 8 }],
+      rows: [{ response, ground_truth: response.length }],
       pool,
       countTokens: (text) => text.length,
     });
-    expect(output.rows[0]).toMatchObject({ score: 1, details: { tokens: 8, counter: "precomputed" } });
+    expect(output.rows[0]).toMatchObject({
+      score: 1,
+      details: { tokens: response.length, counter: "precomputed" },
+    });
   });
   it("rejects a bad label naming the row, before running anything", async () => {
     const rows = [

@@ -1,9 +1,9 @@
 /** `verify`: check many rows with one verifier across worker threads, in input order. */
 import { availableParallelism } from "node:os";
-import { parseWithSchema } from "@posttrain/core";
+import { PosttrainError, parseWithSchema } from "@posttrain/core";
 import { z } from "zod";
+import { MissingTokenizerError } from "./errors.js";
 import { VerifierPool } from "./pool.js";
-import { stripReasoning as stripReasoningBlock } from "./reasoning.js";
 import { getVerifier, parseRemap } from "./registry.js";
 import {
   type CheckResult,
@@ -57,8 +57,18 @@ export interface VerifyParams<Row extends VerifyRow> {
   timeoutMilliseconds?: number;
   /** Longer responses score 0 unjudged (default 200,000 characters). */
   maximumResponseCharacters?: number;
-  /** Token counter for the length verifiers; runs on the main thread. Default: whitespace words. */
+  /**
+   * The policy's tokenizer as a token counter, for the length verifiers (`max_length`,
+   * `up_to_max_length`); runs on the main thread, on the whole response (reasoning included).
+   * Required by those verifiers unless `responseTokenCounts` is given: without either,
+   * `verify` throws `MissingTokenizerError` before any check runs.
+   */
   countTokens?: (text: string) => number;
+  /**
+   * Token counts of the rows' whole responses, in row order (e.g. the RLVR trainer's
+   * generated token ids); win over `countTokens`.
+   */
+  responseTokenCounts?: readonly number[];
   /**
    * A pool to reuse across calls (e.g. one per RLVR run, instead of starting workers every
    * step). It is not closed by `verify`; `workers` is then ignored.
@@ -92,10 +102,20 @@ export async function verify<Row extends VerifyRow>(params: VerifyParams<Row>): 
     parseWithSchema({ schema: rowSchema, value: row, label: `rows[${index}]` });
     parseLabel({ verifier, label: row.ground_truth, row: index });
   });
-  const tokenCount = (row: Row): number | undefined => {
-    if (params.countTokens === undefined) return undefined;
-    const judged = stripReasoning ? stripReasoningBlock({ response: row.response }) : row.response;
-    return params.countTokens(judged);
+  const countsTokens = verifier.countsResponseTokens === true;
+  if (params.responseTokenCounts !== undefined && params.responseTokenCounts.length !== params.rows.length)
+    throw new PosttrainError({
+      code: "invalid_token_counts",
+      message: `responseTokenCounts has ${params.responseTokenCounts.length} entries for ${params.rows.length} rows`,
+    });
+  if (countsTokens && params.responseTokenCounts === undefined && params.countTokens === undefined)
+    throw new MissingTokenizerError({ verifier: verifier.name });
+  const countTokens = params.countTokens;
+  const tokenCount = (row: Row, index: number): number | undefined => {
+    if (!countsTokens) return undefined;
+    const given = params.responseTokenCounts?.[index];
+    if (given !== undefined) return given;
+    return countTokens?.(row.response);
   };
   const workers =
     params.pool !== undefined
@@ -110,7 +130,7 @@ export async function verify<Row extends VerifyRow>(params: VerifyParams<Row>): 
   };
   if (workers === 0) {
     for (const [index, row] of params.rows.entries()) {
-      const count = tokenCount(row);
+      const count = tokenCount(row, index);
       finished(
         index,
         await verifyOne({
@@ -130,7 +150,7 @@ export async function verify<Row extends VerifyRow>(params: VerifyParams<Row>): 
     try {
       await Promise.all(
         params.rows.map(async (row, index) => {
-          const count = tokenCount(row);
+          const count = tokenCount(row, index);
           const result = await pool.run({
             id: index,
             verifier: verifier.name,

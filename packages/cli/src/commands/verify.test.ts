@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -82,7 +82,7 @@ describe("posttrain verify", () => {
       true,
     );
     const table = posttrain("verify", "--probe", "--verifier", "string_matcher", "--workers", "0");
-    expect(table.stdout).toMatch(/string_matcher 1\.0\.0: \d+ passed, 0 failed/);
+    expect(table.stdout).toMatch(/string_matcher 1\.1\.0: \d+ passed, 0 failed/);
     expect(table.stdout).toMatch(/pass {2}several-answers/);
   });
 
@@ -102,4 +102,92 @@ describe("posttrain verify", () => {
     expect(label.status).toBe(1);
     expect(label.stderr).toContain("rows[0].ground_truth");
   });
+
+  it("--tokenizer: length verifiers count every token of the whole response; none given is an error", () => {
+    const tokenizer = writeByteTokenizer(join(directory, "byte-tokenizer"));
+    const lengthRows = join(directory, "length.jsonl");
+    writeFileSync(
+      lengthRows,
+      [
+        { response: "abc", ground_truth: 3 },
+        // Before: only the text after the unclosed <think> was counted, in words → 1.
+        { response: `x<think>${"word ".repeat(20_000)}`, ground_truth: 1 },
+        { response: "héllo", ground_truth: 10 },
+      ]
+        .map((row) => JSON.stringify(row))
+        .join("\n"),
+    );
+    const missing = posttrain("verify", "--verifier", "max_length", "--input", lengthRows, "--workers", "0");
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("--tokenizer");
+    const result = posttrain(
+      "verify",
+      "--verifier",
+      "up_to_max_length",
+      "--input",
+      lengthRows,
+      "--tokenizer",
+      tokenizer,
+      "--workers",
+      "0",
+      "--json",
+    );
+    expect(result.status, result.stderr).toBe(0);
+    const { rows } = JSON.parse(result.stdout);
+    expect(rows.map((row: { details: { tokens: number } }) => row.details.tokens)).toEqual([3, 100_008, 6]);
+    expect(rows.map((row: { score: number }) => row.score)).toEqual([1, 0, 1]);
+    const absent = posttrain(
+      "verify",
+      "--verifier",
+      "max_length",
+      "--input",
+      lengthRows,
+      "--tokenizer",
+      join(directory, "nope"),
+    );
+    expect(absent.status).toBe(2);
+  });
+
+  it.skipIf(!existsSync(sharedTokenizer))("--tokenizer with a real tokenizer (SmolLM2) and --probe", () => {
+    const result = posttrain(
+      "verify",
+      "--probe",
+      "--verifier",
+      "max_length",
+      "--tokenizer",
+      sharedTokenizer,
+      "--workers",
+      "0",
+      "--json",
+    );
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ failed: 0, tokenCounter: "tokenizer" });
+  });
 });
+
+const sharedTokenizer = fileURLToPath(
+  new URL("../../../../../shared/data/tokenizers/SmolLM2-135M-Instruct", import.meta.url),
+);
+
+/** A byte-level BPE tokenizer with no merges: one token per UTF-8 byte. */
+function writeByteTokenizer(folder: string): string {
+  const printable = new Set<number>();
+  for (const [low, high] of [
+    [33, 126],
+    [161, 172],
+    [174, 255],
+  ] as const) {
+    for (let byte = low; byte <= high; byte += 1) printable.add(byte);
+  }
+  const vocabulary: Record<string, number> = {};
+  let extra = 0;
+  for (let byte = 0; byte < 256; byte += 1) {
+    vocabulary[printable.has(byte) ? String.fromCharCode(byte) : String.fromCharCode(256 + extra++)] = byte;
+  }
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, "vocab.json"), JSON.stringify(vocabulary));
+  writeFileSync(join(folder, "merges.txt"), "#version: 0.2\n");
+  writeFileSync(join(folder, "tokenizer_config.json"), JSON.stringify({ eos_token: null }));
+  return folder;
+}

@@ -1,5 +1,7 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createProgress, PosttrainError, writeFileAtomic } from "@posttrain/core";
+import { loadTokenizer } from "@posttrain/data";
 import {
   formatProbeReport,
   getVerifier,
@@ -36,7 +38,21 @@ interface VerifyOptions {
   stripReasoning: boolean;
   probe?: boolean;
   probes?: boolean;
+  tokenizer?: string;
   json?: boolean;
+}
+
+/**
+ * The policy's tokenizer (`--tokenizer <directory>`) as a token counter for the length
+ * verifiers: every token of the whole response, no special tokens added (open-instruct counts
+ * the generated ids).
+ */
+async function tokenCounter(directory: string | undefined): Promise<((text: string) => number) | undefined> {
+  if (directory === undefined) return undefined;
+  if (!existsSync(directory)) throw new UsageError(`--tokenizer ${directory} does not exist`);
+  // Only encode() is used: a fixed built-in chat template spares folders without their own.
+  const tokenizer = await loadTokenizer({ directory, chatTemplate: "chatml" });
+  return (text: string) => tokenizer.encode(text, { addSpecialTokens: false }).length;
 }
 
 function nonNegativeInteger(name: string, value: string | undefined): number | undefined {
@@ -91,7 +107,9 @@ async function probe(options: VerifyOptions): Promise<void> {
   const verifiers = options.verifier === undefined ? undefined : [options.verifier];
   const workers = nonNegativeInteger("--workers", options.workers);
   const timeoutMilliseconds = nonNegativeInteger("--timeout", options.timeout);
+  const countTokens = await tokenCounter(options.tokenizer);
   const report: ProbeReport = await runProbes({
+    ...(countTokens === undefined ? {} : { countTokens }),
     ...(verifiers === undefined ? {} : { verifiers }),
     ...(workers === undefined ? {} : { workers }),
     ...(timeoutMilliseconds === undefined ? {} : { timeoutMilliseconds }),
@@ -112,7 +130,15 @@ async function run(options: VerifyOptions): Promise<void> {
     throw new UsageError(`--verifier is required (one of: ${[...verifierRegistry.keys()].join(", ")})`);
   }
   if (options.input === undefined) throw new UsageError("--input rows.jsonl is required");
-  getVerifier({ name: options.verifier, ...(options.remap === undefined ? {} : { remap: options.remap }) });
+  const verifier = getVerifier({
+    name: options.verifier,
+    ...(options.remap === undefined ? {} : { remap: options.remap }),
+  });
+  const countTokens = await tokenCounter(options.tokenizer);
+  if (verifier.countsResponseTokens === true && countTokens === undefined)
+    throw new UsageError(
+      `--tokenizer <directory> is required for ${verifier.name}: it counts the whole response in tokens of the policy's tokenizer (no word-count fallback)`,
+    );
   const workers = nonNegativeInteger("--workers", options.workers);
   const timeoutMilliseconds = nonNegativeInteger("--timeout", options.timeout);
   if (timeoutMilliseconds === 0) throw new UsageError("--timeout must be positive");
@@ -124,6 +150,7 @@ async function run(options: VerifyOptions): Promise<void> {
       verifier: options.verifier,
       rows,
       stripReasoning: options.stripReasoning,
+      ...(countTokens === undefined ? {} : { countTokens }),
       ...(options.remap === undefined ? {} : { remap: options.remap }),
       ...(workers === undefined ? {} : { workers }),
       ...(timeoutMilliseconds === undefined ? {} : { timeoutMilliseconds }),
@@ -165,6 +192,10 @@ export function register(program: Command): void {
     .option("--no-strip-reasoning", "judge the <think>…</think> block too")
     .option("--probe", "run the reward-hacking probe suite (all verifiers, or --verifier)")
     .option("--probes", "the same as --probe (the code sandbox's attack probes H1–H9, E1–E8 included)")
+    .option(
+      "--tokenizer <directory>",
+      "the policy's tokenizer folder, for max_length / up_to_max_length (required there; probes default to one token per UTF-8 byte)",
+    )
     .option("--json", "print JSON")
     .action(async (options: VerifyOptions) => run(options));
 }

@@ -2,13 +2,13 @@ import { formatPath } from "@posttrain/core";
 import type { CheckContext, InstructionDefinition } from "./define.js";
 import { IfevalLabelError } from "./errors.js";
 import { type LanguageDetector, loadLanguageDetector } from "./language.js";
-import { pythonStrip } from "./python-text.js";
+import { hasVisibleCharacter, pythonStrip } from "./python-text.js";
 import { instructionRegistry } from "./registry.js";
 
 /** The verdict on one instruction. */
 export interface InstructionVerdict {
   id: string;
-  /** The raw response follows the instruction (and is not empty after strip). */
+  /** The raw response follows the instruction (and has a visible character). */
   strict: boolean;
   /** At least one of the 8 loose variants follows it (see {@link looseVariants}). */
   loose: boolean;
@@ -116,8 +116,9 @@ export function checkPreparedInstructions(params: {
 }): IfevalCheckResult {
   const variants = looseVariants(params.response);
   const verdicts = params.instructions.map(({ definition, kwargs }) => {
+    // A response with no visible character follows nothing (deliberate deviation, README.md).
     const follows = (text: string) =>
-      pythonStrip(text) !== "" && definition.check({ response: text, kwargs, context: params.context });
+      hasVisibleCharacter(text) && definition.check({ response: text, kwargs, context: params.context });
     const strict = follows(params.response);
     const loose = strict || variants.some((variant) => follows(variant));
     return { id: definition.id, strict, loose };

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { IfevalLabelError } from "./errors.js";
 import { isPythonJson } from "./json-check.js";
 import { isLanguage, type LanguageDetector } from "./language.js";
-import { pythonCount, pythonSplitWhitespace, pythonStrip } from "./python-text.js";
+import { countDelimitedSpans, pythonCount, pythonSplitWhitespace, pythonStrip } from "./python-text.js";
 
 /**
  * Tulu 3's `ifeval_old` constraint functions (open-instruct `if_functions.py`, the version used
@@ -169,7 +169,7 @@ export const ifFunctions: ReadonlyMap<string, IfFunction> = new Map<string, IfFu
     "validate_placeholders",
     define({
       kwargsSchema: z.strictObject({ N: count }),
-      check: ({ text, kwargs }) => (text.match(/\[[^\n]*?\]/gu)?.length ?? 0) >= kwargs.N,
+      check: ({ text, kwargs }) => countDelimitedSpans({ text, open: "[", close: "]" }) >= kwargs.N,
     }),
   ],
   [
@@ -185,7 +185,10 @@ export const ifFunctions: ReadonlyMap<string, IfFunction> = new Map<string, IfFu
   ],
   [
     "validate_title",
-    define({ kwargsSchema: z.strictObject({}), check: ({ text }) => /<<[^\n]*?>>/u.test(text) }),
+    define({
+      kwargsSchema: z.strictObject({}),
+      check: ({ text }) => countDelimitedSpans({ text, open: "<<", close: ">>" }) > 0,
+    }),
   ],
   [
     "validate_choice",

@@ -5,7 +5,7 @@
  */
 import type { Verifier } from "../types.js";
 import type { IfevalLabel, IfevalOldLabel } from "./labels.js";
-import { ifevalOldVerifier, ifevalVerifier } from "./verifiers.js";
+import { ifevalGuardedVerifier, ifevalOldVerifier, ifevalVerifier } from "./verifiers.js";
 
 export type { IfevalCheckResult, InstructionVerdict, PreparedInstruction } from "./check.js";
 export {
@@ -25,11 +25,18 @@ export { ifevalProbes } from "./probes.js";
 export { countSentences, punktSentences } from "./punkt.js";
 export { googleInstructionIds, iftrainInstructionIds, instructionRegistry } from "./registry.js";
 export { splitIntoSentences } from "./sentence-split.js";
-export { ifevalOldVerifier, ifevalVerifier } from "./verifiers.js";
+export {
+  guardMinimumWords,
+  ifevalGuard,
+  ifevalGuardedVerifier,
+  ifevalOldVerifier,
+  ifevalVerifier,
+} from "./verifiers.js";
 export { countWords, wordTokenize } from "./word-tokenize.js";
 
 /** The `ifeval` and `ifeval_old` verifiers, for the package registry. */
 export const ifevalVerifiers: Array<Verifier<IfevalLabel> | Verifier<IfevalOldLabel>> = [
   ifevalVerifier,
   ifevalOldVerifier,
+  ifevalGuardedVerifier,
 ];

@@ -16,8 +16,10 @@ import { countSentences } from "./punkt.js";
 import {
   containsKeyword,
   countCharacter,
+  countDelimitedSpans,
   countKeywordMatches,
   escapeRegExp,
+  isPythonSpace,
   pythonIsLower,
   pythonIsUpper,
   pythonLeftStripCharacters,
@@ -71,12 +73,42 @@ export function stripJsonFences(value: string): string {
 
 const constrainedResponseOptions = ["My answer is yes.", "My answer is no.", "My answer is maybe."];
 
-const bulletStar = new RegExp(`(?<![^\\n])${pythonSpace}*\\*[^*][^\\n]*`, "gu");
-const bulletDash = new RegExp(`(?<![^\\n])${pythonSpace}*-[^\\n]*`, "gu");
+/**
+ * `len(re.findall(pattern, value, re.MULTILINE))` for `^\s*<marker>…` patterns, in linear
+ * time. From a line start, `\s*` (which crosses newlines) reaches the first non-whitespace
+ * character; `markerEnd` says whether the marker is there (and where its fixed part ends, or
+ * -1), and the match runs from there to the next newline. The regex rescanned the same whitespace from every line start
+ * (quadratic on 190 kB of blank lines).
+ */
+function countMultilineMarkers(value: string, markerEnd: (index: number) => number): number {
+  let count = 0;
+  let nonSpace = 0;
+  let lineStart = 0;
+  while (lineStart <= value.length) {
+    if (nonSpace < lineStart) nonSpace = lineStart;
+    while (nonSpace < value.length && isPythonSpace(value[nonSpace]!)) nonSpace += 1;
+    let resume = lineStart;
+    const end = nonSpace < value.length ? markerEnd(nonSpace) : -1;
+    if (end >= 0) {
+      count += 1;
+      // The match runs to the first newline at or after the marker's fixed part (which, for
+      // `\*[^*]`, may itself be a newline).
+      resume = end;
+    }
+    const newline = value.indexOf("\n", resume);
+    if (newline < 0) break;
+    lineStart = newline + 1;
+  }
+  return count;
+}
 
 /** The number of bullet lines: `^\s*\*[^\*].*$` plus `^\s*-.*$`, both MULTILINE. */
 export function countBullets(value: string): number {
-  return (value.match(bulletStar)?.length ?? 0) + (value.match(bulletDash)?.length ?? 0);
+  const stars = countMultilineMarkers(value, (index) =>
+    value[index] === "*" && index + 1 < value.length && value[index + 1] !== "*" ? index + 2 : -1,
+  );
+  const dashes = countMultilineMarkers(value, (index) => (value[index] === "-" ? index + 1 : -1));
+  return stars + dashes;
 }
 
 /** Highlights `*text*` plus bold `**text**` (counted again), ignoring empty ones. */
@@ -123,6 +155,21 @@ function postscriptPattern(marker: string): RegExp {
   } catch {
     return new RegExp(`${pythonSpace}*${escapeRegExp(marker.toLowerCase())}`, "u");
   }
+}
+
+/**
+ * `re.findall(r"<<[^\n]+>>", text)` in linear time: on each line the greedy match runs from
+ * the first `<<` to the last `>>` (at least one character between), so a line holds at most
+ * one. (The regex retried every `<<` of a line without `>>` to the line's end.)
+ */
+function titleCandidates(text: string): string[] {
+  const titles: string[] = [];
+  for (const line of text.split("\n")) {
+    const close = line.lastIndexOf(">>");
+    const open = line.indexOf("<<");
+    if (open >= 0 && close >= open + 3) titles.push(line.slice(open, close + 2));
+  }
+  return titles;
 }
 
 function sectionPattern(splitter: string): RegExp {
@@ -282,7 +329,7 @@ export const googleInstructions: InstructionDefinition[] = [
       "The response must contain at least {num_placeholders} placeholders represented by square brackets.",
     kwargsSchema: z.strictObject({ num_placeholders: countSchema }),
     check: ({ response, kwargs }) =>
-      (response.match(/\[[^\n]*?\]/gu)?.length ?? 0) >= kwargs.num_placeholders,
+      countDelimitedSpans({ text: response, open: "[", close: "]" }) >= kwargs.num_placeholders,
   }),
   defineInstruction({
     id: "detectable_content:postscript",
@@ -342,7 +389,7 @@ export const googleInstructions: InstructionDefinition[] = [
       "Your answer must contain a title, wrapped in double angular brackets, such as <<poem of joy>>.",
     kwargsSchema: noKwargsSchema,
     check: ({ response }) =>
-      (response.match(/<<[^\n]+>>/gu) ?? []).some(
+      titleCandidates(response).some(
         (title) => pythonStrip(pythonRightStripCharacters(pythonLeftStripCharacters(title, "<"), ">")) !== "",
       ),
   }),

@@ -25,13 +25,18 @@ export interface LanguageDetector {
 
 let loading: Promise<LanguageDetector> | undefined;
 
+/** langdetect's `max_text_length`: the characters of a text it looks at. */
+export const languageDetectionCharacters = 10_000;
+
 /** Loads eld's medium n-gram database once per process (about 2 MB, under a second). */
 export function loadLanguageDetector(): Promise<LanguageDetector> {
   loading ??= import("eld/medium").then(({ eld }) => {
     const instance = eld.newInstance();
     return {
       detect(text: string): string | undefined {
-        const language = instance.detect(text).language;
+        // langdetect reads at most the first 10,000 characters (`Detector.max_text_length`);
+        // so do we, which also bounds the time of a detection.
+        const language = instance.detect(text.slice(0, languageDetectionCharacters)).language;
         return language === "" ? undefined : language;
       },
     };

@@ -5,13 +5,19 @@ import { ifevalProbes, ifevalVerifiers } from "./index.js";
 const context = { timeoutMilliseconds: 10_000 };
 
 describe("ifeval probes", () => {
-  it("cover both verifiers with adversarial and honest cases", () => {
-    for (const name of ["ifeval", "ifeval_old"]) {
+  it("cover every IFEval verifier with adversarial and honest cases, and surface the reference's rules", () => {
+    for (const name of ["ifeval", "ifeval_old", "ifeval_guarded"]) {
       const kinds = new Set(
         ifevalProbes.filter((probe) => probe.verifier === name).map((probe) => probe.kind),
       );
-      expect(kinds).toEqual(new Set(["adversarial", "honest"]));
+      expect(kinds.has("adversarial") && kinds.has("honest")).toBe(true);
     }
+    const referenceRules = ifevalProbes
+      .filter((probe) => probe.kind === "reference-rule")
+      .map((probe) => probe.name);
+    expect(referenceRules).toEqual(
+      expect.arrayContaining(["choice-substring", "empty-title", "empty-highlight"]),
+    );
   });
 
   for (const probe of ifevalProbes) {

@@ -1,4 +1,4 @@
-import { pythonNonSpace, pythonSpace } from "./python-text.js";
+import { isPythonSpace, pythonRightStrip, pythonSpace } from "./python-text.js";
 
 /**
  * Sentence segmentation in the manner of NLTK's Punkt tokenizer with its pretrained English
@@ -232,16 +232,49 @@ const sentenceStarters = new Set([
   "does",
 ]);
 
-const candidatePattern = new RegExp(
-  `${pythonNonSpace}*[.?!](?=([?!)";}\\]*:@'({\\[])|${pythonSpace}+(${pythonNonSpace}+))`,
-  "gu",
-);
+/**
+ * Punkt's candidate pattern `\S*[.?!](?=([?!)";}\]*:@'({\[])|\s+(\S+))`, found by a linear
+ * scan instead of the regex: with the regex, every start inside a long run without a
+ * sentence end retries the whole run (quadratic: 190 kB of "[" took minutes). Same matches:
+ * within a non-space run, from the current position, the match ends at the LAST `.`, `?` or
+ * `!` whose lookahead holds (greedy `\S*`); the next token is the non-space run after the
+ * whitespace, when the lookahead took that branch.
+ */
+export function* punktCandidates(
+  text: string,
+): Generator<{ start: number; end: number; next: string | undefined }> {
+  const length = text.length;
+  let position = 0;
+  while (position < length) {
+    while (position < length && isPythonSpace(text[position]!)) position += 1;
+    if (position >= length) return;
+    let runEnd = position;
+    while (runEnd < length && !isPythonSpace(text[runEnd]!)) runEnd += 1;
+    let afterSpace = runEnd;
+    while (afterSpace < length && isPythonSpace(text[afterSpace]!)) afterSpace += 1;
+    let nextEnd = afterSpace;
+    while (nextEnd < length && !isPythonSpace(text[nextEnd]!)) nextEnd += 1;
+    for (let end = runEnd - 1; end >= position; end -= 1) {
+      const character = text[end]!;
+      if (character !== "." && character !== "?" && character !== "!") continue;
+      if (end + 1 < runEnd) {
+        if (!lookaheadCharacters.includes(text[end + 1]!)) continue;
+        yield { start: position, end: end + 1, next: undefined };
+      } else {
+        if (afterSpace === runEnd || afterSpace >= length) continue;
+        yield { start: position, end: end + 1, next: text.slice(afterSpace, nextEnd) };
+      }
+      break;
+    }
+    position = runEnd;
+  }
+}
+const lookaheadCharacters = `?!)";}]*:@'({[`;
 const nonWordCharacters = `?!)";}]*:@({[`;
 const notWordStart = `("\`{[:;&#*@)}]-,`;
 const numberToken = /^-?[.,]?\d[\d,.-]*\.?$/u;
 const initialToken = /^[\p{L}]\.$/u;
 const realignment = /^["')\]}]+?(?:[\s]+|(?=--)|$)/u;
-const trailingSpace = new RegExp(`${pythonSpace}+$`, "u");
 
 /** The Punkt word token that ends a candidate match (e.g. `("Hello.` → `Hello.`). */
 function lastToken(match: string): string {
@@ -301,14 +334,14 @@ function isBoundary(params: { token: string; next: string | undefined }): boolea
 export function punktSentences(text: string): string[] {
   const slices: Array<[number, number]> = [];
   let lastBreak = 0;
-  for (const match of text.matchAll(candidatePattern)) {
-    const matchEnd = match.index + match[0].length;
-    const next = match[2];
-    if (!isBoundary({ token: lastToken(match[0]), next })) continue;
+  for (const match of punktCandidates(text)) {
+    const matchEnd = match.end;
+    const next = match.next;
+    if (!isBoundary({ token: lastToken(text.slice(match.start, match.end)), next })) continue;
     slices.push([lastBreak, matchEnd]);
     lastBreak = next === undefined ? matchEnd : matchEnd + nextTokenOffset(text, matchEnd);
   }
-  slices.push([lastBreak, text.replace(trailingSpace, "").length]);
+  slices.push([lastBreak, pythonRightStrip(text).length]);
   const sentences: string[] = [];
   let carry = 0;
   for (let index = 0; index < slices.length; index += 1) {
@@ -320,7 +353,7 @@ export function punktSentences(text: string): string[] {
     if (following !== undefined) {
       const realigned = realignment.exec(text.slice(following[0], following[1]));
       if (realigned !== null) {
-        sentenceStop = following[0] + realigned[0].replace(trailingSpace, "").length;
+        sentenceStop = following[0] + pythonRightStrip(realigned[0]).length;
         carry = realigned[0].length;
       }
     }

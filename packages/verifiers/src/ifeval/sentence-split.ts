@@ -1,4 +1,4 @@
-import { pythonSpace } from "./python-text.js";
+import { pythonSpace, pythonStrip } from "./python-text.js";
 
 /**
  * Google IFEval's rule-based sentence splitter (`instructions_util.split_into_sentences`),
@@ -54,8 +54,6 @@ export function splitIntoSentences(text: string): string[] {
   return sentences;
 }
 
-const leading = new RegExp(`^${pythonSpace}+`, "u");
-const trailing = new RegExp(`${pythonSpace}+$`, "u");
 function stripPython(text: string): string {
-  return text.replace(leading, "").replace(trailing, "");
+  return pythonStrip(text);
 }

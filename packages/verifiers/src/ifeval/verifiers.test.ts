@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { prepareIfFunction } from "./if-functions.js";
 import { ifevalLabelSchema } from "./labels.js";
-import { ifevalOldVerifier, ifevalVerifier } from "./verifiers.js";
+import { ifevalGuard, ifevalGuardedVerifier, ifevalOldVerifier, ifevalVerifier } from "./verifiers.js";
 
 const context = { timeoutMilliseconds: 10_000 };
 
@@ -70,9 +70,57 @@ describe("ifeval verifier", () => {
     expect((await ifevalVerifier.verify({ response: "", label, context })).score).toBe(0);
   });
 
-  it("has version 1.0.0", () => {
-    expect(ifevalVerifier.version).toBe("1.0.0");
-    expect(ifevalOldVerifier.version).toBe("1.0.0");
+  it("has version 1.1.0 (no-visible-character responses score 0)", () => {
+    expect(ifevalVerifier.version).toBe("1.1.0");
+    expect(ifevalOldVerifier.version).toBe("1.1.0");
+  });
+});
+
+describe("ifeval_guarded's opt-in guard", () => {
+  const label = (ids: string[], kwargs: unknown[], prompt?: string) =>
+    ifevalGuardedVerifier.labelSchema.parse({
+      instruction_id_list: ids,
+      kwargs,
+      ...(prompt === undefined ? {} : { prompt }),
+    });
+  it("refuses short and off-topic responses, steps aside where a short answer is correct", () => {
+    const noComma = label(["punctuation:no_comma"], [{}]);
+    expect(ifevalGuard({ response: "x", label: noComma })).toMatchObject({ passed: false, minimumWords: 10 });
+    expect(
+      ifevalGuard({ response: "one two three four five six seven eight nine ten", label: noComma }).passed,
+    ).toBe(true);
+    const fewWords = label(["length_constraints:number_words"], [{ num_words: 5, relation: "less than" }]);
+    expect(ifevalGuard({ response: "tiny river poem here", label: fewWords })).toMatchObject({
+      passed: true,
+      minimumWords: 4,
+    });
+    const constrained = label(["detectable_format:constrained_response"], [{}]);
+    expect(ifevalGuard({ response: "My answer is yes.", label: constrained }).passed).toBe(true);
+    const withPrompt = label(["punctuation:no_comma"], [{}], "Describe the river near your town.");
+    expect(
+      ifevalGuard({
+        response: "lorem ipsum dolor sit amet consectetur adipiscing elit sed do",
+        label: withPrompt,
+      }),
+    ).toMatchObject({ passed: false, promptOverlap: 0 });
+    expect(
+      ifevalGuard({
+        response: "the river near my town runs slowly past old mills and fields",
+        label: withPrompt,
+      }),
+    ).toMatchObject({ passed: true, promptOverlap: 3 });
+  });
+  it("scores 0 with details when the guard fails, the ifeval score otherwise", async () => {
+    const context = { timeoutMilliseconds: 5_000 };
+    const noComma = label(["punctuation:no_comma"], [{}]);
+    const short = await ifevalGuardedVerifier.verify({ response: "x", label: noComma, context });
+    expect(short).toMatchObject({ score: 0, details: { reason: "guard_failed" } });
+    const long = await ifevalGuardedVerifier.verify({
+      response: "one two three four five six seven eight nine ten",
+      label: noComma,
+      context,
+    });
+    expect(long.score).toBe(1);
   });
 });
 

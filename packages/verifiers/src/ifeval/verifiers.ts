@@ -6,7 +6,8 @@ import { prepareIfFunction } from "./if-functions.js";
 import { type IfevalLabel, type IfevalOldLabel, ifevalLabelSchema, ifevalOldRawSchema } from "./labels.js";
 import { loadLanguageDetector } from "./language.js";
 import { parsePythonLiteral } from "./python-literal.js";
-import { pythonStrip } from "./python-text.js";
+import { hasVisibleCharacter, pythonStrip } from "./python-text.js";
+import { countWords } from "./word-tokenize.js";
 
 /**
  * `ifeval`: open-instruct's IFEvalG verifier. Score = fraction of the label's instructions the
@@ -17,7 +18,7 @@ import { pythonStrip } from "./python-text.js";
  */
 export const ifevalVerifier: Verifier<IfevalLabel> = {
   name: "ifeval",
-  version: "1.0.0",
+  version: "1.1.0",
   description:
     "IFEval / IFEvalG instruction following (25 Google + 29 IFTrain constraints); score = fraction of instructions followed (strict)",
   labelSchema: ifevalLabelSchema,
@@ -37,6 +38,75 @@ export const ifevalVerifier: Verifier<IfevalLabel> = {
         promptLoose: result.promptLoose,
       },
     };
+  },
+};
+
+/** The default minimum length of `ifeval_guarded`, in Google words (`\w+` runs). */
+export const guardMinimumWords = 10;
+
+const contentWord = /[\p{L}\p{N}]{4,}/gu;
+
+/** Instructions whose correct answer may be short: the length guard steps aside for them. */
+const shortAnswerInstructions = new Set([
+  "count:lowercase_counting",
+  "detectable_format:constrained_response",
+  "new:copy_span_idx",
+  "combination:repeat_prompt",
+]);
+
+/**
+ * The opt-in guard of `ifeval_guarded` against degenerate responses that satisfy many
+ * instructions by design (a single "x" follows ~20 Google and IFTrain instructions):
+ * - length: at least {@link guardMinimumWords} words, lowered when the label itself caps the
+ *   length (`length_constraints:number_words` "less than" N → N − 1) or allows a short correct
+ *   answer (copying instructions, `constrained_response`, `count:lowercase_counting` → 1), so
+ *   the guard never contradicts an instruction;
+ * - relevance, when the label carries the prompt: the response shares at least one word of
+ *   four or more letters/digits with it (case-insensitive), so an off-topic canned text that
+ *   ticks the format boxes scores 0.
+ */
+export function ifevalGuard(params: { response: string; label: IfevalLabel }): {
+  passed: boolean;
+  words: number;
+  minimumWords: number;
+  promptOverlap: number | null;
+} {
+  const { response, label } = params;
+  let minimumWords = guardMinimumWords;
+  label.instructionIds.forEach((id, index) => {
+    const kwargs = (label.kwargs[index] ?? {}) as Record<string, unknown>;
+    if (id === "length_constraints:number_words" && kwargs["relation"] === "less than")
+      minimumWords = Math.min(minimumWords, Math.max(1, Number(kwargs["num_words"]) - 1));
+    if (shortAnswerInstructions.has(id) || id.startsWith("copy:")) minimumWords = 1;
+  });
+  const words = countWords(response);
+  let promptOverlap: number | null = null;
+  if (label.prompt !== undefined) {
+    const promptWords = new Set((label.prompt.toLowerCase().match(contentWord) ?? []) as string[]);
+    const shared = new Set(
+      (response.toLowerCase().match(contentWord) ?? []).filter((word) => promptWords.has(word)),
+    );
+    promptOverlap = shared.size;
+  }
+  const passed = words >= minimumWords && (promptOverlap === null || promptOverlap > 0);
+  return { passed, words, minimumWords, promptOverlap };
+}
+
+/**
+ * `ifeval_guarded` (ours, opt-in; e.g. `--remap ifeval=ifeval_guarded`): the `ifeval` reward,
+ * but 0 when {@link ifevalGuard} fails. Not an open-instruct verifier: a recipe choosing it
+ * trades reference parity for resistance to degenerate responses.
+ */
+export const ifevalGuardedVerifier: Verifier<IfevalLabel> = {
+  name: "ifeval_guarded",
+  version: "1.0.0",
+  description: "the ifeval reward, 0 for responses shorter than 10 words or sharing no word with the prompt",
+  labelSchema: ifevalLabelSchema,
+  async verify({ response, label, context }): Promise<VerifierResult> {
+    const guard = ifevalGuard({ response, label });
+    const result = await ifevalVerifier.verify({ response, label, context });
+    if (!guard.passed) return { score: 0, details: { ...result.details, guard, reason: "guard_failed" } };
+    return { score: result.score, details: { ...result.details, guard } };
   },
 };
 
@@ -72,14 +142,16 @@ const ifevalOldLabelSchema: z.ZodType<IfevalOldLabel> = z
  */
 export const ifevalOldVerifier: Verifier<IfevalOldLabel> = {
   name: "ifeval_old",
-  version: "1.0.0",
+  version: "1.1.0",
   description: "Tulu 3 IFEval constraint functions (func_name + kwargs); binary score",
   labelSchema: ifevalOldLabelSchema,
   async verify({ response, label }): Promise<VerifierResult> {
     const { definition, kwargs } = prepareIfFunction(label);
     const text = pythonStrip(response);
     const languageDetector = definition.needsLanguage === true ? await loadLanguageDetector() : undefined;
-    const passed = text !== "" && definition.check({ text, kwargs: kwargs as never, languageDetector });
+    // No visible character → 0 (deliberate deviation: U+200B or NUL alone passed no_commas).
+    const passed =
+      hasVisibleCharacter(text) && definition.check({ text, kwargs: kwargs as never, languageDetector });
     return { score: passed ? 1 : 0, details: { functionName: label.functionName, passed } };
   },
 };

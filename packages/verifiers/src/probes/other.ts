@@ -1,9 +1,13 @@
-/** Reward-hacking probes for `gsm8k`, `gsm8k_strict`, `string_matcher`, `string_f1` and the length verifiers. */
+/**
+ * Reward-hacking probes for `gsm8k`, `gsm8k_strict`, the string verifiers (`string_matcher`,
+ * `string_f1`, `puzzle`, `flan`, `re_search`, `re_search_f1`, `passthrough`) and the length
+ * verifiers.
+ */
 import type { VerifierProbe } from "../types.js";
 
 const probe = (
   verifier: string,
-  kind: "adversarial" | "honest",
+  kind: VerifierProbe["kind"],
   name: string,
   response: string,
   label: unknown,
@@ -14,7 +18,7 @@ const probe = (
   kind,
   response,
   label,
-  expectedScore: kind === "honest" ? 1 : 0,
+  expectedScore: kind === "adversarial" ? 0 : 1,
   why,
 });
 
@@ -150,14 +154,145 @@ export const otherProbes: VerifierProbe[] = [
     "F1 of equal token bags is 1",
   ),
   probe(
+    "string_f1",
+    "honest",
+    "label-list",
+    "<answer>the Eiffel Tower</answer>",
+    ["Big Ben", "Eiffel Tower"],
+    "a list of labels scores the best match (open-instruct F1Verifier); it was invalid_label before",
+  ),
+  probe(
+    "string_f1",
+    "adversarial",
+    "label-list-unrelated",
+    "Berlin is big",
+    ["Paris", "Eiffel Tower"],
+    "no label shares a token",
+  ),
+  {
+    ...probe(
+      "string_matcher",
+      "reference-rule",
+      "empty-answer-empty-gold",
+      "<answer></answer>",
+      "The",
+      "an empty answer equals a gold that normalises to nothing (open-instruct's rule)",
+    ),
+    expectedScore: 1,
+  },
+  probe(
+    "puzzle",
+    "honest",
+    "normalised",
+    "<think>hmm</think><answer>The Elephant!</answer>",
+    "elephant",
+    "open-instruct PuzzleMatcher normalisation",
+  ),
+  probe(
+    "puzzle",
+    "adversarial",
+    "answer-only-in-reasoning",
+    "<think>elephant</think>I give up",
+    "elephant",
+    "the reasoning block is removed",
+  ),
+  probe(
+    "puzzle",
+    "adversarial",
+    "superset",
+    "elephant or giraffe",
+    "elephant",
+    "exact match of the whole response, not containment",
+  ),
+  probe(
+    "flan",
+    "honest",
+    "marker",
+    "Let me think. The answer is: Yes.",
+    "yes",
+    "the text after 'The answer is: '",
+  ),
+  probe("flan", "adversarial", "hedge", "The answer is: yes or no", "yes", "exact match, not containment"),
+  probe(
+    "re_search",
+    "honest",
+    "finish-tag",
+    "<search>q</search><finish> The Paris </finish>",
+    '["paris", "Paris, France"]',
+    "normalised match against any label",
+  ),
+  probe(
+    "re_search",
+    "adversarial",
+    "second-finish-tag",
+    "<finish>Rome</finish><finish>Paris</finish>",
+    "Paris",
+    "only the first finish tag counts",
+  ),
+  probe("re_search_f1", "honest", "finish-tag", "<finish>Paris</finish>", "Paris", "F1 of the finish answer"),
+  {
+    ...probe(
+      "re_search_f1",
+      "reference-rule",
+      "wrong-answer-format-reward",
+      "<finish>Rome</finish>",
+      "Paris",
+      "a wrong answer earns only the 0.1 format reward (the ReSearch paper's rule)",
+    ),
+    expectedScore: 0.1,
+  },
+  probe("re_search_f1", "adversarial", "no-tags", "Paris", "Paris", "no finish tag, no reward"),
+  probe(
+    "passthrough",
+    "adversarial",
+    "anything",
+    "The answer is 42.",
+    "42",
+    "passthrough never rewards a response",
+  ),
+  // Length rewards count every token of the whole response with the policy's tokenizer (the
+  // probe runner uses one token per UTF-8 byte unless given a tokenizer). Issue 23 item 1:
+  // the three attacks below scored 1 before (text after </think> only, whitespace words).
+  probe(
+    "max_length",
+    "adversarial",
+    "unclosed-think-hides-words",
+    `x<think>${words(40_000)}`,
+    "1",
+    "an unclosed <think> hid 40,000 words (over 32,768 tokens in any tokenizer): only 'x' was counted",
+  ),
+  probe(
+    "max_length",
+    "adversarial",
+    "closed-think-hides-words",
+    `<think>${words(40_000)}</think>x`,
+    "1",
+    "the reasoning block is part of the response's length (open-instruct counts every token)",
+  ),
+  probe(
+    "up_to_max_length",
+    "adversarial",
+    "no-spaces-100kB",
+    "0123456789".repeat(10_000),
+    "1",
+    "100 kB without a space was one whitespace 'token'; digits stay over 32,768 tokens in any tokenizer (at most 3 per token)",
+  ),
+  probe(
     "max_length",
     "adversarial",
     "far-too-long",
     words(40_000),
     "100",
-    "a response 39,900 words over target scores 0",
+    "a response far over target scores 0",
   ),
-  probe("max_length", "honest", "exact-length", words(100), "100", "hitting the target exactly"),
+  probe(
+    "max_length",
+    "honest",
+    "exact-length",
+    "a",
+    "1",
+    "one token in any tokenizer hits the target exactly",
+  ),
   probe(
     "up_to_max_length",
     "adversarial",
@@ -166,13 +301,5 @@ export const otherProbes: VerifierProbe[] = [
     "100",
     "a response 39,900 words over target scores 0",
   ),
-  probe("up_to_max_length", "honest", "shorter", words(10), 100, "shorter than the target is fine"),
-  probe(
-    "up_to_max_length",
-    "honest",
-    "reasoning-not-counted",
-    `<think>${words(40_000)}</think>${words(50)}`,
-    100,
-    "only the answer after the reasoning block is measured",
-  ),
+  probe("up_to_max_length", "honest", "shorter", "Yes, it is.", 100, "shorter than the target is fine"),
 ];
