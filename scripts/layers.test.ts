@@ -112,3 +112,63 @@ describe("layer rules", () => {
     expect(checkLayers({ root }).map((violation) => violation.kind)).toEqual(["unknown-package"]);
   });
 });
+
+describe("file-level import cycles", () => {
+  it("fail on a cycle between files of one package, naming the files in import order", () => {
+    const root = fixture({
+      engine: {
+        dependencies: ["core"],
+        sources: {
+          "graph.ts": 'import { operations } from "./ops.js";\nexport const builder = operations;\n',
+          "ops.ts": 'import { shapeError } from "./checks.js";\nexport const operations = { shapeError };\n',
+          "checks.ts": 'import { builder } from "./graph.js";\nexport const shapeError = builder;\n',
+        },
+      },
+    });
+    const violations = checkLayers({ root });
+    expect(violations.map((violation) => violation.kind)).toEqual(["file-cycle"]);
+    expect(violations[0]?.message).toBe(
+      "file import cycle in @posttrain/engine: packages/engine/src/checks.ts → packages/engine/src/graph.ts → packages/engine/src/ops.ts → packages/engine/src/checks.ts",
+    );
+  });
+
+  it("fail on a two-file cycle through a re-export", () => {
+    const root = fixture({
+      cli: {
+        sources: {
+          "program.ts":
+            'import { commands } from "./commands.js";\nexport class UsageError extends Error {}\n',
+          "commands.ts":
+            'export { UsageError as Failure } from "./program.js";\nexport const commands = [];\n',
+        },
+      },
+    });
+    expect(checkLayers({ root }).map((violation) => violation.kind)).toEqual(["file-cycle"]);
+  });
+
+  it("pass when one side of the loop is type-only (erased by the compiler) or a dynamic import", () => {
+    const root = fixture({
+      engine: {
+        sources: {
+          "graph.ts": 'import { operations } from "./ops.js";\nexport class GraphBuilder {}\n',
+          "ops.ts": 'import type { GraphBuilder } from "./graph.js";\nexport const operations = {};\n',
+          "emit.ts": 'import { operations } from "./ops.js";\nexport const emit = operations;\n',
+          "late.ts": 'export const load = () => import("./emit.js");\n',
+        },
+      },
+    });
+    expect(checkLayers({ root })).toEqual([]);
+  });
+
+  it("count `import { type A }` as a run-time edge (verbatimModuleSyntax keeps the import)", () => {
+    const root = fixture({
+      engine: {
+        sources: {
+          "a.ts": 'import { type B } from "./b.js";\nexport type A = B;\n',
+          "b.ts": 'import { type A } from "./a.js";\nexport type B = A;\n',
+        },
+      },
+    });
+    expect(checkLayers({ root }).map((violation) => violation.kind)).toEqual(["file-cycle"]);
+  });
+});

@@ -5,6 +5,10 @@
 //
 // A package may depend on (and import) only the packages listed for it below: never a
 // higher layer, never a sibling in its own layer, and the workspace graph has no cycles.
+// Inside a package, the files' run-time imports have no cycles either (`file-cycle`): a
+// module's exports never depend on which of two files was loaded first. `import type` and
+// `export type` statements are erased by the compiler (verbatimModuleSyntax) and are not
+// edges; `import { type A } from` stays in the emitted JavaScript and is one.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 
@@ -30,7 +34,8 @@ export interface LayerViolation {
     | "forbidden-import"
     | "undeclared-import"
     | "escaping-import"
-    | "cycle";
+    | "cycle"
+    | "file-cycle";
   message: string;
 }
 
@@ -48,6 +53,62 @@ function sourceFiles(directory: string): string[] {
 }
 
 const importPattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"']+)["']/g;
+
+/** A static import or re-export, and whether the compiler erases it (`import type`, `export type`). */
+const staticImportPattern =
+  /(?:^|[;}\n])\s*(import|export)\s+(type\s+(?![=,]))?(?:[^;"'`]*?\bfrom\s*)?["']([^"']+)["']/g;
+
+/** The source file a relative specifier names (`./x.js` is `./x.ts` in the sources). */
+function resolveRelative(file: string, specifier: string): string | undefined {
+  const base = resolve(join(file, ".."), specifier);
+  const stem = base.replace(/\.(js|mjs|ts|mts|tsx)$/, "");
+  for (const candidate of [base, `${stem}.ts`, `${stem}.tsx`, `${stem}.mts`, join(base, "index.ts")]) {
+    if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * Cycles among one package's source files through run-time imports, each reported once
+ * (by its files in import order, starting from the first in path order).
+ */
+export function fileCycles({ files }: { files: readonly string[] }): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const file of files) {
+    const text = readFileSync(file, "utf8");
+    const targets: string[] = [];
+    for (const match of text.matchAll(staticImportPattern)) {
+      if (match[2] !== undefined) continue; // type-only: erased
+      const specifier = match[3] ?? "";
+      if (!specifier.startsWith(".")) continue;
+      const target = resolveRelative(file, specifier);
+      if (target !== undefined && !targets.includes(target)) targets.push(target);
+    }
+    edges.set(file, targets);
+  }
+  const cycles: string[][] = [];
+  const seen = new Set<string>();
+  const state = new Map<string, "visiting" | "done">();
+  const stack: string[] = [];
+  const visit = (node: string) => {
+    state.set(node, "visiting");
+    stack.push(node);
+    for (const next of edges.get(node) ?? []) {
+      if (state.get(next) === "visiting") {
+        const cycle = stack.slice(stack.indexOf(next));
+        const key = [...cycle].sort().join("\n");
+        if (!seen.has(key)) {
+          seen.add(key);
+          cycles.push([...cycle, next]);
+        }
+      } else if (!state.has(next) && edges.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(node, "done");
+  };
+  for (const file of [...edges.keys()].sort()) if (!state.has(file)) visit(file);
+  return cycles;
+}
 
 /** Checks `packages/*` under `root`; returns every violation found (empty when clean). */
 export function checkLayers({ root }: { root: string }): LayerViolation[] {
@@ -89,7 +150,14 @@ export function checkLayers({ root }: { root: string }): LayerViolation[] {
       }
     }
     const packageRoot = resolve(packagesDirectory, name);
-    for (const file of sourceFiles(join(packageRoot, "src"))) {
+    const files = sourceFiles(join(packageRoot, "src"));
+    for (const cycle of fileCycles({ files })) {
+      violations.push({
+        kind: "file-cycle",
+        message: `file import cycle in ${manifest.name}: ${cycle.map((file) => relative(root, file)).join(" → ")}`,
+      });
+    }
+    for (const file of files) {
       const text = readFileSync(file, "utf8");
       const where = relative(root, file);
       for (const match of text.matchAll(importPattern)) {

@@ -2,14 +2,9 @@ import { readFileSync } from "node:fs";
 import { PosttrainError } from "@posttrain/core";
 import { Command, CommanderError } from "commander";
 import { commands } from "./commands/index.js";
+import { UsageError } from "./usage-error.js";
 
-/** Thrown by a command for bad arguments: exit code 2, like a commander usage error. */
-export class UsageError extends PosttrainError {
-  constructor(message: string) {
-    super({ code: "usage_error", message });
-    this.name = "UsageError";
-  }
-}
+export { UsageError };
 
 export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
 

@@ -43,6 +43,10 @@ describe("dpo train", () => {
     expect(end.policyAccuracy).toBeGreaterThanOrEqual(0.95);
     expect(end.margin).toBeGreaterThan(start.margin);
     expect(end.loss).toBeLessThan(start.loss);
+    // The run scored the held-out pairs before its first update: the input model's numbers,
+    // what a zero-learning-rate step leaves unchanged.
+    expect(result.metrics.initialEvaluation).toEqual(start);
+    expect(before.metrics.initialEvaluation).toEqual(start);
     const { events } = readEvents({ path: join(runDirectory, "events.jsonl") });
     const references = events.filter((event) => event.type === "reference-log-probs");
     // The first (peak 0) run computed and stored both splits; this run read them from the cache.

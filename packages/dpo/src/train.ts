@@ -50,6 +50,8 @@ export interface StepMetrics extends Omit<PreferenceMetrics, "loss" | "pairs"> {
 /** What `train` returns (the engine's {@link TrainingRunResult} with this stage's metrics). */
 export type TrainResult = TrainingRunResult<{
   lastStep: StepMetrics | null;
+  /** Held-out pairs under the input model before the first update (null on a resumed stage). */
+  initialEvaluation: PreferenceMetrics | null;
   evaluation: PreferenceMetrics | null;
 }>;
 
@@ -229,6 +231,15 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     context.events.write({ type: "evaluation", step: trainer.step, ...evaluation });
   };
 
+  // The held-out pairs under the input model (the reference) before the first update: the
+  // baseline DPO's gain is measured against (its reference-free `policyAccuracy` is the SFT
+  // model's). Only a fresh stage has it; a resumed one starts past step 0.
+  let initialEvaluation: PreferenceMetrics | null = null;
+  if (trainer.step === 0) {
+    await runEvaluation();
+    initialEvaluation = evaluation;
+  }
+
   const progress = context.progress({ label: `dpo (${config.loss.type})`, total: totalSteps, unit: "steps" });
   let lastStep: StepMetrics | null = null;
   try {
@@ -240,7 +251,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
           trainer,
           totalSteps,
           checkpointDirectory,
-          metrics: { lastStep, evaluation },
+          metrics: { lastStep, initialEvaluation, evaluation },
         });
       const started = performance.now();
       const { epoch, microBatches } = order.step(trainer.step);
@@ -296,7 +307,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   await save();
   if (config.evaluation !== null && (lastStep === null || trainer.step % config.evaluation.everySteps !== 0))
     await runEvaluation();
-  const metrics = { lastStep, evaluation };
+  const metrics = { lastStep, initialEvaluation, evaluation };
   return completeTrainingRun({
     context,
     model: loaded,

@@ -64,7 +64,7 @@ export function gradients(params: GradientsParams): GraphTensor[] {
   for (const node of relevant) {
     const outputGradients = node.outputs.map((output) => accumulated.get(output));
     if (outputGradients.every((gradient) => gradient === undefined)) continue;
-    const rule = operations[node.op]!.gradient;
+    const rule = operations[node.op].gradient;
     if (rule === "none") continue;
     if (rule === undefined) {
       throw new GradientError({

@@ -259,7 +259,7 @@ export function emitModel(params: {
   for (const node of graph.nodes) {
     if (!needed.has(node)) continue;
     emitter.scope = node.op;
-    operations[node.op]!.emit(emitter, node);
+    operations[node.op].emit(emitter, node);
   }
   for (const constant of graph.constants) {
     if (!neededTensors.has(constant.tensor)) continue;

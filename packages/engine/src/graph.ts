@@ -1,20 +1,21 @@
 /**
- * The typed tensor-expression builder. A {@link GraphBuilder} records ops (from the op table
- * in ops.ts) on {@link GraphTensor}s whose shapes may contain symbolic dimensions, checks
+ * The typed tensor-expression builder. A {@link GraphBuilder} records ops (from the frozen op
+ * table in ops.ts, assembled from the families in operations/) on {@link GraphTensor}s whose shapes may contain symbolic dimensions, checks
  * shapes as each op is added, and emits an opset-17 ONNX model (emit.ts).
  */
 import {
   type Dimension,
   type DimensionLike,
   dimension,
-  dimensionsEqual,
   divideDimensions,
   formatShape,
   isConcrete,
   productOfDimensions,
 } from "./dims.js";
 import { GraphError, ShapeError } from "./errors.js";
-import { operations } from "./ops.js";
+import { shapesEqual } from "./graph-checks.js";
+import type { OperationDefinition } from "./operations/definition.js";
+import { type OperationName, operations } from "./ops.js";
 
 /** Element types the builder supports. Float ops are dtype-generic (float32 or float64). */
 export type DataType = "float32" | "float64" | "int64" | "bool";
@@ -50,7 +51,7 @@ export class GraphTensor {
 /** One recorded op application. */
 export interface GraphNode {
   readonly index: number;
-  readonly op: string;
+  readonly op: OperationName;
   readonly inputs: readonly GraphTensor[];
   readonly outputs: readonly GraphTensor[];
   readonly attributes: Attributes;
@@ -74,10 +75,6 @@ export interface GraphConstant {
 export interface TensorType {
   dtype: DataType;
   shape: readonly Dimension[];
-}
-
-export function shapesEqual(a: readonly Dimension[], b: readonly Dimension[]): boolean {
-  return a.length === b.length && a.every((value, index) => dimensionsEqual(value, b[index]!));
 }
 
 /**
@@ -163,9 +160,14 @@ export class GraphBuilder {
     return this.constant({ values: [value], shape: [], ...(dtype === undefined ? {} : { dtype }) });
   }
 
-  /** Applies an op from the op table and returns its outputs. Shapes are checked here. */
-  apply(op: string, inputs: readonly GraphTensor[], attributes: Attributes = {}): GraphTensor[] {
-    const definition = operations[op];
+  /**
+   * Applies an op from the op table and returns its outputs. Shapes are checked here; an op
+   * name not in the table is a compile error (and, from untyped callers, a GraphError).
+   */
+  apply(op: OperationName, inputs: readonly GraphTensor[], attributes: Attributes = {}): GraphTensor[] {
+    const definition: OperationDefinition | undefined = Object.hasOwn(operations, op)
+      ? operations[op]
+      : undefined;
     if (definition === undefined) throw new GraphError({ message: `unknown op ${op}` });
     for (const input of inputs) {
       if (input.graph !== this)
@@ -180,7 +182,7 @@ export class GraphBuilder {
     return outputs;
   }
 
-  private one(op: string, inputs: readonly GraphTensor[], attributes: Attributes = {}): GraphTensor {
+  private one(op: OperationName, inputs: readonly GraphTensor[], attributes: Attributes = {}): GraphTensor {
     return this.apply(op, inputs, attributes)[0]!;
   }
 
@@ -263,14 +265,47 @@ export class GraphBuilder {
   /**
    * `x [..., in] · weight [in, out]` as one Gemm on a 2-D view (weights are stored [in, out]),
    * or `x · weightᵀ` for a weight stored [out, in] (`transposeWeight`, e.g. a tied embedding).
+   * With `innerBlock`, an input wider than it is multiplied in blocks of `innerBlock` features
+   * (one Gemm each) and the partial products are added in order.
    */
-  linear(x: GraphTensor, weight: GraphTensor, options: { transposeWeight?: boolean } = {}): GraphTensor {
+  linear(
+    x: GraphTensor,
+    weight: GraphTensor,
+    options: { transposeWeight?: boolean; innerBlock?: number } = {},
+  ): GraphTensor {
     const transposeWeight = options.transposeWeight ?? false;
     const inFeatures = x.shape[x.rank - 1]!;
     const outFeatures = weight.shape[transposeWeight ? 0 : 1]!;
     const rows = productOfDimensions(x.shape.slice(0, -1));
     const flat = x.rank === 2 ? x : this.reshape(x, [rows, inFeatures]);
-    const product = this.gemm(flat, weight, { transposeB: transposeWeight });
+    const blocks =
+      options.innerBlock !== undefined && isConcrete(inFeatures)
+        ? innerBlockCount({ size: inFeatures.coefficient, largest: options.innerBlock })
+        : 1;
+    let product: GraphTensor;
+    if (blocks === 1) product = this.gemm(flat, weight, { transposeB: transposeWeight });
+    else {
+      // Each output element becomes a fixed chain of per-block dot products (one Gemm per
+      // block, then a sum over the blocks in order), whatever the Gemm kernel's threading.
+      const size = (inFeatures as Dimension).coefficient;
+      const block = size / blocks;
+      const parts = this.transpose(this.reshape(flat, [rows, blocks, block]), [1, 0, 2]);
+      if (transposeWeight) {
+        // weight [out, in]: its blocks are strided; slice each (a copy) and multiply.
+        const products = Array.from({ length: blocks }, (_, index) =>
+          this.gemm(
+            this.reshape(this.slice(parts, { axis: 0, start: index, end: index + 1 }), [rows, block]),
+            this.slice(weight, { axis: 1, start: index * block, end: (index + 1) * block }),
+            { transposeB: true },
+          ),
+        );
+        product = products.reduce((total, part) => this.add(total, part));
+      } else {
+        // weight [in, out]: [blocks, block, out] is a view of it; one batched MatMul.
+        const partial = this.matMul(parts, this.reshape(weight, [blocks, block, outFeatures]));
+        product = this.reduceSum(partial, { axes: [0] });
+      }
+    }
     return x.rank === 2 ? product : this.reshape(product, [...x.shape.slice(0, -1), outFeatures]);
   }
 
@@ -377,71 +412,25 @@ export class GraphBuilder {
   }
 }
 
-// Shared helpers for shape inference, used by the op table.
-
-/** Throws a ShapeError that names the op and all input shapes. */
-export function shapeError(params: { op: string; inputs: readonly GraphTensor[]; reason: string }): never {
-  throw new ShapeError({
-    message: `${params.op}: ${params.reason} (inputs ${params.inputs.map((input) => input.describe()).join(", ")})`,
-    details: { op: params.op, shapes: params.inputs.map((input) => formatShape(input.shape)) },
-  });
+/**
+ * The fewest blocks of at most `largest` features that split `size` evenly; 1 (no blocking)
+ * when `size` fits in one block or no block count from ⌈size/largest⌉ to `size`/2 divides it
+ * (a prime width).
+ */
+export function innerBlockCount(params: { size: number; largest: number }): number {
+  if (params.size <= params.largest) return 1;
+  for (let count = Math.ceil(params.size / params.largest); count <= params.size / 2; count += 1)
+    if (params.size % count === 0) return count;
+  return 1;
 }
 
-/** Numpy broadcasting of two shapes; throws a ShapeError naming the op and both shapes. */
-export function broadcastShapes(
-  op: string,
-  inputs: readonly GraphTensor[],
-  shapes: readonly (readonly Dimension[])[] = inputs.map((input) => input.shape),
-): Dimension[] {
-  const rank = Math.max(...shapes.map((shape) => shape.length));
-  const result: Dimension[] = [];
-  for (let axis = 0; axis < rank; axis += 1) {
-    let current: Dimension = dimension(1);
-    for (const shape of shapes) {
-      const offset = axis - (rank - shape.length);
-      if (offset < 0) continue;
-      const value = shape[offset]!;
-      if (isConcrete(value) && value.coefficient === 1) continue;
-      if (isConcrete(current) && current.coefficient === 1) current = value;
-      else if (!dimensionsEqual(current, value)) {
-        shapeError({ op, inputs, reason: `shapes do not broadcast at axis ${axis}` });
-      }
-    }
-    result.push(current);
-  }
-  return result;
-}
-
-/** Normalises a possibly negative axis against `rank`. */
-export function normalizeAxis(op: string, axis: number, rank: number): number {
-  const value = axis < 0 ? axis + rank : axis;
-  if (value < 0 || value >= rank)
-    throw new ShapeError({ message: `${op}: axis ${axis} is out of range for rank ${rank}` });
-  return value;
-}
-
-export function requireFloat(op: string, inputs: readonly GraphTensor[]): void {
-  for (const input of inputs) {
-    if (input.dtype !== "float32" && input.dtype !== "float64") {
-      throw new GraphError({
-        code: "dtype_mismatch",
-        message: `${op}: ${input.describe()} must be a float tensor`,
-      });
-    }
-  }
-}
-
-export function requireSameDtype(op: string, inputs: readonly GraphTensor[]): DataType {
-  const dtype = inputs[0]!.dtype;
-  for (const input of inputs) {
-    if (input.dtype !== dtype) {
-      throw new GraphError({
-        code: "dtype_mismatch",
-        message: `${op}: dtypes differ (${inputs.map((each) => each.describe()).join(", ")})`,
-      });
-    }
-  }
-  return dtype;
-}
-
+export {
+  broadcastShapes,
+  normalizeAxis,
+  requireFloat,
+  requireSameDtype,
+  shapeError,
+  shapesEqual,
+} from "./graph-checks.js";
+export type { OperationName } from "./ops.js";
 export { divideDimensions, productOfDimensions };

@@ -91,7 +91,7 @@ export {
   tokenizerFileNames,
 } from "./model/pretrained.js";
 export { decodeModel, encodeModel } from "./onnx-proto.js";
-export { type GradientParams, type OperationDefinition, operations } from "./ops.js";
+export { type GradientParams, type OperationDefinition, type OperationName, operations } from "./ops.js";
 export { AdamW, type AdamWOptions, type AdamWState, clipFactor, globalGradientNorm } from "./optimizer.js";
 export { type LayoutEntry, ParameterLayout, packParameters } from "./parameters.js";
 export {

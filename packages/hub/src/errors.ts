@@ -92,10 +92,7 @@ function hubErrorCodeOf(error: HubApiError, recorded: string | undefined): strin
   return undefined;
 }
 
-/** True for HTTP statuses worth retrying: server errors, rate limiting, request timeout. */
-export function isRetryableStatus(status: number): boolean {
-  return status >= 500 || status === 429 || status === 408;
-}
+export { isRetryableStatus } from "./retryable-status.js";
 
 /**
  * Converts an `HubApiError` (or any HTTP status plus optional Hub error code) into the

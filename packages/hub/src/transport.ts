@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { HubApiError } from "@huggingface/hub";
 import { PosttrainError } from "@posttrain/core";
-import { isRetryableStatus } from "./errors.js";
+import { isRetryableStatus } from "./retryable-status.js";
 import type { RetryEvent, RetryPolicy } from "./settings.js";
 
 /** What the last failed response of a request said, kept for the error message. */

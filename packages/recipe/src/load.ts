@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import { RecipeError } from "./errors.js";
 import { applyVariant, parseRecipe, type Recipe } from "./schema.js";
 import { findPackageDirectory, readPackageJson } from "./version.js";
+import { findWorkspacePackage } from "./workspace.js";
 
 export interface LoadedRecipe {
   recipe: Recipe;
@@ -50,6 +51,9 @@ function resolveModulePath(params: { reference: string; from: string }): string 
     });
   }
   const name = reference.replace(/^(@?[^@]+)@[^@/]+$/, "$1");
+  // Inside a checkout, a workspace recipe package answers to its name (see workspace.ts).
+  const workspaceFolder = findWorkspacePackage({ name, from });
+  if (workspaceFolder !== null) return resolveModulePath({ reference: workspaceFolder, from });
   try {
     const require = createRequire(join(from, "package.json"));
     const packageDirectory = dirname(require.resolve(`${name}/package.json`));

@@ -102,11 +102,20 @@ const runDpo: StageRunner = async (params) => {
     data: { train, ...(evaluation === undefined ? {} : { evaluation }) },
     context: params.context,
   });
-  const metrics = result.metrics as { lastStep?: object | null; evaluation?: object | null };
+  const metrics = result.metrics as {
+    lastStep?: object | null;
+    initialEvaluation?: object | null;
+    evaluation?: object | null;
+  };
   return {
     status: result.status,
     modelDirectory: result.modelDirectory,
-    metrics: { ...numericMetrics(metrics.lastStep), ...numericMetrics(metrics.evaluation, "evaluation.") },
+    // `initialEvaluation.*`: the held-out pairs under the input (SFT) model, DPO's baseline.
+    metrics: {
+      ...numericMetrics(metrics.lastStep),
+      ...numericMetrics(metrics.initialEvaluation, "initialEvaluation."),
+      ...numericMetrics(metrics.evaluation, "evaluation."),
+    },
   };
 };
 

@@ -1,7 +1,7 @@
 /**
- * Forward-only graphs on the engine: per-token log-probabilities of given labels (held-out
- * loss, reference log-probs) and next-token logits (greedy decoding until engine part 2's
- * KV-cache generation lands; this recomputes the whole prefix per token, fine for tiny models).
+ * A forward-only graph on the engine: per-token log-probabilities of given labels (held-out
+ * loss, reference log-probs). Generation is the engine's KV-cache decoding
+ * (`DecodingSession`, `generateTokens`).
  */
 import {
   type CompiledGraph,
@@ -94,69 +94,5 @@ export class TokenScorer {
       }
     });
     return { sum, tokens };
-  }
-}
-
-/** Full next-token logits of the last position, for greedy decoding. */
-export class LogitsRunner {
-  private constructor(
-    private readonly compiled: CompiledGraph,
-    private readonly layout: ParameterLayout,
-    private readonly vocabularySize: number,
-  ) {}
-
-  static async create(params: {
-    model: LlamaModel;
-    layout: ParameterLayout;
-    threads: number;
-  }): Promise<LogitsRunner> {
-    const graph = new GraphBuilder();
-    const parameters = params.model.declareParameters(graph);
-    const inputs = params.model.declareInputs(graph);
-    const logits = params.model.logits({ graph, parameters, inputs });
-    const compiled = await compileGraph({
-      model: emitModel({ graph, outputs: { logits }, name: "logits" }),
-      threads: params.threads,
-    });
-    return new LogitsRunner(compiled, params.layout, params.model.config.vocab_size);
-  }
-
-  /** Logits `[vocab]` after the last token of `tokenIds`. */
-  async lastLogits(params: { tokenIds: readonly number[]; parameters: Float32Array }): Promise<Float32Array> {
-    const length = params.tokenIds.length;
-    const result = await this.compiled.run({
-      feeds: {
-        ...parameterFeeds(this.layout, params.parameters),
-        ...batchFeeds({
-          batchSize: 1,
-          sequenceLength: length,
-          inputIds: BigInt64Array.from(params.tokenIds, BigInt),
-          labels: new BigInt64Array(length),
-          lossMask: new Float32Array(length),
-        }),
-      },
-    });
-    const all = result["logits"]!.data as Float32Array;
-    return all.subarray((length - 1) * this.vocabularySize, length * this.vocabularySize);
-  }
-
-  /** Greedy (argmax) continuation of `promptIds`, stopping after a stop token or `maxNewTokens`. */
-  async greedy(params: {
-    promptIds: readonly number[];
-    parameters: Float32Array;
-    maxNewTokens: number;
-    stopTokenIds: readonly number[];
-  }): Promise<number[]> {
-    const tokens = [...params.promptIds];
-    const generated: number[] = [];
-    for (let index = 0; index < params.maxNewTokens; index += 1) {
-      const logits = await this.lastLogits({ tokenIds: tokens, parameters: params.parameters });
-      let best = 0;
-      for (let token = 1; token < logits.length; token += 1) if (logits[token]! > logits[best]!) best = token;
-      generated.push(best);
-      tokens.push(best);
-      if (params.stopTokenIds.includes(best)) break;
-    }
-    return generated;
   }
 }

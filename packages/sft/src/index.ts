@@ -31,7 +31,7 @@ export {
   validateSftRows,
 } from "./batches.js";
 export { Config, type ConfigInput } from "./config.js";
-export { LogitsRunner, TokenScorer } from "./forward.js";
+export { TokenScorer } from "./forward.js";
 export {
   evaluationLoss,
   type StepMetrics,

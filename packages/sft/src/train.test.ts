@@ -1,11 +1,18 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createRunContext, readEvents } from "@posttrain/core";
-import { CausalLmTrainer, LlamaModel, parseLlamaConfig } from "@posttrain/engine";
+import { createRunContext, Random, readEvents } from "@posttrain/core";
+import {
+  CausalLmTrainer,
+  DecodingSession,
+  generateTokens,
+  LlamaModel,
+  loadModel as loadServableModel,
+  parseLlamaConfig,
+} from "@posttrain/engine";
 import { describe, expect, it } from "vitest";
 import { tokenBatchOf } from "./batches.js";
-import { LogitsRunner, TokenScorer } from "./forward.js";
+import { TokenScorer } from "./forward.js";
 import { loadModel } from "./index.js";
 import { toyEndOfSequence, toyExamples, toyModelConfig, toySftConfig } from "./testing/toy.js";
 import { sftOptimizerStep, train } from "./train.js";
@@ -40,16 +47,21 @@ describe("sft train", () => {
     // The written model folder loads back and greedy decoding reproduces the targets.
     const loaded = await loadModel({ source: { kind: "directory", directory: result.modelDirectory! } });
     expect(Array.from(loaded.parameters)).toEqual(Array.from(result.parameters));
-    const runner = await LogitsRunner.create({ model: loaded.model, layout: loaded.layout, threads: 1 });
-    for (const example of examples) {
-      const output = await runner.greedy({
-        promptIds: example.prompt,
-        parameters: loaded.parameters,
+    const session = await DecodingSession.create({
+      model: await loadServableModel({ directory: result.modelDirectory! }),
+      threads: 1,
+    });
+    const generated = await generateTokens({
+      session,
+      rows: examples.map((example) => ({
+        promptTokenIds: example.prompt,
+        sampling: { temperature: 0 },
         maxNewTokens: 8,
-        stopTokenIds: [toyEndOfSequence],
-      });
-      expect(output).toEqual(example.answer);
-    }
+        random: Random.fromSeed(0),
+      })),
+      eosTokenIds: [toyEndOfSequence],
+    });
+    expect(generated.map((sequence) => sequence.tokenIds)).toEqual(examples.map((example) => example.answer));
     const { events } = readEvents({ path: join(runDirectory, "events.jsonl") });
     const steps = events.filter((event) => event.type === "step-end");
     expect(steps).toHaveLength(80);

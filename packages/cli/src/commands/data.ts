@@ -18,7 +18,7 @@ import {
 } from "@posttrain/data";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 import { reportRetry } from "./hub.js";
 
 function positiveInteger(name: string, value: string | undefined): number | undefined {

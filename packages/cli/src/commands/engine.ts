@@ -8,7 +8,7 @@ import {
 } from "@posttrain/engine";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 
 interface EngineCheckOptions {
   steps: string;

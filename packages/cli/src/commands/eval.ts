@@ -28,7 +28,7 @@ import {
 } from "@posttrain/evals";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 
 interface EvalOptions {
   suite?: string;

@@ -12,7 +12,7 @@ import {
 import { loadRecipe } from "@posttrain/recipe";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 
 interface ExportOptions {
   engine: string;

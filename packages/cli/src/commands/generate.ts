@@ -3,7 +3,7 @@ import { loadTokenizer } from "@posttrain/data";
 import { createEmbeddedGenerationBackend, loadModel } from "@posttrain/engine";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 import { resolveModelDirectory } from "./model.js";
 
 interface GenerateOptions {

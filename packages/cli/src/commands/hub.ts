@@ -9,7 +9,7 @@ import {
 } from "@posttrain/hub";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 
 function repoReference(type: string, name: string): RepoReference {
   if (type !== "dataset" && type !== "model") {

@@ -4,7 +4,7 @@ import { parseWithSchema } from "@posttrain/core";
 import { createRayJobClient, type RayJobDetails, raySubmitRequestSchema } from "@posttrain/export";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 
 interface AddressOptions {
   address?: string;

@@ -6,7 +6,7 @@ import { initModel, loadModel, modelHash, saveModel, tokenizerFileNames } from "
 import { snapshotRepo } from "@posttrain/hub";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 
 /**
  * A local model folder for `--model`: a folder path, or `hub:owner/name@<40-hex commit sha>`,

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 
 /** The files of a new recipe package (`recipes/<name>`), with its first changeset. */
 export function scaffoldFiles(params: { name: string }): Record<string, string> {

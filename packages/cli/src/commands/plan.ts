@@ -1,7 +1,7 @@
 import { formatPlan, loadRecipe, measureMatmulGflops, planRecipe, readLock } from "@posttrain/recipe";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 
 export function register(program: Command): void {
   program

@@ -4,7 +4,7 @@ import { loadRecipe, readLock } from "@posttrain/recipe";
 import { runProbes } from "@posttrain/verifiers";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 
 interface PushOptions {
   repo?: string;

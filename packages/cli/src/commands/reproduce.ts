@@ -86,7 +86,7 @@ export function register(program: Command): void {
     )
     .option("--json", "print summary.json (with --results: the comparison)")
     .action(async (reference: string, options: ReproduceOptions) => {
-      const { UsageError } = await import("../program.js");
+      const { UsageError } = await import("../usage-error.js");
       if (options.after !== undefined && options.results === undefined)
         throw new UsageError("--after needs --results");
       if (options.results !== undefined && (options.seed !== undefined || options.seeds !== undefined))

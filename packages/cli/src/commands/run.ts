@@ -15,7 +15,7 @@ import { output } from "../command.js";
 export async function parseRootSeed(text: string | undefined): Promise<number | undefined> {
   if (text === undefined) return undefined;
   if (!/^\d{1,9}$/.test(text.trim())) {
-    const { UsageError } = await import("../program.js");
+    const { UsageError } = await import("../usage-error.js");
     throw new UsageError(`--seed ${JSON.stringify(text)}: give a non-negative integer`);
   }
   return Number(text.trim());
@@ -27,7 +27,7 @@ export async function parseSeedsOption(params: {
   seed: string | undefined;
 }): Promise<number[] | undefined> {
   if (params.seeds === undefined) return undefined;
-  const { UsageError } = await import("../program.js");
+  const { UsageError } = await import("../usage-error.js");
   if (params.seed !== undefined) throw new UsageError("give --seed or --seeds, not both");
   try {
     return parseSeedList(params.seeds);

@@ -6,7 +6,7 @@ import {
   weightUpdateTokenVariable,
 } from "@posttrain/evals";
 import type { Command } from "commander";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 import { resolveModelDirectory } from "./model.js";
 
 interface ServeCommandOptions {

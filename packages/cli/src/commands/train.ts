@@ -35,7 +35,7 @@ import * as sft from "@posttrain/sft";
 import type { Command } from "commander";
 import { z } from "zod";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 
 const stages = ["sft", "dpo", "rlvr"] as const;
 type Stage = (typeof stages)[number];

@@ -14,7 +14,7 @@ import {
 } from "@posttrain/verifiers";
 import type { Command } from "commander";
 import { output } from "../command.js";
-import { UsageError } from "../program.js";
+import { UsageError } from "../usage-error.js";
 
 /** A rows file that is not valid JSONL (`invalid_rows_file`), naming the line. */
 export class InvalidRowsFileError extends PosttrainError {

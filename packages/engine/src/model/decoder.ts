@@ -19,9 +19,21 @@ import type { Random } from "@posttrain/core";
 import { type Dimension, dimension } from "../dims.js";
 import { GraphBuilder, type GraphTensor } from "../graph.js";
 import type { ParameterLayout } from "../parameters.js";
-import "./decode-operations.js";
 import { type DecoderConfig, ropeInverseFrequencies } from "./architecture.js";
 import { type DecoderInputs, LlamaModel, type ParameterSpec } from "./llama.js";
+
+/**
+ * The widest input block of one Gemm in the decoder's graphs (`GraphBuilder.linear`'s
+ * `innerBlock`). onnxruntime's MLAS SGEMM splits a Gemm among threads along M (rows) or, when
+ * the output is wider than tall, along N; within a thread it walks K in strides of 128, but a
+ * thread's N slice of ≤ 64 columns doubles that stride (≤ 32: quadruples it). So a Gemm with
+ * K > 128 and few rows (a decode step, a one-completion scoring batch, a short prefill) sums
+ * each output in a different order with 1, 2 or 4 threads, and the RLVR stage (sampling,
+ * old/reference log-probs) and greedy evals differed across thread counts by ~1e-6 from the
+ * first step. With K ≤ 128 per Gemm every output is one kernel dot product, whatever the
+ * partition (model/decoder.test.ts checks 1, 2 and 4 threads bit for bit).
+ */
+export const threadInvariantInnerBlock = 128;
 
 /** Rotary tables `[batch, 1, 1, sequence, head_dim]`; the query's carry the 1/√head_dim scale. */
 interface RopeTables {
@@ -30,6 +42,8 @@ interface RopeTables {
   queryCos: GraphTensor;
   querySin: GraphTensor;
 }
+
+const blocked = { innerBlock: threadInvariantInnerBlock };
 
 /** One layer's keys and values as used by attention (`[batch, kv_heads, 1, length, head_dim]`). */
 interface LayerCache {
@@ -158,7 +172,7 @@ export class DecoderModel extends LlamaModel {
           ? graph.rmsNorm(x, weight(`${prefix}.input_layernorm.weight`), c.rms_norm_eps)
           : x;
       const project = (name: "q" | "k" | "v") => {
-        let projected = graph.linear(input, weight(`${prefix}.self_attn.${name}_proj.weight`));
+        let projected = graph.linear(input, weight(`${prefix}.self_attn.${name}_proj.weight`), blocked);
         if (c.queryKeyValueBias)
           projected = graph.add(projected, weight(`${prefix}.self_attn.${name}_proj.bias`));
         if (c.queryKeyNorm && name !== "v")
@@ -199,7 +213,7 @@ export class DecoderModel extends LlamaModel {
         sequence,
         c.num_attention_heads * c.head_dim,
       ]);
-      const attention = graph.linear(merged, weight(`${prefix}.self_attn.o_proj.weight`));
+      const attention = graph.linear(merged, weight(`${prefix}.self_attn.o_proj.weight`), blocked);
       const postAttentionNorm = weight(`${prefix}.post_attention_layernorm.weight`);
       if (c.normPlacement === "pre") {
         x = graph.add(x, attention);
@@ -223,9 +237,9 @@ export class DecoderModel extends LlamaModel {
     prefix: string,
     input: GraphTensor,
   ): GraphTensor {
-    const gate = graph.linear(input, weight(`${prefix}.mlp.gate_proj.weight`));
-    const up = graph.linear(input, weight(`${prefix}.mlp.up_proj.weight`));
-    return graph.linear(graph.swiglu(gate, up), weight(`${prefix}.mlp.down_proj.weight`));
+    const gate = graph.linear(input, weight(`${prefix}.mlp.gate_proj.weight`), blocked);
+    const up = graph.linear(input, weight(`${prefix}.mlp.up_proj.weight`), blocked);
+    return graph.linear(graph.swiglu(gate, up), weight(`${prefix}.mlp.down_proj.weight`), blocked);
   }
 
   /** Final hidden states for packed/padded full sequences (training and log-prob graphs). */
@@ -293,7 +307,7 @@ export class DecoderModel extends LlamaModel {
     const last = graph.reshape(graph.apply("lastPosition", [hidden])[0]!, ["batch", c.hidden_size]);
     const head = this.lmHead(parameters);
     const outputs: Record<string, GraphTensor> = {
-      logits: graph.linear(last, head.weight, { transposeWeight: head.transposeWeight }),
+      logits: graph.linear(last, head.weight, { transposeWeight: head.transposeWeight, ...blocked }),
     };
     present.forEach((cache, layer) => {
       outputs[`present_key.${layer}`] = cache.key;

@@ -1,8 +1,10 @@
 /**
  * A Llama-style decoder written once with the graph builder: RMSNorm, RoPE (rotate-half),
  * grouped-query attention with a causal + segment (packing) mask, SwiGLU MLP, tied or untied
- * LM head. Forward-only, training (forward + backward) and, in part 2, decode graphs all call
- * {@link LlamaModel.hidden}.
+ * LM head. Forward-only and training (forward + backward) graphs of models built from a config
+ * call {@link LlamaModel.hidden}. {@link DecoderModel} (decoder.ts: pretrained checkpoints,
+ * biases, rope scaling) overrides `hidden`, and its KV-cache decode graph
+ * (`buildDecodeGraph`) runs `DecoderModel.layers`, not this method.
  *
  * Weights are stored `[in, out]` (a Hugging Face `[out, in]` Linear weight is transposed on
  * load); the embedding is `[vocab, hidden]` and, when tied, doubles as the LM head.

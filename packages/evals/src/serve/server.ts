@@ -1,6 +1,10 @@
 /**
  * `posttrain serve`: an OpenAI-compatible HTTP server over the embedded engine, on Node's
- * built-in `node:http` (four routes and SSE need no framework).
+ * built-in `node:http` (a dozen routes and SSE need no framework). This file listens,
+ * dispatches and shuts down; the routes live in routes/*.ts (one module per family, each a
+ * table of path → method + handler over the shared `ServeContext` of context.ts), and
+ * every generating route answers through the one responder (responder.ts) that writes both
+ * the SSE stream and the plain JSON reply.
  *
  * Routes: `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions`,
  * `POST /v1/completions`, `POST /v1/responses` (basic, non-streaming; responses-api.ts),
@@ -8,7 +12,7 @@
  * decode steps, prefills, generated tokens, row-steps — so a load test can compute the mean
  * batch size). Every generated row (prompt × `n`) goes to one
  * {@link ContinuousBatchScheduler}, so concurrent clients share decode steps.
- * For RL trainers with an external generation server (native-generate.ts, weight-updates.ts):
+ * For RL trainers with an external generation server (routes/generate.ts, routes/weights.ts):
  * SGLang's native `POST /generate` (token ids in and out, sampling log-probs),
  * `POST /update_weights_from_disk` and `GET /get_model_info`; vLLM's `return_token_ids`
  * extension and its dev-mode `POST /collective_rpc {"method":"reload_weights"}` and
@@ -35,48 +39,23 @@
  *   requests). `temperature` defaults to 1 (OpenAI), `max_tokens` to 16 for completions
  *   (OpenAI) and to the rest of the context for chat.
  */
-import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { PosttrainError, Random } from "@posttrain/core";
-import type {
-  ExecutionProvider,
-  GenerationTokenizer,
-  LoadedModel,
-  SamplingParameters,
-} from "@posttrain/engine";
-import {
-  chatMessageOverheadCharacters,
-  createAdmission,
-  defaultAdmissionLimits,
-  measureRequest,
-  type RequestMeasure,
-} from "./admission.js";
+import type { ExecutionProvider, GenerationTokenizer, LoadedModel } from "@posttrain/engine";
+import { createAdmission, defaultAdmissionLimits } from "./admission.js";
+import { createServeContext } from "./context.js";
 import { ServeError, ServeRequestError } from "./errors.js";
-import { bodyTooLarge, declaresTooLargeBody, parseJson, readBody, sendError, sendJson } from "./http-io.js";
-import { createNativeGenerateHandler } from "./native-generate.js";
-import { chatPromptTokenIds, completionPromptTokenIds } from "./prompts.js";
-import {
-  type ChatCompletionRequest,
-  type CompletionRequest,
-  chatCompletionRequestSchema,
-  completionRequestSchema,
-  parseRequestBody,
-} from "./request-schema.js";
-import { chatLogProbContent, completionLogProbs, finishReasonOf, usageOf } from "./responses.js";
-import {
-  type ResponsesRequest,
-  responseObject,
-  responsesRequestSchema,
-  responsesToChatRequest,
-} from "./responses-api.js";
-import { ContinuousBatchScheduler, type SequenceResult, type TokenEvent } from "./scheduler.js";
+import { bodyTooLarge, declaresTooLargeBody, sendError } from "./http-io.js";
+import { chatRoutes } from "./routes/chat.js";
+import { completionRoutes } from "./routes/completions.js";
+import { generateRoutes } from "./routes/generate.js";
+import { describeModel, modelRoutes } from "./routes/models.js";
+import { responsesRoutes } from "./routes/responses.js";
+import type { RouteTable } from "./routes/route.js";
+import { weightRoutes } from "./routes/weights.js";
+import { ContinuousBatchScheduler } from "./scheduler.js";
 import { createWeightUpdateAccess, type WeightUpdateAccessOptions } from "./weight-access.js";
-import {
-  createWeightUpdater,
-  parseCollectiveRpcRequest,
-  parseUpdateWeightsRequest,
-} from "./weight-updates.js";
+import { createWeightUpdater } from "./weight-updates.js";
 
 export interface ServeOptions {
   model: LoadedModel;
@@ -123,13 +102,6 @@ export interface ServeServer {
   close(): Promise<void>;
 }
 
-/** One generated row of a request: prompt `prompt`, choice index `choice`. */
-interface PlannedRow {
-  prompt: number;
-  choice: number;
-  promptTokenIds: number[];
-}
-
 export async function startServeServer(options: ServeOptions): Promise<ServeServer> {
   const { model, tokenizer, servedModelName } = options;
   const contextLength = model.config.maxPositionEmbeddings;
@@ -141,19 +113,6 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       options.maxPromptCharacters ?? contextLength * defaultAdmissionLimits.promptCharactersPerToken,
   });
   const access = await createWeightUpdateAccess(options.weightUpdates ?? { enabled: false });
-  /**
-   * Arrays and objects a body may hold: 4 per admissible row (a prompt's id list, its sampling
-   * object, its stop list, one spare) and 4 per chat message the prompt limit admits (the
-   * message, its content parts). Checked by a byte scan before `JSON.parse`.
-   */
-  const maxJsonContainers =
-    4 * admission.limits.maxPendingRows +
-    4 * Math.ceil(admission.limits.maxPromptCharacters / chatMessageOverheadCharacters) +
-    64;
-  const vocabularySize = model.config.vocab_size;
-  const serverRandom = Random.fromSeed(options.seed ?? 0);
-  const created = Math.floor(Date.now() / 1000);
-  let requestCounter = 0;
   const scheduler = await ContinuousBatchScheduler.create({
     model,
     tokenizer,
@@ -161,526 +120,26 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     ...(options.threads === undefined ? {} : { threads: options.threads }),
     ...(options.executionProvider === undefined ? {} : { executionProvider: options.executionProvider }),
   });
-
   const weights = createWeightUpdater({ model, scheduler });
-  const handleNativeGenerate = createNativeGenerateHandler({
-    scheduler,
+  const context = createServeContext({
+    model,
     tokenizer,
-    contextLength,
-    vocabularySize,
-    eosTokenIds: [...tokenizer.eosTokenIds, ...model.config.eosTokenIds],
-    requestRandom: () => {
-      requestCounter += 1;
-      return serverRandom.stream(`request ${requestCounter}`);
-    },
-    weightVersion: () => weights.weightVersion,
+    servedModelName,
+    admission,
+    access,
+    scheduler,
+    weights,
+    seed: options.seed ?? 0,
   });
 
-  const modelCard = () => ({
-    id: servedModelName,
-    object: "model",
-    created,
-    owned_by: "posttrain",
-    root: model.directory ?? servedModelName,
-    max_model_len: contextLength,
-  });
-
-  const checkModel = (name: string) => {
-    if (name !== servedModelName)
-      throw new ServeRequestError({
-        code: "serve_model_not_found",
-        status: 404,
-        type: "not_found_error",
-        param: "model",
-        message: `The model \`${name}\` does not exist; this server serves \`${servedModelName}\``,
-      });
-  };
-
-  /** Validates lengths and turns the shared sampling fields into engine settings. */
-  const planSampling = (
-    body: ChatCompletionRequest | CompletionRequest,
-    prompts: number[][],
-    defaultMaxTokens: number | null,
-  ) => {
-    const longest = Math.max(...prompts.map((prompt) => prompt.length));
-    const requested =
-      body.max_tokens ?? ("max_completion_tokens" in body ? body.max_completion_tokens : null);
-    const maxNewTokens = requested ?? defaultMaxTokens ?? contextLength - longest;
-    if (maxNewTokens < 1 || longest + maxNewTokens > contextLength)
-      throw new ServeRequestError({
-        code: "serve_invalid_request",
-        status: 400,
-        param: requested === null || requested === undefined ? "messages" : "max_tokens",
-        message: `This model's maximum context length is ${contextLength} tokens. However, you requested ${longest + maxNewTokens} tokens (${longest} in the prompt, ${maxNewTokens} for the completion).`,
-      });
-    const sampling: SamplingParameters = {
-      temperature: body.temperature ?? 1,
-      ...(body.top_p === null || body.top_p === undefined ? {} : { topP: body.top_p }),
-      ...(body.top_k === null || body.top_k === undefined || body.top_k <= 0 ? {} : { topK: body.top_k }),
-    };
-    const n = body.n ?? 1;
-    const rows: PlannedRow[] = prompts.flatMap((promptTokenIds, prompt) =>
-      Array.from({ length: n }, (_, index) => ({ prompt, choice: prompt * n + index, promptTokenIds })),
-    );
-    requestCounter += 1;
-    const base =
-      body.seed === null || body.seed === undefined
-        ? serverRandom.stream(`request ${requestCounter}`)
-        : Random.fromSeed(body.seed);
-    return { maxNewTokens, sampling, rows, base, stop: body.stop };
-  };
-
-  /** Runs every row; streams through `onToken`; rejects on engine failure. */
-  const generate = (params: {
-    plan: ReturnType<typeof planSampling>;
-    topLogProbs: number;
-    signal: AbortSignal;
-    onToken?: (row: PlannedRow, event: TokenEvent) => void;
-    onFinish?: (row: PlannedRow, result: SequenceResult) => void;
-  }) =>
-    Promise.all(
-      params.plan.rows.map(async (row) => {
-        const result = await scheduler.submit({
-          promptTokenIds: row.promptTokenIds,
-          sampling: params.plan.sampling,
-          maxNewTokens: params.plan.maxNewTokens,
-          stop: params.plan.stop,
-          random: params.plan.base.stream(`choice ${row.choice}`),
-          topLogProbs: params.topLogProbs,
-          signal: params.signal,
-          ...(params.onToken === undefined
-            ? {}
-            : { onToken: (event: TokenEvent) => params.onToken!(row, event) }),
-        });
-        params.onFinish?.(row, result);
-        return result;
-      }),
-    );
-
-  const startStream = (response: ServerResponse) => {
-    response.writeHead(200, {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-    });
-    response.flushHeaders();
-    return (payload: unknown) => {
-      if (!response.writableEnded && !response.destroyed)
-        response.write(`data: ${JSON.stringify(payload)}\n\n`);
-    };
-  };
-
-  const endStream = (response: ServerResponse, send: (payload: unknown) => void, error?: unknown) => {
-    if (error !== undefined) {
-      const message = PosttrainError.isInstance(error) ? error.message : String(error);
-      send({ error: { message, type: "server_error", param: null, code: "serve_generation_failed" } });
-    }
-    if (!response.writableEnded && !response.destroyed) response.end("data: [DONE]\n\n");
-  };
-
-  const handleChat = async (body: unknown, response: ServerResponse, signal: AbortSignal) => {
-    const request = parseRequestBody({
-      schema: chatCompletionRequestSchema,
-      value: body,
-      label: "chat completion request",
-    });
-    checkModel(request.model);
-    const prompt = chatPromptTokenIds({
-      request,
-      tokenizer,
-      checkRendered: (characters) => admission.checkRendered({ characters, promptParam: "messages" }),
-    });
-    const plan = planSampling(request, [prompt], null);
-    const withLogProbs = request.logprobs === true;
-    const topLogProbs = withLogProbs ? (request.top_logprobs ?? 0) : 0;
-    const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
-    const header = {
-      id,
-      object: "chat.completion.chunk",
-      created: Math.floor(Date.now() / 1000),
-      model: servedModelName,
-    };
-    if (request.stream === true) {
-      const send = startStream(response);
-      for (const row of plan.rows)
-        send({
-          ...header,
-          choices: [
-            {
-              index: row.choice,
-              delta: { role: "assistant", content: "" },
-              logprobs: null,
-              finish_reason: null,
-            },
-          ],
-        });
-      try {
-        const results = await generate({
-          plan,
-          topLogProbs,
-          signal,
-          onToken: (row, event) => {
-            if (event.textDelta === "" && !withLogProbs) return;
-            send({
-              ...header,
-              choices: [
-                {
-                  index: row.choice,
-                  delta: { content: event.textDelta },
-                  logprobs: withLogProbs
-                    ? {
-                        content: chatLogProbContent({
-                          tokenizer,
-                          tokenIds: [event.tokenId],
-                          logProbs: [event.logProb],
-                          alternatives: [event.alternatives],
-                        }),
-                      }
-                    : null,
-                  finish_reason: null,
-                },
-              ],
-            });
-          },
-          onFinish: (row, result) => {
-            if (result.finishReason === "abort") return;
-            send({
-              ...header,
-              choices: [
-                { index: row.choice, delta: {}, logprobs: null, finish_reason: finishReasonOf(result) },
-              ],
-            });
-          },
-        });
-        if (request.stream_options?.include_usage === true)
-          send({
-            ...header,
-            choices: [],
-            usage: usageOf({
-              promptTokens: prompt.length,
-              completionTokens: results.reduce((sum, result) => sum + result.tokenIds.length, 0),
-            }),
-          });
-        endStream(response, send);
-      } catch (error) {
-        endStream(response, send, error);
-      }
-      return;
-    }
-    const results = await generate({ plan, topLogProbs, signal });
-    if (signal.aborted) return;
-    sendJson(response, 200, {
-      id,
-      object: "chat.completion",
-      created: header.created,
-      model: servedModelName,
-      choices: results.map((result, index) => ({
-        index,
-        message: { role: "assistant", content: result.text },
-        ...(request.return_token_ids === true ? { token_ids: result.tokenIds } : {}),
-        logprobs: withLogProbs
-          ? {
-              content: chatLogProbContent({
-                tokenizer,
-                tokenIds: result.tokenIds,
-                logProbs: result.logProbs,
-                alternatives: result.alternatives,
-              }),
-            }
-          : null,
-        finish_reason: finishReasonOf(result),
-      })),
-      usage: usageOf({
-        promptTokens: prompt.length,
-        completionTokens: results.reduce((sum, result) => sum + result.tokenIds.length, 0),
-      }),
-    });
-  };
-
-  const handleCompletion = async (body: unknown, response: ServerResponse, signal: AbortSignal) => {
-    const request = parseRequestBody({
-      schema: completionRequestSchema,
-      value: body,
-      label: "completion request",
-    });
-    checkModel(request.model);
-    if (request.best_of !== null && request.best_of !== undefined && request.best_of !== (request.n ?? 1))
-      throw new ServeRequestError({
-        code: "serve_invalid_request",
-        status: 400,
-        param: "best_of",
-        message: "best_of other than n is not supported",
-      });
-    const prompts = await completionPromptTokenIds({ request, tokenizer, vocabularySize });
-    const plan = planSampling(request, prompts, 16);
-    const withLogProbs = request.logprobs !== null && request.logprobs !== undefined;
-    const topLogProbs = request.logprobs ?? 0;
-    const promptTokens = prompts.reduce((sum, prompt) => sum + prompt.length, 0);
-    const id = `cmpl-${randomUUID().replaceAll("-", "")}`;
-    const header = {
-      id,
-      object: "text_completion",
-      created: Math.floor(Date.now() / 1000),
-      model: servedModelName,
-    };
-    if (request.stream === true) {
-      const send = startStream(response);
-      const offsets = new Map<number, number>();
-      try {
-        const results = await generate({
-          plan,
-          topLogProbs,
-          signal,
-          onToken: (row, event) => {
-            if (event.textDelta === "" && !withLogProbs) return;
-            const offset = offsets.get(row.choice) ?? 0;
-            send({
-              ...header,
-              choices: [
-                {
-                  index: row.choice,
-                  text: event.textDelta,
-                  logprobs: withLogProbs
-                    ? completionLogProbs({
-                        tokenizer,
-                        tokenIds: [event.tokenId],
-                        logProbs: [event.logProb],
-                        alternatives: [event.alternatives],
-                        textOffset: offset,
-                        withAlternatives: topLogProbs > 0,
-                      })
-                    : null,
-                  finish_reason: null,
-                },
-              ],
-            });
-            offsets.set(row.choice, offset + event.textDelta.length);
-          },
-          onFinish: (row, result) => {
-            if (result.finishReason === "abort") return;
-            send({
-              ...header,
-              choices: [
-                { index: row.choice, text: "", logprobs: null, finish_reason: finishReasonOf(result) },
-              ],
-            });
-          },
-        });
-        if (request.stream_options?.include_usage === true)
-          send({
-            ...header,
-            choices: [],
-            usage: usageOf({
-              promptTokens,
-              completionTokens: results.reduce((sum, result) => sum + result.tokenIds.length, 0),
-            }),
-          });
-        endStream(response, send);
-      } catch (error) {
-        endStream(response, send, error);
-      }
-      return;
-    }
-    const results = await generate({ plan, topLogProbs, signal });
-    if (signal.aborted) return;
-    sendJson(response, 200, {
-      id,
-      object: "text_completion",
-      created: header.created,
-      model: servedModelName,
-      choices: results.map((result, index) => ({
-        index,
-        text: result.text,
-        ...(request.return_token_ids === true
-          ? { token_ids: result.tokenIds, prompt_token_ids: plan.rows[index]!.promptTokenIds }
-          : {}),
-        logprobs: withLogProbs
-          ? completionLogProbs({
-              tokenizer,
-              tokenIds: result.tokenIds,
-              logProbs: result.logProbs,
-              alternatives: result.alternatives,
-              textOffset: 0,
-              withAlternatives: topLogProbs > 0,
-            })
-          : null,
-        finish_reason: finishReasonOf(result),
-      })),
-      usage: usageOf({
-        promptTokens,
-        completionTokens: results.reduce((sum, result) => sum + result.tokenIds.length, 0),
-      }),
-    });
-  };
-
-  const handleResponses = async (body: unknown, response: ServerResponse, signal: AbortSignal) => {
-    const request: ResponsesRequest = parseRequestBody({
-      schema: responsesRequestSchema,
-      value: body,
-      label: "responses request",
-    });
-    checkModel(request.model);
-    const chat = responsesToChatRequest(request);
-    const prompt = chatPromptTokenIds({
-      request: chat,
-      tokenizer,
-      checkRendered: (characters) => admission.checkRendered({ characters, promptParam: "input" }),
-    });
-    const plan = planSampling(chat, [prompt], null);
-    const [result] = await generate({ plan, topLogProbs: 0, signal });
-    if (signal.aborted || result === undefined) return;
-    sendJson(
-      response,
-      200,
-      responseObject({
-        id: `resp_${randomUUID().replaceAll("-", "")}`,
-        messageId: `msg_${randomUUID().replaceAll("-", "")}`,
-        createdAt: Math.floor(Date.now() / 1000),
-        model: servedModelName,
-        request,
-        text: result.text,
-        truncated: result.finishReason === "length",
-        inputTokens: prompt.length,
-        outputTokens: result.tokenIds.length,
-      }),
-    );
-  };
-
-  type RouteHandler = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    signal: AbortSignal,
-  ) => Promise<void>;
-
-  /**
-   * A generating route: the body is read within the byte limits, measured and checked against
-   * the admission limits before any per-prompt work, and its rows are reserved until the
-   * answer is sent (admission.ts).
-   */
-  const generating =
-    (
-      route: Parameters<typeof measureRequest>[0]["route"],
-      promptParam: string | ((body: unknown) => string),
-      handler: (body: unknown, response: ServerResponse, signal: AbortSignal) => Promise<void>,
-    ): RouteHandler =>
-    async (request, response, signal) => {
-      const body = parseJson(await readBody(request, admission), request, maxJsonContainers);
-      const measure: RequestMeasure = measureRequest({ route, body });
-      admission.check({
-        measure,
-        contextLength,
-        promptParam: typeof promptParam === "string" ? promptParam : promptParam(body),
-      });
-      const release = admission.reserveRows(Math.max(1, measure.rows));
-      try {
-        await handler(body, response, signal);
-      } finally {
-        release();
-      }
-    };
-
-  const routes: Record<string, { method: "GET" | "POST"; handle: RouteHandler }> = {
-    "/health": { method: "GET", handle: async (_, response) => sendJson(response, 200, { status: "ok" }) },
-    "/stats": {
-      method: "GET",
-      handle: async (_, response) =>
-        sendJson(response, 200, {
-          active_rows: scheduler.activeRows,
-          pending_rows: scheduler.pendingRows,
-          rows_in_flight: admission.rowsInFlight,
-          max_pending_rows: admission.limits.maxPendingRows,
-          max_batch_size: scheduler.maxBatchSize,
-          decode_steps: scheduler.statistics.decodeSteps,
-          prefills: scheduler.statistics.prefills,
-          admitted_rows: scheduler.statistics.admittedRows,
-          generated_tokens: scheduler.statistics.generatedTokens,
-          row_steps: scheduler.statistics.rowSteps,
-        }),
-    },
-    "/generate": {
-      method: "POST",
-      handle: generating(
-        "generate",
-        (body) =>
-          typeof body === "object" && body !== null && "input_ids" in body && body.input_ids != null
-            ? "input_ids"
-            : "text",
-        handleNativeGenerate,
-      ),
-    },
-    "/get_model_info": {
-      method: "GET",
-      handle: async (_, response) =>
-        sendJson(response, 200, {
-          model_path: model.directory ?? servedModelName,
-          tokenizer_path: model.directory ?? servedModelName,
-          is_generation: true,
-          weight_version: weights.weightVersion,
-          weight_updates_enabled: access.enabled,
-        }),
-    },
-    "/update_weights_from_disk": {
-      method: "POST",
-      handle: async (request, response) => {
-        // Authorised before the body is read: an unauthenticated caller costs no buffering.
-        access.authorize(request);
-        const body = parseUpdateWeightsRequest(
-          parseJson(await readBody(request, admission), request, maxJsonContainers),
-        );
-        const directory = await access.resolveModelDirectory({
-          directory: body.model_path,
-          param: "model_path",
-        });
-        if (directory === null) {
-          sendJson(response, 400, {
-            success: false,
-            message: `Failed to load ${body.model_path}: no such folder`,
-            num_paused_requests: 0,
-          });
-          return;
-        }
-        const answer = await weights.updateFromDisk({
-          directory,
-          ...(body.weight_version == null ? {} : { weightVersion: body.weight_version }),
-        });
-        sendJson(response, answer.success ? 200 : 400, answer);
-      },
-    },
-    "/collective_rpc": {
-      method: "POST",
-      handle: async (request, response) => {
-        access.authorize(request);
-        const rpc = parseCollectiveRpcRequest({
-          body: parseJson(await readBody(request, admission), request, maxJsonContainers),
-          servedDirectory: model.directory,
-        });
-        const directory = await access.resolveModelDirectory({ directory: rpc.directory, param: "method" });
-        if (directory === null)
-          throw new ServeError({
-            code: "serve_weight_update_failed",
-            message: `the served folder ${rpc.directory} no longer exists`,
-          });
-        const answer = await weights.updateFromDisk({ directory });
-        if (!answer.success)
-          throw new ServeError({ code: "serve_weight_update_failed", message: answer.message });
-        sendJson(response, 200, { results: [null] });
-      },
-    },
-    "/reset_prefix_cache": {
-      method: "POST",
-      handle: async (request, response) => {
-        access.authorize(request);
-        response.writeHead(200);
-        response.end();
-      },
-    },
-    "/v1/models": {
-      method: "GET",
-      handle: async (_, response) => sendJson(response, 200, { object: "list", data: [modelCard()] }),
-    },
-    "/v1/chat/completions": { method: "POST", handle: generating("chat", "messages", handleChat) },
-    "/v1/completions": { method: "POST", handle: generating("completions", "prompt", handleCompletion) },
-    "/v1/responses": { method: "POST", handle: generating("responses", "input", handleResponses) },
+  // One module per family of routes (routes/*.ts); adding a route is adding a row there.
+  const routes: RouteTable = {
+    ...modelRoutes(context),
+    ...generateRoutes(context),
+    ...weightRoutes(context),
+    ...chatRoutes(context),
+    ...completionRoutes(context),
+    ...responsesRoutes(context),
   };
   const routeList = [
     ...Object.entries(routes).map(([path, route]) => `${route.method} ${path}`),
@@ -724,8 +183,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
         } catch (error) {
           throw invalidUri(error);
         }
-        checkModel(name);
-        sendJson(response, 200, modelCard());
+        describeModel({ context, response, name });
         return;
       }
       const route = Object.hasOwn(routes, path) ? routes[path] : undefined;

@@ -29,11 +29,13 @@ import type { Random } from "@posttrain/core";
 import { Random as RandomStreams } from "@posttrain/core";
 import type { GenerationTokenizer, SamplingParameters } from "@posttrain/engine";
 import { z } from "zod";
-import { yieldToEventLoop } from "./admission.js";
-import { ServeRequestError } from "./errors.js";
-import { sendJson } from "./http-io.js";
-import { maxChoicesPerRequest, maxTopLogProbs, parseRequestBody } from "./request-schema.js";
-import type { ContinuousBatchScheduler, SequenceResult } from "./scheduler.js";
+import { yieldToEventLoop } from "../admission.js";
+import type { ServeContext } from "../context.js";
+import { ServeRequestError } from "../errors.js";
+import { sendJson } from "../http-io.js";
+import { maxChoicesPerRequest, maxTopLogProbs, parseRequestBody } from "../request-schema.js";
+import type { ContinuousBatchScheduler, SequenceResult } from "../scheduler.js";
+import { generatingRoute, type RouteTable } from "./route.js";
 
 const neutral = (name: string, value: number) =>
   z
@@ -237,5 +239,28 @@ export function createNativeGenerateHandler(params: {
       return { text: result.text, output_ids: result.tokenIds, meta_info: meta };
     });
     sendJson(response, 200, single && answers.length === 1 ? answers[0] : answers);
+  };
+}
+
+/** SGLang's native `POST /generate` route. */
+export function generateRoutes(context: ServeContext): RouteTable {
+  return {
+    "/generate": generatingRoute({
+      context,
+      route: "generate",
+      promptParam: (body) =>
+        typeof body === "object" && body !== null && "input_ids" in body && body.input_ids != null
+          ? "input_ids"
+          : "text",
+      handle: createNativeGenerateHandler({
+        scheduler: context.scheduler,
+        tokenizer: context.tokenizer,
+        contextLength: context.contextLength,
+        vocabularySize: context.vocabularySize,
+        eosTokenIds: [...context.tokenizer.eosTokenIds, ...context.model.config.eosTokenIds],
+        requestRandom: context.nextRequestRandom,
+        weightVersion: () => context.weights.weightVersion,
+      }),
+    }),
   };
 }

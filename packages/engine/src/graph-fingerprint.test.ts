@@ -1,0 +1,132 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { gradients } from "./autodiff.js";
+import { emitModel } from "./emit.js";
+import { GraphBuilder, type GraphTensor } from "./graph.js";
+import { parseHuggingFaceConfig } from "./model/architecture.js";
+import { DecoderModel } from "./model/decoder.js";
+import { LlamaModel } from "./model/llama.js";
+import { parseLlamaConfig } from "./model/llama-config.js";
+import { operations } from "./ops.js";
+import { buildCausalLmTrainingGraph } from "./trainer.js";
+
+// Fingerprints (sha256 of the emitted ONNX bytes) of graphs that together use every op in the
+// op table, forward and backward. Recorded before the op table was split by family: a change
+// to any op's shape inference, lowering or gradient rule that alters an emitted graph fails
+// here. Update a fingerprint only for a deliberate change to the graphs, and say why.
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+const decoderConfig = {
+  vocab_size: 97,
+  hidden_size: 128,
+  intermediate_size: 384,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  rms_norm_eps: 1e-6,
+  rope_theta: 10000,
+  hidden_act: "silu",
+  max_position_embeddings: 256,
+  bos_token_id: 1,
+  eos_token_id: 2,
+  architectures: ["LlamaForCausalLM"],
+  model_type: "llama",
+  tie_word_embeddings: true,
+};
+
+/** Every elementwise, shape and reduction op with its gradient, in float64. */
+function elementwiseGraph(): { graph: GraphBuilder; outputs: Record<string, GraphTensor> } {
+  const graph = new GraphBuilder({ floatType: "float64" });
+  const x = graph.parameter({ name: "x", shape: [2, 3, 4] });
+  const w = graph.parameter({ name: "w", shape: [4] });
+  const m = graph.parameter({ name: "m", shape: [4, 5] });
+  const ids = graph.input({ name: "ids", dtype: "int64", shape: ["batch", 3] });
+  const positive = graph.add(graph.exp(x), graph.sqrt(graph.mul(w, w)));
+  const mixed = graph.sub(
+    graph.div(graph.log(positive), graph.reciprocal(graph.add(positive, graph.scalar(1)))),
+    graph.maximum(graph.sigmoid(x), graph.tanh(graph.neg(x))),
+  );
+  const gated = graph.where(
+    graph.and(graph.lessOrEqual(x, mixed), graph.equal(graph.cast(x, "int64"), graph.cast(mixed, "int64"))),
+    graph.add(graph.cos(x), graph.sin(mixed)),
+    graph.softmax(mixed),
+  );
+  const joined = graph.concat([graph.slice(gated, { axis: 2, start: 1, end: 3 }), gated], 2);
+  const moved = graph.transposeLast(graph.reshape(joined, [6, 6]));
+  const normed = graph.logSoftmax(graph.matMul(graph.reshape(x, [6, 4]), m));
+  const picked = graph.embedding(m, ids);
+  const targets = graph.input({ name: "targets", dtype: "int64", shape: [6] });
+  const logProbs = graph.reduceSum(graph.tokenLogProbs(normed, targets), { axes: [0] });
+  const loss = graph.add(
+    graph.add(
+      graph.add(
+        graph.reduceMean(moved, { axes: [0, 1] }),
+        graph.reduceSum(graph.broadcastLike(graph.sumOfSquares(normed), normed), { axes: [0, 1] }),
+      ),
+      graph.div(
+        graph.reduceSum(graph.mul(picked, picked), { axes: [0, 1, 2] }),
+        graph.elementCount(picked, [0, 1]),
+      ),
+    ),
+    logProbs,
+  );
+  const grads = gradients({ graph, loss, parameters: [x, w, m] });
+  return {
+    graph,
+    outputs: {
+      loss,
+      dx: grads[0]!,
+      dw: grads[1]!,
+      dm: grads[2]!,
+      zeros: graph.zeros([2, 2]),
+    },
+  };
+}
+
+function trainingGraph() {
+  const model = new LlamaModel(
+    parseLlamaConfig({
+      vocab_size: 50,
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 1,
+    }),
+  );
+  return buildCausalLmTrainingGraph({ model, lossChunks: 3 });
+}
+
+const decodeGraph = () => new DecoderModel(parseHuggingFaceConfig(decoderConfig)).buildDecodeGraph();
+
+describe("emitted graphs", () => {
+  it("together use every op in the table", () => {
+    const used = new Set(
+      [trainingGraph(), decodeGraph(), elementwiseGraph()].flatMap(({ graph }) =>
+        graph.nodes.map((node) => node.op),
+      ),
+    );
+    expect([...used].sort()).toEqual(Object.keys(operations).sort());
+  });
+
+  it("the causal-LM training graph (forward, backward, fused losses) is unchanged", () => {
+    const { graph, outputs } = trainingGraph();
+    expect(sha256(emitModel({ graph, outputs, name: "causal-lm-train" }).bytes)).toBe(
+      "49b600fbfd83cd197cb0ef3d1d42626ffc70719e4a29eda97c45a13d1f9f83a6",
+    );
+  });
+
+  it("the KV-cache decode graph (appendSequence, lastPosition, blocked Gemms) is unchanged", () => {
+    const { graph, outputs } = decodeGraph();
+    expect(sha256(emitModel({ graph, outputs, name: "decode" }).bytes)).toBe(
+      "6747b4bce4a582a901d59971578812837383104f08b53845fd18675b64887219",
+    );
+  });
+
+  it("a graph of every elementwise, shape and reduction op with its gradient is unchanged", () => {
+    const { graph, outputs } = elementwiseGraph();
+    expect(sha256(emitModel({ graph, outputs, name: "elementwise" }).bytes)).toBe(
+      "0455b057e53bddd0c34e13ba560ce9fef335b664f4cae88f00ec168f3f25e935",
+    );
+  });
+});
