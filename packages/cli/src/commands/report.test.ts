@@ -48,7 +48,9 @@ function metricPoints(path: string): Array<[number, number]> {
 }
 
 describe.skipIf(!ready)("a run's provenance, tracking and model cards (micro smoke, two seeds)", () => {
-  it("records the git commit, packages, onnxruntime-node, command line and seeds", () => {
+  it("records the git commit, packages, onnxruntime-node, command line and seeds", {
+    timeout: 600_000,
+  }, () => {
     const summary = JSON.parse(readFileSync(join(multi, "seed-1", "summary.json"), "utf8"));
     const environment = JSON.parse(readFileSync(join(multi, "seed-1", "environment.json"), "utf8"));
     expect(environment.provenance).toEqual(summary.provenance);
@@ -70,7 +72,9 @@ describe.skipIf(!ready)("a run's provenance, tracking and model cards (micro smo
     expect(report).toContain(`git ${provenance.git?.commit ?? ""}`);
   });
 
-  it("streams every stage's metrics into an MLflow file store in the run folder", () => {
+  it("streams every stage's metrics into an MLflow file store in the run folder", {
+    timeout: 600_000,
+  }, () => {
     const store = join(multi, "seed-1", "mlruns");
     const experiments = readdirSync(store).filter((name) => name !== "0");
     expect(experiments).toHaveLength(1);
@@ -102,7 +106,7 @@ describe.skipIf(!ready)("a run's provenance, tracking and model cards (micro smo
     expect(meta).toContain("status: 3");
   });
 
-  it("gives every stage model folder a model card and a generation_config.json", () => {
+  it("gives every stage model folder a model card and a generation_config.json", { timeout: 600_000 }, () => {
     const model = join(multi, "seed-1", "stages", "2-dpo", "model");
     const generation = JSON.parse(readFileSync(join(model, "generation_config.json"), "utf8"));
     expect(generation).toMatchObject({ eos_token_id: expect.any(Number), pad_token_id: expect.any(Number) });
@@ -118,7 +122,9 @@ describe.skipIf(!ready)("a run's provenance, tracking and model cards (micro smo
     expect(missing.stderr).toContain("has no README.md model card");
   });
 
-  it("push --dry-run previews the Hub card and the files offline; push without --repo is a usage error", () => {
+  it("push --dry-run previews the Hub card and the files offline; push without --repo is a usage error", {
+    timeout: 600_000,
+  }, () => {
     const model = join(multi, "seed-1", "stages", "3-rlvr", "model");
     const preview = posttrain([
       "push",
@@ -170,7 +176,9 @@ describe.skipIf(!ready)("posttrain reproduce", () => {
 });
 
 describe.skipIf(!ready)("posttrain report", () => {
-  it("regenerates a multi-seed run's reports (aggregate and every seed) byte for byte", () => {
+  it("regenerates a multi-seed run's reports (aggregate and every seed) byte for byte", {
+    timeout: 600_000,
+  }, () => {
     const files = [
       join(multi, "report.md"),
       join(multi, "report.html"),
@@ -187,7 +195,9 @@ describe.skipIf(!ready)("posttrain report", () => {
     expect(single.split("\n")[2]).toMatch(/^\*\*Status:\*\* completed\. \*\*expected table: /);
   });
 
-  it("regenerates a moved run folder, and names the file and field of a damaged summary", () => {
+  it("regenerates a moved run folder, and names the file and field of a damaged summary", {
+    timeout: 600_000,
+  }, () => {
     const moved = join(scratch, "moved");
     cpSync(join(multi, "seed-2"), moved, { recursive: true });
     rmSync(join(moved, "report.md"));
@@ -212,7 +222,9 @@ describe.skipIf(!ready)("posttrain report", () => {
 });
 
 describe.skipIf(!ready)("posttrain compare", () => {
-  it("puts a multi-seed run (mean and seeds) beside a single run, with CIs, item counts, verdicts and provenance", () => {
+  it("puts a multi-seed run (mean and seeds) beside a single run, with CIs, item counts, verdicts and provenance", {
+    timeout: 600_000,
+  }, () => {
     const result = posttrain(["compare", multi, join(multi, "seed-2"), "--json"]);
     expect(result.status, result.stderr).toBe(0);
     const comparison = JSON.parse(result.stdout);
@@ -239,7 +251,9 @@ describe.skipIf(!ready)("posttrain compare", () => {
     expect(text.stdout).toContain("same code and machine as [1]");
   });
 
-  it("reports a provenance difference, and fails with the folder named on a bad one", () => {
+  it("reports a provenance difference, and fails with the folder named on a bad one", {
+    timeout: 600_000,
+  }, () => {
     const other = join(scratch, "other");
     cpSync(join(multi, "seed-1"), other, { recursive: true });
     const summaryPath = join(other, "summary.json");
