@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { availableParallelism, cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
 
 /** The machine a run ran on (part of summary.json and the report). */
 export interface RunEnvironment {
@@ -56,4 +58,31 @@ export function describeEnvironment(): RunEnvironment {
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     instructionSets: readInstructionSets(),
   };
+}
+
+/**
+ * The onnxruntime-node version @posttrain/engine loads (its package.json above the resolved
+ * entry point); null when it cannot be resolved.
+ */
+export function onnxruntimeNodeVersion(): string | null {
+  try {
+    const engine = createRequire(import.meta.url).resolve("@posttrain/engine/package.json");
+    let directory = dirname(createRequire(engine).resolve("onnxruntime-node"));
+    for (;;) {
+      try {
+        const json = JSON.parse(readFileSync(join(directory, "package.json"), "utf8")) as {
+          name?: unknown;
+          version?: unknown;
+        };
+        if (json.name === "onnxruntime-node" && typeof json.version === "string") return json.version;
+      } catch {
+        // no package.json here
+      }
+      const parent = dirname(directory);
+      if (parent === directory) return null;
+      directory = parent;
+    }
+  } catch {
+    return null;
+  }
 }

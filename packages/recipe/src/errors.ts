@@ -40,6 +40,8 @@ export type RecipeErrorCode =
   | "recipe_invalid_seed"
   /** recipe.ts's `version` differs from its package.json version. */
   | "recipe_version_mismatch"
+  /** A run folder (summary.json, recipe.json, seeds) is missing or unreadable (`report`, `compare`); the message names the file and field. */
+  | "run_folder_invalid"
   /** The expected table may not be published (too few seeds, or a claim reversed on a recorded seed). */
   | "recipe_not_publishable";
 

@@ -35,6 +35,16 @@ export {
   type StagePlan,
 } from "./plan.js";
 export {
+  describeProvenance,
+  differencesFromRecipe,
+  formatProvenanceDifferences,
+  gitState,
+  type Provenance,
+  type ProvenanceDifference,
+  provenanceDifferences,
+  provenanceSchema,
+} from "./provenance.js";
+export {
   publishedCommandSourceSchema,
   type ReferenceImplementation,
   type ReferenceImplementationInput,
@@ -44,16 +54,32 @@ export {
   referenceStageSchema,
 } from "./reference-implementation.js";
 export {
+  type CurveSummary,
   collectWarnings,
   describeExpectedRow,
+  describeStatus,
+  exponentialMovingAverage,
   formatBand,
   formatInterval,
   renderHtml,
   renderMarkdown,
+  resumeCommand,
   type StageCurves,
+  smoothingWeight,
   stageCurves,
+  summarizeCurve,
   writeReports,
 } from "./report.js";
+export {
+  type ComparedCell,
+  type ComparedRun,
+  compareRuns,
+  formatRunComparison,
+  type RunComparison,
+  type RunFolder,
+  readRunFolder,
+  regenerateReports,
+} from "./run-folder.js";
 export {
   assertRunId,
   embeddedEvaluator,
@@ -104,6 +130,12 @@ export {
   type SeedsSummary,
 } from "./seeds.js";
 export {
+  generationConfigOf,
+  renderStageCard,
+  type StageCardParams,
+  writeStageModelFiles,
+} from "./stage-card.js";
+export {
   type DpoHyperparameters,
   type PpoHyperparameters,
   ppoConfigSchema,
@@ -133,6 +165,14 @@ export {
 } from "./statistics.js";
 export type { EvalMetricSummary, RunSummary, StageSummary } from "./summary.js";
 export { measureMatmulGflops } from "./throughput.js";
+export {
+  createTracker,
+  eventMetrics,
+  type TrackedRun,
+  type Tracker,
+  trackedEventLog,
+  trackingKey,
+} from "./tracking.js";
 export {
   type ClaimVerdict,
   claimsInForce,

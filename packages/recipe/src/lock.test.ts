@@ -62,6 +62,7 @@ describe("recipe lock", () => {
     expect(lock.tokenizer.chatTemplateSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(lock.model.kind).toBe("initialize");
     expect(lock.packages["@posttrain/data"]).toMatch(/^\d+\.\d+\.\d+/);
+    expect(lock.packages["onnxruntime-node"]).toMatch(/^\d+\.\d+\.\d+/);
     expect(lock.verifiers["gsm8k"]).toMatch(/^\d+\.\d+\.\d+/);
     expect(lock.evalTasks["fixture_gsm"]?.version).toBe("1.0.0");
     expect(lock.recipe).toMatchObject({ name: "fixture", version: "1.2.3", variant: null });

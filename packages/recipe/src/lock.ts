@@ -24,6 +24,7 @@ import { type HubOverrides, isCommitSha, listRepoFiles, resolveRevision } from "
 import { getVerifier } from "@posttrain/verifiers";
 import { z } from "zod";
 import { type Difference, diffValues } from "./diff.js";
+import { onnxruntimeNodeVersion } from "./environment.js";
 import { RecipeError } from "./errors.js";
 import { type LoadedRecipe, lockPathOf } from "./load.js";
 import type { Recipe } from "./schema.js";
@@ -128,6 +129,8 @@ async function packageVersions(): Promise<Record<string, string>> {
     const json = JSON.parse(await readFile(path, "utf8")) as { version?: string };
     versions[name] = json.version ?? "0.0.0";
   }
+  // journey-report: the runtime the engine's kernels come from (numbers can differ between versions).
+  versions["onnxruntime-node"] = onnxruntimeNodeVersion() ?? "unknown";
   return versions;
 }
 

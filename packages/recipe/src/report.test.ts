@@ -6,7 +6,14 @@ import { join } from "node:path";
 import { createEventLog } from "@posttrain/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeEnvironment } from "./environment.js";
-import { collectWarnings, writeReports } from "./report.js";
+import {
+  collectWarnings,
+  describeStatus,
+  exponentialMovingAverage,
+  smoothingWeight,
+  summarizeCurve,
+  writeReports,
+} from "./report.js";
 import { defineRecipe, type RecipeInput } from "./schema.js";
 import type { RunSummary, StageSummary } from "./summary.js";
 import { fixtureRecipeInput } from "./test-support.js";
@@ -134,25 +141,85 @@ describe("collectWarnings", () => {
 });
 
 describe("report.md", () => {
-  it("has the eval table with expected, delta, CI and verdict, curves, probes, lock and environment", async () => {
+  it("leads with the status and verdict, then evals across stages with item counts, curves by their first/last 10%, probes, provenance, lock", async () => {
     const { markdown } = await writeReports({
       summary: summaryOf([stage("sft", 0.3), stage("rlvr", 0.2, "rlvr")]),
       recipe,
     });
     const text = await readFile(markdown, "utf8");
+    const row =
+      "| sft | fixture_gsm | accuracy | 0.300 | [0.2800, 0.3200] | 100 | tolerance 0.100 ± 0.010 | +0.200 | FAIL |";
+    expect(text).toContain(row);
+    // The verdict table comes before the curves, the stages and the lock.
+    expect(text.indexOf(row)).toBeLessThan(text.indexOf("## Curves"));
+    expect(text.indexOf("FAIL (2 of 2 rows outside their band)")).toBeLessThan(text.indexOf("## Verdict"));
     expect(text).toContain(
-      "| sft | fixture_gsm | accuracy | 0.300 | [0.2800, 0.3200] | tolerance 0.100 ± 0.010 | +0.200 | FAIL |",
+      "| fixture_gsm | accuracy | 0.300 [0.2800, 0.3200] (n=100) | 0.200 [0.1800, 0.2200] (n=100) |",
     );
-    expect(text).toContain("- rewards.gsm8k: 0.200 → 1.000 over 5 points");
-    expect(text).toContain("- held-out accuracy: 0.400 → 0.400");
+    expect(text).toContain(
+      "- rewards.gsm8k: 0.200 (mean of the first 10%) → 1.000 (mean of the last 10%), rising; 5 points, steps 1–5",
+    );
+    expect(text).not.toMatch(/→ [0-9.]+ over \d+ points/);
+    // A series with one point is a table row, not a curve.
+    expect(text).toContain("| sft | held-out accuracy | 5 | 0.400 |");
     expect(text).toContain("| gsm8k | 1.0.0 | 5 | 1 | hedged-answer |");
-    expect(text).toContain("FAIL (2 of 2 rows outside their band)");
     expect(text).toContain("@posttrain/recipe");
+    expect(text).toContain("## Provenance");
+  });
+
+  it("says an interrupted run was interrupted and how to resume it", () => {
+    const summary = {
+      ...summaryOf([
+        { ...stage("sft", 0.3), status: "interrupted" as const },
+        { ...stage("rlvr", 0.2, "rlvr"), status: "pending" as const },
+      ]),
+      status: "interrupted" as const,
+      recipe: {
+        name: "fixture",
+        version: "1.2.3",
+        variant: "smoke",
+        packageName: "@posttrain-recipes/fixture",
+      },
+      runDirectory: "/runs/fixture-1.2.3-smoke/20260101-000000Z",
+    };
+    expect(describeStatus(summary)).toBe(
+      "interrupted in stage sft; not run: rlvr — continue with `posttrain run @posttrain-recipes/fixture --smoke --runs /runs --resume 20260101-000000Z`",
+    );
+  });
+});
+
+describe("curve smoothing and summaries", () => {
+  it("smooths with a debiased EMA (the first point is kept, a constant stays constant)", () => {
+    expect(exponentialMovingAverage({ values: [4, 4, 4], weight: 0.9 })).toEqual(
+      [4, 4, 4].map(() => expect.closeTo(4, 12)),
+    );
+    const smoothed = exponentialMovingAverage({ values: [0, 10, 0, 10, 0, 10], weight: 0.5 });
+    expect(smoothed[0]).toBe(0);
+    expect(Math.max(...smoothed.slice(2))).toBeLessThan(10);
+    expect(Math.min(...smoothed.slice(2))).toBeGreaterThan(0);
+    expect(exponentialMovingAverage({ values: [1, 2], weight: 0 })).toEqual([1, 2]);
+    expect(smoothingWeight(5)).toBe(0);
+    expect(smoothingWeight(100)).toBeCloseTo(1 - 2 / 11, 12);
+  });
+
+  it("summarises a noisy falling reward by its first and last 10%, not its last point", () => {
+    // Falls from ~5 to ~4 with ±1 noise; the last point alone (6) would read as a rise.
+    const points: Array<[number, number]> = Array.from({ length: 100 }, (_, index) => [
+      index + 1,
+      5 - index / 99 + (index % 2 === 0 ? 1 : -1) * 0.5,
+    ]);
+    points[99] = [100, 6];
+    const summary = summarizeCurve(points);
+    expect(summary?.trend).toBe("falling");
+    expect(summary?.startMean).toBeCloseTo(4.95, 1);
+    expect(summary?.endMean).toBeLessThan(4.3);
+    const flat = summarizeCurve(Array.from({ length: 50 }, (_, index) => [index, index % 2 === 0 ? 1 : -1]));
+    expect(flat?.trend).toBe("flat");
   });
 });
 
 describe.skipIf(!existsSync(chromium))("report.html in headless Chromium", () => {
-  it("renders offline with every chart drawn", async () => {
+  it("renders offline with the verdict in the first screen, evals across stages and every curve drawn", async () => {
     const { html } = await writeReports({
       summary: summaryOf([stage("sft", 0.3), stage("rlvr", 0.2, "rlvr")]),
       recipe,
@@ -169,6 +236,7 @@ describe.skipIf(!existsSync(chromium))("report.html in headless Chromium", () =>
           "--disable-component-update",
           "--disable-sync",
           "--no-first-run",
+          "--window-size=1280,900",
           `--user-data-dir=${profile}`,
           "--virtual-time-budget=5000",
           "--dump-dom",
@@ -178,12 +246,20 @@ describe.skipIf(!existsSync(chromium))("report.html in headless Chromium", () =>
       );
       expect(result.status).toBe(0);
       const dom = result.stdout;
-      // Two stages × (loss, learningRate, kl, rewards.gsm8k + held-out accuracy) = 10 charts.
-      expect(dom).toContain('data-charts-rendered="10"');
-      expect((dom.match(/<canvas/g) ?? []).length).toBe(10);
+      // The verdict box (status, PASS/FAIL, the checked rows) ends inside the first 900 px.
+      const bottom = Number(/data-verdict-bottom="(\d+)"/.exec(dom)?.[1]);
+      expect(bottom).toBeGreaterThan(0);
+      expect(bottom).toBeLessThanOrEqual(900);
+      const verdict = /<section id="verdict"[\s\S]*?<\/section>/.exec(dom)?.[0] ?? "";
+      expect(verdict).toContain("expected table: FAIL (2 of 2 rows outside their band)");
+      expect(verdict).toContain("[0.2800, 0.3200]");
+      expect(dom.indexOf('id="verdict"')).toBeLessThan(dom.indexOf('id="charts"'));
+      // Two stages × (loss, learningRate, kl, rewards.gsm8k) with 5 points each; held-out accuracy has one point: a row.
+      expect(dom).toContain('data-charts-rendered="8"');
+      expect(dom).toContain('data-across-rendered="1"');
       expect(dom).toContain("sft: loss");
-      expect(dom).toContain("rlvr: held-out accuracy");
-      expect(dom).toContain("FAIL");
+      expect(dom).not.toContain('data-series="sft: held-out accuracy"');
+      expect(dom).toContain("held-out accuracy</td>");
     } finally {
       await rm(profile, { recursive: true, force: true });
     }

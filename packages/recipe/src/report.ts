@@ -1,18 +1,23 @@
 /**
  * The run report: `report.html` (self-contained — uPlot's script and stylesheet are inlined
  * from node_modules and the data is embedded as JSON, so it opens offline) and `report.md`.
- * Both show the summary, the lock, per-stage curves (HTML: charts; Markdown: final values),
- * the eval table with expected numbers, deltas, CIs and pass/fail, the verifier probe table,
- * warnings, the environment and the wall time per stage.
+ * Both lead with the verdict: the run's status (interrupted: the command that resumes it), the
+ * expected-table verdict with item counts and 95% intervals, and evals across stages (HTML: a
+ * chart); then the key curves (loss, reward per verifier, KL, held-out checks) smoothed with an
+ * EMA over the raw series (Markdown: the mean of the first and last 10% and the trend), series
+ * with one point as table rows, then the stages, probes, warnings, provenance, environment and
+ * the lock. `posttrain report <run>` regenerates both from a run folder.
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { readEvents, writeFileAtomic } from "@posttrain/core";
 import { RecipeError } from "./errors.js";
+import { formatProvenanceDifferences, type ProvenanceDifference } from "./provenance.js";
 import type { ExpectedRow, Recipe } from "./schema.js";
 import type { RunSummary, StageSummary } from "./summary.js";
+import { eventMetrics } from "./tracking.js";
 import { type RowVerdict, rowBand } from "./verdict.js";
 
 /** One stage's curves: x = optimizer step, one series per numeric field of its events. */
@@ -55,24 +60,11 @@ function numericSeries(events: Array<Record<string, unknown>>): Record<string, A
   for (const event of events) {
     const step = event["step"];
     if (typeof step !== "number") continue;
-    const visit = (prefix: string, value: Record<string, unknown>) => {
-      for (const [key, entry] of Object.entries(value)) {
-        const name = prefix === "" ? key : `${prefix}.${key}`;
-        if (typeof entry === "number" && Number.isFinite(entry) && !ignoredSeries.has(name)) {
-          series[name] ??= [];
-          series[name].push([step, entry]);
-        } else if (
-          typeof entry === "object" &&
-          entry !== null &&
-          !Array.isArray(entry) &&
-          prefix === "" &&
-          key !== "seconds"
-        ) {
-          visit(name, entry as Record<string, unknown>);
-        }
-      }
-    };
-    visit("", event);
+    for (const [name, value] of eventMetrics(event)) {
+      if (ignoredSeries.has(name)) continue;
+      series[name] ??= [];
+      series[name].push([step, value]);
+    }
   }
   return series;
 }
@@ -184,6 +176,7 @@ interface EvalRow {
   metric: string;
   value: number;
   interval: string;
+  count: number | null;
   expected: string;
   delta: string;
   verdict: string;
@@ -209,6 +202,7 @@ function evalRows(summary: RunSummary, recipe: Recipe): EvalRow[] {
           metric,
           value: estimate?.value ?? Number.NaN,
           interval: formatInterval(estimate?.confidenceInterval),
+          count: estimate?.count ?? null,
           expected: check === undefined ? "—" : formatBand(check),
           delta:
             check?.difference == null
@@ -257,39 +251,327 @@ function markdownTable(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
+/**
+ * An exponential moving average, debiased as TensorBoard's smoothing is (the first points are
+ * not pulled towards 0). `weight` in [0, 1): 0 is the raw series.
+ */
+export function exponentialMovingAverage(params: { values: number[]; weight: number }): number[] {
+  const { weight } = params;
+  let last = 0;
+  let debias = 0;
+  return params.values.map((value) => {
+    last = last * weight + (1 - weight) * value;
+    debias = debias * weight + (1 - weight);
+    return debias === 0 ? value : last / debias;
+  });
+}
+
+/** The smoothing weight for a series of `count` points: an EMA spanning about a tenth of it. */
+export function smoothingWeight(count: number): number {
+  const span = Math.max(1, Math.round(count / 10));
+  return span <= 1 ? 0 : 1 - 2 / (span + 1);
+}
+
+/** How a curve moved, robust to noise: the mean of its first and last 10% (at least one point each). */
+export interface CurveSummary {
+  points: number;
+  firstStep: number;
+  lastStep: number;
+  startMean: number;
+  endMean: number;
+  /**
+   * `rising` / `falling` when the two means differ by more than the series' step-to-step noise,
+   * else `flat`; `too few points` below 5 points (no noise estimate to judge against).
+   */
+  trend: "rising" | "falling" | "flat" | "too few points";
+}
+
+export function summarizeCurve(points: Array<[number, number]>): CurveSummary | null {
+  if (points.length === 0) return null;
+  const values = points.map((point) => point[1]);
+  const tail = Math.max(1, Math.ceil(values.length / 10));
+  const mean = (slice: number[]) => slice.reduce((sum, value) => sum + value, 0) / slice.length;
+  const startMean = mean(values.slice(0, tail));
+  const endMean = mean(values.slice(-tail));
+  // Noise: the standard deviation of consecutive differences / √2 (a trend does not inflate it).
+  const differences = values.slice(1).map((value, index) => value - (values[index] as number));
+  const noise =
+    differences.length === 0
+      ? 0
+      : Math.sqrt(differences.reduce((sum, value) => sum + value * value, 0) / differences.length / 2);
+  const threshold = Math.max(noise / Math.sqrt(tail), 1e-9 * Math.max(1, Math.abs(startMean)));
+  const change = endMean - startMean;
+  return {
+    points: points.length,
+    firstStep: points[0]?.[0] ?? 0,
+    lastStep: points.at(-1)?.[0] ?? 0,
+    startMean,
+    endMean,
+    trend:
+      values.length < 5
+        ? "too few points"
+        : Math.abs(change) <= threshold
+          ? "flat"
+          : change > 0
+            ? "rising"
+            : "falling",
+  };
+}
+
+/** A series' name is a key curve (charted first): loss, reward (per verifier), KL, held-out checks. */
+function isKeySeries(name: string, heldOut: boolean): boolean {
+  if (heldOut) return true;
+  return /(^|\.)(loss|kl|rewardMean|reward|accuracy)$|^rewards\.|^perVerifier\.[^.]+\.rewardMean$/.test(name);
+}
+
+interface ChartSeries {
+  stage: string;
+  name: string;
+  title: string;
+  key: boolean;
+  points: Array<[number, number]>;
+}
+
+function seriesOf(curves: StageCurves[]): { charts: ChartSeries[]; single: ChartSeries[] } {
+  const all = curves.flatMap((curve) => [
+    ...chartOrder(curve.training).map((name) => ({
+      stage: curve.stage,
+      name,
+      title: `${curve.stage}: ${name}`,
+      key: isKeySeries(name, false),
+      points: curve.training[name] ?? [],
+    })),
+    ...chartOrder(curve.heldOut).map((name) => ({
+      stage: curve.stage,
+      name: `held-out ${name}`,
+      title: `${curve.stage}: held-out ${name}`,
+      key: isKeySeries(name, true),
+      points: curve.heldOut[name] ?? [],
+    })),
+  ]);
+  return {
+    charts: all.filter((series) => series.points.length > 1),
+    single: all.filter((series) => series.points.length === 1),
+  };
+}
+
+/** The command that continues an interrupted (or failed) run in place. */
+export function resumeCommand(summary: Pick<RunSummary, "recipe" | "runId" | "runDirectory">): string {
+  const variant =
+    summary.recipe.variant === null
+      ? ""
+      : summary.recipe.variant === "smoke"
+        ? " --smoke"
+        : ` --variant ${summary.recipe.variant}`;
+  const runs = dirname(dirname(summary.runDirectory));
+  return `posttrain run ${summary.recipe.packageName ?? summary.recipe.name}${variant} --runs ${runs} --resume ${basename(summary.runDirectory)}`;
+}
+
+/** The run's status in words: completed, or interrupted / failed with how to continue. */
+export function describeStatus(summary: RunSummary): string {
+  if (summary.status === "completed") return "completed";
+  const stage = summary.stages.find((candidate) => candidate.status === summary.status);
+  const where = stage === undefined ? "" : ` in stage ${stage.name}`;
+  const error =
+    stage?.error === null || stage?.error === undefined
+      ? ""
+      : ` ([${stage.error.code}] ${stage.error.message})`;
+  const unfinished = summary.stages
+    .filter((candidate) => candidate.status === "pending")
+    .map((candidate) => candidate.name);
+  return `${summary.status}${where}${error}${unfinished.length === 0 ? "" : `; not run: ${unfinished.join(", ")}`} — continue with \`${resumeCommand(summary)}\``;
+}
+
+function expectedVerdict(summary: RunSummary): string {
+  return summary.expected === null
+    ? "expected table: not checked"
+    : summary.expected.passed
+      ? `expected table: PASS (${summary.expected.rows} of ${summary.expected.rows} rows inside their band)`
+      : `expected table: FAIL (${summary.expected.failed} of ${summary.expected.rows} rows outside their band)`;
+}
+
+/** The rows of the evals-across-stages table (one per evaluated stage × task primary metric). */
+function acrossStages(
+  summary: RunSummary,
+  recipe: Recipe,
+): Array<{
+  task: string;
+  metric: string;
+  points: Array<{ stage: string; value: number; lower: number | null; upper: number | null; count: number }>;
+}> {
+  return recipe.evals.tasks.map((task) => ({
+    task: task.name,
+    metric: task.primaryMetric,
+    points: summary.stages.flatMap((stage) => {
+      const estimate = stage.evals[task.name]?.[task.primaryMetric];
+      return estimate === undefined
+        ? []
+        : [
+            {
+              stage: stage.name,
+              value: estimate.value,
+              lower: estimate.confidenceInterval?.lower ?? null,
+              upper: estimate.confidenceInterval?.upper ?? null,
+              count: estimate.count,
+            },
+          ];
+    }),
+  }));
+}
+
+function provenanceLines(summary: RunSummary): string[] {
+  const provenance = summary.provenance;
+  if (provenance === undefined) return ["not recorded (a run from before provenance was recorded)"];
+  return [
+    `code: ${
+      provenance.git === null
+        ? "not a git checkout (installed packages below)"
+        : `git ${provenance.git.commit}${provenance.git.branch === null ? "" : ` (${provenance.git.branch})`}${provenance.git.dirty ? ", with uncommitted changes (dirty)" : ", clean"}`
+    }`,
+    `packages: ${Object.entries(provenance.packages)
+      .map(([name, version]) => `${name}@${version}`)
+      .join(", ")}`,
+    `onnxruntime-node ${provenance.onnxruntimeNode ?? "unknown"}, Node ${provenance.node}`,
+    `command: ${provenance.commandLine.join(" ") || "—"}`,
+    `seeds: root ${provenance.seeds.root}${provenance.seeds.all === null ? "" : ` (of ${provenance.seeds.all.join(", ")})`}`,
+  ];
+}
+
+function environmentLine(summary: RunSummary): string {
+  const environment = summary.environment;
+  return `${environment.cpu} (${(environment.instructionSets ?? []).join(", ") || "instruction sets unknown"}), ${environment.cores} cores (${environment.threads} threads used), ${environment.memoryGiB} GiB, Node ${environment.node}, ${environment.platform}. Started ${summary.startedAt}, finished ${summary.finishedAt}.`;
+}
+
+const evalHeader = [
+  "after",
+  "task",
+  "metric",
+  "value",
+  "95% CI (bootstrap)",
+  "items",
+  "expected",
+  "delta",
+  "verdict",
+];
+
+function evalCells(row: EvalRow): string[] {
+  return [
+    row.stage,
+    row.task,
+    row.metric,
+    formatNumber(row.value),
+    row.interval,
+    row.count === null ? "—" : String(row.count),
+    row.expected,
+    row.delta,
+    row.verdict,
+  ];
+}
+
+function describeCurve(name: string, points: Array<[number, number]>): string {
+  const curve = summarizeCurve(points);
+  if (curve === null) return `- ${name}: no points`;
+  return `- ${name}: ${formatNumber(curve.startMean)} (mean of the first 10%) → ${formatNumber(curve.endMean)} (mean of the last 10%), ${curve.trend}; ${curve.points} points, steps ${curve.firstStep}–${curve.lastStep}`;
+}
+
 /** report.md */
 export function renderMarkdown(params: {
   summary: RunSummary;
   recipe: Recipe;
   curves: StageCurves[];
+  /** Provenance differences to show (e.g. from the recipe's recording machines). */
+  differences?: ProvenanceDifference[];
 }): string {
   const { summary, recipe, curves } = params;
-  const environment = summary.environment;
+  const rows = evalRows(summary, recipe);
+  const { charts, single } = seriesOf(curves);
+  const checked = rows.filter((row) => row.verdict !== "—");
   const parts = [
     `# ${recipe.name} ${recipe.version}${summary.recipe.variant === null ? "" : ` (${summary.recipe.variant})`} — run ${summary.runId}`,
     "",
-    recipe.description,
+    `**Status:** ${describeStatus(summary)}. **${expectedVerdict(summary)}.** **Root seed:** ${summary.seed.root}${summary.seed.overridden ? " (--seed)" : " (the recipe's)"}. **Wall time:** ${formatSeconds(summary.wallSeconds)}.`,
     "",
-    `**Status:** ${summary.status}. **Expected table:** ${
-      summary.expected === null
-        ? "not checked"
-        : summary.expected.passed
-          ? `PASS (${summary.expected.rows} rows)`
-          : `FAIL (${summary.expected.failed} of ${summary.expected.rows} rows outside their band)`
-    }. **Root seed:** ${summary.seed.root}${summary.seed.overridden ? " (--seed)" : " (the recipe's)"}. **Wall time:** ${formatSeconds(summary.wallSeconds)}.`,
+    "## Verdict",
     "",
-    "## Stages",
+    checked.length === 0
+      ? "No expected rows were checked."
+      : markdownTable(evalHeader, checked.map(evalCells)),
+    "",
+    ...checked
+      .filter((row) => row.explanation !== "")
+      .map((row) => `- ${row.stage} / ${row.task} / ${row.metric}: ${row.verdict} — ${row.explanation}`),
+    ...(summary.claims.length === 0
+      ? []
+      : [
+          "",
+          "Claims:",
+          "",
+          ...summary.claims.map((claim) => `- ${claim.statement}: ${claim.status} — ${claim.explanation}`),
+        ]),
+    "",
+    "## Evals across stages",
     "",
     markdownTable(
       [
-        "stage",
-        "type",
-        "status",
-        "model sha256",
-        "train wall time",
-        "eval wall time",
-        "final training metrics",
+        "task",
+        "metric",
+        ...summary.stages.filter((stage) => Object.keys(stage.evals).length > 0).map((stage) => stage.name),
       ],
+      acrossStages(summary, recipe).map((task) => [
+        task.task,
+        task.metric,
+        ...task.points.map(
+          (point) =>
+            `${formatNumber(point.value)} ${formatInterval(point.lower === null || point.upper === null ? null : { lower: point.lower, upper: point.upper })} (n=${point.count})`,
+        ),
+      ]),
+    ),
+    "",
+    "## All evals",
+    "",
+    markdownTable(evalHeader, rows.map(evalCells)),
+    "",
+    "The 95% CI is the item-level bootstrap interval (bootstrap seed 0, the same method and numbers as `posttrain eval`); it shows the eval's sampling noise, not the seed spread (run `--seeds` for that).",
+    "",
+    "Expected numbers and their sources:",
+    "",
+    ...recipe.expected.map((row) => `- ${describeExpectedRow(row)}`),
+    "",
+    "## Curves",
+    "",
+    "Each curve: the mean of its first 10% of points → the mean of its last 10%, and whether it rose, fell or stayed within its step-to-step noise.",
+    "",
+    ...curves.flatMap((curve) => {
+      const stageCharts = charts.filter((series) => series.stage === curve.stage);
+      return stageCharts.length === 0
+        ? []
+        : [
+            `### ${curve.stage}`,
+            "",
+            ...stageCharts.map((series) => describeCurve(series.name, series.points)),
+            "",
+          ];
+    }),
+    ...(single.length === 0
+      ? []
+      : [
+          "### Single-point series",
+          "",
+          markdownTable(
+            ["stage", "series", "step", "value"],
+            single.map((series) => [
+              series.stage,
+              series.name,
+              String(series.points[0]?.[0] ?? "—"),
+              formatNumber(series.points[0]?.[1]),
+            ]),
+          ),
+          "",
+        ]),
+    "## Stages",
+    "",
+    markdownTable(
+      ["stage", "type", "status", "model sha256", "train wall time", "eval wall time"],
       summary.stages.map((stage) => [
         stage.name,
         stage.type,
@@ -297,67 +579,9 @@ export function renderMarkdown(params: {
         stage.modelSha256?.slice(0, 16) ?? "—",
         formatSeconds(stage.wallSeconds),
         formatSeconds(stage.evalWallSeconds),
-        Object.entries(stage.trainingMetrics)
-          .filter(
-            ([key]) =>
-              preferredSeries.some((name) => key.toLowerCase().includes(name.toLowerCase())) ||
-              key.startsWith("evaluation"),
-          )
-          .map(([key, value]) => `${key} ${formatNumber(value)}`)
-          .join(", "),
       ]),
     ),
     "",
-    "## Evals",
-    "",
-    markdownTable(
-      ["after", "task", "metric", "value", "95% CI (items)", "expected", "delta", "verdict"],
-      evalRows(summary, recipe).map((row) => [
-        row.stage,
-        row.task,
-        row.metric,
-        formatNumber(row.value),
-        row.interval,
-        row.expected,
-        row.delta,
-        row.verdict,
-      ]),
-    ),
-    "",
-    "The 95% CI is the item-level bootstrap interval (the same as `posttrain eval`); it shows the eval's sampling noise, not the seed spread (run `--seeds` for that).",
-    "",
-    ...evalRows(summary, recipe)
-      .filter((row) => row.explanation !== "")
-      .map((row) => `- ${row.stage} / ${row.task} / ${row.metric}: ${row.verdict} — ${row.explanation}`),
-    "",
-    "Expected numbers and their sources:",
-    "",
-    ...recipe.expected.map((row) => `- ${describeExpectedRow(row)}`),
-    "",
-    ...(summary.claims.length === 0
-      ? []
-      : [
-          "## Claims",
-          "",
-          ...summary.claims.map((claim) => `- ${claim.statement}: ${claim.status} — ${claim.explanation}`),
-          "",
-        ]),
-    "## Curves (first → last logged value)",
-    "",
-    ...curves.flatMap((curve) => [
-      `### ${curve.stage}`,
-      "",
-      ...Object.entries({
-        ...curve.training,
-        ...Object.fromEntries(
-          Object.entries(curve.heldOut).map(([key, value]) => [`held-out ${key}`, value]),
-        ),
-      }).map(
-        ([key, points]) =>
-          `- ${key}: ${formatNumber(points[0]?.[1])} → ${formatNumber(points.at(-1)?.[1])} over ${points.length} points (steps ${points[0]?.[0]}–${points.at(-1)?.[0]})`,
-      ),
-      "",
-    ]),
     "## Verifier probes",
     "",
     summary.probes === null
@@ -377,13 +601,25 @@ export function renderMarkdown(params: {
     "",
     summary.warnings.length === 0 ? "none" : summary.warnings.map((warning) => `- ${warning}`).join("\n"),
     "",
-    "## Lock",
+    "## Provenance",
     "",
-    markdownTable(["what", "pinned"], lockRows(summary)),
+    ...provenanceLines(summary).map((line) => `- ${line}`),
+    ...(params.differences === undefined || params.differences.length === 0
+      ? []
+      : [
+          "",
+          "Differences from the reference:",
+          "",
+          ...formatProvenanceDifferences(params.differences).map((line) => `- ${line}`),
+        ]),
     "",
     "## Environment",
     "",
-    `${environment.cpu} (${(environment.instructionSets ?? []).join(", ") || "instruction sets unknown"}), ${environment.cores} cores (${environment.threads} threads used), ${environment.memoryGiB} GiB, Node ${environment.node}, ${environment.platform}. Started ${summary.startedAt}, finished ${summary.finishedAt}.`,
+    environmentLine(summary),
+    "",
+    "## Lock",
+    "",
+    markdownTable(["what", "pinned"], lockRows(summary)),
     "",
   ];
   return parts.join("\n");
@@ -418,26 +654,31 @@ function chartOrder(series: Record<string, Array<[number, number]>>): string[] {
   return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-/** report.html: self-contained, charts drawn by uPlot in the page. */
+/** report.html: self-contained, charts drawn by uPlot in the page; the verdict comes first. */
 export async function renderHtml(params: {
   summary: RunSummary;
   recipe: Recipe;
   curves: StageCurves[];
+  differences?: ProvenanceDifference[];
 }): Promise<string> {
   const { summary, recipe, curves } = params;
   const { script, style } = await chartingAssets();
-  const charts = curves.flatMap((curve) => [
-    ...chartOrder(curve.training).map((name) => ({
-      stage: curve.stage,
-      title: `${curve.stage}: ${name}`,
-      points: curve.training[name] ?? [],
-    })),
-    ...chartOrder(curve.heldOut).map((name) => ({
-      stage: curve.stage,
-      title: `${curve.stage}: held-out ${name}`,
-      points: curve.heldOut[name] ?? [],
-    })),
-  ]);
+  const { charts, single } = seriesOf(curves);
+  const ordered = [...charts.filter((series) => series.key), ...charts.filter((series) => !series.key)];
+  const chartData = ordered.map((series) => {
+    const ys = series.points.map((point) => point[1]);
+    return {
+      title: series.title,
+      key: series.key,
+      xs: series.points.map((point) => point[0]),
+      raw: ys,
+      smoothed: exponentialMovingAverage({ values: ys, weight: smoothingWeight(ys.length) }),
+    };
+  });
+  const across = acrossStages(summary, recipe).filter((task) => task.points.length > 0);
+  const evaluatedStages = summary.stages
+    .filter((stage) => Object.keys(stage.evals).length > 0)
+    .map((stage) => stage.name);
   const table = (header: string[], rows: string[][]) =>
     `<table><thead><tr>${header.map((cell) => `<th>${escapeHtml(cell)}</th>`).join("")}</tr></thead><tbody>${rows
       .map(
@@ -445,26 +686,70 @@ export async function renderHtml(params: {
           `<tr>${row.map((cell) => `<td class="${cell === "FAIL" ? "fail" : cell === "pass" ? "pass" : ""}">${escapeHtml(cell)}</td>`).join("")}</tr>`,
       )
       .join("")}</tbody></table>`;
-  const verdict =
-    summary.expected === null
-      ? "expected table not checked"
-      : summary.expected.passed
-        ? `expected table: PASS (${summary.expected.rows} rows)`
-        : `expected table: FAIL (${summary.expected.failed} of ${summary.expected.rows} rows outside their band)`;
-  const environment = summary.environment;
+  const rows = evalRows(summary, recipe);
+  const checked = rows.filter((row) => row.verdict !== "—");
+  const passed = summary.expected?.passed ?? null;
   // JSON inside <script>: escape "<" so no "</script>" can close it.
-  const data = JSON.stringify(charts).replace(/</g, "\\u003c");
+  const json = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c");
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`${recipe.name} ${recipe.version} — ${summary.runId}`)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(`${recipe.name} ${recipe.version} — ${summary.runId}`)}</title>
 <style>${style}
-body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
-table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
+body{font:14px/1.45 system-ui,sans-serif;margin:16px 24px;color:#222;max-width:1200px}
+table{border-collapse:collapse;margin:6px 0 16px}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}
 td.fail{color:#b00;font-weight:bold}td.pass{color:#070}.charts{display:flex;flex-wrap:wrap;gap:12px}
-.chart{border:1px solid #ddd;padding:4px}h1{font-size:22px}</style></head>
+.chart{border:1px solid #ddd;padding:4px}h1{font-size:20px;margin:0 0 8px}h2{font-size:17px;margin:18px 0 6px}
+#verdict{border:2px solid #888;border-radius:6px;padding:8px 12px;margin-bottom:12px}
+#verdict.passed{border-color:#070;background:#f3fbf3}#verdict.failed{border-color:#b00;background:#fdf3f3}
+#verdict .headline{font-size:16px;font-weight:bold;margin:0 0 6px}code{background:#eee;padding:1px 4px}</style></head>
 <body>
 <h1>${escapeHtml(`${recipe.name} ${recipe.version}${summary.recipe.variant === null ? "" : ` (${summary.recipe.variant})`}`)} — run ${escapeHtml(summary.runId)}</h1>
-<p>${escapeHtml(recipe.description)}</p>
-<p id="verdict"><b>Status:</b> ${escapeHtml(summary.status)} · <b>${escapeHtml(verdict)}</b> · <b>root seed</b> ${summary.seed.root}${summary.seed.overridden ? " (--seed)" : ""} · <b>wall time</b> ${escapeHtml(formatSeconds(summary.wallSeconds))}</p>
+<section id="verdict" class="${passed === null ? "unchecked" : passed ? "passed" : "failed"}">
+<p class="headline" id="verdict-headline">${escapeHtml(expectedVerdict(summary))}</p>
+<p id="run-status"><b>Status:</b> ${escapeHtml(describeStatus(summary))} · <b>root seed</b> ${summary.seed.root}${summary.seed.overridden ? " (--seed)" : ""} · <b>wall time</b> ${escapeHtml(formatSeconds(summary.wallSeconds))}</p>
+${checked.length === 0 ? "<p>No expected rows were checked.</p>" : table(evalHeader, checked.map(evalCells))}
+${summary.claims.length === 0 ? "" : `<ul>${summary.claims.map((claim) => `<li>${escapeHtml(`${claim.statement}: ${claim.status} — ${claim.explanation}`)}</li>`).join("")}</ul>`}
+</section>
+<h2>Evals across stages</h2>
+<div class="charts" id="evals-across-stages"></div>
+${table(
+  ["task", "metric", ...evaluatedStages],
+  across.map((task) => [
+    task.task,
+    task.metric,
+    ...task.points.map(
+      (point) =>
+        `${formatNumber(point.value)} ${formatInterval(point.lower === null || point.upper === null ? null : { lower: point.lower, upper: point.upper })} (n=${point.count})`,
+    ),
+  ]),
+)}
+<h2>Key curves</h2>
+<p>Thick line: an exponential moving average (about a tenth of the series wide); thin line: the raw values.</p>
+<div class="charts" id="charts"></div>
+${
+  single.length === 0
+    ? ""
+    : `<h2>Single-point series</h2>${table(
+        ["stage", "series", "step", "value"],
+        single.map((series) => [
+          series.stage,
+          series.name,
+          String(series.points[0]?.[0] ?? "—"),
+          formatNumber(series.points[0]?.[1]),
+        ]),
+      )}`
+}
+<h2>All evals</h2>
+${table(evalHeader, rows.map(evalCells))}
+<p>The 95% CI is the item-level bootstrap interval (bootstrap seed 0, as <code>posttrain eval</code>): the eval's sampling noise, not the seed spread.</p>
+<ul>${rows
+    .filter((row) => row.explanation !== "")
+    .map(
+      (row) =>
+        `<li>${escapeHtml(`${row.stage} / ${row.task} / ${row.metric}: ${row.verdict} — ${row.explanation}`)}</li>`,
+    )
+    .join("")}</ul>
+<p>Expected numbers and their sources:</p>
+<ul>${recipe.expected.map((row) => `<li>${escapeHtml(describeExpectedRow(row))}</li>`).join("")}</ul>
 <h2>Stages</h2>
 ${table(
   ["stage", "type", "status", "model sha256", "train wall time", "eval wall time"],
@@ -477,32 +762,6 @@ ${table(
     formatSeconds(stage.evalWallSeconds),
   ]),
 )}
-<h2>Curves</h2>
-<div class="charts" id="charts"></div>
-<h2>Evals</h2>
-${table(
-  ["after", "task", "metric", "value", "95% CI (items)", "expected", "delta", "verdict"],
-  evalRows(summary, recipe).map((row) => [
-    row.stage,
-    row.task,
-    row.metric,
-    formatNumber(row.value),
-    row.interval,
-    row.expected,
-    row.delta,
-    row.verdict,
-  ]),
-)}
-<ul>${evalRows(summary, recipe)
-    .filter((row) => row.explanation !== "")
-    .map(
-      (row) =>
-        `<li>${escapeHtml(`${row.stage} / ${row.task} / ${row.metric}: ${row.verdict} — ${row.explanation}`)}</li>`,
-    )
-    .join("")}</ul>
-<p>Expected numbers and their sources:</p>
-<ul>${recipe.expected.map((row) => `<li>${escapeHtml(describeExpectedRow(row))}</li>`).join("")}</ul>
-${summary.claims.length === 0 ? "" : `<h2>Claims</h2><ul>${summary.claims.map((claim) => `<li>${escapeHtml(`${claim.statement}: ${claim.status} — ${claim.explanation}`)}</li>`).join("")}</ul>`}
 <h2>Verifier probes</h2>
 ${
   summary.probes === null
@@ -520,27 +779,64 @@ ${
 }
 <h2>Warnings</h2>
 ${summary.warnings.length === 0 ? "<p>none</p>" : `<ul>${summary.warnings.map((warning) => `<li>${escapeHtml(warning)}</li>`).join("")}</ul>`}
+<h2>Provenance</h2>
+<ul id="provenance">${provenanceLines(summary)
+    .map((line) => `<li>${escapeHtml(line)}</li>`)
+    .join("")}</ul>
+${
+  params.differences === undefined || params.differences.length === 0
+    ? ""
+    : `<p>Differences from the reference:</p><ul>${formatProvenanceDifferences(params.differences)
+        .map((line) => `<li>${escapeHtml(line)}</li>`)
+        .join("")}</ul>`
+}
+<h2>Environment</h2>
+<p>${escapeHtml(environmentLine(summary))}</p>
 <h2>Lock</h2>
 ${table(["what", "pinned"], lockRows(summary))}
-<h2>Environment</h2>
-<p>${escapeHtml(`${environment.cpu} (${(environment.instructionSets ?? []).join(", ") || "instruction sets unknown"}), ${environment.cores} cores (${environment.threads} threads used), ${environment.memoryGiB} GiB, Node ${environment.node}, ${environment.platform}. Started ${summary.startedAt}, finished ${summary.finishedAt}.`)}</p>
 <script>${script}</script>
 <script>
-const charts = ${data};
+const charts = ${json(chartData)};
+const across = ${json(across)};
+const tickLabels = (plot, ticks) => ticks.map((value) => (value === 0 ? "0" : Math.abs(value) < 1e-3 || Math.abs(value) >= 1e5 ? value.toExponential(1) : String(Number(value.toPrecision(3)))));
+const stageNames = ${json(evaluatedStages)};
+const acrossElement = document.getElementById("evals-across-stages");
+if (across.length > 0) {
+  const element = document.createElement("div");
+  element.className = "chart";
+  element.dataset.series = "evals across stages";
+  acrossElement.appendChild(element);
+  const palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+  const xs = stageNames.map((_, index) => index);
+  const column = (task, field) => stageNames.map((name) => { const point = task.points.find((entry) => entry.stage === name); return point === undefined ? null : point[field]; });
+  const series = [{ label: "stage" }];
+  const data = [xs];
+  across.forEach((task, index) => {
+    const color = palette[index % palette.length];
+    series.push({ label: task.task + " " + task.metric, stroke: color, width: 2, points: { show: true, size: 7 } });
+    data.push(column(task, "value"));
+    series.push({ label: task.task + " 95% CI low", stroke: color, width: 1, dash: [4, 4] });
+    data.push(column(task, "lower"));
+    series.push({ label: task.task + " 95% CI high", stroke: color, width: 1, dash: [4, 4] });
+    data.push(column(task, "upper"));
+  });
+  new uPlot({ title: "primary metric after each stage (dashed: 95% CI)", width: 560, height: 260, scales: { x: { time: false } },
+    axes: [{ values: (plot, ticks) => ticks.map((tick) => stageNames[tick] ?? "") , splits: () => xs }, { values: tickLabels, size: 60 }], series }, data, element);
+}
 const container = document.getElementById("charts");
 for (const chart of charts) {
   const element = document.createElement("div");
   element.className = "chart";
   element.dataset.series = chart.title;
   container.appendChild(element);
-  const xs = chart.points.map((point) => point[0]);
-  const ys = chart.points.map((point) => point[1]);
-  const tickLabels = (plot, ticks) => ticks.map((value) => (value === 0 ? "0" : Math.abs(value) < 1e-3 || Math.abs(value) >= 1e5 ? value.toExponential(1) : String(Number(value.toPrecision(3)))));
   new uPlot({ title: chart.title, width: 360, height: 220, scales: { x: { time: false } },
     axes: [{}, { values: tickLabels, size: 60 }],
-    series: [{ label: "step" }, { label: chart.title.split(": ")[1], stroke: "#1f77b4", width: 1.5 }] }, [xs, ys], element);
+    series: [{ label: "step" }, { label: "raw", stroke: "rgba(31,119,180,0.35)", width: 1 }, { label: "EMA", stroke: "#1f77b4", width: 2.5 }] }, [chart.xs, chart.raw, chart.smoothed], element);
 }
-document.body.dataset.chartsRendered = String(document.querySelectorAll(".chart canvas").length);
+const verdictBox = document.getElementById("verdict").getBoundingClientRect();
+document.body.dataset.verdictBottom = String(Math.round(verdictBox.bottom + window.scrollY));
+document.body.dataset.chartsRendered = String(document.querySelectorAll("#charts .chart canvas").length);
+document.body.dataset.acrossRendered = String(document.querySelectorAll("#evals-across-stages canvas").length);
 </script>
 </body></html>
 `;
@@ -550,6 +846,7 @@ document.body.dataset.chartsRendered = String(document.querySelectorAll(".chart 
 export async function writeReports(params: {
   summary: RunSummary;
   recipe: Recipe;
+  differences?: ProvenanceDifference[];
 }): Promise<{ html: string; markdown: string }> {
   const curves = await stageCurves({ summary: params.summary });
   const html = join(params.summary.runDirectory, "report.html");

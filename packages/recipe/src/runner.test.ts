@@ -108,7 +108,20 @@ describe("runRecipe", () => {
       expect(existsSync(join(summary.runDirectory, file))).toBe(true);
     const markdown = await readFile(join(summary.runDirectory, "report.md"), "utf8");
     expect(markdown).toContain("| sft | fixture_gsm | accuracy | 0.150 |");
-    expect(markdown).toContain("- loss: 4.000 → 1.333 over 3 points");
+    expect(markdown).toContain(
+      "- loss: 4.000 (mean of the first 10%) → 1.333 (mean of the last 10%), too few points; 3 points, steps 1–3",
+    );
+    // journey-report: every stage model folder has a model card and a generation_config.json,
+    // and the run streamed its stages into an MLflow file store.
+    for (const stage of summary.stages) {
+      const model = stage.modelDirectory as string;
+      expect(await readFile(join(model, "README.md"), "utf8")).toContain(
+        `stage ${stage.name} (${stage.type})`,
+      );
+      expect(existsSync(join(model, "generation_config.json"))).toBe(true);
+    }
+    expect(existsSync(join(summary.runDirectory, "mlruns"))).toBe(true);
+    expect(summary.provenance?.seeds.root).toBe(summary.seed.root);
     const html = await readFile(join(summary.runDirectory, "report.html"), "utf8");
     expect(html).toContain("uPlot");
     expect(html).not.toMatch(/<script[^>]+src=/);

@@ -32,10 +32,13 @@ import { describeEnvironment } from "./environment.js";
 import { RecipeError } from "./errors.js";
 import type { LoadedRecipe } from "./load.js";
 import { type RecipeLock, verifyLock } from "./lock.js";
+import { describeProvenance } from "./provenance.js";
 import { collectWarnings, writeReports } from "./report.js";
 import { type Recipe, type Stage, withRootSeed } from "./schema.js";
+import { writeStageModelFiles } from "./stage-card.js";
 import { defaultStageRunners, type StageModelSource, type StageRunner } from "./stage-runners.js";
 import type { EvalMetricSummary, RunSummary, StageSummary } from "./summary.js";
+import { createTracker, type TrackedRun, trackedEventLog, trackingKey } from "./tracking.js";
 import { judgeExpected } from "./verdict.js";
 
 /** Evaluates one model folder on the recipe's tasks (injectable for tests). */
@@ -71,6 +74,8 @@ export interface RunRecipeParams {
   seed?: number;
   /** Run in exactly this folder (a multi-seed run's `seed-<N>/`) instead of `<runs>/<recipe>-<version>/<run-id>`. */
   runDirectory?: string;
+  /** Every root seed of the multi-seed run this run is one of (recorded in the provenance). */
+  seeds?: readonly number[];
 }
 
 /**
@@ -192,11 +197,14 @@ function summarizeEstimates(task: TaskResult): Record<string, EvalMetricSummary>
   return metrics;
 }
 
-/** SHA-256 over a model folder's files (name and bytes, sorted by name), tokenizer files excluded. */
+/**
+ * SHA-256 over a model folder's files (name and bytes, sorted by name), tokenizer files,
+ * generation_config.json and the README.md model card excluded.
+ */
 export async function modelHash(params: { directory: string }): Promise<string> {
   const hash = createHash("sha256");
   const files = (await readdir(params.directory, { withFileTypes: true }))
-    .filter((entry) => entry.isFile() && !tokenizerFiles.includes(entry.name))
+    .filter((entry) => entry.isFile() && !tokenizerFiles.includes(entry.name) && entry.name !== "README.md")
     .map((entry) => entry.name)
     .sort();
   for (const file of files) {
@@ -300,6 +308,18 @@ async function baseModelOf(params: {
   return { kind: "directory", directory: snapshot.directory };
 }
 
+/** A stage's hyperparameters as MLflow params (dotted keys). */
+function logStageParams(run: TrackedRun, stage: Stage): void {
+  const visit = (prefix: string, value: unknown) => {
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      for (const [key, inner] of Object.entries(value))
+        visit(prefix === "" ? key : `${prefix}.${key}`, inner);
+    } else run.logParam({ key: trackingKey(prefix), value: JSON.stringify(value) });
+  };
+  visit("", stage.hyperparameters);
+  run.setTag({ key: "posttrain.stageType", value: stage.type });
+}
+
 /** Runs (or resumes) a recipe; returns the summary (also written as summary.json). */
 export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
   const { loaded } = params;
@@ -359,7 +379,30 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
   await writeJsonAtomic({ path: join(runDirectory, "recipe.json"), value: recipe });
   await writeJsonAtomic({ path: join(runDirectory, "recipe.lock.json"), value: lock });
   const environment = describeEnvironment();
-  await writeJsonAtomic({ path: join(runDirectory, "environment.json"), value: environment });
+  // journey-report: provenance (code, packages, runtime, command line, seeds) beside the machine.
+  const provenance = describeProvenance({
+    seed: recipe.seed,
+    ...(params.seeds === undefined ? {} : { seeds: params.seeds }),
+    recipePackage: { name: loaded.packageName, version: loaded.packageVersion ?? null },
+  });
+  await writeJsonAtomic({
+    path: join(runDirectory, "environment.json"),
+    value: { ...environment, provenance },
+  });
+  // journey-report: live tracking (MLflow file store in <run>/mlruns), one MLflow run per stage.
+  const tracker = createTracker({ directory: join(runDirectory, "mlruns"), experimentName: recipe.name });
+  const trackedRun = tracker.startRun({ name: runId });
+  for (const [key, value] of Object.entries({
+    recipe: `${recipe.name}@${recipe.version}${loaded.variant === null ? "" : ` (${loaded.variant})`}`,
+    "posttrain.gitCommit": provenance.git?.commit ?? "none",
+    "posttrain.gitDirty": String(provenance.git?.dirty ?? "unknown"),
+    "posttrain.onnxruntimeNode": provenance.onnxruntimeNode ?? "unknown",
+    "posttrain.node": provenance.node,
+    "posttrain.cpu": environment.cpu,
+    "posttrain.commandLine": provenance.commandLine.join(" "),
+  }))
+    trackedRun.setTag({ key, value });
+  trackedRun.logParam({ key: "seed", value: String(recipe.seed) });
 
   const runners = { ...defaultStageRunners, ...params.stageRunners };
   const evaluate = params.evaluate ?? embeddedEvaluator;
@@ -419,6 +462,7 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
     });
     summary.fingerprint = stageFingerprint;
     const recordPath = join(stageDirectory, "stage.json");
+    let stageRun: TrackedRun | null = null;
     const record = await readJson<StageRecord>(recordPath);
     try {
       if (record !== null && record.fingerprint === stageFingerprint && existsSync(record.modelDirectory)) {
@@ -437,13 +481,20 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
           path: join(stageDirectory, "stage-config.json"),
           value: { stage, train, evaluation, input: model },
         });
-        const context = createRunContext({
+        const untrackedContext = createRunContext({
           directory: stageDirectory,
           seed: recipe.seed,
           streamName: stage.name,
           signal,
           ...(params.progressMode === undefined ? {} : { progressMode: params.progressMode }),
         });
+        // journey-report: the stage's events also stream to its MLflow run as they are written.
+        stageRun = tracker.startRun({ name: `${index + 1}-${stage.name}`, parentRunId: trackedRun.id });
+        logStageParams(stageRun, stage);
+        const context = {
+          ...untrackedContext,
+          events: trackedEventLog({ events: untrackedContext.events, run: stageRun }),
+        };
         log(`stage ${stage.name} (${stage.type}): running`);
         events.write({ type: "stage-start", stage: stage.name, fingerprint: stageFingerprint });
         const stageStart = performance.now();
@@ -461,6 +512,7 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
         summary.wallSeconds = wallSeconds;
         summary.trainingMetrics = result.metrics;
         if (result.status === "interrupted" || result.modelDirectory === null) {
+          stageRun.end({ status: "interrupted" });
           summary.status = "interrupted";
           status = "interrupted";
           events.write({ type: "stage-interrupted", stage: stage.name });
@@ -529,6 +581,25 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
           summary.comparison = { passed: verdict.rows.every((row) => row.passed), rows: verdict.rows };
         }
       }
+      // journey-report: the stage's evals in the trackers (x = stage number) and its model card.
+      for (const [task, metrics] of Object.entries(summary.evals))
+        for (const [metric, estimate] of Object.entries(metrics)) {
+          const key = `eval.${task}.${metric}`;
+          trackedRun.logMetric({ key, value: estimate.value, step: index + 1 });
+          stageRun?.logMetric({ key, value: estimate.value, step: index + 1 });
+        }
+      stageRun?.end({ status: "completed" });
+      await writeStageModelFiles({
+        directory: modelDirectory,
+        recipe,
+        variant: loaded.variant,
+        packageName: loaded.packageName,
+        stage,
+        summary,
+        lock,
+        runId,
+        provenance,
+      });
       model = { kind: "directory", directory: modelDirectory };
       inputFingerprint = stageFingerprint;
     } catch (error) {
@@ -545,6 +616,7 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
         : { code: "unexpected", message: (error as Error)?.message ?? String(error) };
       status = "failed";
       failure = error;
+      stageRun?.end({ status: "failed" });
       events.write({ type: "stage-failed", stage: stage.name, ...summary.error });
       break;
     }
@@ -595,6 +667,7 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
     finishedAt: new Date().toISOString(),
     wallSeconds: (Date.now() - started) / 1000,
     environment,
+    provenance,
     lock,
     stages,
     probes,
@@ -611,6 +684,7 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
   };
   await writeJsonAtomic({ path: join(runDirectory, "summary.json"), value: runSummary });
   await writeReports({ summary: runSummary, recipe });
+  trackedRun.end({ status });
   events.write({ type: "run-end", status });
   if (failure !== null) {
     if (PosttrainError.isInstance(failure)) throw failure;

@@ -201,6 +201,7 @@ export async function runSeeds(params: RunSeedsParams): Promise<SeedsSummary> {
       const summary = await runRecipe({
         ...runParams,
         seed,
+        seeds,
         runDirectory: seedDirectory,
         resume: true,
         log,

@@ -5,6 +5,7 @@
  */
 import type { RunEnvironment } from "./environment.js";
 import type { RecipeLock } from "./lock.js";
+import type { Provenance } from "./provenance.js";
 import type { ClaimVerdict, RowVerdict } from "./verdict.js";
 
 export interface EvalMetricSummary {
@@ -46,6 +47,8 @@ export interface RunSummary {
   finishedAt: string;
   wallSeconds: number;
   environment: RunEnvironment;
+  /** What code ran (git commit, packages, onnxruntime, Node, command line, seeds); absent in summaries written before it was recorded. */
+  provenance?: Provenance;
   lock: RecipeLock;
   stages: StageSummary[];
   /** The verifier probe table (adversarial and honest probes of every verifier the recipe uses). */

@@ -1,4 +1,5 @@
 import type { RegisterCommand } from "../command.js";
+import { register as compare } from "./compare.js";
 import { register as compareResults } from "./compare-results.js";
 import { register as data } from "./data.js";
 import { register as doctor } from "./doctor.js";
@@ -13,6 +14,7 @@ import { register as model } from "./model.js";
 import { register as newCommand } from "./new.js";
 import { register as plan } from "./plan.js";
 import { register as push } from "./push.js";
+import { register as report } from "./report.js";
 import { register as reproduce } from "./reproduce.js";
 import { register as run } from "./run.js";
 import { register as serve } from "./serve.js";
@@ -35,6 +37,8 @@ export const commands: RegisterCommand[] = [
   lock,
   run,
   reproduce,
+  report,
+  compare,
   compareResults,
   exportCommand,
   jobs,

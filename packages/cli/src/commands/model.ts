@@ -156,6 +156,31 @@ export function register(program: Command): void {
     );
 
   model
+    .command("card")
+    .description(
+      "print a model folder's model card (README.md: stage, recipe, version, seed, data pins, hyperparameters, evals) offline; `push --dry-run` shows the card a push would upload",
+    )
+    .argument("<dir>", "a model folder (e.g. runs/<recipe>/<run>/stages/2-dpo/model)")
+    .option("--json", "print the card and generation_config.json as JSON")
+    .action(async (directory: string, options: { json?: boolean }) => {
+      const cardPath = join(directory, "README.md");
+      if (!existsSync(cardPath))
+        throw new UsageError(
+          `${directory} has no README.md model card (stage model folders of \`posttrain run\` have one; preview a Hub card with \`posttrain push <dir> --recipe <recipe> --dry-run\`)`,
+        );
+      const card = await readFile(cardPath, "utf8");
+      const generationPath = join(directory, "generation_config.json");
+      const generationConfig = existsSync(generationPath)
+        ? (JSON.parse(await readFile(generationPath, "utf8")) as unknown)
+        : null;
+      output({
+        json: options.json,
+        value: { modelCard: card, generationConfig },
+        human: () => card.trimEnd(),
+      });
+    });
+
+  model
     .command("inspect")
     .description("architecture, parameter count, dtype, files and hashes of a model folder")
     .argument("<model>", "a folder or hub:owner/name@sha")

@@ -1,9 +1,48 @@
-import { interruptSignal } from "@posttrain/core";
-import { loadRecipe, runRecipe, runSeeds } from "@posttrain/recipe";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { interruptSignal, parseWithSchema } from "@posttrain/core";
+import {
+  describeEnvironment,
+  describeProvenance,
+  differencesFromRecipe,
+  formatProvenanceDifferences,
+  type LoadedRecipe,
+  loadRecipe,
+  type RecipeLock,
+  recipeLockSchema,
+  runRecipe,
+  runSeeds,
+} from "@posttrain/recipe";
 import type { Command } from "commander";
 import { output } from "../command.js";
 import { NotReproducedError, printResultsComparison } from "./compare-results.js";
 import { formatRunSummary, formatSeedsSummary, parseRootSeed, parseSeedsOption } from "./run.js";
+
+/**
+ * Prints (stderr) how this machine and code differ from what the recipe recorded: the lock's
+ * package versions and the machines that recorded its expected rows. Reported, never fatal.
+ */
+export function reportProvenanceDifferences(params: {
+  loaded: LoadedRecipe;
+  lock: RecipeLock;
+  seed: number;
+}): void {
+  const differences = differencesFromRecipe({
+    recipe: params.loaded.recipe,
+    lockPackages: params.lock.packages,
+    provenance: describeProvenance({ seed: params.seed }),
+    environment: describeEnvironment(),
+  });
+  process.stderr.write(
+    differences.length === 0
+      ? "provenance: the same package and onnxruntime-node versions as the lock, on a machine the expected rows were recorded on (or none recorded)\n"
+      : `provenance differences from what the recipe recorded (reported, not fatal; numbers may move within the band):\n${formatProvenanceDifferences(
+          differences,
+        )
+          .map((line) => `  ${line}`)
+          .join("\n")}\n`,
+  );
+}
 
 interface ReproduceOptions {
   smoke?: boolean;
@@ -83,6 +122,9 @@ export function register(program: Command): void {
             ...resume,
           });
           output({ json: options.json, value: aggregate, human: () => formatSeedsSummary(aggregate) });
+          const first = aggregate.runs[0];
+          if (first !== undefined)
+            reportProvenanceDifferences({ loaded, lock: await lockOf(first.runDirectory), seed: first.seed });
           if (aggregate.expected !== null && !aggregate.expected.passed)
             throw new NotReproducedError({
               message: `${aggregate.runDirectory}: the mean of seeds ${aggregate.seeds.join(",")} does not reproduce the expected table`,
@@ -97,6 +139,7 @@ export function register(program: Command): void {
           ...resume,
         });
         output({ json: options.json, value: summary, human: () => formatRunSummary(summary) });
+        reportProvenanceDifferences({ loaded, lock: summary.lock, seed: summary.seed.root });
         if (summary.expected !== null && !summary.expected.passed)
           throw new NotReproducedError({
             message: `${summary.runDirectory}: the run does not reproduce the expected table`,
@@ -105,4 +148,14 @@ export function register(program: Command): void {
         interrupt.dispose();
       }
     });
+}
+
+/** The lock a run used (its recipe.lock.json copy), validated. */
+async function lockOf(runDirectory: string): Promise<RecipeLock> {
+  const path = join(runDirectory, "recipe.lock.json");
+  return parseWithSchema({
+    schema: recipeLockSchema,
+    value: JSON.parse(await readFile(path, "utf8")),
+    label: path,
+  });
 }

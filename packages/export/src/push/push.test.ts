@@ -8,7 +8,7 @@ import { recipe as tulu3 } from "@posttrain-recipes/tulu3-8b";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareResultsWithRecipe } from "../results/compare.js";
 import { resultsFile } from "../test-support/results-file.js";
-import { pushToHub } from "./push.js";
+import { planPush, pushToHub } from "./push.js";
 
 const lock: RecipeLock = {
   lockVersion: 1,
@@ -96,6 +96,8 @@ describe("posttrain push against the local Hub-compatible server", () => {
         ],
       ]),
     });
+    // The offline preview (`push --dry-run`) names exactly what the push uploads, with the same card.
+    const plan = await planPush({ directory, recipe: tulu3, lock, stage: "rlvr", comparison, probes });
     const result = await pushToHub({
       repo: "me/tulu3-8b-rlvr",
       directory,
@@ -106,6 +108,8 @@ describe("posttrain push against the local Hub-compatible server", () => {
       probes,
       hub: { hubUrl: hub.url, accessToken: token },
     });
+    expect(plan.files).toEqual(result.files);
+    expect(plan.modelCard).toBe(result.modelCard);
     expect(result.commitSha).toBe(hub.branchSha("me/tulu3-8b-rlvr", "main", "model"));
     expect(result.files).toEqual([
       "README.md",

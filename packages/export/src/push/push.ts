@@ -37,8 +37,15 @@ async function listFiles(directory: string): Promise<string[]> {
     .sort();
 }
 
-/** Uploads the folder, the model card and the lock in one commit; returns the commit SHA. */
-export async function pushToHub(params: PushParams): Promise<PushResult> {
+/** What a push would upload (repo paths, sorted) and its model card: `posttrain push --dry-run`, offline. */
+export interface PushPlan {
+  files: string[];
+  modelCard: string;
+}
+
+async function pushContents(
+  params: Omit<PushParams, "repo">,
+): Promise<{ modelCard: string; files: Array<{ path: string; content: Uint8Array | string }> }> {
   const modelCard = renderModelCard(params);
   const paths = (await listFiles(params.directory)).filter(
     (path) => path !== "README.md" && path !== "recipe.lock.json",
@@ -49,6 +56,27 @@ export async function pushToHub(params: PushParams): Promise<PushResult> {
   files.push({ path: "README.md", content: modelCard });
   if (params.lock !== null)
     files.push({ path: "recipe.lock.json", content: `${JSON.stringify(params.lock, null, 2)}\n` });
+  return { modelCard, files };
+}
+
+/** The push's plan without uploading (no network, no token): the files and the model card. */
+export async function planPush(
+  params: Omit<PushParams, "repo" | "hub" | "branch" | "commitMessage">,
+): Promise<PushPlan> {
+  const modelCard = renderModelCard(params);
+  const files = [
+    ...(await listFiles(params.directory)).filter(
+      (path) => path !== "README.md" && path !== "recipe.lock.json",
+    ),
+    "README.md",
+    ...(params.lock === null ? [] : ["recipe.lock.json"]),
+  ].sort();
+  return { files, modelCard };
+}
+
+/** Uploads the folder, the model card and the lock in one commit; returns the commit SHA. */
+export async function pushToHub(params: PushParams): Promise<PushResult> {
+  const { modelCard, files } = await pushContents(params);
   const { commitSha } = await uploadFiles({
     ...params.hub,
     repo: { type: params.kind ?? "model", name: params.repo },
