@@ -56,19 +56,27 @@ export const debugVariable = "POSTTRAIN_DEBUG";
 
 /**
  * The causes a PosttrainError's message does not already say (e.g. the network reason under
- * "fetch failed"), one line each, at most three deep.
+ * "fetch failed"), one line each, at most three deep. A wrapper whose deeper cause the message
+ * already says (undici's "fetch failed" around `connect ECONNREFUSED …`) adds nothing and is
+ * left out.
  */
 export function causeLines(error: Error): string {
-  const lines: string[] = [];
-  let cause = (error as { cause?: unknown }).cause;
-  let seen = error.message;
-  for (let depth = 0; depth < 3 && cause instanceof Error; depth += 1) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    const text = `${cause.message}${typeof code === "string" && !cause.message.includes(code) ? ` (${code})` : ""}`;
-    if (cause.message !== "" && !seen.includes(cause.message)) lines.push(`\n  cause: ${text}`);
-    seen += ` ${cause.message}`;
+  const chain: Error[] = [];
+  for (let cause = (error as { cause?: unknown }).cause; chain.length < 3 && cause instanceof Error; ) {
+    chain.push(cause);
     cause = (cause as { cause?: unknown }).cause;
   }
+  const saidByMessage = chain.map((cause) => cause.message !== "" && error.message.includes(cause.message));
+  const lines: string[] = [];
+  let seen = error.message;
+  chain.forEach((cause, index) => {
+    const deeperAlreadySaid = saidByMessage.slice(index + 1).some(Boolean);
+    const code = (cause as NodeJS.ErrnoException).code;
+    const text = `${cause.message}${typeof code === "string" && !cause.message.includes(code) ? ` (${code})` : ""}`;
+    if (cause.message !== "" && !seen.includes(cause.message) && !deeperAlreadySaid)
+      lines.push(`\n  cause: ${text}`);
+    seen += ` ${cause.message}`;
+  });
   return lines.join("");
 }
 
