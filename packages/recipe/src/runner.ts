@@ -125,7 +125,8 @@ export const embeddedEvaluator: StageEvaluator = async (params) => {
   }
 };
 
-function newRunId(): string {
+/** A new run id: the UTC time to the second (`20261206-184500Z`), so run folders sort by start. */
+export function newRunId(): string {
   return new Date()
     .toISOString()
     .replace(/[-:]/g, "")

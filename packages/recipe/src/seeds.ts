@@ -18,7 +18,7 @@ import { z } from "zod";
 import { describeEnvironment, type RunEnvironment } from "./environment.js";
 import { RecipeError } from "./errors.js";
 import { formatInterval } from "./report.js";
-import { assertRunId, observedMetric, type RunRecipeParams, runRecipe } from "./runner.js";
+import { assertRunId, newRunId, observedMetric, type RunRecipeParams, runRecipe } from "./runner.js";
 import { type ExpectedRow, type Recipe, type RecordingMachine, recordingMachineSchema } from "./schema.js";
 import { describeSample, type Interval, meanInterval } from "./statistics.js";
 import type { RunSummary } from "./summary.js";
@@ -110,14 +110,6 @@ async function latestSeedsRun(directory: string): Promise<string | null> {
     .map((entry) => entry.name)
     .sort();
   return entries.at(-1) ?? null;
-}
-
-function newRunId(): string {
-  return new Date()
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z")
-    .replace("T", "-");
 }
 
 /** `seeds.json`: the seed list a multi-seed run was started with. */
