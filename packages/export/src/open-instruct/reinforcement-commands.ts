@@ -74,6 +74,21 @@ function writeRayTokenizer<
   writer.write("addBos" as Flag, recipe.tokenizer.addBos, "tokenizer.addBos");
 }
 
+/** The command of a Ray-launched RL stage (the script places itself; no run-name folder of its own). */
+function rayStageCommand(params: {
+  stage: string;
+  type: StageCommand["type"];
+  script: string;
+  deepspeedStage: 2 | 3;
+  arguments: StageCommand["arguments"];
+  batch: BatchArithmetic;
+  outputDirectory: string;
+  inputModel: StageCommand["inputModel"];
+  omitted: StageCommand["omitted"];
+}): StageCommand {
+  return { ...params, launcher: "ray", outputRunNamePrefix: null };
+}
+
 function unavailable(params: {
   stage: string;
   type: StageCommand["type"];
@@ -85,19 +100,17 @@ function unavailable(params: {
   outputDirectory: string;
 }): StageCommand {
   params.issues.push({ field: params.field, message: params.message });
-  return {
+  return rayStageCommand({
     stage: params.stage,
     type: params.type,
     script: "",
-    launcher: "ray",
     deepspeedStage: params.deepspeedStage,
     arguments: [],
     batch: params.batch,
     outputDirectory: params.outputDirectory,
-    outputRunNamePrefix: null,
     inputModel: null,
     omitted: [],
-  };
+  });
 }
 
 /** A Tulu 3 PPO stage on `ppo_vllm_thread_ray_gtrl.py`. */
@@ -300,19 +313,17 @@ export function ppoStage(params: ReinforcementParams<"ppo">): StageCommand {
   writer.write("outputDirectory", params.outputDirectory);
   writer.write("pushToHub", false);
   writer.write("tryLaunchBeakerEvalJobs", false);
-  return {
+  return rayStageCommand({
     stage: stage.name,
     type: "ppo",
     script,
-    launcher: "ray",
     deepspeedStage,
     arguments: writer.arguments,
     batch,
     outputDirectory: params.outputDirectory,
-    outputRunNamePrefix: null,
     inputModel: chainedInput(params.model),
     omitted: [{ field: `${path}.threads`, reason: "onnxruntime threads of the embedded engine" }],
-  };
+  });
 }
 
 /**
@@ -518,19 +529,17 @@ export function grpoRayStage(params: ReinforcementParams<"rlvr">): StageCommand 
   writer.write("outputDirectory", params.outputDirectory);
   writer.write("pushToHub", false);
   writer.write("tryLaunchBeakerEvalJobs", false);
-  return {
+  return rayStageCommand({
     stage: stage.name,
     type: "rlvr",
     script,
-    launcher: "ray",
     deepspeedStage,
     arguments: writer.arguments,
     batch,
     outputDirectory: params.outputDirectory,
-    outputRunNamePrefix: null,
     inputModel: chainedInput(params.model),
     omitted,
-  };
+  });
 }
 
 /**
@@ -725,17 +734,15 @@ export function grpoStage(params: ReinforcementParams<"rlvr">): StageCommand {
   writer.write("gradientCheckpointing", true);
   writer.write("outputDirectory", params.outputDirectory);
   writer.write("pushToHub", false);
-  return {
+  return rayStageCommand({
     stage: stage.name,
     type: "rlvr",
     script,
-    launcher: "ray",
     deepspeedStage,
     arguments: writer.arguments,
     batch,
     outputDirectory: params.outputDirectory,
-    outputRunNamePrefix: null,
     inputModel: chainedInput(model),
     omitted,
-  };
+  });
 }
