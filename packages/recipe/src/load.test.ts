@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadRecipe, lockPathOf } from "./load.js";
@@ -47,9 +48,12 @@ describe("loadRecipe", () => {
   });
 
   it("a path typo says `no recipe at <path>` and suggests close names", async () => {
-    const directory = await writeFixturePackage();
-    folders.push(directory);
-    const parent = dirname(directory);
+    // The fixture gets a parent folder of its own: other tests' temporary folders beside it in
+    // the system temp folder would be close names too.
+    const parent = await mkdtemp(join(tmpdir(), "posttrain-typo-"));
+    folders.push(parent);
+    const directory = join(parent, "recipe-fixture");
+    await rename(await writeFixturePackage(), directory);
     const typo = `${basename(directory).slice(0, -1)}X`;
     const failure = await loadRecipe({ reference: `./${typo}`, from: parent }).catch(
       (error: unknown) => error,
