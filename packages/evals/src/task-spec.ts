@@ -10,7 +10,7 @@ import { datasetSpecSchema } from "@posttrain/data";
 import { z } from "zod";
 
 /** How benchmark rows become eval items (see items.ts for each format's fields). */
-export const rowFormatSchema = z.enum(["gsm8k", "math", "ifeval", "humaneval", "rlvr"]);
+export const rowFormatSchema = z.enum(["gsm8k", "math", "ifeval", "humaneval", "rlvr", "preference"]);
 export type RowFormat = z.infer<typeof rowFormatSchema>;
 
 export const promptSpecSchema = z.strictObject({
@@ -67,6 +67,16 @@ export const scoringSpecSchema = z.discriminatedUnion("kind", [
    * split's single accuracy blends verifiers; to report each one separately, declare one task
    * per verifier with `rowFilter` (lm-evaluation-harness style: one metric per homogeneous task).
    */
+  /**
+   * Preference accuracy by log-likelihood, for `preference` rows: an item is right when the
+   * chosen reply's summed token log-probability (natural log, its end-of-turn tokens included,
+   * tokenized as DPO trains) exceeds the rejected reply's; a tie is wrong. Metrics `accuracy`
+   * and `margin` (chosen − rejected, in nats). No generation: the backend must score
+   * continuations (the embedded engine does). This is the policy's own preference (lm-eval's
+   * multiple-choice `acc`), not DPO's reference-relative reward accuracy, so it is defined for
+   * any model — the SFT model before DPO included.
+   */
+  z.strictObject({ kind: z.literal("preference") }),
   z.strictObject({
     kind: z.literal("verifier"),
     verifier: z.union([z.string().min(1), z.strictObject({ fromColumn: z.literal("dataset") })]),

@@ -191,7 +191,7 @@ export function register(program: Command): void {
     .option("--suite <name>", "a registered suite (tulu3_dev, math, micro)")
     .option(
       "--task <name>",
-      "a registered task (gsm8k, minerva_math, math500, ifeval, humaneval, micro_gsm, micro_ifeval)",
+      "a registered task (gsm8k, minerva_math, math500, ifeval, humaneval, micro_gsm, micro_gsm_sampled, micro_ifeval, micro_preference)",
     )
     .option(
       "--model <dir>",
