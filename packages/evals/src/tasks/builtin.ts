@@ -184,8 +184,8 @@ export function defineHeldOutTask(params: {
  * The micro recipe's tasks, as `@posttrain-recipes/micro` 0.4.0 declares them (paths relative
  * to the working directory): its `eval` config (1,021 gsm8k and 312 ifeval held-out rows,
  * disjoint from every train and test split), one task per verifier, greedy; the same gsm8k
- * rows scored as pass@1 from 4 samples at temperature 0.7; and DPO's held-out preference
- * pairs. 3.0.0: the `eval` config (2.0.0 read the 200-row `rlvr` test split) and 64 new tokens,
+ * rows scored as pass@1 from 4 samples at temperature 0.7; and 1,000 held-out preference pairs
+ * (`eval_preference`, drawn like `eval`). 3.0.0: the `eval` config (2.0.0 read the 200-row `rlvr` test split) and 64 new tokens,
  * as the recipe.
  */
 export const microGsmTask: TaskSpec = defineHeldOutTask({
@@ -221,9 +221,9 @@ export const microPreferenceTask: TaskSpec = defineTask({
     name: "micro_preference",
     version: "1.0.0",
     description:
-      "held-out preference test split of datasets/micro (200 pairs): the chosen reply is more likely than the rejected one",
+      "held-out preference pairs of datasets/micro (eval_preference config, 1,000 pairs): the chosen reply is more likely than the rejected one",
     olmes: { task: "none", era: "none" },
-    dataset: { kind: "local", directory: "datasets/micro", config: "preference", split: "test" },
+    dataset: { kind: "local", directory: "datasets/micro", config: "eval_preference", split: "test" },
     rowFormat: "preference",
     prompt: { style: "chat" },
     generation: { temperature: 0, maxNewTokens: 1, stop: [] },
