@@ -44,7 +44,9 @@ describe.each(Object.entries(tinyConfigs))("%s", (_label, config) => {
     const state = await session.prefill({ prompts: sequences });
     for (let step = 0; step < 3; step += 1) {
       const tokens = sequences.map((_, row) => (step * 5 + row * 11 + 3) % vocabulary);
-      tokens.forEach((token, row) => sequences[row]!.push(token));
+      tokens.forEach((token, row) => {
+        sequences[row]!.push(token);
+      });
       await session.step({ state, tokens });
     }
     // Two rows appended with the same number of tokens in one call.
@@ -53,7 +55,9 @@ describe.each(Object.entries(tinyConfigs))("%s", (_label, config) => {
       [5, 6, 7, 8],
     ];
     await session.extend({ state, tokens: appended });
-    appended.forEach((tokens, row) => sequences[row]!.push(...tokens));
+    appended.forEach((tokens, row) => {
+      sequences[row]!.push(...tokens);
+    });
     for (const [row, sequence] of sequences.entries()) {
       const reference = await session.prefill({ prompts: [sequence] });
       expect(
