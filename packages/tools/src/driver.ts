@@ -117,6 +117,8 @@ export async function runToolConversations(params: {
   maxToolCalls: number;
   maxTotalTokens: number;
   maxTurnTokens?: number;
+  /** More stop strings for every turn (a task's own), besides the format's. */
+  stop?: readonly string[];
   limits: ToolLimits;
   concurrency?: number;
   signal?: AbortSignal;
@@ -154,7 +156,7 @@ export async function runToolConversations(params: {
             id: live.index,
             appendTokenIds: live.pending,
             maxNewTokens: Math.max(1, Math.min(left, params.maxTurnTokens ?? left)),
-            stop: format.stop,
+            stop: [...format.stop, ...(params.stop ?? [])],
           };
         }),
         eosTokenIds: params.eosTokenIds,

@@ -5,6 +5,7 @@ export { builtinToolNames, builtinToolRegistry } from "./builtins.js";
 export type { CalculatorArguments } from "./calculator.js";
 export { calculatorBounds, createCalculatorTool, evaluateExpression, formatRational } from "./calculator.js";
 export { callTool, errorObservation, observationText } from "./call-tool.js";
+export { tagFormatInstructions, toolDefinitions } from "./definitions.js";
 export type {
   ConversationGenerator,
   DriverTokenizer,
