@@ -16,7 +16,8 @@ import { runToolConversations } from "./driver.js";
 import { createTagFormat } from "./formats/tags.js";
 
 const registry = builtinToolRegistry();
-const limits = { timeoutMilliseconds: 4000, maxOutputCharacters: 2000 };
+// Generous wall limits: the machine running the tests may be loaded; the bounds, not speed, are tested.
+const limits = { timeoutMilliseconds: 20_000, maxOutputCharacters: 2000 };
 const python = async (code: string) =>
   observationText({
     observation: await callTool({ registry, call: { name: "python", arguments: { code } }, limits }),
@@ -93,7 +94,7 @@ describe("a tool call cannot exhaust the run", () => {
     const observation = await callTool({
       registry,
       call: { name: "python", arguments: { code: "while True:\n  print('x' * 10000)" } },
-      limits: { timeoutMilliseconds: 4000, maxOutputCharacters: 500 },
+      limits: { timeoutMilliseconds: 20_000, maxOutputCharacters: 500 },
     });
     expect(observation.truncated).toBe(true);
     expect(observation.output.length).toBeLessThan(600);

@@ -5,7 +5,7 @@ import { createToolRegistry } from "./registry.js";
 import type { Tool } from "./types.js";
 
 const registry = createToolRegistry({ tools: [createPythonTool() as Tool<unknown>] });
-const limits = { timeoutMilliseconds: 5000, maxOutputCharacters: 2000 };
+const limits = { timeoutMilliseconds: 20_000, maxOutputCharacters: 2000 };
 const run = (code: string, overrides: Partial<typeof limits> = {}) =>
   callTool({ registry, call: { name: "python", arguments: { code } }, limits: { ...limits, ...overrides } });
 
