@@ -93,8 +93,10 @@ const guessingBackend: GenerationBackend = {
   describe: () => ({ kind: "scripted", model: "scripted" }),
   generate: async ({ requests }) =>
     requests.map((request) =>
-      Array.from({ length: request.samples }, () => ({
+      Array.from({ length: request.samples ?? 1 }, () => ({
         text: "So the answer is 0.",
+        tokenIds: null,
+        logprobs: null,
         finishReason: "stop" as const,
       })),
     ),
