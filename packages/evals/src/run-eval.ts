@@ -23,6 +23,7 @@ import { describePrompt, renderPrompt } from "./prompt.js";
 import { getSuite, getTask } from "./registry.js";
 import { cutAtStop, type ItemScore, scoreItem, scorePreferenceItem } from "./scoring.js";
 import { type GenerationSpec, type TaskSpec, taskHash } from "./task-spec.js";
+import { generateWithTools, type ToolGenerationBackend, type ToolUseReport } from "./tool-eval.js";
 
 /** The results of one task. */
 export interface TaskResult {
@@ -46,6 +47,8 @@ export interface TaskResult {
   groups?: Record<string, Record<string, MetricEstimate>>;
   /** Completions cut by the token limit. */
   truncatedResponses: number;
+  /** The with-tools row of a task that allows tools (`<name>+tools`): how tools were used. */
+  toolUse?: ToolUseReport;
 }
 
 /** A whole run: model, suite, tasks. */
@@ -91,6 +94,11 @@ export interface RunEvalParams {
   bootstrapResamples?: number;
   signal?: AbortSignal;
   onProgress?: (progress: { task: string; completedRequests: number; totalRequests: number }) => void;
+  /**
+   * Multi-turn generation for tasks that allow tools (created once, when the first such task
+   * runs). Without it, such a task fails with `eval_tools_unsupported`.
+   */
+  toolBackend?: () => Promise<ToolGenerationBackend>;
 }
 
 const mean = (values: readonly number[]) =>
@@ -292,6 +300,7 @@ export async function runEval(params: RunEvalParams): Promise<EvalResults> {
   const seed = params.seed ?? 0;
   const taskResults: TaskResult[] = [];
   const allPredictions: PredictionRow[][] = [];
+  let toolBackend: ToolGenerationBackend | undefined;
   for (const task of tasks) {
     const { items, source } = await loadTaskItems({
       task,
@@ -343,6 +352,39 @@ export async function runEval(params: RunEvalParams): Promise<EvalResults> {
     });
     taskResults.push(result);
     allPredictions.push(predictions);
+    if (task.tools !== undefined) {
+      if (params.toolBackend === undefined)
+        throw new EvaluationError({
+          code: "eval_tools_unsupported",
+          message: `task ${task.name} allows tools (${task.tools.allow.join(", ")}): only the embedded backend (--model) runs tool use`,
+        });
+      toolBackend ??= await params.toolBackend();
+      const withTools = await generateWithTools({
+        task,
+        prompts: requests.map((request) => request.prompt),
+        samples,
+        backend: toolBackend,
+        ...(params.signal === undefined ? {} : { signal: params.signal }),
+      });
+      const scored = await scoreTask({
+        task,
+        items,
+        prompts: requests.map((request) => request.prompt),
+        responses: withTools.responses,
+        source,
+        limit: params.limit ?? null,
+        samples,
+        truncatedResponses: withTools.truncatedResponses,
+        seed,
+        ...(params.bootstrapResamples === undefined ? {} : { bootstrapResamples: params.bootstrapResamples }),
+      });
+      taskResults.push({
+        ...scored.result,
+        task: { ...scored.result.task, name: `${task.name}+tools` },
+        toolUse: withTools.report,
+      });
+      allPredictions.push(scored.predictions);
+    }
   }
   const results: EvalResults = {
     schemaVersion: 1,

@@ -84,6 +84,29 @@ export const scoringSpecSchema = z.discriminatedUnion("kind", [
 ]);
 export type ScoringSpec = z.infer<typeof scoringSpecSchema>;
 
+/**
+ * Tools the task allows (issue 19): the task is then run twice, without tools (the task's own
+ * row) and with them (a `<name>+tools` row), same items, prompts and sampling. `allow` names
+ * tools of @posttrain/tools' built-in registry; `format` is `tags` (open-instruct's
+ * `<name>…</name>` calls, a system paragraph tells the model how) or `chat_template` (the
+ * model's own Hermes/Qwen syntax, tool definitions passed to its template).
+ */
+export const toolUseSpecSchema = z.strictObject({
+  allow: z.array(z.string().min(1)).min(1),
+  format: z.enum(["tags", "chat_template"]).default("tags"),
+  /** Tag format: call name → tool (`{ code: "python" }`); default: each tool under its own name. */
+  callNames: z.record(z.string(), z.string()).optional(),
+  /** Calls per rollout (open-instruct `--max_steps`, default 5). */
+  maxToolCalls: z.number().int().positive().max(100).default(5),
+  /** Response tokens (model + tool output) per rollout; default `generation.maxNewTokens`. */
+  maxTotalTokens: z.number().int().positive().optional(),
+  timeoutMilliseconds: z.number().int().min(10).max(600_000).default(3000),
+  maxOutputCharacters: z.number().int().min(16).max(1_048_576).default(4000),
+  /** Tool calls run at once across the batch. */
+  concurrency: z.number().int().positive().max(64).default(4),
+});
+export type ToolUseSpec = z.infer<typeof toolUseSpecSchema>;
+
 export const taskSpecSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9_]+$/, "lowercase letters, digits and underscores"),
   /** Our version of this task; bump it whenever a setting that can change a score changes. */
@@ -118,6 +141,8 @@ export const taskSpecSchema = z.strictObject({
   scoring: scoringSpecSchema,
   /** The metric a suite table shows first. */
   primaryMetric: z.string().min(1),
+  /** Tools the task allows (then reported with and without them); none by default. */
+  tools: toolUseSpecSchema.optional(),
 });
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
 export type TaskSpecInput = z.input<typeof taskSpecSchema>;
