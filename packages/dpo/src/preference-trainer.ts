@@ -7,7 +7,6 @@
  * held-out evaluation). AdamW, clipping and schedule come from the engine.
  */
 
-import type { adamWConfigSchema } from "@posttrain/engine";
 import {
   type CompiledGraph,
   compileGraph,
@@ -15,7 +14,6 @@ import {
   type Feed,
   GraphBuilder,
   type GraphTensor,
-  GraphTrainer,
   type LearningRateSchedule,
   type LlamaModel,
   learningRateAt,
@@ -23,6 +21,7 @@ import {
   sequenceLogProbs,
   type TokenBatch,
 } from "@posttrain/engine";
+import { type adamWConfigSchema, GraphTrainer } from "@posttrain/training";
 import type { z } from "zod";
 import { type LossConfig, usesAveragedLogProbs, usesReference } from "./config.js";
 import { preferenceLoss } from "./loss.js";
@@ -201,14 +200,13 @@ export class PreferenceTrainer extends GraphTrainer {
     return { loss, scores };
   }
 
-  /** Clip, schedule and AdamW update; advances `step`. */
+  /** Clip, schedule (at `step`) and AdamW update; the training loop advances `step`. */
   update(params: { schedule: LearningRateSchedule; maxGradientNorm: number | null }): {
     gradientNorm: number;
     learningRate: number;
   } {
     const learningRate = learningRateAt({ schedule: params.schedule, step: this.step });
     const { gradientNorm } = this.clippedUpdate({ learningRate, maxGradientNorm: params.maxGradientNorm });
-    this.step += 1;
     return { gradientNorm, learningRate };
   }
 }

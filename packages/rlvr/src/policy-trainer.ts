@@ -7,7 +7,6 @@
  * forward-only scorer (old and reference log-probs).
  */
 
-import type { adamWConfigSchema } from "@posttrain/engine";
 import {
   type CompiledGraph,
   compileGraph,
@@ -15,11 +14,11 @@ import {
   type Feed,
   GraphBuilder,
   type GraphTensor,
-  GraphTrainer,
   type LlamaModel,
   parameterGradientOutputs,
   type TokenBatch,
 } from "@posttrain/engine";
+import { type adamWConfigSchema, GraphTrainer } from "@posttrain/training";
 import type { z } from "zod";
 import type { Config } from "./config.js";
 

@@ -10,7 +10,7 @@
 
 import { type CacheManifest, int32Row, readTokenizedShards } from "@posttrain/data";
 import type { TokenBatch } from "@posttrain/engine";
-import { TrainError } from "@posttrain/engine";
+import { TrainError } from "@posttrain/training";
 
 export const ignoredLabel = -100;
 

@@ -6,9 +6,8 @@
  * effectiveBatchSize, stepsPerEpoch, totalSteps }`) and an `effective-batch` event written.
  */
 import type { RunContext } from "@posttrain/core";
+import type { LearningRateSchedule, LlamaConfig } from "@posttrain/engine";
 import type { z } from "zod";
-import type { LlamaConfig } from "../model/llama-config.js";
-import type { LearningRateSchedule } from "../schedule.js";
 import type { batchConfigSchema, durationSchema, learningRateConfigSchema } from "./config-schemas.js";
 import { DataOrder } from "./data-order.js";
 import { engineSchedule, recordResolvedConfig } from "./run-support.js";

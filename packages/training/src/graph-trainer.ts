@@ -4,12 +4,18 @@
  * step counter (the fields the engine's checkpoint functions read and restore), the parameter
  * feeds, gradient accumulation over micro-batches and the clipped AdamW update.
  */
+
+import type { CausalLmTrainer, ParameterSpec } from "@posttrain/engine";
+import {
+  AdamW,
+  type CompiledGraph,
+  clipFactor,
+  type Feed,
+  globalGradientNorm,
+  OutputBuffer,
+  ParameterLayout,
+} from "@posttrain/engine";
 import type { z } from "zod";
-import type { ParameterSpec } from "../model/llama.js";
-import { AdamW, clipFactor, globalGradientNorm } from "../optimizer.js";
-import { ParameterLayout } from "../parameters.js";
-import { type CompiledGraph, type Feed, OutputBuffer } from "../runtime.js";
-import type { CausalLmTrainer } from "../trainer.js";
 import type { adamWConfigSchema } from "./config-schemas.js";
 
 export class GraphTrainer {
