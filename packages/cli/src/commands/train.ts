@@ -274,12 +274,10 @@ export async function runTrainCommand(params: {
   const generationFlags = params.generation ?? {};
   if (!stage.generation && Object.values(generationFlags).some((value) => value !== undefined))
     throw new UsageError(
-      `--generation-* and --sync-every-steps apply to stages that sample through a generation server (${[
-        ...stageRegistry.values(),
-      ]
+      `--generation-* and --sync-every-steps apply to ${[...stageRegistry.values()]
         .filter((definition) => definition.generation)
         .map((definition) => `train ${definition.name}`)
-        .join(", ")}) only`,
+        .join(", ")} only`,
     );
   let raw: unknown;
   try {
