@@ -9,7 +9,7 @@
 import { sha256Hex } from "@posttrain/core";
 import { type CacheManifest, int32Row, readTokenizedShards } from "@posttrain/data";
 import type { TokenBatch } from "@posttrain/engine";
-import { promptCompletionBatch, TrainError } from "@posttrain/training";
+import { collectRows, promptCompletionBatch, TrainError } from "@posttrain/training";
 
 export interface PreferenceRow {
   promptIds: Int32Array;
@@ -33,16 +33,14 @@ export async function readPreferenceRows(params: {
   directory: string;
   manifest: CacheManifest;
 }): Promise<PreferenceRow[]> {
-  const rows: PreferenceRow[] = [];
-  for await (const table of readTokenizedShards(params)) {
-    for (let row = 0; row < table.numRows; row += 1)
-      rows.push({
-        promptIds: int32Row(table, "prompt_ids", row),
-        chosenIds: int32Row(table, "chosen_ids", row),
-        rejectedIds: int32Row(table, "rejected_ids", row),
-      });
-  }
-  return rows;
+  return collectRows({
+    tables: readTokenizedShards(params),
+    row: (table, row) => ({
+      promptIds: int32Row(table, "prompt_ids", row),
+      chosenIds: int32Row(table, "chosen_ids", row),
+      rejectedIds: int32Row(table, "rejected_ids", row),
+    }),
+  });
 }
 
 export function validatePreferenceRows(params: {

@@ -5,7 +5,12 @@
  */
 import { type CacheManifest, int32Row, readTokenizedShards } from "@posttrain/data";
 import type { TokenBatch } from "@posttrain/engine";
-import { type PromptCompletionRow, promptCompletionBatch, TrainError } from "@posttrain/training";
+import {
+  collectRows,
+  type PromptCompletionRow,
+  promptCompletionBatch,
+  TrainError,
+} from "@posttrain/training";
 
 export interface RlvrRow {
   promptIds: Int32Array;
@@ -34,16 +39,14 @@ export async function readRlvrRows(params: {
   directory: string;
   manifest: CacheManifest;
 }): Promise<RlvrRow[]> {
-  const rows: RlvrRow[] = [];
-  for await (const table of readTokenizedShards(params)) {
-    for (let row = 0; row < table.numRows; row += 1)
-      rows.push({
-        promptIds: int32Row(table, "prompt_ids", row),
-        groundTruth: strings(table, "ground_truth", row),
-        dataset: strings(table, "dataset", row),
-      });
-  }
-  return rows;
+  return collectRows({
+    tables: readTokenizedShards(params),
+    row: (table, row) => ({
+      promptIds: int32Row(table, "prompt_ids", row),
+      groundTruth: strings(table, "ground_truth", row),
+      dataset: strings(table, "dataset", row),
+    }),
+  });
 }
 
 export function validateRlvrRows(params: {

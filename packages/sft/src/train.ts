@@ -9,10 +9,9 @@ import {
   type TokenBatch,
 } from "@posttrain/engine";
 import {
-  checkStageInputs,
   type ModelSource,
+  openEpochRun,
   openRunCheckpoints,
-  planEpochRun,
   runTrainingLoop,
   type TrainingRunResult,
 } from "@posttrain/training";
@@ -154,7 +153,17 @@ export async function evaluationLoss(params: {
 /** Runs (or resumes) the SFT stage in `context.directory`. */
 export async function train(params: TrainParams): Promise<TrainResult> {
   const { context } = params;
-  const inputs = await checkStageInputs({
+  const {
+    config,
+    model: loaded,
+    evaluationRows,
+    order,
+    totalSteps,
+    schedule,
+    configKey,
+    ...inputs
+  } = await openEpochRun({
+    context,
     stage: "sft",
     schema: Config,
     config: params.config,
@@ -163,17 +172,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     validateRows: validateSftRows,
     heldOutField: (config) => (config.evaluation === null ? null : "evaluation"),
   });
-  const { config, model: loaded, evaluationRows } = inputs;
   const effectiveBatch = inputs.effectiveBatchSize;
-  const { order, totalSteps, schedule, configKey } = await planEpochRun({
-    context,
-    stage: "sft",
-    config,
-    model: loaded,
-    trainRows: params.data.train.length,
-    evaluationRows: evaluationRows.length,
-    effectiveBatchSize: effectiveBatch,
-  });
   context.log(
     `sft: effective batch ${effectiveBatch} (1 device × ${config.batch.perDeviceBatchSize} × ${config.batch.gradientAccumulationSteps}), ${totalSteps} steps, reduction ${config.reduction}`,
   );

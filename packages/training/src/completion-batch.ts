@@ -14,6 +14,34 @@ export interface PromptCompletionRow {
   completionMask?: ArrayLike<number>;
 }
 
+/** A zeroed micro-batch of `batchSize` rows × `sequenceLength` (all padding: segment 0, no loss). */
+export function emptyTokenBatch(params: { batchSize: number; sequenceLength: number }): Required<TokenBatch> {
+  const count = params.batchSize * params.sequenceLength;
+  return {
+    batchSize: params.batchSize,
+    sequenceLength: params.sequenceLength,
+    inputIds: new BigInt64Array(count),
+    labels: new BigInt64Array(count),
+    lossMask: new Float32Array(count),
+    positionIds: new BigInt64Array(count),
+    segmentIds: new BigInt64Array(count),
+  };
+}
+
+/**
+ * Every row of a table stream (@posttrain/data's `readTokenizedShards`), each read by `row`:
+ * the body of every stage's prepared-dataset reader.
+ */
+export async function collectRows<Table extends { numRows: number }, Row>(params: {
+  tables: AsyncIterable<Table>;
+  row: (table: Table, index: number) => Row;
+}): Promise<Row[]> {
+  const rows: Row[] = [];
+  for await (const table of params.tables)
+    for (let index = 0; index < table.numRows; index += 1) rows.push(params.row(table, index));
+  return rows;
+}
+
 export function promptCompletionBatch(params: {
   rows: readonly PromptCompletionRow[];
   sequenceLength?: number;
@@ -21,13 +49,8 @@ export function promptCompletionBatch(params: {
   const { rows } = params;
   const sequenceLength =
     params.sequenceLength ?? Math.max(...rows.map((row) => row.promptIds.length + row.completionIds.length));
-  const batchSize = rows.length;
-  const count = batchSize * sequenceLength;
-  const inputIds = new BigInt64Array(count);
-  const labels = new BigInt64Array(count);
-  const lossMask = new Float32Array(count);
-  const positionIds = new BigInt64Array(count);
-  const segmentIds = new BigInt64Array(count);
+  const batch = emptyTokenBatch({ batchSize: rows.length, sequenceLength });
+  const { inputIds, labels, lossMask, positionIds, segmentIds } = batch;
   rows.forEach((row, rowIndex) => {
     const base = rowIndex * sequenceLength;
     const promptLength = row.promptIds.length;
@@ -44,5 +67,5 @@ export function promptCompletionBatch(params: {
       }
     }
   });
-  return { batchSize, sequenceLength, inputIds, labels, lossMask, positionIds, segmentIds };
+  return batch;
 }

@@ -11,6 +11,7 @@ import type { z } from "zod";
 import type { batchConfigSchema, durationSchema, learningRateConfigSchema } from "./config-schemas.js";
 import { DataOrder } from "./data-order.js";
 import { engineSchedule, recordResolvedConfig } from "./run-support.js";
+import { checkStageInputs, type StageInputs } from "./stage-inputs.js";
 
 export interface EpochPlan {
   order: DataOrder;
@@ -66,4 +67,31 @@ export async function planEpochRun(params: {
     effectiveBatchSize: params.effectiveBatchSize,
   });
   return { order, totalSteps, schedule, configKey };
+}
+
+/**
+ * The start of an epoch-based stage (SFT, DPO): {@link checkStageInputs}, then
+ * {@link planEpochRun} over the checked rows.
+ */
+export async function openEpochRun<
+  Schema extends z.ZodType<{
+    batch: z.output<typeof batchConfigSchema>;
+    duration: z.output<typeof durationSchema>;
+    learningRate: z.output<typeof learningRateConfigSchema>;
+  }>,
+  Row,
+>(
+  params: Parameters<typeof checkStageInputs<Schema, Row>>[0] & { context: RunContext },
+): Promise<StageInputs<z.output<Schema>, Row> & EpochPlan> {
+  const inputs = await checkStageInputs(params);
+  const plan = await planEpochRun({
+    context: params.context,
+    stage: params.stage,
+    config: inputs.config,
+    model: inputs.model,
+    trainRows: params.data.train.length,
+    evaluationRows: inputs.evaluationRows.length,
+    effectiveBatchSize: inputs.effectiveBatchSize,
+  });
+  return { ...inputs, ...plan };
 }

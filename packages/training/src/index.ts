@@ -4,7 +4,12 @@
  * model folder, metrics) and the config fragments every stage shares.
  */
 
-export { type PromptCompletionRow, promptCompletionBatch } from "./completion-batch.js";
+export {
+  collectRows,
+  emptyTokenBatch,
+  type PromptCompletionRow,
+  promptCompletionBatch,
+} from "./completion-batch.js";
 export {
   adamWConfigSchema,
   batchConfigSchema,
@@ -12,9 +17,9 @@ export {
   learningRateConfigSchema,
 } from "./config-schemas.js";
 export { DataOrder } from "./data-order.js";
-export { type EpochPlan, planEpochRun } from "./epoch-plan.js";
+export { type EpochPlan, openEpochRun, planEpochRun } from "./epoch-plan.js";
 export { TrainError, type TrainErrorCode } from "./errors.js";
-export { GraphTrainer } from "./graph-trainer.js";
+export { GraphTrainer, tokenBatchFeeds } from "./graph-trainer.js";
 export { huggingFaceConfig, safetensorsBytes, writeModelDirectory } from "./model-directory.js";
 export {
   loadTrainingModel,
