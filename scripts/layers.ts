@@ -1,7 +1,7 @@
 // The layer rules of the monorepo, checked by scripts/layers.test.ts (part of `npm test`).
 //
-//   core ← hub ← data;  core ← verifiers;  core ← engine ← training;
-//   (data, engine, verifiers, training) ← (sft, dpo, rlvr);  (data, engine, verifiers) ← evals;
+//   core ← hub ← data;  core ← verifiers;  core ← engine ← training;  (data, verifiers) ← tools;
+//   (data, engine, verifiers, training, tools) ← (sft, dpo, rlvr);  (data, engine, verifiers, tools) ← evals;
 //   (sft, dpo, rlvr, evals) ← recipe ← export ← cli
 //
 // A package may depend on (and import) only the packages listed for it below: never a
@@ -19,13 +19,27 @@ export const allowedDependencies: Record<string, readonly string[]> = {
   data: ["core", "hub"],
   verifiers: ["core"],
   engine: ["core"],
+  tools: ["core", "hub", "data", "verifiers"],
   training: ["core", "engine"],
   sft: ["core", "hub", "data", "verifiers", "engine", "training"],
   dpo: ["core", "hub", "data", "verifiers", "engine", "training"],
-  rlvr: ["core", "hub", "data", "verifiers", "engine", "training"],
-  evals: ["core", "hub", "data", "verifiers", "engine"],
-  recipe: ["core", "hub", "data", "verifiers", "engine", "training", "sft", "dpo", "rlvr", "evals"],
-  export: ["core", "hub", "data", "verifiers", "engine", "training", "sft", "dpo", "rlvr", "evals", "recipe"],
+  rlvr: ["core", "hub", "data", "verifiers", "engine", "training", "tools"],
+  evals: ["core", "hub", "data", "verifiers", "engine", "tools"],
+  recipe: ["core", "hub", "data", "verifiers", "engine", "training", "tools", "sft", "dpo", "rlvr", "evals"],
+  export: [
+    "core",
+    "hub",
+    "data",
+    "verifiers",
+    "engine",
+    "training",
+    "tools",
+    "sft",
+    "dpo",
+    "rlvr",
+    "evals",
+    "recipe",
+  ],
   cli: [
     "core",
     "hub",
@@ -33,6 +47,7 @@ export const allowedDependencies: Record<string, readonly string[]> = {
     "verifiers",
     "engine",
     "training",
+    "tools",
     "sft",
     "dpo",
     "rlvr",
