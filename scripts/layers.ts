@@ -1,7 +1,8 @@
 // The layer rules of the monorepo, checked by scripts/layers.test.ts (part of `npm test`).
 //
-//   core ← hub ← data;  core ← verifiers;  core ← engine;  (data, verifiers) ← tools;
-//   (data, engine, verifiers, tools) ← (sft, dpo, rlvr, evals) ← recipe ← export ← cli
+//   core ← hub ← data;  core ← verifiers;  core ← engine ← training;  (data, verifiers) ← tools;
+//   (data, engine, verifiers, training, tools) ← (sft, dpo, rlvr);  (data, engine, verifiers, tools) ← evals;
+//   (sft, dpo, rlvr, evals) ← recipe ← export ← cli
 //
 // A package may depend on (and import) only the packages listed for it below: never a
 // higher layer, never a sibling in its own layer, and the workspace graph has no cycles.
@@ -19,18 +20,33 @@ export const allowedDependencies: Record<string, readonly string[]> = {
   verifiers: ["core"],
   engine: ["core"],
   tools: ["core", "hub", "data", "verifiers"],
-  sft: ["core", "hub", "data", "verifiers", "engine"],
-  dpo: ["core", "hub", "data", "verifiers", "engine"],
-  rlvr: ["core", "hub", "data", "verifiers", "engine", "tools"],
+  training: ["core", "engine"],
+  sft: ["core", "hub", "data", "verifiers", "engine", "training"],
+  dpo: ["core", "hub", "data", "verifiers", "engine", "training"],
+  rlvr: ["core", "hub", "data", "verifiers", "engine", "training", "tools"],
   evals: ["core", "hub", "data", "verifiers", "engine", "tools"],
-  recipe: ["core", "hub", "data", "verifiers", "engine", "tools", "sft", "dpo", "rlvr", "evals"],
-  export: ["core", "hub", "data", "verifiers", "engine", "tools", "sft", "dpo", "rlvr", "evals", "recipe"],
+  recipe: ["core", "hub", "data", "verifiers", "engine", "training", "tools", "sft", "dpo", "rlvr", "evals"],
+  export: [
+    "core",
+    "hub",
+    "data",
+    "verifiers",
+    "engine",
+    "training",
+    "tools",
+    "sft",
+    "dpo",
+    "rlvr",
+    "evals",
+    "recipe",
+  ],
   cli: [
     "core",
     "hub",
     "data",
     "verifiers",
     "engine",
+    "training",
     "tools",
     "sft",
     "dpo",

@@ -15,6 +15,7 @@ import * as dpo from "@posttrain/dpo";
 import { CausalLmTrainer, type LlamaConfigInput, LlamaModel, parseLlamaConfig } from "@posttrain/engine";
 import * as rlvr from "@posttrain/rlvr";
 import * as sft from "@posttrain/sft";
+import { loadTrainingModel } from "@posttrain/training";
 import { machineDescription, peakRssMegabytes, printResultLine } from "../measure.js";
 
 const { values } = parseArgs({
@@ -143,7 +144,7 @@ const preferenceRows: dpo.PreferenceRow[] = Array.from({ length: pairs * (warmup
   rejectedIds: Int32Array.from({ length: 192 }, token),
 }));
 const lossConfig = { type: "dpo_norm" as const, beta: 5, labelSmoothing: 0, gammaBetaRatio: 0.3 };
-const loaded = await dpo.loadModel({ source: model });
+const loaded = await loadTrainingModel({ source: model });
 const rawDpo = await dpo.PreferenceTrainer.create({
   model: loaded.model,
   loss: lossConfig,

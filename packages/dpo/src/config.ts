@@ -3,7 +3,7 @@ import {
   batchConfigSchema,
   durationSchema,
   learningRateConfigSchema,
-} from "@posttrain/engine";
+} from "@posttrain/training";
 import { z } from "zod";
 
 /**

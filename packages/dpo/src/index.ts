@@ -1,28 +1,8 @@
 /**
  * @posttrain/dpo — preference optimisation (dpo, dpo_norm, simpo, wpo) on the embedded engine
- * (see README.md).
+ * (see README.md). The shared run machinery (model sources, run folders, `TrainError`) is
+ * @posttrain/training's.
  */
-export {
-  adamWConfigSchema,
-  batchConfigSchema,
-  DataOrder,
-  durationSchema,
-  effectiveBatchSize,
-  engineSchedule,
-  huggingFaceConfig,
-  learningRateConfigSchema,
-  loadTrainingModel as loadModel,
-  type ModelSource,
-  modelSourceSchema,
-  parameterBytes,
-  parseModelSource,
-  recordResolvedConfig,
-  safetensorsBytes,
-  TrainError,
-  type TrainErrorCode,
-  type TrainingModel as LoadedModel,
-  writeModelDirectory,
-} from "@posttrain/engine";
 export {
   Config,
   type ConfigInput,
@@ -55,4 +35,5 @@ export {
   referenceCacheFormat,
   referenceCacheKey,
 } from "./reference-cache.js";
+export { dpoStage, preferenceRowSchema } from "./stage.js";
 export { type StepMetrics, type TrainParams, type TrainResult, train } from "./train.js";

@@ -1,15 +1,15 @@
 /**
  * Preference rows → paired micro-batches. A row is @posttrain/data's `preference` layout: the
  * shared prompt once, then the chosen and rejected completions. Each side becomes
- * `prompt + completion`, right-padded (segment 0, no loss) to the longest sequence of either
- * side in the micro-batch, so both sides share one `[batch, sequence]` shape. Targets are
- * shifted: position t predicts token t+1, trained where t+1 is a completion token.
+ * `prompt + completion` (@posttrain/training's `promptCompletionBatch`), right-padded to the
+ * longest sequence of either side in the micro-batch, so both sides share one
+ * `[batch, sequence]` shape.
  */
 
 import { sha256Hex } from "@posttrain/core";
 import { type CacheManifest, int32Row, readTokenizedShards } from "@posttrain/data";
 import type { TokenBatch } from "@posttrain/engine";
-import { TrainError } from "@posttrain/engine";
+import { collectRows, promptCompletionBatch, TrainError } from "@posttrain/training";
 
 export interface PreferenceRow {
   promptIds: Int32Array;
@@ -33,16 +33,14 @@ export async function readPreferenceRows(params: {
   directory: string;
   manifest: CacheManifest;
 }): Promise<PreferenceRow[]> {
-  const rows: PreferenceRow[] = [];
-  for await (const table of readTokenizedShards(params)) {
-    for (let row = 0; row < table.numRows; row += 1)
-      rows.push({
-        promptIds: int32Row(table, "prompt_ids", row),
-        chosenIds: int32Row(table, "chosen_ids", row),
-        rejectedIds: int32Row(table, "rejected_ids", row),
-      });
-  }
-  return rows;
+  return collectRows({
+    tables: readTokenizedShards(params),
+    row: (table, row) => ({
+      promptIds: int32Row(table, "prompt_ids", row),
+      chosenIds: int32Row(table, "chosen_ids", row),
+      rejectedIds: int32Row(table, "rejected_ids", row),
+    }),
+  });
 }
 
 export function validatePreferenceRows(params: {
@@ -83,32 +81,10 @@ function side(
   pick: "chosenIds" | "rejectedIds",
   sequenceLength: number,
 ): TokenBatch {
-  const batchSize = rows.length;
-  const count = batchSize * sequenceLength;
-  const inputIds = new BigInt64Array(count);
-  const labels = new BigInt64Array(count);
-  const lossMask = new Float32Array(count);
-  const positionIds = new BigInt64Array(count);
-  const segmentIds = new BigInt64Array(count);
-  rows.forEach((row, rowIndex) => {
-    const base = rowIndex * sequenceLength;
-    const completion = row[pick];
-    const length = row.promptIds.length + completion.length;
-    const token = (position: number) =>
-      position < row.promptIds.length
-        ? row.promptIds[position]!
-        : completion[position - row.promptIds.length]!;
-    for (let position = 0; position < length; position += 1) {
-      inputIds[base + position] = BigInt(token(position));
-      positionIds[base + position] = BigInt(position);
-      segmentIds[base + position] = 1n;
-      if (position + 1 < length && position + 1 >= row.promptIds.length) {
-        labels[base + position] = BigInt(token(position + 1));
-        lossMask[base + position] = 1;
-      }
-    }
+  return promptCompletionBatch({
+    rows: rows.map((row) => ({ promptIds: row.promptIds, completionIds: row[pick] })),
+    sequenceLength,
   });
-  return { batchSize, sequenceLength, inputIds, labels, lossMask, positionIds, segmentIds };
 }
 
 /** Both sides of a micro-batch, padded to one shape. */

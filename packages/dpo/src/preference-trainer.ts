@@ -7,22 +7,17 @@
  * held-out evaluation). AdamW, clipping and schedule come from the engine.
  */
 
-import type { adamWConfigSchema } from "@posttrain/engine";
 import {
   type CompiledGraph,
-  compileGraph,
-  emitModel,
-  type Feed,
   GraphBuilder,
   type GraphTensor,
-  GraphTrainer,
   type LearningRateSchedule,
   type LlamaModel,
   learningRateAt,
   parameterGradientOutputs,
   sequenceLogProbs,
-  type TokenBatch,
 } from "@posttrain/engine";
+import { type adamWConfigSchema, GraphTrainer, tokenBatchFeeds } from "@posttrain/training";
 import type { z } from "zod";
 import { type LossConfig, usesAveragedLogProbs, usesReference } from "./config.js";
 import { preferenceLoss } from "./loss.js";
@@ -99,23 +94,11 @@ export interface PairScores {
   rejectedMean: Float32Array;
 }
 
-function batchFeeds(prefix: string, batch: TokenBatch): Record<string, Feed> {
-  const dims = [batch.batchSize, batch.sequenceLength];
-  return {
-    [`${prefix}_input_ids`]: { data: batch.inputIds, dims },
-    [`${prefix}_position_ids`]: { data: batch.positionIds!, dims },
-    [`${prefix}_segment_ids`]: { data: batch.segmentIds!, dims },
-    [`${prefix}_labels`]: { data: batch.labels, dims },
-    [`${prefix}_loss_mask`]: { data: batch.lossMask, dims },
-  };
-}
-
 export class PreferenceTrainer extends GraphTrainer {
   private constructor(
     readonly model: LlamaModel,
     parameters: Float32Array,
-    private readonly trainingGraph: CompiledGraph,
-    private readonly scoringGraph: CompiledGraph,
+    private readonly graphs: { training: CompiledGraph; scoring: CompiledGraph },
     adamW: z.output<typeof adamWConfigSchema>,
   ) {
     super({ parameterSpecs: model.parameterSpecs(), parameters, adamW });
@@ -129,31 +112,26 @@ export class PreferenceTrainer extends GraphTrainer {
     adamW: z.output<typeof adamWConfigSchema>;
     initialParameters: Float32Array;
   }): Promise<PreferenceTrainer> {
-    const { graph, training, scoring } = buildPreferenceGraph(params);
-    const trainingGraph = await compileGraph({
-      model: emitModel({ graph, outputs: training, name: "preference-train" }),
-      threads: params.threads,
-    });
-    const scoringGraph = await compileGraph({
-      model: emitModel({ graph, outputs: scoring, name: "preference-score" }),
+    const graphs = await GraphTrainer.compileGraphs({
+      ...buildPreferenceGraph(params),
+      name: "preference",
       threads: params.threads,
     });
     return new PreferenceTrainer(
       params.model,
       Float32Array.from(params.initialParameters),
-      trainingGraph,
-      scoringGraph,
+      graphs,
       params.adamW,
     );
   }
 
   /** Sequence log-probs of a micro-batch under `parameters` (default: the policy). */
   async score(params: { batch: PairBatch; parameters?: Float32Array }): Promise<PairScores> {
-    const result = await this.scoringGraph.run({
+    const result = await this.graphs.scoring.run({
       feeds: {
         ...this.parameterFeeds(params.parameters ?? this.parameters),
-        ...batchFeeds("chosen", params.batch.chosen),
-        ...batchFeeds("rejected", params.batch.rejected),
+        ...tokenBatchFeeds({ batch: params.batch.chosen, prefix: "chosen_" }),
+        ...tokenBatchFeeds({ batch: params.batch.rejected, prefix: "rejected_" }),
       },
     });
     return {
@@ -179,11 +157,11 @@ export class PreferenceTrainer extends GraphTrainer {
       const reference = params.references[index]!;
       const pairs = batch.chosen.batchSize;
       const result = await this.runAccumulating({
-        graph: this.trainingGraph,
+        graph: this.graphs.training,
         feeds: {
           ...this.parameterFeeds(this.parameters),
-          ...batchFeeds("chosen", batch.chosen),
-          ...batchFeeds("rejected", batch.rejected),
+          ...tokenBatchFeeds({ batch: batch.chosen, prefix: "chosen_" }),
+          ...tokenBatchFeeds({ batch: batch.rejected, prefix: "rejected_" }),
           reference_chosen: { data: reference.chosen, dims: [pairs] },
           reference_rejected: { data: reference.rejected, dims: [pairs] },
           loss_scale: { data: Float32Array.of(params.lossScales[index]!), dims: [] },
@@ -201,14 +179,13 @@ export class PreferenceTrainer extends GraphTrainer {
     return { loss, scores };
   }
 
-  /** Clip, schedule and AdamW update; advances `step`. */
+  /** Clip, schedule (at `step`) and AdamW update; the training loop advances `step`. */
   update(params: { schedule: LearningRateSchedule; maxGradientNorm: number | null }): {
     gradientNorm: number;
     learningRate: number;
   } {
     const learningRate = learningRateAt({ schedule: params.schedule, step: this.step });
     const { gradientNorm } = this.clippedUpdate({ learningRate, maxGradientNorm: params.maxGradientNorm });
-    this.step += 1;
     return { gradientNorm, learningRate };
   }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRunContext, readEvents } from "@posttrain/core";
 import { describe, expect, it } from "vitest";
-import { toyDpoConfig, toyModelConfig, toyPreferenceRows } from "./testing/toy.js";
+import { toyDpoConfig, toyModelConfig, toyPreferenceRows } from "./test/toy.js";
 import { train } from "./train.js";
 
 const directory = (name: string) => mkdtempSync(join(tmpdir(), `dpo-${name}-`));

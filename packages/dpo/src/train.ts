@@ -1,15 +1,11 @@
-import { parseWithSchema, type RunContext } from "@posttrain/core";
+import type { RunContext } from "@posttrain/core";
 import {
-  completeTrainingRun,
-  effectiveBatchSize,
-  interruptTrainingRun,
-  loadTrainingModel,
   type ModelSource,
+  openEpochRun,
   openRunCheckpoints,
-  planEpochRun,
-  TrainError,
+  runTrainingLoop,
   type TrainingRunResult,
-} from "@posttrain/engine";
+} from "@posttrain/training";
 import { Config, type ConfigInput, type LossConfig, usesReference } from "./config.js";
 import { type PairLogProbs, type PreferenceMetrics, preferenceMetrics } from "./metrics.js";
 import {
@@ -47,7 +43,7 @@ export interface StepMetrics extends Omit<PreferenceMetrics, "loss" | "pairs"> {
   seconds: { data: number; forwardBackward: number; optimizer: number };
 }
 
-/** What `train` returns (the engine's {@link TrainingRunResult} with this stage's metrics). */
+/** What `train` returns (@posttrain/training's {@link TrainingRunResult} with this stage's metrics). */
 export type TrainResult = TrainingRunResult<{
   lastStep: StepMetrics | null;
   /** Held-out pairs under the input model before the first update (null on a resumed stage). */
@@ -157,29 +153,26 @@ async function evaluate(params: {
 /** Runs (or resumes) the DPO stage in `context.directory`. */
 export async function train(params: TrainParams): Promise<TrainResult> {
   const { context } = params;
-  const config = parseWithSchema({ schema: Config, value: params.config, label: "dpo config" });
-  const effectiveBatch = effectiveBatchSize(config.batch);
-  const loaded = await loadTrainingModel({ source: params.model });
-  const vocabularySize = loaded.config.vocab_size;
-  validatePreferenceRows({ rows: params.data.train, vocabularySize, label: "data.train" });
-  const evaluationRows = params.data.evaluation ?? [];
-  if (config.evaluation !== null) {
-    if (evaluationRows.length === 0)
-      throw new TrainError({
-        code: "train_data_invalid",
-        message: "evaluation is configured but data.evaluation is empty",
-      });
-    validatePreferenceRows({ rows: evaluationRows, vocabularySize, label: "data.evaluation" });
-  }
-  const { order, totalSteps, schedule, configKey } = await planEpochRun({
-    context,
-    stage: "dpo",
+  const {
     config,
     model: loaded,
-    trainRows: params.data.train.length,
-    evaluationRows: evaluationRows.length,
-    effectiveBatchSize: effectiveBatch,
+    evaluationRows,
+    order,
+    totalSteps,
+    schedule,
+    configKey,
+    ...inputs
+  } = await openEpochRun({
+    context,
+    stage: "dpo",
+    schema: Config,
+    config: params.config,
+    model: params.model,
+    data: params.data,
+    validateRows: validatePreferenceRows,
+    heldOutField: (config) => (config.evaluation === null ? null : "evaluation"),
   });
+  const effectiveBatch = inputs.effectiveBatchSize;
   context.log(
     `dpo: ${config.loss.type} β=${config.loss.beta}, effective batch ${effectiveBatch} (1 device × ${config.batch.perDeviceBatchSize} × ${config.batch.gradientAccumulationSteps}), ${totalSteps} steps`,
   );
@@ -212,13 +205,14 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       ? null
       : await referenceFor(evaluationRows, "evaluation", config.evaluation.batchSize);
 
-  const { directory: checkpointDirectory, save } = await openRunCheckpoints({
+  const checkpoints = await openRunCheckpoints({
     context,
     stage: "dpo",
     trainer: trainer.asCheckpointTarget(),
     configKey,
   });
   let evaluation: PreferenceMetrics | null = null;
+  let initialEvaluation: PreferenceMetrics | null = null;
   const runEvaluation = async () => {
     if (config.evaluation === null || evaluationReference === null) return;
     evaluation = await evaluate({
@@ -231,35 +225,25 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     context.events.write({ type: "evaluation", step: trainer.step, ...evaluation });
   };
 
-  // The held-out pairs under the input model (the reference) before the first update: the
-  // baseline DPO's gain is measured against (its reference-free `policyAccuracy` is the SFT
-  // model's). Only a fresh stage has it; a resumed one starts past step 0.
-  let initialEvaluation: PreferenceMetrics | null = null;
-  if (trainer.step === 0) {
-    await runEvaluation();
-    initialEvaluation = evaluation;
-  }
-
-  const progress = context.progress({
+  return runTrainingLoop({
+    context,
     label: `dpo (${config.loss.type})`,
-    total: totalSteps,
-    start: trainer.step,
-    unit: "steps",
-  });
-  let lastStep: StepMetrics | null = null;
-  try {
-    while (trainer.step < totalSteps) {
-      if (context.signal.aborted)
-        return interruptTrainingRun({
-          context,
-          save,
-          trainer,
-          totalSteps,
-          checkpointDirectory,
-          metrics: { lastStep, initialEvaluation, evaluation },
-        });
+    trainer,
+    model: loaded,
+    totalSteps,
+    checkpoints,
+    checkpointEverySteps: config.checkpointEverySteps,
+    // The held-out pairs under the input model (the reference) before the first update: the
+    // baseline DPO's gain is measured against (its reference-free `policyAccuracy` is the SFT
+    // model's). Only a fresh stage has it; a resumed one starts past step 0.
+    beforeFirstStep: async () => {
+      if (trainer.step !== 0) return;
+      await runEvaluation();
+      initialEvaluation = evaluation;
+    },
+    runStep: async ({ step }) => {
       const started = performance.now();
-      const { epoch, microBatches } = order.step(trainer.step);
+      const { epoch, microBatches } = order.step(step);
       const batches = microBatches.map((indices) =>
         pairBatchOf(indices.map((index) => params.data.train[index]!)),
       );
@@ -281,8 +265,8 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       const finished = performance.now();
       const pairs = scores.flatMap((score, index) => pairsOf(score, references[index]!));
       const { loss: _pairLoss, pairs: pairCount, ...preference } = preferenceMetrics(config.loss, pairs);
-      lastStep = {
-        step: trainer.step,
+      const metrics: StepMetrics = {
+        step: step + 1,
         epoch,
         loss,
         pairs: pairCount,
@@ -297,28 +281,15 @@ export async function train(params: TrainParams): Promise<TrainResult> {
           optimizer: (finished - backwardDone) / 1000,
         },
       };
-      context.events.write({ type: "step-end", ...lastStep });
-      progress.update({
-        completed: trainer.step,
-        metrics: { loss, accuracy: preference.accuracy, "tok/s": Math.round(lastStep.tokensPerSecond) },
-      });
-      if (trainer.step % config.checkpointEverySteps === 0) await save();
-      if (config.evaluation !== null && trainer.step % config.evaluation.everySteps === 0)
-        await runEvaluation();
-    }
-  } finally {
-    progress.stop();
-  }
-  await save();
-  if (config.evaluation !== null && (lastStep === null || trainer.step % config.evaluation.everySteps !== 0))
-    await runEvaluation();
-  const metrics = { lastStep, initialEvaluation, evaluation };
-  return completeTrainingRun({
-    context,
-    model: loaded,
-    trainer,
-    totalSteps: totalSteps,
-    checkpointDirectory,
-    metrics,
+      return {
+        metrics,
+        progress: { loss, accuracy: preference.accuracy, "tok/s": Math.round(metrics.tokensPerSecond) },
+      };
+    },
+    heldOut:
+      config.evaluation === null
+        ? null
+        : { everySteps: config.evaluation.everySteps, atEnd: true, run: runEvaluation },
+    metrics: (lastStep) => ({ lastStep, initialEvaluation, evaluation }),
   });
 }

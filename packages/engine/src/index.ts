@@ -135,33 +135,3 @@ export {
   type TrainerOptions,
   trainerOptionsSchema,
 } from "./trainer.js";
-export {
-  adamWConfigSchema,
-  batchConfigSchema,
-  durationSchema,
-  learningRateConfigSchema,
-} from "./training-support/config-schemas.js";
-export { DataOrder } from "./training-support/data-order.js";
-export { type EpochPlan, planEpochRun } from "./training-support/epoch-plan.js";
-export { TrainError, type TrainErrorCode } from "./training-support/errors.js";
-export { GraphTrainer } from "./training-support/graph-trainer.js";
-export {
-  huggingFaceConfig,
-  safetensorsBytes,
-  writeModelDirectory,
-} from "./training-support/model-directory.js";
-export {
-  loadTrainingModel,
-  type ModelSource,
-  modelSourceSchema,
-  parameterBytes,
-  parseModelSource,
-  type TrainingModel,
-} from "./training-support/model-source.js";
-export { openRunCheckpoints, type RunCheckpoints } from "./training-support/run-checkpoints.js";
-export {
-  completeTrainingRun,
-  interruptTrainingRun,
-  type TrainingRunResult,
-} from "./training-support/run-result.js";
-export { effectiveBatchSize, engineSchedule, recordResolvedConfig } from "./training-support/run-support.js";

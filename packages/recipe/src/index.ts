@@ -144,12 +144,15 @@ export {
   type StageType,
   stageConfigSchemas,
 } from "./stage-configs.js";
+export { getStage, type StageRegistry, stageRegistry } from "./stage-registry.js";
 export {
   defaultStageRunners,
+  registeredStageRunner,
   type StageModelSource,
   type StageRunner,
   type StageRunParams,
   type StageRunResult,
+  stageRunnersOf,
 } from "./stage-runners.js";
 export {
   confidenceLevel,

@@ -36,7 +36,8 @@ import { describeProvenance } from "./provenance.js";
 import { collectWarnings, writeReports } from "./report.js";
 import { type Recipe, type Stage, withRootSeed } from "./schema.js";
 import { writeStageModelFiles } from "./stage-card.js";
-import { defaultStageRunners, type StageModelSource, type StageRunner } from "./stage-runners.js";
+import type { StageRegistry } from "./stage-registry.js";
+import { type StageModelSource, type StageRunner, stageRunnersOf } from "./stage-runners.js";
 import type { EvalMetricSummary, RunSummary, StageSummary } from "./summary.js";
 import { createTracker, type TrackedRun, trackedEventLog, trackingKey } from "./tracking.js";
 import { judgeExpected } from "./verdict.js";
@@ -60,7 +61,10 @@ export interface RunRecipeParams {
   relock?: boolean;
   signal?: AbortSignal;
   progressMode?: ProgressParams["mode"];
-  stageRunners?: Partial<Record<Stage["type"], StageRunner>>;
+  /** The stages a recipe may name (default: `stageRegistry`); a test or a plugin adds its own. */
+  stageRegistry?: StageRegistry;
+  /** Replaces the runner of a stage type (tests of the runner itself). */
+  stageRunners?: Partial<Record<string, StageRunner>>;
   evaluate?: StageEvaluator;
   hub?: HubOverrides;
   /** Run the verifier probe table for the report (default true). */
@@ -405,7 +409,10 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
     trackedRun.setTag({ key, value });
   trackedRun.logParam({ key: "seed", value: String(recipe.seed) });
 
-  const runners = { ...defaultStageRunners, ...params.stageRunners };
+  const runners: Partial<Record<string, StageRunner>> = {
+    ...stageRunnersOf(params.stageRegistry),
+    ...params.stageRunners,
+  };
   const evaluate = params.evaluate ?? embeddedEvaluator;
   const tokenizerDirectory = await tokenizerDirectoryOf({ recipe, lock, packageDirectory, hub: params.hub });
   let model = await baseModelOf({ recipe, lock, hub: params.hub });
@@ -499,7 +506,16 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
         log(`stage ${stage.name} (${stage.type}): running`);
         events.write({ type: "stage-start", stage: stage.name, fingerprint: stageFingerprint });
         const stageStart = performance.now();
-        const result = await runners[stage.type]({
+        const runStage =
+          runners[stage.type] ??
+          (() => {
+            throw new RecipeError({
+              code: "stage_unavailable",
+              message: `stage "${stage.name}" is of type ${stage.type}, which no registered stage implements (${Object.keys(runners).join(", ")})`,
+              details: { stage: stage.name, type: stage.type },
+            });
+          });
+        const result = await runStage({
           recipe,
           stage,
           train,

@@ -1,13 +1,17 @@
 /**
- * How each stage type runs: prepare its data with @posttrain/data (tokenized cache), read the
- * rows the stage package wants, and call that package's `train({ config, model, data,
- * context })`. A stage type without a trainer fails with `stage_unavailable`.
+ * How a stage runs inside a recipe, for every stage of the registry alike: prepare its data
+ * with @posttrain/data (tokenized cache) in the stage's row format, read the rows with the
+ * stage's reader, load the tokenizer when the stage needs one, call the stage's `train`, and
+ * record its summary metrics. A stage type without a trainer (`ppo`) fails with
+ * `stage_unavailable`.
  */
 
 import type { RunContext } from "@posttrain/core";
-import { type DatasetSpec, prepareDataset } from "@posttrain/data";
+import { type DatasetSpec, loadTokenizer, prepareDataset } from "@posttrain/data";
+import type { AnyStageDefinition } from "@posttrain/training";
 import { RecipeError } from "./errors.js";
 import type { Recipe, Stage } from "./schema.js";
+import { type StageRegistry, stageRegistry } from "./stage-registry.js";
 
 /** Where a stage's initial weights come from (the shape both trainers accept). */
 export type StageModelSource =
@@ -44,7 +48,7 @@ function chatTemplateChoice(recipe: Recipe) {
 async function prepare(
   params: StageRunParams,
   sources: DatasetSpec[],
-  format: "sft" | "preference" | "rlvr",
+  format: AnyStageDefinition["rows"]["format"],
 ) {
   return prepareDataset({
     sources,
@@ -58,98 +62,30 @@ async function prepare(
   });
 }
 
-function numericMetrics(value: object | null | undefined, prefix = ""): Record<string, number | null> {
-  const metrics: Record<string, number | null> = {};
-  if (value === null || value === undefined) return metrics;
-  for (const [key, entry] of Object.entries(value)) {
-    if (typeof entry === "number") metrics[`${prefix}${key}`] = entry;
-  }
-  return metrics;
+/** The runner of a registered stage (see the module comment). */
+export function registeredStageRunner(definition: AnyStageDefinition): StageRunner {
+  return async (params) => {
+    const rowsOf = async (sources: DatasetSpec[]) =>
+      definition.rows.readPrepared(await prepare(params, sources, definition.rows.format));
+    const train = await rowsOf(params.train);
+    const evaluation = params.evaluation.length === 0 ? undefined : await rowsOf(params.evaluation);
+    const tokenizer = definition.needsTokenizer
+      ? await loadTokenizer({ directory: params.tokenizerDirectory, ...chatTemplateChoice(params.recipe) })
+      : null;
+    const result = await definition.train({
+      config: params.stage.hyperparameters,
+      model: params.model,
+      data: { train, ...(evaluation === undefined ? {} : { evaluation }) },
+      context: params.context,
+      tokenizer,
+    });
+    return {
+      status: result.status,
+      modelDirectory: result.modelDirectory,
+      metrics: definition.summaryMetrics(result.metrics),
+    };
+  };
 }
-
-const runSft: StageRunner = async (params) => {
-  const sft = await import("@posttrain/sft");
-  const prepared = await prepare(params, params.train, "sft");
-  const train = await sft.readSftRows(prepared);
-  const evaluation =
-    params.evaluation.length === 0
-      ? undefined
-      : await sft.readSftRows(await prepare(params, params.evaluation, "sft"));
-  const result = await sft.train({
-    config: params.stage.hyperparameters as Parameters<typeof sft.train>[0]["config"],
-    model: params.model as Parameters<typeof sft.train>[0]["model"],
-    data: { train, ...(evaluation === undefined ? {} : { evaluation }) },
-    context: params.context,
-  });
-  return {
-    status: result.status,
-    modelDirectory: result.modelDirectory,
-    metrics: { ...numericMetrics(result.metrics.lastStep), evaluationLoss: result.metrics.evaluationLoss },
-  };
-};
-
-const runDpo: StageRunner = async (params) => {
-  const dpo = await import("@posttrain/dpo");
-  const prepared = await prepare(params, params.train, "preference");
-  const train = await dpo.readPreferenceRows(prepared);
-  const evaluation =
-    params.evaluation.length === 0
-      ? undefined
-      : await dpo.readPreferenceRows(await prepare(params, params.evaluation, "preference"));
-  const result = await dpo.train({
-    config: params.stage.hyperparameters as Parameters<typeof dpo.train>[0]["config"],
-    model: params.model as Parameters<typeof dpo.train>[0]["model"],
-    data: { train, ...(evaluation === undefined ? {} : { evaluation }) },
-    context: params.context,
-  });
-  const metrics = result.metrics as {
-    lastStep?: object | null;
-    initialEvaluation?: object | null;
-    evaluation?: object | null;
-  };
-  return {
-    status: result.status,
-    modelDirectory: result.modelDirectory,
-    // `initialEvaluation.*`: the held-out pairs under the input (SFT) model, DPO's baseline.
-    metrics: {
-      ...numericMetrics(metrics.lastStep),
-      ...numericMetrics(metrics.initialEvaluation, "initialEvaluation."),
-      ...numericMetrics(metrics.evaluation, "evaluation."),
-    },
-  };
-};
-
-const runRlvr: StageRunner = async (params) => {
-  const [rlvr, { loadTokenizer }] = await Promise.all([import("@posttrain/rlvr"), import("@posttrain/data")]);
-  const train = await rlvr.readRlvrRows(await prepare(params, params.train, "rlvr"));
-  const evaluation =
-    params.evaluation.length === 0
-      ? undefined
-      : await rlvr.readRlvrRows(await prepare(params, params.evaluation, "rlvr"));
-  const tokenizer = await loadTokenizer({
-    directory: params.tokenizerDirectory,
-    ...chatTemplateChoice(params.recipe),
-  });
-  const result = await rlvr.train({
-    config: params.stage.hyperparameters as Parameters<typeof rlvr.train>[0]["config"],
-    model: params.model as Parameters<typeof rlvr.train>[0]["model"],
-    data: { train, ...(evaluation === undefined ? {} : { evaluation }) },
-    context: params.context,
-    tokenizer,
-  });
-  const last = result.metrics.lastStep;
-  const perVerifier: Record<string, number | null> = {};
-  for (const [name, statistics] of Object.entries(last?.perVerifier ?? {})) {
-    perVerifier[`reward.${name}`] = statistics.rewardMean;
-    perVerifier[`accuracy.${name}`] = statistics.accuracy;
-  }
-  const check = result.metrics.checks.at(-1) as Record<string, unknown> | undefined;
-  return {
-    status: result.status,
-    modelDirectory: result.modelDirectory,
-    metrics: { ...numericMetrics(last), ...perVerifier, ...numericMetrics(check ?? null, "heldOut.") },
-  };
-};
 
 const unavailable =
   (type: string): StageRunner =>
@@ -161,10 +97,16 @@ const unavailable =
     });
   };
 
-/** The runner of each stage type (`ppo`: `stage_unavailable`, no PPO trainer exists here). */
-export const defaultStageRunners: Record<Stage["type"], StageRunner> = {
-  sft: runSft,
-  dpo: runDpo,
-  rlvr: runRlvr,
-  ppo: unavailable("ppo"),
-};
+/**
+ * The runner of every stage type: each stage of `registry` (default {@link stageRegistry}),
+ * and `ppo`, which has no trainer here (`stage_unavailable`; the recipe pins its
+ * hyperparameters as data).
+ */
+export function stageRunnersOf(registry: StageRegistry = stageRegistry): Record<string, StageRunner> {
+  const runners: Record<string, StageRunner> = { ppo: unavailable("ppo") };
+  for (const [name, definition] of registry) runners[name] = registeredStageRunner(definition);
+  return runners;
+}
+
+/** The runner of each stage type of the default registry (`ppo`: `stage_unavailable`). */
+export const defaultStageRunners: Record<string, StageRunner> = stageRunnersOf();

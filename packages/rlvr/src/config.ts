@@ -1,4 +1,4 @@
-import { adamWConfigSchema, batchConfigSchema, learningRateConfigSchema } from "@posttrain/engine";
+import { adamWConfigSchema, batchConfigSchema, learningRateConfigSchema } from "@posttrain/training";
 import { z } from "zod";
 
 /**

@@ -1,27 +1,8 @@
 /**
  * @posttrain/rlvr — reinforcement learning with verifiable rewards (GRPO family) on the
- * embedded engine (see README.md).
+ * embedded engine (see README.md). One step is four functions: `rollout` → `score` →
+ * `optimize` → `stepMetrics`; the shared run machinery is @posttrain/training's.
  */
-export {
-  adamWConfigSchema,
-  batchConfigSchema,
-  DataOrder,
-  effectiveBatchSize,
-  engineSchedule,
-  huggingFaceConfig,
-  learningRateConfigSchema,
-  loadTrainingModel as loadModel,
-  type ModelSource,
-  modelSourceSchema,
-  parameterBytes,
-  parseModelSource,
-  recordResolvedConfig,
-  safetensorsBytes,
-  TrainError,
-  type TrainErrorCode,
-  type TrainingModel as LoadedModel,
-  writeModelDirectory,
-} from "@posttrain/engine";
 export { Config, type ConfigInput, type GenerationConfig, generationConfigSchema } from "./config.js";
 export {
   binomialDropPValue,
@@ -30,6 +11,7 @@ export {
   type OverOptimizationCheck,
   OverOptimizationMonitor,
 } from "./monitor.js";
+export { mergePolicyBatches, type OptimizationStatistics, optimize } from "./optimize.js";
 export { buildPolicyGraph, type PolicyBatch, PolicyTrainer } from "./policy-trainer.js";
 export { completionBatchOf, type RlvrData, type RlvrRow, readRlvrRows, validateRlvrRows } from "./prompts.js";
 export {
@@ -48,11 +30,8 @@ export {
   weightUpdateTokenVariable,
 } from "./remote-generation/index.js";
 export { completionReward, type GroupAdvantages, groupAdvantages, klEstimate } from "./rewards.js";
-export {
-  mergePolicyBatches,
-  type StepMetrics,
-  type TrainParams,
-  type TrainResult,
-  train,
-  type VerifierStatistics,
-} from "./train.js";
+export { type RolloutCompletion, rollout } from "./rollout.js";
+export { type ScoredCompletion, score, verifyResponses } from "./score.js";
+export { rlvrRowSchema, rlvrStage } from "./stage.js";
+export { type StepMetrics, stepMetrics, type VerifierStatistics } from "./step-metrics.js";
+export { type TrainParams, type TrainResult, train } from "./train.js";

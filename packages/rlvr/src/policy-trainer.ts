@@ -7,19 +7,16 @@
  * forward-only scorer (old and reference log-probs).
  */
 
-import type { adamWConfigSchema } from "@posttrain/engine";
 import {
   type CompiledGraph,
-  compileGraph,
-  emitModel,
   type Feed,
   GraphBuilder,
   type GraphTensor,
-  GraphTrainer,
   type LlamaModel,
   parameterGradientOutputs,
   type TokenBatch,
 } from "@posttrain/engine";
+import { type adamWConfigSchema, GraphTrainer, tokenBatchFeeds } from "@posttrain/training";
 import type { z } from "zod";
 import type { Config } from "./config.js";
 
@@ -80,8 +77,7 @@ export class PolicyTrainer extends GraphTrainer {
     readonly model: LlamaModel,
     /** The policy's parameters; generation shares this buffer, so rollouts use the current weights. */
     parameters: Float32Array,
-    private readonly trainingGraph: CompiledGraph,
-    private readonly scoringGraph: CompiledGraph,
+    private readonly graphs: { training: CompiledGraph; scoring: CompiledGraph },
     adamW: z.output<typeof adamWConfigSchema>,
   ) {
     super({ parameterSpecs: model.parameterSpecs(), parameters, adamW });
@@ -96,39 +92,21 @@ export class PolicyTrainer extends GraphTrainer {
     adamW: z.output<typeof adamWConfigSchema>;
     initialParameters: Float32Array;
   }): Promise<PolicyTrainer> {
-    const { graph, training, scoring } = buildPolicyGraph(params);
-    const trainingGraph = await compileGraph({
-      model: emitModel({ graph, outputs: training, name: "grpo-train" }),
+    const graphs = await GraphTrainer.compileGraphs({
+      ...buildPolicyGraph(params),
+      name: "grpo",
       threads: params.threads,
     });
-    const scoringGraph = await compileGraph({
-      model: emitModel({ graph, outputs: scoring, name: "grpo-score" }),
-      threads: params.threads,
-    });
-    return new PolicyTrainer(
-      params.model,
-      Float32Array.from(params.initialParameters),
-      trainingGraph,
-      scoringGraph,
-      params.adamW,
-    );
+    return new PolicyTrainer(params.model, Float32Array.from(params.initialParameters), graphs, params.adamW);
   }
 
   private feeds(batch: TokenBatch, parameters: Float32Array): Record<string, Feed> {
-    const dims = [batch.batchSize, batch.sequenceLength];
-    return {
-      ...this.parameterFeeds(parameters),
-      input_ids: { data: batch.inputIds, dims },
-      position_ids: { data: batch.positionIds!, dims },
-      segment_ids: { data: batch.segmentIds!, dims },
-      labels: { data: batch.labels, dims },
-      loss_mask: { data: batch.lossMask, dims },
-    };
+    return { ...this.parameterFeeds(parameters), ...tokenBatchFeeds({ batch }) };
   }
 
   /** Token log-probs `[batch × sequence]` under `parameters` (default: the policy). */
   async score(params: { batch: TokenBatch; parameters?: Float32Array }): Promise<Float32Array> {
-    const result = await this.scoringGraph.run({
+    const result = await this.graphs.scoring.run({
       feeds: this.feeds(params.batch, params.parameters ?? this.parameters),
     });
     return Float32Array.from(result["log_probs"]!.data as Float32Array);
@@ -144,7 +122,7 @@ export class PolicyTrainer extends GraphTrainer {
     for (const [index, batch] of params.microBatches.entries()) {
       const dims = [batch.batchSize, batch.sequenceLength];
       const result = await this.runAccumulating({
-        graph: this.trainingGraph,
+        graph: this.graphs.training,
         feeds: {
           ...this.feeds(batch, this.parameters),
           advantages: { data: batch.advantages, dims },

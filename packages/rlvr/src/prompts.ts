@@ -5,7 +5,12 @@
  */
 import { type CacheManifest, int32Row, readTokenizedShards } from "@posttrain/data";
 import type { TokenBatch } from "@posttrain/engine";
-import { TrainError } from "@posttrain/engine";
+import {
+  collectRows,
+  type PromptCompletionRow,
+  promptCompletionBatch,
+  TrainError,
+} from "@posttrain/training";
 
 export interface RlvrRow {
   promptIds: Int32Array;
@@ -34,16 +39,14 @@ export async function readRlvrRows(params: {
   directory: string;
   manifest: CacheManifest;
 }): Promise<RlvrRow[]> {
-  const rows: RlvrRow[] = [];
-  for await (const table of readTokenizedShards(params)) {
-    for (let row = 0; row < table.numRows; row += 1)
-      rows.push({
-        promptIds: int32Row(table, "prompt_ids", row),
-        groundTruth: strings(table, "ground_truth", row),
-        dataset: strings(table, "dataset", row),
-      });
-  }
-  return rows;
+  return collectRows({
+    tables: readTokenizedShards(params),
+    row: (table, row) => ({
+      promptIds: int32Row(table, "prompt_ids", row),
+      groundTruth: strings(table, "ground_truth", row),
+      dataset: strings(table, "dataset", row),
+    }),
+  });
 }
 
 export function validateRlvrRows(params: {
@@ -71,33 +74,11 @@ export function validateRlvrRows(params: {
   });
 }
 
-/** prompt + completion rows, right-padded, trained on the completion tokens (targets shifted). */
-export function completionBatchOf(
-  rows: readonly { promptIds: ArrayLike<number>; completionIds: readonly number[] }[],
-): TokenBatch {
-  const sequenceLength = Math.max(...rows.map((row) => row.promptIds.length + row.completionIds.length));
-  const batchSize = rows.length;
-  const count = batchSize * sequenceLength;
-  const inputIds = new BigInt64Array(count);
-  const labels = new BigInt64Array(count);
-  const lossMask = new Float32Array(count);
-  const positionIds = new BigInt64Array(count);
-  const segmentIds = new BigInt64Array(count);
-  rows.forEach((row, rowIndex) => {
-    const base = rowIndex * sequenceLength;
-    const promptLength = row.promptIds.length;
-    const length = promptLength + row.completionIds.length;
-    const token = (position: number) =>
-      position < promptLength ? row.promptIds[position]! : row.completionIds[position - promptLength]!;
-    for (let position = 0; position < length; position += 1) {
-      inputIds[base + position] = BigInt(token(position));
-      positionIds[base + position] = BigInt(position);
-      segmentIds[base + position] = 1n;
-      if (position + 1 < length && position + 1 >= promptLength) {
-        labels[base + position] = BigInt(token(position + 1));
-        lossMask[base + position] = 1;
-      }
-    }
-  });
-  return { batchSize, sequenceLength, inputIds, labels, lossMask, positionIds, segmentIds };
+/**
+ * prompt + completion rows, right-padded, trained on the completion tokens (targets shifted;
+ * @posttrain/training's `promptCompletionBatch`, whose per-token completion mask marks tokens
+ * the policy did not write).
+ */
+export function completionBatchOf(rows: readonly PromptCompletionRow[]): TokenBatch {
+  return promptCompletionBatch({ rows });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRunContext, readEvents } from "@posttrain/core";
 import { describe, expect, it } from "vitest";
-import { toyModelConfig, toyRlvrConfig, toyRlvrRows, toyTokenizer } from "./testing/toy.js";
+import { toyModelConfig, toyRlvrConfig, toyRlvrRows, toyTokenizer } from "./test/toy.js";
 import { train } from "./train.js";
 
 const directory = (name: string) => mkdtempSync(join(tmpdir(), `rlvr-${name}-`));

@@ -1,32 +1,34 @@
-import { type GenerationBackend, parseWithSchema, type RunContext } from "@posttrain/core";
+import type { GenerationBackend, RunContext } from "@posttrain/core";
 import {
-  completeTrainingRun,
   createEmbeddedGenerationBackend,
-  DataOrder,
   DecoderModel,
   type LoadedModel as EngineModel,
-  effectiveBatchSize,
-  engineSchedule,
   type GenerationTokenizer,
-  huggingFaceConfig,
-  interruptTrainingRun,
   learningRateAt,
-  loadTrainingModel,
+  parseHuggingFaceConfig,
+} from "@posttrain/engine";
+import {
+  checkStageInputs,
+  DataOrder,
+  engineSchedule,
+  huggingFaceConfig,
   type ModelSource,
   openRunCheckpoints,
-  parseHuggingFaceConfig,
   recordResolvedConfig,
+  runTrainingLoop,
   TrainError,
   type TrainingRunResult,
-} from "@posttrain/engine";
-import { verify } from "@posttrain/verifiers";
+} from "@posttrain/training";
 import { Config, type ConfigInput } from "./config.js";
 import { type OverOptimizationCheck, OverOptimizationMonitor } from "./monitor.js";
-import { type PolicyBatch, PolicyTrainer } from "./policy-trainer.js";
-import { completionBatchOf, type RlvrData, type RlvrRow, validateRlvrRows } from "./prompts.js";
+import { optimize } from "./optimize.js";
+import { PolicyTrainer } from "./policy-trainer.js";
+import { type RlvrData, validateRlvrRows } from "./prompts.js";
 import { createRemoteBackendFromConfig, type GenerationEndpoint } from "./remote-generation/from-config.js";
 import { canSyncWeights } from "./remote-generation/weight-sync.js";
-import { completionReward, groupAdvantages, klEstimate } from "./rewards.js";
+import { rollout } from "./rollout.js";
+import { score, verifyResponses } from "./score.js";
+import { type StepMetrics, stepMetrics } from "./step-metrics.js";
 
 export interface TrainParams {
   config: ConfigInput;
@@ -53,126 +55,26 @@ export interface TrainParams {
   generationEndpoint?: GenerationEndpoint;
 }
 
-export interface VerifierStatistics {
-  count: number;
-  rewardMean: number;
-  rewardStd: number;
-  accuracy: number;
-}
-
-export interface StepMetrics {
-  step: number;
-  rewardMean: number;
-  rewardStd: number;
-  /** Share of completions with verifier score 1. */
-  accuracy: number;
-  perVerifier: Record<string, VerifierStatistics>;
-  /** Mean per-token KL estimate (configured estimator) of the rollout policy to the reference. */
-  kl: number;
-  /** −mean log π of the sampled tokens: a Monte-Carlo estimate of the per-token entropy. */
-  entropy: number;
-  /**
-   * Max |sampling log-prob − training-graph log-prob| over the sampled tokens (temperature 1
-   * only, else null): the rollout backend and the training graph must agree.
-   */
-  logProbMismatch: number | null;
-  /** Share of trained tokens where the PPO clip was active. */
-  clipFraction: number;
-  responseLength: number;
-  truncationRate: number;
-  filteredGroups: number;
-  trainedCompletions: number;
-  optimizerSteps: number;
-  loss: number;
-  gradientNorm: number;
-  learningRate: number;
-  trainTokensPerSecond: number;
-  seconds: { generate: number; verify: number; train: number };
-}
-
-/** What `train` returns (the engine's {@link TrainingRunResult} with this stage's metrics). */
+/** What `train` returns (@posttrain/training's {@link TrainingRunResult} with this stage's metrics). */
 export type TrainResult = TrainingRunResult<{
   lastStep: StepMetrics | null;
   checks: OverOptimizationCheck[];
 }>;
 
-const mean = (values: readonly number[]) =>
-  values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
-const std = (values: readonly number[]) => {
-  const average = mean(values);
-  return Math.sqrt(mean(values.map((value) => (value - average) ** 2)));
-};
-
-/**
- * Verifier scores of responses, grouped by verifier name; returns scores in input order.
- * `tokenCount` is the number of generated token ids: the length verifiers (`max_length`,
- * `up_to_max_length`) score it, as open-instruct scores `len(tokenized_prediction)`.
- */
-async function verifyResponses(params: {
-  items: readonly { response: string; row: RlvrRow; tokenCount: number }[];
-  workers: number;
-  timeoutMilliseconds: number;
-}): Promise<number[]> {
-  const scores = new Array<number>(params.items.length).fill(0);
-  const byVerifier = new Map<string, number[]>();
-  params.items.forEach((item, index) => {
-    const name = item.row.dataset[0]!;
-    byVerifier.set(name, [...(byVerifier.get(name) ?? []), index]);
-  });
-  for (const [verifier, indices] of byVerifier) {
-    const output = await verify({
-      verifier,
-      rows: indices.map((index) => ({
-        response: params.items[index]!.response,
-        ground_truth: params.items[index]!.row.groundTruth[0],
-      })),
-      responseTokenCounts: indices.map((index) => params.items[index]!.tokenCount),
-      workers: params.workers,
-      timeoutMilliseconds: params.timeoutMilliseconds,
-    });
-    output.rows.forEach((row, offset) => {
-      scores[indices[offset]!] = row.score;
-    });
-  }
-  return scores;
-}
-
-interface Rollout {
-  row: RlvrRow;
-  group: number;
-  completionIds: number[];
-  samplingLogProbs: number[] | null;
-  text: string;
-  truncated: boolean;
-  score: number;
-  reward: number;
-  advantage: number;
-}
-
 /** Runs (or resumes) the RLVR stage in `context.directory`. */
 export async function train(params: TrainParams): Promise<TrainResult> {
   const { context } = params;
-  const config = parseWithSchema({ schema: Config, value: params.config, label: "rlvr config" });
-  const effectiveBatch = effectiveBatchSize(config.batch);
-  const loaded = await loadTrainingModel({ source: params.model });
-  validateRlvrRows({
-    rows: params.data.train,
-    vocabularySize: loaded.config.vocab_size,
-    label: "data.train",
+  const inputs = await checkStageInputs({
+    stage: "rlvr",
+    schema: Config,
+    config: params.config,
+    model: params.model,
+    data: params.data,
+    validateRows: validateRlvrRows,
+    heldOutField: (config) => (config.monitor === null ? null : "monitor"),
   });
-  const evaluationRows = params.data.evaluation ?? [];
-  if (config.monitor !== null) {
-    if (evaluationRows.length === 0)
-      throw new TrainError({
-        code: "train_data_invalid",
-        message: "monitor is configured but data.evaluation is empty",
-      });
-    validateRlvrRows({
-      rows: evaluationRows,
-      vocabularySize: loaded.config.vocab_size,
-      label: "data.evaluation",
-    });
-  }
+  const { config, model: loaded, evaluationRows } = inputs;
+  const effectiveBatch = inputs.effectiveBatchSize;
   const rolloutSize = config.rollouts.promptsPerStep * config.rollouts.samplesPerPrompt;
   const order = new DataOrder({
     random: context.random.stream("prompts"),
@@ -205,7 +107,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     `rlvr: ${config.rollouts.promptsPerStep} prompts × ${config.rollouts.samplesPerPrompt} samples per step, effective batch ${effectiveBatch} completions, ${config.steps} steps`,
   );
 
-  // The decoder (engine part 2) is a LlamaModel with the same parameter layout for Llama configs.
+  // The decoder is a LlamaModel with the same parameter layout for Llama configs.
   const decoderConfig = parseHuggingFaceConfig(huggingFaceConfig(loaded.config));
   const decoder = new DecoderModel(decoderConfig);
   const trainer = await PolicyTrainer.create({
@@ -248,7 +150,11 @@ export async function train(params: TrainParams): Promise<TrainResult> {
             tokenizer: options.tokenizer,
             threads: options.threads,
           }));
-  const backend = createBackend({ policy, tokenizer: params.tokenizer, threads: config.threads });
+  const backend: GenerationBackend = createBackend({
+    policy,
+    tokenizer: params.tokenizer,
+    threads: config.threads,
+  });
   const syncEverySteps = generation.backend === "remote" ? generation.syncEverySteps : 1;
   /** Pushes the current policy to a backend that generates elsewhere (no-op for the embedded one). */
   const syncWeights = async () => {
@@ -262,7 +168,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   const referenceParameters = loaded.parameters;
 
   const monitor = new OverOptimizationMonitor({ klBound: config.monitor?.klBound ?? null });
-  const { directory: checkpointDirectory, save } = await openRunCheckpoints({
+  const checkpoints = await openRunCheckpoints({
     context,
     stage: "rlvr",
     trainer: trainer.asCheckpointTarget(),
@@ -302,300 +208,86 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     }
   };
 
-  const progress = context.progress({
+  return runTrainingLoop({
+    context,
     label: "rlvr",
-    total: config.steps,
-    start: trainer.step,
-    unit: "steps",
-  });
-  let lastStep: StepMetrics | null = null;
-  try {
-    // The server starts from whatever it was launched with (or, on resume, an older policy).
-    await syncWeights();
-    if (config.monitor !== null && monitor.checks.length === 0) await runMonitor(0);
-    while (trainer.step < config.steps) {
-      if (context.signal.aborted)
-        return interruptTrainingRun({
-          context,
-          save,
-          trainer,
-          totalSteps: config.steps,
-          checkpointDirectory,
-          metrics: { lastStep, checks: monitor.checks },
-        });
-      const step = trainer.step;
+    trainer,
+    model: loaded,
+    totalSteps: config.steps,
+    checkpoints,
+    checkpointEverySteps: config.checkpointEverySteps,
+    beforeFirstStep: async () => {
+      // The server starts from whatever it was launched with (or, on resume, an older policy).
+      await syncWeights();
+      if (config.monitor !== null && monitor.checks.length === 0) await runMonitor(0);
+    },
+    runStep: async ({ step }) => {
       const stepRandom = context.random.stream(`step-${step}`);
       const prompts = order
         .step(step)
         .microBatches.flat()
         .map((index) => params.data.train[index]!);
-      // 1. Rollouts.
       const generateStarted = performance.now();
-      const completions = await backend.generate({
-        requests: prompts.map((row) => ({
-          prompt: { kind: "tokens" as const, tokenIds: [...row.promptIds] },
-          samples: config.rollouts.samplesPerPrompt,
-          sampling: {
-            temperature: config.rollouts.temperature,
-            maxNewTokens: config.rollouts.maxNewTokens,
-            seed: stepRandom.stream("sampling").nextUint32(),
-            logprobs: true,
-          },
-        })),
+      const completions = await rollout({
+        backend,
+        prompts,
+        samplesPerPrompt: config.rollouts.samplesPerPrompt,
+        temperature: config.rollouts.temperature,
+        maxNewTokens: config.rollouts.maxNewTokens,
+        seed: stepRandom.stream("sampling").nextUint32(),
       });
       const generateSeconds = (performance.now() - generateStarted) / 1000;
-      // 2. Verification and rewards.
       const verifyStarted = performance.now();
-      const rollouts: Rollout[] = [];
-      completions.forEach((samples, group) => {
-        for (const completion of samples) {
-          if (completion.tokenIds === null)
-            throw new TrainError({
-              code: "train_data_invalid",
-              message: "the generation backend returned no token ids",
-            });
-          rollouts.push({
-            row: prompts[group]!,
-            group,
-            completionIds: completion.tokenIds,
-            samplingLogProbs: completion.logprobs,
-            text: completion.text,
-            truncated: completion.finishReason === "length",
-            score: 0,
-            reward: 0,
-            advantage: 0,
-          });
-        }
-      });
-      const scores = await verifyResponses({
-        items: rollouts.map((rollout) => ({
-          response: rollout.text,
-          row: rollout.row,
-          tokenCount: rollout.completionIds.length,
-        })),
-        workers: config.verifierWorkers,
-        timeoutMilliseconds: config.verifierTimeoutMilliseconds,
-      });
-      rollouts.forEach((rollout, index) => {
-        rollout.score = scores[index]!;
-        rollout.reward = completionReward({
-          rewards: config.rewards,
-          score: rollout.score,
-          response: rollout.text,
-          truncated: rollout.truncated,
-        });
-      });
-      let filteredGroups = 0;
-      const kept: Rollout[] = [];
-      for (let group = 0; group < prompts.length; group += 1) {
-        const members = rollouts.filter((rollout) => rollout.group === group);
-        const advantages = groupAdvantages({
-          rewards: members.map((member) => member.reward),
-          kind: config.advantages,
-        });
-        members.forEach((member, index) => {
-          member.advantage = advantages.advantages[index]!;
-        });
-        if (config.filterZeroVarianceGroups && advantages.zeroVariance) {
-          filteredGroups += 1;
-          continue;
-        }
-        for (const member of members)
-          if (!(config.maskTruncatedCompletions && member.truncated) && member.completionIds.length > 0)
-            kept.push(member);
-      }
+      const { scored, kept, filteredGroups } = await score({ completions, groups: prompts.length, config });
       const verifySeconds = (performance.now() - verifyStarted) / 1000;
-      // 3. Old (rollout-policy) and reference log-probs from the training graph's forward pass.
       const trainStarted = performance.now();
-      const microSize = config.batch.perDeviceBatchSize;
-      const order_ = stepRandom.stream("mini-batches");
-      let klSum = 0;
-      let logProbSum = 0;
-      let trainedTokens = 0;
-      let logProbMismatch: number | null = config.rollouts.temperature === 1 ? 0 : null;
-      const prepared = new Map<Rollout, PolicyBatch>();
-      for (let start = 0; start < kept.length; start += microSize) {
-        const members = kept.slice(start, start + microSize);
-        for (const member of members) {
-          const batch = completionBatchOf([
-            { promptIds: member.row.promptIds, completionIds: member.completionIds },
-          ]);
-          const oldLogProbs = await trainer.score({ batch });
-          const referenceLogProbs =
-            config.kl.beta > 0
-              ? await trainer.score({ batch, parameters: referenceParameters })
-              : new Float32Array(oldLogProbs.length);
-          const advantages = new Float32Array(oldLogProbs.length).fill(member.advantage);
-          if (logProbMismatch !== null && member.samplingLogProbs !== null) {
-            const offset = member.row.promptIds.length - 1;
-            member.samplingLogProbs.forEach((value, index) => {
-              logProbMismatch = Math.max(logProbMismatch!, Math.abs(value - oldLogProbs[offset + index]!));
-            });
-          }
-          batch.lossMask.forEach((value, index) => {
-            if (value === 0) return;
-            trainedTokens += 1;
-            logProbSum += oldLogProbs[index]!;
-            klSum += klEstimate({
-              estimator: config.kl.estimator,
-              logProb: oldLogProbs[index]!,
-              referenceLogProb: referenceLogProbs[index]!,
-            });
-          });
-          prepared.set(member, { ...batch, advantages, oldLogProbs, referenceLogProbs });
-        }
-      }
-      // 4. Several optimizer steps per rollout batch.
       const learningRate = learningRateAt({ schedule, step });
-      let optimizerSteps = 0;
-      let lossSum = 0;
-      let gradientNorm = 0;
-      let clipped = 0;
-      let clipTokens = 0;
-      for (let epoch = 0; epoch < config.epochs; epoch += 1) {
-        const shuffled = order_
-          .stream(`epoch-${epoch}`)
-          .permutation(kept.length)
-          .map((index) => kept[index]!);
-        for (let start = 0; start < shuffled.length; start += effectiveBatch) {
-          const chunk = shuffled.slice(start, start + effectiveBatch);
-          const batches: PolicyBatch[] = [];
-          for (let micro = 0; micro < chunk.length; micro += microSize)
-            batches.push(
-              mergePolicyBatches(
-                chunk.slice(micro, micro + microSize).map((member) => prepared.get(member)!),
-              ),
-            );
-          const tokens = batches.reduce(
-            (total, batch) => total + batch.lossMask.reduce((a, b) => a + b, 0),
-            0,
-          );
-          const result = await trainer.accumulate({
-            microBatches: batches,
-            lossScale: 1 / Math.max(1, tokens),
-          });
-          batches.forEach((batch, index) => {
-            const current = result.logProbs[index]!;
-            batch.lossMask.forEach((value, position) => {
-              if (value === 0) return;
-              clipTokens += 1;
-              const ratio = Math.exp(current[position]! - batch.oldLogProbs[position]!);
-              const advantage = batch.advantages[position]!;
-              if (
-                (advantage > 0 && ratio > 1 + config.clip.high) ||
-                (advantage < 0 && ratio < 1 - config.clip.low)
-              )
-                clipped += 1;
-            });
-          });
-          gradientNorm = trainer.update({
-            learningRate,
-            maxGradientNorm: config.maxGradientNorm,
-          }).gradientNorm;
-          lossSum += result.loss;
-          optimizerSteps += 1;
-        }
-      }
-      trainer.step += 1;
-      const trainSeconds = (performance.now() - trainStarted) / 1000;
-      // 5. Metrics.
-      const rewards = rollouts.map((rollout) => rollout.reward);
-      const perVerifier: Record<string, VerifierStatistics> = {};
-      for (const name of new Set(rollouts.map((rollout) => rollout.row.dataset[0]!))) {
-        const members = rollouts.filter((rollout) => rollout.row.dataset[0] === name);
-        perVerifier[name] = {
-          count: members.length,
-          rewardMean: mean(members.map((member) => member.reward)),
-          rewardStd: std(members.map((member) => member.reward)),
-          accuracy: mean(members.map((member) => (member.score >= 1 ? 1 : 0))),
-        };
-      }
-      lastStep = {
-        step: trainer.step,
-        rewardMean: mean(rewards),
-        rewardStd: std(rewards),
-        accuracy: mean(rollouts.map((rollout) => (rollout.score >= 1 ? 1 : 0))),
-        perVerifier,
-        kl: trainedTokens === 0 ? 0 : klSum / trainedTokens,
-        entropy: trainedTokens === 0 ? 0 : -logProbSum / trainedTokens,
-        logProbMismatch,
-        clipFraction: clipTokens === 0 ? 0 : clipped / clipTokens,
-        responseLength: mean(rollouts.map((rollout) => rollout.completionIds.length)),
-        truncationRate: mean(rollouts.map((rollout) => (rollout.truncated ? 1 : 0))),
-        filteredGroups,
-        trainedCompletions: kept.length,
-        optimizerSteps,
-        loss: optimizerSteps === 0 ? 0 : lossSum / optimizerSteps,
-        gradientNorm,
+      const optimization = await optimize({
+        trainer,
+        kept,
+        referenceParameters,
+        config,
+        effectiveBatchSize: effectiveBatch,
         learningRate,
-        trainTokensPerSecond: (trainedTokens * config.epochs) / Math.max(1e-9, trainSeconds),
-        seconds: { generate: generateSeconds, verify: verifySeconds, train: trainSeconds },
-      };
-      monitor.recordReward(lastStep.rewardMean);
-      context.events.write({ type: "step-end", ...lastStep });
-      progress.update({
-        completed: trainer.step,
-        metrics: {
-          reward: lastStep.rewardMean,
-          accuracy: lastStep.accuracy,
-          kl: lastStep.kl,
-          "tok/s": Math.round(lastStep.trainTokensPerSecond),
-        },
+        random: stepRandom,
       });
-      const monitorDue = config.monitor !== null && trainer.step % config.monitor.everySteps === 0;
-      if (trainer.step % syncEverySteps === 0 || trainer.step === config.steps || monitorDue)
-        await syncWeights();
-      if (monitorDue) await runMonitor(lastStep.kl);
-      if (trainer.step % config.checkpointEverySteps === 0) await save();
-    }
-  } finally {
-    progress.stop();
-    await backend.close?.();
-  }
-  await save();
-  const metrics = { lastStep, checks: monitor.checks };
-  return completeTrainingRun({
-    context,
-    model: loaded,
-    trainer,
-    totalSteps: config.steps,
-    checkpointDirectory,
-    metrics,
+      const trainSeconds = (performance.now() - trainStarted) / 1000;
+      const metrics = stepMetrics({
+        step: step + 1,
+        scored,
+        keptCompletions: kept.length,
+        filteredGroups,
+        optimization,
+        learningRate,
+        epochs: config.epochs,
+        seconds: { generate: generateSeconds, verify: verifySeconds, train: trainSeconds },
+      });
+      monitor.recordReward(metrics.rewardMean);
+      return {
+        metrics,
+        progress: {
+          reward: metrics.rewardMean,
+          accuracy: metrics.accuracy,
+          kl: metrics.kl,
+          "tok/s": Math.round(metrics.trainTokensPerSecond),
+        },
+      };
+    },
+    afterStep: async ({ step }) => {
+      const monitorDue = config.monitor !== null && step % config.monitor.everySteps === 0;
+      if (step % syncEverySteps === 0 || step === config.steps || monitorDue) await syncWeights();
+    },
+    heldOut:
+      config.monitor === null
+        ? null
+        : {
+            everySteps: config.monitor.everySteps,
+            atEnd: false,
+            run: async ({ lastStep }) => runMonitor(lastStep?.kl ?? 0),
+          },
+    close: async () => {
+      await backend.close?.();
+    },
+    metrics: (lastStep) => ({ lastStep, checks: monitor.checks }),
   });
-}
-
-/** Concatenates single-row policy batches into one micro-batch (right-padded to the longest). */
-export function mergePolicyBatches(batches: readonly PolicyBatch[]): PolicyBatch {
-  const sequenceLength = Math.max(...batches.map((batch) => batch.sequenceLength));
-  const batchSize = batches.reduce((total, batch) => total + batch.batchSize, 0);
-  const count = batchSize * sequenceLength;
-  const merged: PolicyBatch = {
-    batchSize,
-    sequenceLength,
-    inputIds: new BigInt64Array(count),
-    labels: new BigInt64Array(count),
-    lossMask: new Float32Array(count),
-    positionIds: new BigInt64Array(count),
-    segmentIds: new BigInt64Array(count),
-    advantages: new Float32Array(count),
-    oldLogProbs: new Float32Array(count),
-    referenceLogProbs: new Float32Array(count),
-  };
-  let row = 0;
-  for (const batch of batches) {
-    for (let source = 0; source < batch.batchSize; source += 1, row += 1) {
-      const from = source * batch.sequenceLength;
-      const to = row * sequenceLength;
-      const length = batch.sequenceLength;
-      merged.inputIds.set(batch.inputIds.subarray(from, from + length), to);
-      merged.labels.set(batch.labels.subarray(from, from + length), to);
-      merged.lossMask.set(batch.lossMask.subarray(from, from + length), to);
-      merged.positionIds!.set(batch.positionIds!.subarray(from, from + length), to);
-      merged.segmentIds!.set(batch.segmentIds!.subarray(from, from + length), to);
-      merged.advantages.set(batch.advantages.subarray(from, from + length), to);
-      merged.oldLogProbs.set(batch.oldLogProbs.subarray(from, from + length), to);
-      merged.referenceLogProbs.set(batch.referenceLogProbs.subarray(from, from + length), to);
-    }
-  }
-  return merged;
 }

@@ -10,7 +10,7 @@
 
 import { type CacheManifest, int32Row, readTokenizedShards } from "@posttrain/data";
 import type { TokenBatch } from "@posttrain/engine";
-import { TrainError } from "@posttrain/engine";
+import { collectRows, emptyTokenBatch, TrainError } from "@posttrain/training";
 
 export const ignoredLabel = -100;
 
@@ -31,11 +31,11 @@ export interface SftData {
 
 /** Reads the rows of a prepared `sft` or `sft-packed` dataset (see @posttrain/data). */
 export async function readSftRows(params: { directory: string; manifest: CacheManifest }): Promise<SftRow[]> {
-  const rows: SftRow[] = [];
-  for await (const table of readTokenizedShards(params)) {
-    const packed = table.getChild("position_ids") !== null;
-    for (let row = 0; row < table.numRows; row += 1) {
-      rows.push({
+  return collectRows({
+    tables: readTokenizedShards(params),
+    row: (table, row) => {
+      const packed = table.getChild("position_ids") !== null;
+      return {
         inputIds: int32Row(table, "input_ids", row),
         labels: int32Row(table, "labels", row),
         ...(packed
@@ -44,10 +44,9 @@ export async function readSftRows(params: { directory: string; manifest: CacheMa
               segmentIds: int32Row(table, "segment_ids", row),
             }
           : {}),
-      });
-    }
-  }
-  return rows;
+      };
+    },
+  });
 }
 
 /** Checks every row: equal column lengths, ids inside the vocabulary, at least one row. */
@@ -87,13 +86,8 @@ export function validateSftRows(params: {
 /** A micro-batch from rows (padded to the longest, labels shifted). */
 export function tokenBatchOf(rows: readonly SftRow[]): TokenBatch {
   const sequenceLength = Math.max(...rows.map((row) => row.inputIds.length));
-  const batchSize = rows.length;
-  const count = batchSize * sequenceLength;
-  const inputIds = new BigInt64Array(count);
-  const labels = new BigInt64Array(count);
-  const lossMask = new Float32Array(count);
-  const positionIds = new BigInt64Array(count);
-  const segmentIds = new BigInt64Array(count);
+  const batch = emptyTokenBatch({ batchSize: rows.length, sequenceLength });
+  const { inputIds, labels, lossMask, positionIds, segmentIds } = batch;
   rows.forEach((row, rowIndex) => {
     const base = rowIndex * sequenceLength;
     const length = row.inputIds.length;
@@ -108,5 +102,5 @@ export function tokenBatchOf(rows: readonly SftRow[]): TokenBatch {
       }
     }
   });
-  return { batchSize, sequenceLength, inputIds, labels, lossMask, positionIds, segmentIds };
+  return batch;
 }

@@ -1,27 +1,7 @@
 /**
- * @posttrain/sft — supervised fine-tuning on the embedded engine (see README.md).
+ * @posttrain/sft — supervised fine-tuning on the embedded engine (see README.md). The shared
+ * run machinery (model sources, run folders, `TrainError`) is @posttrain/training's.
  */
-export {
-  adamWConfigSchema,
-  batchConfigSchema,
-  DataOrder,
-  durationSchema,
-  effectiveBatchSize,
-  engineSchedule,
-  huggingFaceConfig,
-  learningRateConfigSchema,
-  loadTrainingModel as loadModel,
-  type ModelSource,
-  modelSourceSchema,
-  parameterBytes,
-  parseModelSource,
-  recordResolvedConfig,
-  safetensorsBytes,
-  TrainError,
-  type TrainErrorCode,
-  type TrainingModel as LoadedModel,
-  writeModelDirectory,
-} from "@posttrain/engine";
 export {
   ignoredLabel,
   readSftRows,
@@ -32,6 +12,7 @@ export {
 } from "./batches.js";
 export { Config, type ConfigInput } from "./config.js";
 export { TokenScorer } from "./forward.js";
+export { sftRowSchema, sftStage } from "./stage.js";
 export {
   evaluationLoss,
   type StepMetrics,

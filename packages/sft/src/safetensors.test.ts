@@ -1,6 +1,6 @@
+import { loadTrainingModel as loadModel, safetensorsBytes } from "@posttrain/training";
 import { describe, expect, it } from "vitest";
-import { loadModel, safetensorsBytes } from "./index.js";
-import { toyModelConfig } from "./testing/toy.js";
+import { toyModelConfig } from "./test/toy.js";
 
 describe("safetensors export", () => {
   it("writes HF names, [out, in] linear weights and exact bytes", async () => {

@@ -10,11 +10,11 @@ import {
   loadModel as loadServableModel,
   parseLlamaConfig,
 } from "@posttrain/engine";
+import { loadTrainingModel as loadModel } from "@posttrain/training";
 import { describe, expect, it } from "vitest";
 import { tokenBatchOf } from "./batches.js";
 import { TokenScorer } from "./forward.js";
-import { loadModel } from "./index.js";
-import { toyEndOfSequence, toyExamples, toyModelConfig, toySftConfig } from "./testing/toy.js";
+import { toyEndOfSequence, toyExamples, toyModelConfig, toySftConfig } from "./test/toy.js";
 import { sftOptimizerStep, train } from "./train.js";
 
 const directory = () => mkdtempSync(join(tmpdir(), "sft-test-"));

@@ -1,22 +1,20 @@
-import { parseWithSchema, type RunContext } from "@posttrain/core";
+import type { RunContext } from "@posttrain/core";
 import {
   type CausalLmTrainer,
   clipFactor,
-  completeTrainingRun,
   CausalLmTrainer as EngineTrainer,
-  effectiveBatchSize,
   globalGradientNorm,
-  interruptTrainingRun,
   type LearningRateSchedule,
   learningRateAt,
-  loadTrainingModel,
-  type ModelSource,
-  openRunCheckpoints,
-  planEpochRun,
   type TokenBatch,
-  TrainError,
-  type TrainingRunResult,
 } from "@posttrain/engine";
+import {
+  type ModelSource,
+  openEpochRun,
+  openRunCheckpoints,
+  runTrainingLoop,
+  type TrainingRunResult,
+} from "@posttrain/training";
 import { type SftData, type SftRow, tokenBatchOf, validateSftRows } from "./batches.js";
 import { Config, type ConfigInput } from "./config.js";
 import { TokenScorer } from "./forward.js";
@@ -45,7 +43,7 @@ export interface StepMetrics {
   seconds: { data: number; forwardBackward: number; optimizer: number };
 }
 
-/** What `train` returns (the engine's {@link TrainingRunResult} with this stage's metrics). */
+/** What `train` returns (@posttrain/training's {@link TrainingRunResult} with this stage's metrics). */
 export type TrainResult = TrainingRunResult<{ lastStep: StepMetrics | null; evaluationLoss: number | null }>;
 
 function countTokens(batch: TokenBatch): { tokens: number; trained: number } {
@@ -61,7 +59,9 @@ function countTokens(batch: TokenBatch): { tokens: number; trained: number } {
 /**
  * One optimizer update with open-instruct's loss scaling. Each micro-batch b contributes
  * weight·∇(Σ token CE of b): `sum` → weight 1/accumulation, `mean` → 1/(tokens_b·accumulation).
- * Equal weights use one accumulated pass and fold the weight into AdamW's gradient scale.
+ * Equal weights use one accumulated pass and fold the weight into AdamW's gradient scale. The
+ * learning rate is the schedule's at `trainer.step`; the caller (the training loop) advances
+ * the step counter.
  */
 export async function sftOptimizerStep(params: {
   trainer: CausalLmTrainer;
@@ -118,7 +118,6 @@ export async function sftOptimizerStep(params: {
     gradientScale:
       gradientScale * clipFactor({ norm: gradientNorm, maxNorm: params.maxGradientNorm ?? undefined }),
   });
-  trainer.step += 1;
   const trained = trainedPerBatch.reduce((a, b) => a + b, 0);
   return {
     loss,
@@ -154,32 +153,26 @@ export async function evaluationLoss(params: {
 /** Runs (or resumes) the SFT stage in `context.directory`. */
 export async function train(params: TrainParams): Promise<TrainResult> {
   const { context } = params;
-  const config = parseWithSchema({ schema: Config, value: params.config, label: "sft config" });
-  const effectiveBatch = effectiveBatchSize(config.batch);
-  const loaded = await loadTrainingModel({ source: params.model });
-  validateSftRows({ rows: params.data.train, vocabularySize: loaded.config.vocab_size, label: "data.train" });
-  const evaluationRows = params.data.evaluation ?? [];
-  if (config.evaluation !== null) {
-    if (evaluationRows.length === 0)
-      throw new TrainError({
-        code: "train_data_invalid",
-        message: "evaluation is configured but data.evaluation is empty",
-      });
-    validateSftRows({
-      rows: evaluationRows,
-      vocabularySize: loaded.config.vocab_size,
-      label: "data.evaluation",
-    });
-  }
-  const { order, totalSteps, schedule, configKey } = await planEpochRun({
-    context,
-    stage: "sft",
+  const {
     config,
     model: loaded,
-    trainRows: params.data.train.length,
-    evaluationRows: evaluationRows.length,
-    effectiveBatchSize: effectiveBatch,
+    evaluationRows,
+    order,
+    totalSteps,
+    schedule,
+    configKey,
+    ...inputs
+  } = await openEpochRun({
+    context,
+    stage: "sft",
+    schema: Config,
+    config: params.config,
+    model: params.model,
+    data: params.data,
+    validateRows: validateSftRows,
+    heldOutField: (config) => (config.evaluation === null ? null : "evaluation"),
   });
+  const effectiveBatch = inputs.effectiveBatchSize;
   context.log(
     `sft: effective batch ${effectiveBatch} (1 device × ${config.batch.perDeviceBatchSize} × ${config.batch.gradientAccumulationSteps}), ${totalSteps} steps, reduction ${config.reduction}`,
   );
@@ -190,12 +183,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     initialParameters: loaded.parameters,
     threads: config.threads,
   });
-  const { directory: checkpointDirectory, save } = await openRunCheckpoints({
-    context,
-    stage: "sft",
-    trainer: trainer,
-    configKey,
-  });
+  const checkpoints = await openRunCheckpoints({ context, stage: "sft", trainer, configKey });
   const scorer =
     config.evaluation === null
       ? null
@@ -205,34 +193,19 @@ export async function train(params: TrainParams): Promise<TrainResult> {
           lossChunks: config.lossChunks,
           threads: config.threads,
         });
-  const evaluate = async (): Promise<number | null> => {
-    if (scorer === null || config.evaluation === null) return null;
-    const loss = await evaluationLoss({
-      scorer,
-      rows: evaluationRows,
-      batchSize: config.evaluation.batchSize,
-      parameters: trainer.parameters,
-    });
-    context.events.write({ type: "evaluation", step: trainer.step, loss });
-    return loss;
-  };
-
-  const progress = context.progress({ label: "sft", total: totalSteps, start: trainer.step, unit: "steps" });
-  let lastStep: StepMetrics | null = null;
   let evaluation: number | null = null;
-  try {
-    while (trainer.step < totalSteps) {
-      if (context.signal.aborted)
-        return interruptTrainingRun({
-          context,
-          save,
-          trainer,
-          totalSteps,
-          checkpointDirectory,
-          metrics: { lastStep, evaluationLoss: evaluation },
-        });
+
+  return runTrainingLoop({
+    context,
+    label: "sft",
+    trainer,
+    model: loaded,
+    totalSteps,
+    checkpoints,
+    checkpointEverySteps: config.checkpointEverySteps,
+    runStep: async ({ step }) => {
       const started = performance.now();
-      const { epoch, microBatches } = order.step(trainer.step);
+      const { epoch, microBatches } = order.step(step);
       const batches = microBatches.map((indices) =>
         tokenBatchOf(indices.map((index) => params.data.train[index]!)),
       );
@@ -247,8 +220,8 @@ export async function train(params: TrainParams): Promise<TrainResult> {
         maxGradientNorm: config.maxGradientNorm,
       });
       const seconds = (performance.now() - started) / 1000;
-      lastStep = {
-        step: trainer.step,
+      const metrics: StepMetrics = {
+        step: step + 1,
         epoch,
         loss: result.loss,
         tokenLoss: result.tokenLoss,
@@ -259,30 +232,28 @@ export async function train(params: TrainParams): Promise<TrainResult> {
         tokensPerSecond: tokens / seconds,
         seconds: { data: dataSeconds, ...result.seconds },
       };
-      context.events.write({ type: "step-end", ...lastStep });
-      progress.update({
-        completed: trainer.step,
-        metrics: { loss: result.tokenLoss, "tok/s": Math.round(lastStep.tokensPerSecond) },
-      });
-      if (trainer.step % config.checkpointEverySteps === 0) await save();
-      if (config.evaluation !== null && trainer.step % config.evaluation.everySteps === 0)
-        evaluation = await evaluate();
-    }
-  } finally {
-    progress.stop();
-  }
-  await save();
-  if (config.evaluation !== null && lastStep !== null && trainer.step % config.evaluation.everySteps !== 0)
-    evaluation = await evaluate();
-  if (config.evaluation !== null && lastStep === null) evaluation = await evaluate();
-  const metrics = { lastStep, evaluationLoss: evaluation };
-  return completeTrainingRun({
-    context,
-    model: loaded,
-    trainer,
-    totalSteps: totalSteps,
-    checkpointDirectory,
-    metrics,
-    endEvent: { evaluationLoss: evaluation },
+      return {
+        metrics,
+        progress: { loss: result.tokenLoss, "tok/s": Math.round(metrics.tokensPerSecond) },
+      };
+    },
+    heldOut:
+      scorer === null || config.evaluation === null
+        ? null
+        : {
+            everySteps: config.evaluation.everySteps,
+            atEnd: true,
+            run: async ({ step }) => {
+              evaluation = await evaluationLoss({
+                scorer,
+                rows: evaluationRows,
+                batchSize: config.evaluation!.batchSize,
+                parameters: trainer.parameters,
+              });
+              context.events.write({ type: "evaluation", step, loss: evaluation });
+            },
+          },
+    metrics: (lastStep) => ({ lastStep, evaluationLoss: evaluation }),
+    endEvent: (metrics) => ({ evaluationLoss: metrics.evaluationLoss }),
   });
 }

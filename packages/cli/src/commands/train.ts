@@ -1,5 +1,6 @@
 /**
- * `posttrain train sft|dpo|rlvr --config FILE`: runs one stage outside a recipe. The config
+ * `posttrain train <stage> --config FILE`: runs one stage of the recipe's `stageRegistry`
+ * (sft, dpo, rlvr) outside a recipe, through the stage's own `StageDefinition`. The config
  * file (JSON) names the run directory, the seed, the initial model, the data and the stage's
  * own `training` config; paths are relative to the file. A SIGINT writes a checkpoint and
  * exits 0; running the same command again resumes.
@@ -36,20 +37,13 @@ import {
   processChunk,
   readTableBatches,
   rowsFromTable,
-  type TokenizedPreference,
-  type TokenizedRlvr,
-  type TokenizedSft,
 } from "@posttrain/data";
-import * as dpo from "@posttrain/dpo";
-import * as rlvr from "@posttrain/rlvr";
-import * as sft from "@posttrain/sft";
+import { stageRegistry } from "@posttrain/recipe";
+import { type AnyStageDefinition, parseModelSource, type StageData } from "@posttrain/training";
 import type { Command } from "commander";
 import { z } from "zod";
 import { output } from "../command.js";
 import { UsageError } from "../usage-error.js";
-
-const stages = ["sft", "dpo", "rlvr"] as const;
-type Stage = (typeof stages)[number];
 
 const fileSchema = z.strictObject({
   /** Run directory (checkpoints, events.jsonl, config.json, model/). */
@@ -73,23 +67,6 @@ const fileSchema = z.strictObject({
     .optional(),
 });
 
-const int32Array = z.array(z.number().int()).transform((values) => Int32Array.from(values));
-const sftRowSchema = z.object({
-  input_ids: int32Array,
-  labels: int32Array,
-  position_ids: int32Array.optional(),
-  segment_ids: int32Array.optional(),
-});
-const preferenceRowSchema = z.object({
-  prompt_ids: int32Array,
-  chosen_ids: int32Array,
-  rejected_ids: int32Array,
-});
-const stringList = z
-  .union([z.string(), z.array(z.string())])
-  .transform((value) => (Array.isArray(value) ? value : [value]));
-const rlvrRowSchema = z.object({ prompt_ids: int32Array, ground_truth: stringList, dataset: stringList });
-
 /** The `--help` text of the row formats `train --config` reads (also in docs/training-configs.md). */
 export const trainRowFormatHelp = `
 Data rows (data.train / data.evaluation, paths relative to the config file):
@@ -106,8 +83,6 @@ Data rows (data.train / data.evaluation, paths relative to the config file):
   "data": {"maxLength": N} (default 2048; longer rows are skipped and counted).
 `;
 
-const tokenizedColumn: Record<Stage, string> = { sft: "input_ids", dpo: "prompt_ids", rlvr: "prompt_ids" };
-const rawFormat = { sft: "sft", dpo: "preference", rlvr: "rlvr" } as const;
 const defaultMaxLength = 2048;
 
 /** Tokenized rows from JSONL (each line validated, errors name the line and field). */
@@ -130,7 +105,7 @@ async function jsonlRows<T>(path: string, schema: z.ZodType<T>): Promise<T[]> {
 }
 
 /** Whether a file holds pre-tokenized rows: its first row has the stage's id column. */
-async function holdsTokenizedRows(params: { path: string; stage: Stage }): Promise<boolean> {
+async function holdsTokenizedRows(params: { path: string; stage: AnyStageDefinition }): Promise<boolean> {
   const format = dataFileFormat(params.path);
   if (format !== "jsonl") return false;
   const text = await readFile(params.path, "utf8");
@@ -138,7 +113,7 @@ async function holdsTokenizedRows(params: { path: string; stage: Stage }): Promi
   if (first === undefined) return true; // empty: the trainer names it
   try {
     const row = JSON.parse(first) as Record<string, unknown>;
-    return typeof row === "object" && row !== null && tokenizedColumn[params.stage] in row;
+    return typeof row === "object" && row !== null && params.stage.rows.tokenizedColumn in row;
   } catch {
     return true; // let the tokenized reader name the line
   }
@@ -152,22 +127,23 @@ async function holdsTokenizedRows(params: { path: string; stage: Stage }): Promi
  */
 async function tokenizeRawRows(params: {
   path: string;
-  stage: Stage;
+  stage: AnyStageDefinition;
   tokenizer: LoadedTokenizer | null;
   maxLength: number;
   configPath: string;
-}): Promise<Array<TokenizedSft | TokenizedPreference | TokenizedRlvr>> {
+}): Promise<unknown[]> {
+  const { format, tokenizedColumn } = params.stage.rows;
   if (params.tokenizer === null)
     throw new PosttrainError({
       code: "train_data_invalid",
-      message: `${params.path} holds raw rows (no ${tokenizedColumn[params.stage]} column): add "tokenizer": { "directory": ... } to ${params.configPath} to tokenize them, or give tokenized rows`,
+      message: `${params.path} holds raw rows (no ${tokenizedColumn} column): add "tokenizer": { "directory": ... } to ${params.configPath} to tokenize them, or give tokenized rows`,
     });
   const items: Chunk["items"] = [];
   for await (const table of readTableBatches({ path: params.path }))
     for (const row of rowsFromTable(table)) items.push({ row, rowNumber: items.length + 1, copies: 1 });
   const result = processChunk({
     tokenizer: params.tokenizer,
-    settings: { format: rawFormat[params.stage], maxLength: params.maxLength },
+    settings: { format, maxLength: params.maxLength },
     chunk: { index: 0, source: params.path, items },
   });
   if (result.malformed.malformed > 0) {
@@ -178,7 +154,7 @@ async function tokenizeRawRows(params: {
     );
     throw new PosttrainError({
       code: "train_data_invalid",
-      message: `${params.path}: ${result.malformed.malformed} of ${result.malformed.checked} rows are not ${rawFormat[params.stage]} rows:\n  ${examples.join("\n  ")}`,
+      message: `${params.path}: ${result.malformed.malformed} of ${result.malformed.checked} rows are not ${format} rows:\n  ${examples.join("\n  ")}`,
       details: { path: params.path, malformed: result.malformed },
     });
   }
@@ -192,7 +168,7 @@ async function tokenizeRawRows(params: {
       code: "train_data_invalid",
       message: `${params.path}: no trainable rows after tokenization (maxLength ${params.maxLength})`,
     });
-  return result.records;
+  return result.records.map((record) => params.stage.rows.fromTokenized(record));
 }
 
 async function preparedManifest(directory: string) {
@@ -221,47 +197,17 @@ interface RowSource {
   configPath: string;
 }
 
-async function sftRows(source: RowSource): Promise<sft.SftRow[]> {
-  const { path } = source;
-  if (isDirectory(path)) return sft.readSftRows({ directory: path, manifest: await preparedManifest(path) });
-  if (!(await holdsTokenizedRows({ path, stage: "sft" })))
-    return (await tokenizeRawRows({ ...source, stage: "sft" })) as TokenizedSft[];
-  return (await jsonlRows(path, sftRowSchema)).map((row) => ({
-    inputIds: row.input_ids,
-    labels: row.labels,
-    ...(row.position_ids === undefined ? {} : { positionIds: row.position_ids }),
-    ...(row.segment_ids === undefined ? {} : { segmentIds: row.segment_ids }),
-  }));
-}
-
-async function preferenceRows(source: RowSource): Promise<dpo.PreferenceRow[]> {
+/** A stage's rows from a prepared cache folder, a tokenized JSONL file or raw rows (tokenized here). */
+async function stageRows(stage: AnyStageDefinition, source: RowSource): Promise<unknown[]> {
   const { path } = source;
   if (isDirectory(path))
-    return dpo.readPreferenceRows({ directory: path, manifest: await preparedManifest(path) });
-  if (!(await holdsTokenizedRows({ path, stage: "dpo" })))
-    return (await tokenizeRawRows({ ...source, stage: "dpo" })) as TokenizedPreference[];
-  return (await jsonlRows(path, preferenceRowSchema)).map((row) => ({
-    promptIds: row.prompt_ids,
-    chosenIds: row.chosen_ids,
-    rejectedIds: row.rejected_ids,
-  }));
-}
-
-async function rlvrRows(source: RowSource): Promise<rlvr.RlvrRow[]> {
-  const { path } = source;
-  if (isDirectory(path))
-    return rlvr.readRlvrRows({ directory: path, manifest: await preparedManifest(path) });
-  if (!(await holdsTokenizedRows({ path, stage: "rlvr" })))
-    return (await tokenizeRawRows({ ...source, stage: "rlvr" })) as TokenizedRlvr[];
-  return (await jsonlRows(path, rlvrRowSchema)).map((row) => ({
-    promptIds: row.prompt_ids,
-    groundTruth: row.ground_truth,
-    dataset: row.dataset,
-  }));
+    return stage.rows.readPrepared({ directory: path, manifest: await preparedManifest(path) });
+  if (!(await holdsTokenizedRows({ path, stage }))) return tokenizeRawRows({ ...source, stage });
+  return jsonlRows(path, stage.rows.tokenizedSchema);
 }
 
 export interface TrainCommandResult {
-  stage: Stage;
+  stage: string;
   status: "completed" | "interrupted";
   step: number;
   totalSteps: number;
@@ -278,12 +224,8 @@ export interface GenerationFlags {
   syncEverySteps?: string;
 }
 
-/** The rlvr `training` config with the generation flags applied (paths in the file are relative to it). */
-function withGenerationFlags(params: {
-  training: unknown;
-  flags: GenerationFlags;
-  at: (path: string) => string;
-}): unknown {
+/** A sampling stage's `training` config with the generation flags applied (they override the file). */
+function withGenerationFlags(params: { training: unknown; flags: GenerationFlags }): unknown {
   const { flags } = params;
   const training = (params.training ?? {}) as Record<string, unknown>;
   const current = training["generation"] as Record<string, unknown> | undefined;
@@ -306,10 +248,8 @@ function withGenerationFlags(params: {
       "--generation-url, --generation-weights-directory and --sync-every-steps need a remote server (--generation-server or training.generation)",
     );
   if (generation === undefined || !remote) return params.training;
-  const folder = generation["weightsDirectory"];
   generation = {
     ...generation,
-    ...(typeof folder === "string" ? { weightsDirectory: params.at(folder) } : {}),
     ...(flags.weightsDirectory === undefined ? {} : { weightsDirectory: resolve(flags.weightsDirectory) }),
   };
   if (flags.syncEverySteps !== undefined) {
@@ -328,13 +268,17 @@ export async function runTrainCommand(params: {
   /** rlvr only. */
   generation?: GenerationFlags;
 }): Promise<TrainCommandResult> {
-  if (!(stages as readonly string[]).includes(params.stage)) {
-    throw new UsageError(`unknown stage ${params.stage}; stages: ${stages.join(", ")}`);
-  }
-  const stage = params.stage as Stage;
+  const stage = stageRegistry.get(params.stage);
+  if (stage === undefined)
+    throw new UsageError(`unknown stage ${params.stage}; stages: ${[...stageRegistry.keys()].join(", ")}`);
   const generationFlags = params.generation ?? {};
-  if (stage !== "rlvr" && Object.values(generationFlags).some((value) => value !== undefined))
-    throw new UsageError("--generation-* and --sync-every-steps apply to train rlvr only");
+  if (!stage.generation && Object.values(generationFlags).some((value) => value !== undefined))
+    throw new UsageError(
+      `--generation-* and --sync-every-steps apply to ${[...stageRegistry.values()]
+        .filter((definition) => definition.generation)
+        .map((definition) => `train ${definition.name}`)
+        .join(", ")} only`,
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(params.configPath, "utf8"));
@@ -345,8 +289,8 @@ export async function runTrainCommand(params: {
   const base = dirname(resolve(params.configPath));
   const at = (path: string) => (isAbsolute(path) ? path : join(base, path));
   const directory = at(file.output);
-  if (stage === "rlvr" && file.tokenizer === undefined)
-    throw new UsageError(`${params.configPath}: train rlvr needs "tokenizer": { "directory": ... }`);
+  if (stage.needsTokenizer && file.tokenizer === undefined)
+    throw new UsageError(`${params.configPath}: train ${stage.name} needs "tokenizer": { "directory": ... }`);
   // Everything that can be checked before training is, before the run folder exists: a bad
   // config or data file leaves no empty output folder behind.
   const tokenizer =
@@ -362,65 +306,28 @@ export async function runTrainCommand(params: {
     maxLength: file.data.maxLength ?? defaultMaxLength,
     configPath: params.configPath,
   });
+  // Paths in the file are relative to it: the model folder and the stage's own paths.
+  const model = parseModelSource(file.model);
+  const training = stage.resolveConfigPaths?.({ config: file.training, resolvePath: at }) ?? file.training;
+  const config = stage.generation ? withGenerationFlags({ training, flags: generationFlags }) : training;
   const existedBefore = existsSync(directory);
   const interrupt = interruptSignal();
   try {
-    if (stage === "sft") {
-      const model = sft.parseModelSource(file.model);
-      const data = {
-        train: await sftRows(source(file.data.train)),
-        ...(file.data.evaluation === undefined
-          ? {}
-          : { evaluation: await sftRows(source(file.data.evaluation)) }),
-      };
-      const result = await sft.train({
-        config: file.training as sft.ConfigInput,
-        model: model.kind === "directory" ? { ...model, directory: at(model.directory) } : model,
-        data,
-        context: contextFor({ directory, seed: file.seed, stage, signal: interrupt.signal }),
-      });
-      return { stage, directory, ...pick(result) };
-    }
-    if (stage === "rlvr") {
-      const model = rlvr.parseModelSource(file.model);
-      const config = withGenerationFlags({
-        training: file.training,
-        flags: generationFlags,
-        at,
-      }) as rlvr.ConfigInput;
-      const data = {
-        train: await rlvrRows(source(file.data.train)),
-        ...(file.data.evaluation === undefined
-          ? {}
-          : { evaluation: await rlvrRows(source(file.data.evaluation)) }),
-      };
-      const result = await rlvr.train({
-        config,
-        model: model.kind === "directory" ? { ...model, directory: at(model.directory) } : model,
-        data,
-        context: contextFor({ directory, seed: file.seed, stage, signal: interrupt.signal }),
-        tokenizer: tokenizer as LoadedTokenizer,
-        ...(generationFlags.url === undefined ? {} : { generationEndpoint: { url: generationFlags.url } }),
-      });
-      return { stage, directory, ...pick(result) };
-    }
-    const model = dpo.parseModelSource(file.model);
-    const training = file.training as dpo.ConfigInput;
-    const cache = training?.referenceCacheDirectory;
-    const data = {
-      train: await preferenceRows(source(file.data.train)),
+    const data: StageData<unknown> = {
+      train: await stageRows(stage, source(file.data.train)),
       ...(file.data.evaluation === undefined
         ? {}
-        : { evaluation: await preferenceRows(source(file.data.evaluation)) }),
+        : { evaluation: await stageRows(stage, source(file.data.evaluation)) }),
     };
-    const result = await dpo.train({
-      // A relative reference-cache folder is relative to the config file, like every path in it.
-      config: typeof cache === "string" ? { ...training, referenceCacheDirectory: at(cache) } : training,
+    const result = await stage.train({
+      config,
       model: model.kind === "directory" ? { ...model, directory: at(model.directory) } : model,
       data,
-      context: contextFor({ directory, seed: file.seed, stage, signal: interrupt.signal }),
+      context: contextFor({ directory, seed: file.seed, stage: stage.name, signal: interrupt.signal }),
+      tokenizer,
+      ...(generationFlags.url === undefined ? {} : { generationUrl: generationFlags.url }),
     });
-    return { stage, directory, ...pick(result) };
+    return { stage: stage.name, directory, ...pick(result) };
   } catch (error) {
     // A run that failed before its first checkpoint (e.g. the trainer refused the `training`
     // config) leaves nothing: the folder this command created goes again.
@@ -432,7 +339,7 @@ export async function runTrainCommand(params: {
   }
 }
 
-function contextFor(params: { directory: string; seed: number; stage: Stage; signal: AbortSignal }) {
+function contextFor(params: { directory: string; seed: number; stage: string; signal: AbortSignal }) {
   return createRunContext({
     directory: params.directory,
     seed: params.seed,
@@ -477,9 +384,9 @@ export function register(program: Command): void {
   program
     .command("train")
     .description(
-      "run one training stage (sft, dpo, rlvr) from a JSON config file (data: tokenized rows, a prepared cache, or raw chat/preference/prompt rows with a tokenizer); rerun to resume",
+      `run one training stage (${[...stageRegistry.keys()].join(", ")}) from a JSON config file (data: tokenized rows, a prepared cache, or raw chat/preference/prompt rows with a tokenizer); rerun to resume`,
     )
-    .argument("<stage>", "sft | dpo | rlvr")
+    .argument("<stage>", [...stageRegistry.keys()].join(" | "))
     .requiredOption("--config <file>", "the stage's JSON config file")
     .option("--generation-server <server>", "rlvr: generate rollouts on an external sglang or vllm server")
     .option("--generation-url <url>", "rlvr: the generation server's URL (else POSTTRAIN_GENERATION_URL)")

@@ -22,7 +22,8 @@
 import { performance } from "node:perf_hooks";
 import type { Completion, GenerationBackendDescription } from "@posttrain/core";
 import { sha256Hex } from "@posttrain/core";
-import { type GenerationTokenizer, parameterBytes, promptTokenIds } from "@posttrain/engine";
+import { type GenerationTokenizer, promptTokenIds } from "@posttrain/engine";
+import { parameterBytes } from "@posttrain/training";
 import { RemoteGenerationError } from "./errors.js";
 import type { HttpClientOptions } from "./http.js";
 import { sglangGenerate, sglangUpdateWeights } from "./sglang.js";

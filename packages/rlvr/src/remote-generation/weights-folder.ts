@@ -1,6 +1,6 @@
 /**
  * Model folders written for a generation server to load (`config.json`, `model.safetensors`,
- * `parameters.bin` with its sha256 sidecar — the engine's `writeModelDirectory`).
+ * `parameters.bin` with its sha256 sidecar — @posttrain/training's `writeModelDirectory`).
  *
  * - `writeVersionFolder`: a new folder per version, made whole before it appears: written as
  *   `<name>.partial-<uuid>` and renamed, so a server never sees a half-written folder (SGLang).
@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { writeModelDirectory } from "@posttrain/engine";
+import { writeModelDirectory } from "@posttrain/training";
 import type { PolicyWeights } from "./weight-sync.js";
 
 const versionPattern = /^step-\d+$/;

@@ -7,15 +7,15 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseWithSchema, Random, readFileVerified, sha256Hex } from "@posttrain/core";
-import { z } from "zod";
-import { LlamaModel } from "../model/llama.js";
 import {
   type LlamaConfig,
   type LlamaConfigInput,
+  LlamaModel,
   llamaConfigSchema,
+  ParameterLayout,
   parseLlamaConfig,
-} from "../model/llama-config.js";
-import { ParameterLayout } from "../parameters.js";
+} from "@posttrain/engine";
+import { z } from "zod";
 import { TrainError } from "./errors.js";
 
 export type ModelSource =

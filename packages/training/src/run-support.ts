@@ -6,8 +6,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fingerprint, type RunContext, writeJsonAtomic } from "@posttrain/core";
+import type { LearningRateSchedule } from "@posttrain/engine";
 import type { z } from "zod";
-import type { LearningRateSchedule } from "../schedule.js";
 import type { batchConfigSchema, learningRateConfigSchema } from "./config-schemas.js";
 import { TrainError } from "./errors.js";
 

@@ -2,10 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRunContext, readEvents } from "@posttrain/core";
+import { CausalLmTrainer, LlamaModel, parseLlamaConfig } from "@posttrain/engine";
 import { afterEach, describe, expect, it } from "vitest";
-import { LlamaModel } from "../model/llama.js";
-import { parseLlamaConfig } from "../model/llama-config.js";
-import { CausalLmTrainer } from "../trainer.js";
 import { TrainError } from "./errors.js";
 import { openRunCheckpoints } from "./run-checkpoints.js";
 

@@ -8,9 +8,8 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "@posttrain/core";
-import type { LlamaConfig } from "../model/llama-config.js";
-import type { ParameterLayout } from "../parameters.js";
-import { encodeSafetensors, type TensorToWrite } from "../safetensors.js";
+import type { LlamaConfig, ParameterLayout } from "@posttrain/engine";
+import { encodeSafetensors, type TensorToWrite } from "@posttrain/engine";
 
 function transposed(values: Float32Array, rows: number, columns: number): Float32Array {
   const out = new Float32Array(values.length);

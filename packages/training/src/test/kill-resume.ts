@@ -1,5 +1,5 @@
 // Test support shared by the trainers (sft, dpo, rlvr): the kill/resume and SIGINT checks
-// of a built training child process. Exported as `@posttrain/engine/test`; test code only.
+// of a built training child process. Exported as `@posttrain/training/test`; test code only.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";

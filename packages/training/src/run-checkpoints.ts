@@ -7,8 +7,8 @@
  */
 import { join } from "node:path";
 import type { RunContext } from "@posttrain/core";
-import { type LoadedCheckpoint, loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../checkpoint.js";
-import type { CausalLmTrainer } from "../trainer.js";
+import type { CausalLmTrainer } from "@posttrain/engine";
+import { type LoadedCheckpoint, loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "@posttrain/engine";
 import { TrainError } from "./errors.js";
 
 export interface RunCheckpoints {

@@ -1,10 +1,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { LlamaConfigInput } from "@posttrain/engine";
+import { loadModel, readSafetensors } from "@posttrain/engine";
 import { afterEach, describe, expect, it } from "vitest";
-import type { LlamaConfigInput } from "../model/llama-config.js";
-import { loadModel } from "../model/pretrained.js";
-import { readSafetensors } from "../safetensors.js";
 import { TrainError } from "./errors.js";
 import { writeModelDirectory } from "./model-directory.js";
 import { loadTrainingModel } from "./model-source.js";

@@ -6,12 +6,12 @@
  * effectiveBatchSize, stepsPerEpoch, totalSteps }`) and an `effective-batch` event written.
  */
 import type { RunContext } from "@posttrain/core";
+import type { LearningRateSchedule, LlamaConfig } from "@posttrain/engine";
 import type { z } from "zod";
-import type { LlamaConfig } from "../model/llama-config.js";
-import type { LearningRateSchedule } from "../schedule.js";
 import type { batchConfigSchema, durationSchema, learningRateConfigSchema } from "./config-schemas.js";
 import { DataOrder } from "./data-order.js";
 import { engineSchedule, recordResolvedConfig } from "./run-support.js";
+import { checkStageInputs, type StageInputs } from "./stage-inputs.js";
 
 export interface EpochPlan {
   order: DataOrder;
@@ -67,4 +67,31 @@ export async function planEpochRun(params: {
     effectiveBatchSize: params.effectiveBatchSize,
   });
   return { order, totalSteps, schedule, configKey };
+}
+
+/**
+ * The start of an epoch-based stage (SFT, DPO): {@link checkStageInputs}, then
+ * {@link planEpochRun} over the checked rows.
+ */
+export async function openEpochRun<
+  Schema extends z.ZodType<{
+    batch: z.output<typeof batchConfigSchema>;
+    duration: z.output<typeof durationSchema>;
+    learningRate: z.output<typeof learningRateConfigSchema>;
+  }>,
+  Row,
+>(
+  params: Parameters<typeof checkStageInputs<Schema, Row>>[0] & { context: RunContext },
+): Promise<StageInputs<z.output<Schema>, Row> & EpochPlan> {
+  const inputs = await checkStageInputs(params);
+  const plan = await planEpochRun({
+    context: params.context,
+    stage: params.stage,
+    config: inputs.config,
+    model: inputs.model,
+    trainRows: params.data.train.length,
+    evaluationRows: inputs.evaluationRows.length,
+    effectiveBatchSize: inputs.effectiveBatchSize,
+  });
+  return { ...inputs, ...plan };
 }

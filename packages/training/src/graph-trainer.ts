@@ -4,13 +4,44 @@
  * step counter (the fields the engine's checkpoint functions read and restore), the parameter
  * feeds, gradient accumulation over micro-batches and the clipped AdamW update.
  */
+
+import type {
+  CausalLmTrainer,
+  GraphBuilder,
+  GraphTensor,
+  ParameterSpec,
+  TokenBatch,
+} from "@posttrain/engine";
+import {
+  AdamW,
+  type CompiledGraph,
+  clipFactor,
+  compileGraph,
+  emitModel,
+  type Feed,
+  globalGradientNorm,
+  OutputBuffer,
+  ParameterLayout,
+} from "@posttrain/engine";
 import type { z } from "zod";
-import type { ParameterSpec } from "../model/llama.js";
-import { AdamW, clipFactor, globalGradientNorm } from "../optimizer.js";
-import { ParameterLayout } from "../parameters.js";
-import { type CompiledGraph, type Feed, OutputBuffer } from "../runtime.js";
-import type { CausalLmTrainer } from "../trainer.js";
 import type { adamWConfigSchema } from "./config-schemas.js";
+
+/**
+ * The feeds of a token micro-batch under the graph inputs `<prefix>input_ids`, `position_ids`,
+ * `segment_ids`, `labels` and `loss_mask` (prefix e.g. `chosen_`; none by default).
+ */
+export function tokenBatchFeeds(params: { batch: TokenBatch; prefix?: string }): Record<string, Feed> {
+  const { batch } = params;
+  const prefix = params.prefix ?? "";
+  const dims = [batch.batchSize, batch.sequenceLength];
+  return {
+    [`${prefix}input_ids`]: { data: batch.inputIds, dims },
+    [`${prefix}position_ids`]: { data: batch.positionIds!, dims },
+    [`${prefix}segment_ids`]: { data: batch.segmentIds!, dims },
+    [`${prefix}labels`]: { data: batch.labels, dims },
+    [`${prefix}loss_mask`]: { data: batch.lossMask, dims },
+  };
+}
 
 export class GraphTrainer {
   /** The trained parameters, engine layout (`[in, out]`); updated in place. */
@@ -44,6 +75,28 @@ export class GraphTrainer {
    */
   asCheckpointTarget(): CausalLmTrainer {
     return this as unknown as CausalLmTrainer;
+  }
+
+  /**
+   * Compiles a stage graph twice: its training outputs (loss, gradients; `<name>-train`) and
+   * its forward-only cut (`<name>-score`: reference and held-out scoring).
+   */
+  protected static async compileGraphs(params: {
+    graph: GraphBuilder;
+    training: Record<string, GraphTensor>;
+    scoring: Record<string, GraphTensor>;
+    name: string;
+    threads: number;
+  }): Promise<{ training: CompiledGraph; scoring: CompiledGraph }> {
+    const compile = (outputs: Record<string, GraphTensor>, suffix: string) =>
+      compileGraph({
+        model: emitModel({ graph: params.graph, outputs, name: `${params.name}-${suffix}` }),
+        threads: params.threads,
+      });
+    return {
+      training: await compile(params.training, "train"),
+      scoring: await compile(params.scoring, "score"),
+    };
   }
 
   /** `grad:<name>` output buffers viewing `buffer` (the graph writes gradients in place). */

@@ -5,8 +5,7 @@
  */
 import { join } from "node:path";
 import { type RunContext, writeJsonAtomic } from "@posttrain/core";
-import type { LlamaConfig } from "../model/llama-config.js";
-import type { ParameterLayout } from "../parameters.js";
+import type { LlamaConfig, ParameterLayout } from "@posttrain/engine";
 import { writeModelDirectory } from "./model-directory.js";
 
 /** What a stage's `train` returns; `Metrics` is the stage's own summary. */
