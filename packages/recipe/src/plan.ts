@@ -14,12 +14,12 @@
  *   8 B per parameter, a frozen reference 4 B per parameter, activations ≈ 34·h bytes per token
  *   per layer in fp16 (Korthikanti et al. 2022) ×2 for fp32 over one micro-batch, plus the
  *   logits of one loss chunk;
- * - time, calibrated when this machine has run the recipe before: each stage type's effective
- *   FLOP/s measured by earlier runs (this plan's FLOPs for the run's own recipe.json ÷ the
- *   stage's recorded wall time, summed over runs), so the bounds and overheads the FLOP count
- *   misses (maxLength as tokens per row, generation that stops early, graph compilation)
- *   are in the rate; otherwise FLOPs / (measured MatMul GFLOP/s × efficiency), efficiency being
- *   the share of the MatMul peak a whole training step reaches (an assumption, 0.5 by default).
+ * - time, per stage from the best evidence at hand: earlier runs of the same variant on this
+ *   machine (`runs`: each stage type's effective FLOP/s, this plan's FLOPs for the run's own
+ *   recipe.json ÷ the stage's recorded wall time, summed over runs); else the first steps of
+ *   the stage run here just now (`probe`, see plan-probe.ts: start-up + steps × the median step
+ *   time); else FLOPs / (measured MatMul GFLOP/s × efficiency, `matmul`), efficiency being the
+ *   share of the MatMul peak a whole training step reaches (an assumption, 0.5 by default).
  */
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
