@@ -14,7 +14,8 @@
  *   the probe trains on every completion (`filterZeroVarianceGroups: false`). Both make the
  *   RLVR figure an upper bound.
  * - Periodic checkpoints, evaluations and held-out checks after the probe's few steps are in
- *   the per-step time only as far as they fall inside the probe.
+ *   the per-step time only as far as they fall inside the probe. To keep the probe to seconds,
+ *   RLVR runs two steps and its step-0 held-out check reads 16 items.
  * - Only recipes that run offline are probed: an `initialize` model and local data and
  *   tokenizer (a Hub recipe falls back to earlier runs or the MatMul probe; nothing is
  *   downloaded), and models of at most {@link probeParameterLimit} parameters (a few steps of
@@ -153,6 +154,11 @@ export async function probeRecipe(params: {
         notes.push(`${stage.name} not probed: its data comes from the Hub`);
         continue;
       }
+      // RLVR's steps are the costly ones (rollouts of an untrained model run to maxNewTokens):
+      // two steps (the first, then one steady one) and a 16-item step-0 held-out check.
+      const stageSteps = stage.type === "rlvr" ? 2 : steps;
+      const probedEvaluation =
+        stage.type === "rlvr" ? evaluation.map((spec) => ({ ...spec, amount: { rows: 16 } })) : evaluation;
       const controller = new AbortController();
       const directory = join(scratch, `${index + 1}-${stage.name}`);
       const context = createRunContext({
@@ -168,7 +174,10 @@ export async function probeRecipe(params: {
         write(event) {
           const line = context.events.write(event);
           seen.push(line as ProbeEvent);
-          if (line.type === "step-end" && seen.filter((entry) => entry.type === "step-end").length >= steps)
+          if (
+            line.type === "step-end" &&
+            seen.filter((entry) => entry.type === "step-end").length >= stageSteps
+          )
             controller.abort();
           return line;
         },
@@ -178,7 +187,7 @@ export async function probeRecipe(params: {
           recipe,
           stage: probedStage(stage, scratch),
           train,
-          evaluation,
+          evaluation: probedEvaluation,
           model,
           tokenizerDirectory,
           packageDirectory: loaded.packageDirectory,
