@@ -28,12 +28,22 @@ export {
   formatSeconds,
   parameterCount,
   planRecipe,
+  probeEstimateSeconds,
   type RecipePlan,
+  type RecipeProbe,
   type RecordedRun,
   type RunCalibration,
   readRecordedRuns,
   type StagePlan,
+  type StageProbe,
 } from "./plan.js";
+export {
+  type ProbeEvent,
+  probeBlocker,
+  probeParameterLimit,
+  probeRecipe,
+  summarizeProbeEvents,
+} from "./plan-probe.js";
 export {
   describeProvenance,
   differencesFromRecipe,
@@ -63,13 +73,13 @@ export {
   formatInterval,
   renderHtml,
   renderMarkdown,
-  resumeCommand,
   type StageCurves,
   smoothingWeight,
   stageCurves,
   summarizeCurve,
   writeReports,
 } from "./report.js";
+export { resumeCommand, resumeCommandOf, shellQuote } from "./resume-command.js";
 export {
   type ComparedCell,
   type ComparedRun,

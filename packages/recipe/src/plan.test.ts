@@ -99,7 +99,7 @@ describe("plan calibrated from earlier runs", () => {
     expect(plan.stages[0]?.estimatedSeconds).toBeCloseTo(30, 9);
     expect(plan.stages[0]?.timeFrom).toBe("runs");
     expect(plan.totalSeconds).toBeCloseTo(30, 9);
-    expect(formatPlan(plan)).toContain("time from 1 earlier run on this machine (a)");
+    expect(formatPlan(plan)).toContain("time (runs): 1 earlier run of this variant on this machine (a)");
   });
 
   it("sums FLOPs and seconds over runs, ignores skipped, failed and untimed stages; none usable is null", () => {

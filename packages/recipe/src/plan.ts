@@ -14,12 +14,12 @@
  *   8 B per parameter, a frozen reference 4 B per parameter, activations ≈ 34·h bytes per token
  *   per layer in fp16 (Korthikanti et al. 2022) ×2 for fp32 over one micro-batch, plus the
  *   logits of one loss chunk;
- * - time, calibrated when this machine has run the recipe before: each stage type's effective
- *   FLOP/s measured by earlier runs (this plan's FLOPs for the run's own recipe.json ÷ the
- *   stage's recorded wall time, summed over runs), so the bounds and overheads the FLOP count
- *   misses (maxLength as tokens per row, generation that stops early, graph compilation)
- *   are in the rate; otherwise FLOPs / (measured MatMul GFLOP/s × efficiency), efficiency being
- *   the share of the MatMul peak a whole training step reaches (an assumption, 0.5 by default).
+ * - time, per stage from the best evidence at hand: earlier runs of the same variant on this
+ *   machine (`runs`: each stage type's effective FLOP/s, this plan's FLOPs for the run's own
+ *   recipe.json ÷ the stage's recorded wall time, summed over runs); else the first steps of
+ *   the stage run here just now (`probe`, see plan-probe.ts: start-up + steps × the median step
+ *   time); else FLOPs / (measured MatMul GFLOP/s × efficiency, `matmul`), efficiency being the
+ *   share of the MatMul peak a whole training step reaches (an assumption, 0.5 by default).
  */
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
@@ -69,8 +69,14 @@ export interface StagePlan {
     total: number;
   };
   estimatedSeconds: number | null;
-  /** Where the time comes from: earlier runs' measured rate for this stage type, or the MatMul probe. */
-  timeFrom: "runs" | "matmul" | null;
+  /**
+   * Where the time comes from: earlier runs' measured rate for this stage type (`runs`), the
+   * first steps of this stage run here (`probe`, see plan-probe.ts), or FLOPs over the MatMul
+   * throughput (`matmul`).
+   */
+  timeFrom: "runs" | "probe" | "matmul" | null;
+  /** Optimizer steps the stage runs (the trainer's count when probed, else from rows and batch). */
+  steps: number | null;
 }
 
 /** Effective FLOP/s per stage type, measured from earlier runs (see {@link calibrateFromRuns}). */
@@ -91,6 +97,37 @@ export interface RecordedRun {
   stages: Array<{ name: string; type: Stage["type"]; status: string; wallSeconds: number | null }>;
 }
 
+/** What the probe saw of one stage's first steps. */
+export interface StageProbe {
+  name: string;
+  type: Stage["type"];
+  /** Seconds from the stage's start to the end of its first step. */
+  firstStepSeconds: number;
+  /** Median seconds between consecutive later steps. */
+  secondsPerStep: number;
+  /** Steps the stage will run in full, as its trainer counted them (null when it did not say). */
+  totalSteps: number | null;
+  /** Steps the probe ran. */
+  probedSteps: number;
+}
+
+/** The probe of every stage it could run, or why it ran none. */
+export interface RecipeProbe {
+  stages: StageProbe[];
+  /** Why no stage (or not every stage) was probed; empty when all were. */
+  notes: string[];
+}
+
+/** A stage's estimated seconds from its probe and its step count (the trainer's, else `plannedSteps`). */
+export function probeEstimateSeconds(params: {
+  probe: StageProbe;
+  plannedSteps: number | null;
+}): number | null {
+  const steps = params.probe.totalSteps ?? params.plannedSteps;
+  if (steps === null || !(steps >= 1)) return null;
+  return params.probe.firstStepSeconds + (steps - 1) * params.probe.secondsPerStep;
+}
+
 export interface RecipePlan {
   recipe: string;
   version: string;
@@ -102,6 +139,8 @@ export interface RecipePlan {
   throughput: { matmulGflops: number; efficiency: number } | null;
   /** The earlier runs the times are calibrated from (null: none). */
   calibration: RunCalibration | null;
+  /** The stages' first steps run on this machine (null: not probed). */
+  probe: RecipeProbe | null;
 }
 
 const bytesPerFloat = 4;
@@ -175,6 +214,8 @@ export function planRecipe(params: {
   throughput?: { matmulGflops: number; efficiency: number };
   /** Measured rates from earlier runs; a stage type it covers is timed from it. */
   calibration?: RunCalibration | null;
+  /** The stages' first steps run here; a stage it covers (and no earlier run does) is timed from it. */
+  probe?: RecipeProbe | null;
 }): RecipePlan {
   const { recipe } = params;
   const config = parseLlamaConfig(
@@ -191,12 +232,19 @@ export function planRecipe(params: {
       ? null
       : flops / (params.throughput.matmulGflops * 1e9 * params.throughput.efficiency);
   const timing = (
-    type: Stage["type"],
+    stage: Stage,
     flops: number | null,
+    steps: number | null,
   ): Pick<StagePlan, "estimatedSeconds" | "timeFrom"> => {
-    const rate = calibration?.flopsPerSecond[type];
+    const rate = calibration?.flopsPerSecond[stage.type];
     if (flops !== null && rate !== undefined && rate > 0)
       return { estimatedSeconds: flops / rate, timeFrom: "runs" };
+    const probed = params.probe?.stages.find(
+      (candidate) => candidate.name === stage.name && candidate.type === stage.type,
+    );
+    const fromProbe =
+      probed === undefined ? null : probeEstimateSeconds({ probe: probed, plannedSteps: steps });
+    if (fromProbe !== null) return { estimatedSeconds: fromProbe, timeFrom: "probe" };
     const seconds = matmulSeconds(flops);
     return { estimatedSeconds: seconds, timeFrom: seconds === null ? null : "matmul" };
   };
@@ -272,9 +320,21 @@ export function planRecipe(params: {
       activations,
       total: 4 * weights + reference + activations,
     };
+    const plannedSteps =
+      rl !== null
+        ? stage.type === "rlvr"
+          ? stage.hyperparameters.steps
+          : Math.ceil(rl.episodes / effectiveBatch(stage))
+        : trainingRows === null
+          ? null
+          : Math.ceil(trainingRows / effectiveBatch(stage));
+    const probedSteps = params.probe?.stages.find(
+      (candidate) => candidate.name === stage.name && candidate.type === stage.type,
+    )?.totalSteps;
     return {
       name: stage.name,
       type: stage.type,
+      steps: probedSteps ?? plannedSteps,
       rows: trainingRows,
       rowsFrom,
       trainingTokens,
@@ -282,7 +342,7 @@ export function planRecipe(params: {
       tokensPerRowFrom: measured === undefined ? "max_length" : "measured",
       flops,
       memoryBytes,
-      ...timing(stage.type, flops),
+      ...timing(stage, flops, plannedSteps),
     };
   });
   const totalFlops = stages.some((stage) => stage.flops === null)
@@ -300,6 +360,7 @@ export function planRecipe(params: {
     totalSeconds,
     throughput: params.throughput ?? null,
     calibration,
+    probe: params.probe ?? null,
   };
 }
 
@@ -384,36 +445,59 @@ export function alignColumns(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
+/** How the plan's times were made, one line per source it used (and the probe's notes). */
+function timeNotes(plan: RecipePlan): string[] {
+  const used = new Set(plan.stages.map((stage) => stage.timeFrom));
+  const notes: string[] = [];
+  if (plan.calibration !== null && used.has("runs")) {
+    const runs = plan.calibration.runs;
+    notes.push(
+      `time (runs): ${runs.length} earlier run${runs.length === 1 ? "" : "s"} of this variant on this machine (${runs.slice(-3).join(", ")}${runs.length > 3 ? ", …" : ""}), each stage type's measured FLOP/s`,
+    );
+  }
+  if (plan.probe !== null && used.has("probe")) {
+    const probed = plan.probe.stages;
+    notes.push(
+      `time (probe): the first steps of each stage run here just now (${probed
+        .map((stage) => `${stage.name} ${stage.probedSteps}`)
+        .join(", ")}): start-up + steps × the median time per step${
+        probed.some((stage) => stage.type === "rlvr")
+          ? "; RLVR is timed from an untrained model (rollouts run to maxNewTokens, every completion trained): an upper bound"
+          : ""
+      }`,
+    );
+  }
+  if (plan.probe !== null) for (const note of plan.probe.notes) notes.push(`probe: ${note}`);
+  if (used.has("matmul") && plan.throughput !== null)
+    notes.push(
+      `time (matmul): FLOPs ÷ (${plan.throughput.matmulGflops.toFixed(1)} GFLOP/s MatMul on this machine × ${plan.throughput.efficiency} efficiency), an assumption that holds for large, FLOP-bound models`,
+    );
+  if (plan.stages.some((stage) => stage.timeFrom === null))
+    notes.push("time: no throughput measured for some stages");
+  return notes;
+}
+
 /** The plan as the table `posttrain plan` prints. */
 export function formatPlan(plan: RecipePlan): string {
-  const timeNote =
-    plan.calibration !== null
-      ? `time from ${plan.calibration.runs.length} earlier run${plan.calibration.runs.length === 1 ? "" : "s"} on this machine (${plan.calibration.runs.slice(-3).join(", ")}${plan.calibration.runs.length > 3 ? ", …" : ""}): each stage type's measured FLOP/s${
-          plan.throughput === null || !plan.stages.some((stage) => stage.timeFrom === "matmul")
-            ? ""
-            : `; stage types not run before: ${plan.throughput.matmulGflops.toFixed(1)} GFLOP/s MatMul × ${plan.throughput.efficiency} efficiency`
-        }`
-      : plan.throughput === null
-        ? "time: no throughput measured"
-        : `time assumes ${plan.throughput.matmulGflops.toFixed(1)} GFLOP/s MatMul on this machine × ${plan.throughput.efficiency} efficiency (an assumption: no earlier run of this variant in --runs to calibrate from)`;
-  const rows: string[][] = [["stage", "type", "rows", "tokens", "FLOPs", "memory", "time"]];
+  const rows: string[][] = [["stage", "type", "rows", "steps", "tokens", "FLOPs", "memory", "time"]];
   for (const stage of plan.stages)
     rows.push([
       stage.name,
       stage.type,
       `${formatCount(stage.rows)} (${stage.rowsFrom})`,
+      formatCount(stage.steps),
       `${formatCount(stage.trainingTokens)}${stage.tokensPerRowFrom === "max_length" ? " ≤" : ""}`,
       formatCount(stage.flops),
       formatBytes(stage.memoryBytes.total),
-      `${formatSeconds(stage.estimatedSeconds)}${stage.timeFrom === "runs" ? " (runs)" : stage.timeFrom === "matmul" ? " (matmul)" : ""}`,
+      `${formatSeconds(stage.estimatedSeconds)}${stage.timeFrom === null ? "" : ` (${stage.timeFrom})`}`,
     ]);
   const lines = [
     `recipe ${plan.recipe}@${plan.version}: ${formatCount(plan.parameters)} parameters`,
-    timeNote,
+    ...timeNotes(plan),
     "",
     ...alignColumns(rows),
     "",
-    `total: ${formatCount(plan.totalFlops)} FLOPs, ${formatSeconds(plan.totalSeconds)}`,
+    `total: ${formatCount(plan.totalFlops)} FLOPs, ${formatSeconds(plan.totalSeconds)} of training (the evals after each stage come on top)`,
     "(≤: tokens per row taken as maxLength, an upper bound; memory: fp32 weights + gradients + AdamW + reference + one micro-batch of activations)",
   ];
   return lines.join("\n");

@@ -183,7 +183,7 @@ describe("report.md", () => {
       runDirectory: "/runs/fixture-1.2.3-smoke/20260101-000000Z",
     };
     expect(describeStatus(summary)).toBe(
-      "interrupted in stage sft; not run: rlvr — continue with `posttrain run @posttrain-recipes/fixture --smoke --runs /runs --resume 20260101-000000Z`",
+      "interrupted in stage sft; not run: rlvr — continue with `posttrain run @posttrain-recipes/fixture --smoke --resume 20260101-000000Z --runs /runs`",
     );
   });
 });

@@ -11,10 +11,11 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { readEvents, writeFileAtomic } from "@posttrain/core";
 import { RecipeError } from "./errors.js";
 import { formatProvenanceDifferences, type ProvenanceDifference } from "./provenance.js";
+import { resumeCommandOf } from "./resume-command.js";
 import type { ExpectedRow, Recipe } from "./schema.js";
 import type { RunSummary, StageSummary } from "./summary.js";
 import { eventMetrics } from "./tracking.js";
@@ -355,18 +356,6 @@ function seriesOf(curves: StageCurves[]): { charts: ChartSeries[]; single: Chart
   };
 }
 
-/** The command that continues an interrupted (or failed) run in place. */
-export function resumeCommand(summary: Pick<RunSummary, "recipe" | "runId" | "runDirectory">): string {
-  const variant =
-    summary.recipe.variant === null
-      ? ""
-      : summary.recipe.variant === "smoke"
-        ? " --smoke"
-        : ` --variant ${summary.recipe.variant}`;
-  const runs = dirname(dirname(summary.runDirectory));
-  return `posttrain run ${summary.recipe.packageName ?? summary.recipe.name}${variant} --runs ${runs} --resume ${basename(summary.runDirectory)}`;
-}
-
 /** The run's status in words: completed, or interrupted / failed with how to continue. */
 export function describeStatus(summary: RunSummary): string {
   if (summary.status === "completed") return "completed";
@@ -379,7 +368,7 @@ export function describeStatus(summary: RunSummary): string {
   const unfinished = summary.stages
     .filter((candidate) => candidate.status === "pending")
     .map((candidate) => candidate.name);
-  return `${summary.status}${where}${error}${unfinished.length === 0 ? "" : `; not run: ${unfinished.join(", ")}`} — continue with \`${resumeCommand(summary)}\``;
+  return `${summary.status}${where}${error}${unfinished.length === 0 ? "" : `; not run: ${unfinished.join(", ")}`} — continue with \`${resumeCommandOf(summary)}\``;
 }
 
 function expectedVerdict(summary: RunSummary): string {

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type EvalResults, taskHash } from "@posttrain/evals";
@@ -183,6 +183,26 @@ describe("runRecipe", () => {
     expect(lines).toContain("stage sft: evals recorded earlier for this model, reused");
     expect(resumed.stages[0]?.evals).toEqual(interrupted.stages[0]?.evals);
     expect(resumed.expected).toEqual({ passed: true, rows: 1, failed: 0 });
+
+    // MLflow: the resumed stage and the resumed run continue their runs (one of each name, the
+    // stage's loss curve holding the points of both attempts, status back to FINISHED).
+    const store = join(resumed.runDirectory, "mlruns");
+    const experiment = readdirSync(store).find((entry) => entry !== "0") as string;
+    const runs = readdirSync(join(store, experiment)).filter((entry) => entry !== "meta.yaml");
+    const metas = runs.map((id) => ({
+      id,
+      meta: readFileSync(join(store, experiment, id, "meta.yaml"), "utf8"),
+    }));
+    const named = (name: string) => metas.filter(({ meta }) => meta.includes(`run_name: '${name}'`));
+    expect(named("a")).toHaveLength(1);
+    expect(named("1-sft")).toHaveLength(1);
+    expect(named("2-sft-two")).toHaveLength(1);
+    const second = named("2-sft-two")[0] as { id: string; meta: string };
+    expect(second.meta).toMatch(/^status: 3$/m);
+    const loss = readFileSync(join(store, experiment, second.id, "metrics", "loss"), "utf8")
+      .trim()
+      .split("\n");
+    expect(loss.map((line) => line.split(" ")[2])).toEqual(["1", "2", "3", "1", "2", "3"]);
   });
 
   it("an interrupt between stages stops the run as interrupted, not failed", async () => {

@@ -396,7 +396,8 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
   });
   // journey-report: live tracking (MLflow file store in <run>/mlruns), one MLflow run per stage.
   const tracker = createTracker({ directory: join(runDirectory, "mlruns"), experimentName: recipe.name });
-  const trackedRun = tracker.startRun({ name: runId });
+  // A resumed run continues its MLflow run (and each resumed stage its own, below).
+  const trackedRun = tracker.startRun({ name: runId, continueExisting: params.resume === true });
   for (const [key, value] of Object.entries({
     recipe: `${recipe.name}@${recipe.version}${loaded.variant === null ? "" : ` (${loaded.variant})`}`,
     "posttrain.gitCommit": provenance.git?.commit ?? "none",
@@ -484,6 +485,8 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
           log(`stage ${stage.name}: state from another configuration, starting it afresh`);
           await rm(stageDirectory, { recursive: true, force: true });
         }
+        // The stage's kept state (checkpoints, events) is resumed: so is its MLflow run.
+        const continuing = params.resume === true && existsSync(stageDirectory);
         await mkdir(stageDirectory, { recursive: true });
         await writeJsonAtomic({
           path: join(stageDirectory, "stage-config.json"),
@@ -497,7 +500,11 @@ export async function runRecipe(params: RunRecipeParams): Promise<RunSummary> {
           ...(params.progressMode === undefined ? {} : { progressMode: params.progressMode }),
         });
         // journey-report: the stage's events also stream to its MLflow run as they are written.
-        stageRun = tracker.startRun({ name: `${index + 1}-${stage.name}`, parentRunId: trackedRun.id });
+        stageRun = tracker.startRun({
+          name: `${index + 1}-${stage.name}`,
+          parentRunId: trackedRun.id,
+          continueExisting: continuing,
+        });
         logStageParams(stageRun, stage);
         const context = {
           ...untrackedContext,

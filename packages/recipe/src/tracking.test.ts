@@ -136,6 +136,35 @@ describe("MLflow file-store tracking", () => {
   });
 });
 
+describe("continuing a run", () => {
+  it("a run started again by name with continueExisting keeps its id and start time and appends", async () => {
+    directory = await mkdtemp(join(tmpdir(), "posttrain-tracking-"));
+    const tracker = createTracker({ directory, experimentName: "x" });
+    const first = tracker.startRun({ name: "1-sft", parentRunId: "p" });
+    first.logMetric({ key: "loss", value: 2, step: 1, timestamp: 10 });
+    first.end({ status: "interrupted" });
+    const startedAt = readMeta(join(directory, tracker.experimentId, first.id, "meta.yaml"))["start_time"];
+
+    // A second tracker on the same store, as a resumed process opens it.
+    const again = createTracker({ directory, experimentName: "x" });
+    const continued = again.startRun({ name: "1-sft", parentRunId: "p", continueExisting: true });
+    expect(continued.id).toBe(first.id);
+    const running = readMeta(join(directory, tracker.experimentId, first.id, "meta.yaml"));
+    expect(running["status"]).toBe("1");
+    expect(running["start_time"]).toBe(startedAt);
+    continued.logMetric({ key: "loss", value: 1, step: 2, timestamp: 20 });
+    continued.end({ status: "completed" });
+    expect(readMetric(join(directory, tracker.experimentId, first.id, "metrics", "loss"))).toEqual([
+      { timestamp: 10, value: 2, step: 1 },
+      { timestamp: 20, value: 1, step: 2 },
+    ]);
+
+    // Without continueExisting, or with a name not in the store, a new run starts.
+    expect(again.startRun({ name: "1-sft" }).id).not.toBe(first.id);
+    expect(again.startRun({ name: "2-dpo", continueExisting: true }).id).not.toBe(first.id);
+  });
+});
+
 describe("eventMetrics and trackingKey", () => {
   it("flattens nested numbers, skips bookkeeping and timings", () => {
     expect(

@@ -12,7 +12,7 @@
  * TensorBoard or W&B offline: see the package README ("Live tracking").
  */
 import { createHash, randomUUID } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -56,7 +56,28 @@ export interface TrackedRun {
 export interface Tracker {
   readonly directory: string;
   readonly experimentId: string;
-  startRun(params: { name: string; parentRunId?: string }): TrackedRun;
+  /**
+   * Starts the MLflow run `name`. With `continueExisting`, a run of that name already in the
+   * store (a resumed stage, or the resumed recipe run) is continued instead: same id, its
+   * metrics appended to, its start time kept, its status back to running.
+   */
+  startRun(params: { name: string; parentRunId?: string; continueExisting?: boolean }): TrackedRun;
+}
+
+/** The id and start time of the run named `name` in an experiment folder (null: none). */
+function findRun(experimentDirectory: string, name: string): { id: string; started: number } | null {
+  if (!existsSync(experimentDirectory)) return null;
+  const quoted = `run_name: '${name.replace(/'/g, "''")}'`;
+  for (const entry of readdirSync(experimentDirectory, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const metaPath = join(experimentDirectory, entry.name, "meta.yaml");
+    if (!existsSync(metaPath)) continue;
+    const meta = readFileSync(metaPath, "utf8");
+    if (!meta.split("\n").includes(quoted)) continue;
+    const started = Number(/^start_time: (\d+)$/m.exec(meta)?.[1]);
+    return { id: entry.name, started: Number.isFinite(started) ? started : Date.now() };
+  }
+  return null;
 }
 
 /**
@@ -100,11 +121,13 @@ export function createTracker(params: { directory: string; experimentName: strin
     directory: params.directory,
     experimentId,
     startRun(runParams) {
-      const id = randomUUID().replace(/-/g, "");
+      const existing =
+        runParams.continueExisting === true ? findRun(experimentDirectory, runParams.name) : null;
+      const id = existing?.id ?? randomUUID().replace(/-/g, "");
       const directory = join(experimentDirectory, id);
       for (const folder of ["metrics", "params", "tags", "artifacts"])
         mkdirSync(join(directory, folder), { recursive: true });
-      const started = Date.now();
+      const started = existing?.started ?? Date.now();
       const meta = (status: number, endTime: number | null) =>
         yaml({
           artifact_uri: pathToFileURL(join(directory, "artifacts")).href,

@@ -4,6 +4,7 @@ import {
   loadRecipe,
   measureMatmulGflops,
   planRecipe,
+  probeRecipe,
   readLock,
   readRecordedRuns,
 } from "@posttrain/recipe";
@@ -26,7 +27,12 @@ export function register(program: Command): void {
       "earlier runs of this recipe to calibrate the time from (each stage type's measured FLOP/s)",
       "runs",
     )
-    .option("--no-calibrate", "ignore earlier runs: time from the MatMul probe only")
+    .option("--no-calibrate", "ignore earlier runs")
+    .option(
+      "--no-probe",
+      "do not run the first steps of each stage here (a few seconds for a small recipe) to time stages no earlier run timed",
+    )
+    .option("--probe-steps <count>", "steps of each stage the probe runs (at least 2)", "3")
     .option("--json", "print the plan as JSON")
     .action(
       async (
@@ -37,11 +43,16 @@ export function register(program: Command): void {
           measure: boolean;
           runs: string;
           calibrate: boolean;
+          probe: boolean;
+          probeSteps: string;
           json?: boolean;
         },
       ) => {
         const efficiency = Number(options.efficiency);
         if (!(efficiency > 0 && efficiency <= 1)) throw new UsageError("--efficiency must be in (0, 1]");
+        const probeSteps = Number(options.probeSteps);
+        if (!Number.isInteger(probeSteps) || probeSteps < 2)
+          throw new UsageError("--probe-steps must be an integer of at least 2");
         const loaded = await loadRecipe({
           reference,
           ...(options.variant === undefined ? {} : { variant: options.variant }),
@@ -55,10 +66,17 @@ export function register(program: Command): void {
         const calibration = calibrateFromRuns({
           runs: recorded.filter((run) => (run.variant ?? null) === loaded.variant),
         });
+        // Stages no earlier run of this variant timed: run their first steps here.
+        const uncalibrated = loaded.recipe.stages.some(
+          (stage) => calibration?.flopsPerSecond[stage.type] === undefined,
+        );
+        const probe =
+          options.probe && uncalibrated ? await probeRecipe({ loaded, lock, steps: probeSteps }) : null;
         const plan = planRecipe({
           recipe: loaded.recipe,
           lock,
           calibration,
+          probe,
           ...(options.measure
             ? { throughput: { matmulGflops: await measureMatmulGflops(), efficiency } }
             : {}),

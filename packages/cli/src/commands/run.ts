@@ -5,6 +5,7 @@ import {
   loadRecipe,
   parseSeedList,
   type RunSummary,
+  resumeCommand,
   runRecipe,
   runSeeds,
   type SeedsSummary,
@@ -56,31 +57,6 @@ export function formatSeedsSummary(summary: SeedsSummary): string {
       : `expected table: ${summary.expected.passed ? "PASS" : "FAIL"} (${summary.expected.rows - summary.expected.failed}/${summary.expected.rows})`,
     `report: ${join(summary.runDirectory, "report.html")}`,
   ].join("\n");
-}
-
-/**
- * The command that continues an interrupted run: the same recipe reference and variant, the
- * run's id, and its seed options (quoted for a POSIX shell when needed).
- */
-export function resumeCommand(params: {
-  reference: string;
-  variant: string | null;
-  runId: string;
-  runsDirectory: string;
-  seeds?: string;
-  seed?: string;
-}): string {
-  const quote = (text: string) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`);
-  return [
-    "posttrain run",
-    quote(params.reference),
-    ...(params.variant === null ? [] : ["--variant", quote(params.variant)]),
-    "--resume",
-    quote(params.runId),
-    ...(params.seeds === undefined ? [] : ["--seeds", quote(params.seeds)]),
-    ...(params.seed === undefined ? [] : ["--seed", quote(params.seed)]),
-    ...(params.runsDirectory === "runs" ? [] : ["--runs", quote(params.runsDirectory)]),
-  ].join(" ");
 }
 
 /** The human lines of a one-seed run. */

@@ -1,0 +1,211 @@
+/**
+ * `posttrain plan`'s first-run time estimate: a short calibration of the recipe's real stages.
+ * Each stage starts exactly as `posttrain run` starts it (same trainer, graphs, batch shapes,
+ * data preparation and held-out checks) in a scratch folder, from the recipe's freshly
+ * initialised model, and is stopped after a few optimizer steps. Its own events give the
+ * start-up time (data preparation, graph compilation, reference scoring, the step-0 held-out
+ * check: everything before the first step ends), the steady time per step (the median gap
+ * between later steps) and the stage's step count (the trainer's own count, from its start
+ * line); the estimate is start-up + (steps − 1) × time per step.
+ *
+ * What it cannot see, and how that is handled:
+ * - RLVR rollouts of an untrained model run to `maxNewTokens` (a trained one stops earlier),
+ *   and all its rewards are equal, so zero-variance filtering would leave nothing to train:
+ *   the probe trains on every completion (`filterZeroVarianceGroups: false`). Both make the
+ *   RLVR figure an upper bound.
+ * - Periodic checkpoints, evaluations and held-out checks after the probe's few steps are in
+ *   the per-step time only as far as they fall inside the probe. To keep the probe to seconds,
+ *   RLVR runs two steps and its step-0 held-out check reads 16 items.
+ * - Only recipes that run offline are probed: an `initialize` model and local data and
+ *   tokenizer (a Hub recipe falls back to earlier runs or the MatMul probe; nothing is
+ *   downloaded), and models of at most {@link probeParameterLimit} parameters (a few steps of
+ *   a bigger model on a CPU take minutes: those are FLOP-bound, where the MatMul probe holds).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createRunContext, type EventLog } from "@posttrain/core";
+import { parseLlamaConfig } from "@posttrain/engine";
+import type { LoadedRecipe } from "./load.js";
+import type { RecipeLock } from "./lock.js";
+import { parameterCount, type RecipeProbe, type StageProbe } from "./plan.js";
+import type { Stage } from "./schema.js";
+import { defaultStageRunners, type StageRunner } from "./stage-runners.js";
+
+/** Models above this many parameters are not probed (see the module comment). */
+export const probeParameterLimit = 50_000_000;
+
+/** An event as the probe reads it (a subset of what the trainers write). */
+export interface ProbeEvent {
+  type: string;
+  elapsed?: number;
+  step?: number;
+  message?: string;
+  [key: string]: unknown;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/**
+ * One stage's probe from the events it wrote: the first `step-end`'s elapsed time, the median
+ * gap between later ones, and the total step count from the trainer's start line (`…, N steps`).
+ * Null when fewer than two steps ended (no steady time to measure).
+ */
+export function summarizeProbeEvents(params: {
+  name: string;
+  type: Stage["type"];
+  events: readonly ProbeEvent[];
+}): StageProbe | null {
+  const ends = params.events
+    .filter((event) => event.type === "step-end" && typeof event.elapsed === "number")
+    .map((event) => event.elapsed as number);
+  if (ends.length < 2) return null;
+  const gaps = ends.slice(1).map((end, index) => end - (ends[index] as number));
+  let totalSteps: number | null = null;
+  for (const event of params.events) {
+    if (event.type !== "log" || typeof event.message !== "string") continue;
+    const match = /(\d+) steps\b/.exec(event.message);
+    if (match !== null) {
+      totalSteps = Number(match[1]);
+      break;
+    }
+  }
+  return {
+    name: params.name,
+    type: params.type,
+    firstStepSeconds: ends[0] as number,
+    secondsPerStep: median(gaps),
+    totalSteps,
+    probedSteps: ends.length,
+  };
+}
+
+/** Why this recipe cannot be probed offline (null: it can). */
+export function probeBlocker(params: { loaded: LoadedRecipe }): string | null {
+  const { recipe } = params.loaded;
+  if (recipe.model.kind !== "initialize") return "the model comes from the Hub (the probe downloads nothing)";
+  if (recipe.tokenizer.source.kind !== "local") return "the tokenizer comes from the Hub";
+  const parameters = parameterCount({ config: parseLlamaConfig(recipe.model.config) });
+  if (parameters > probeParameterLimit)
+    return `${parameters} parameters is over the probe's ${probeParameterLimit} (a few steps would take minutes)`;
+  return null;
+}
+
+/** The stage as the probe runs it: RLVR trains on every completion (see the module comment). */
+function probedStage(stage: Stage, scratch: string): Stage {
+  if (stage.type === "rlvr")
+    return { ...stage, hyperparameters: { ...stage.hyperparameters, filterZeroVarianceGroups: false } };
+  if (stage.type === "dpo")
+    return {
+      ...stage,
+      // The probe's reference scores are of an untrained model: keep them out of the user's cache.
+      hyperparameters: {
+        ...stage.hyperparameters,
+        referenceCacheDirectory: join(scratch, "reference-cache"),
+      },
+    };
+  return stage;
+}
+
+/**
+ * Runs the first `steps` steps (at least 2) of each stage of `loaded`'s recipe in a scratch
+ * folder (removed afterwards) and summarises them. A stage whose data is not local, or that
+ * fails or stops before two steps, is left out with a note. Nothing is downloaded or written
+ * outside the scratch folder.
+ */
+export async function probeRecipe(params: {
+  loaded: LoadedRecipe;
+  lock: RecipeLock | null;
+  steps?: number;
+  runners?: Partial<Record<Stage["type"], StageRunner>>;
+}): Promise<RecipeProbe> {
+  const { loaded } = params;
+  const { recipe } = loaded;
+  const blocker = probeBlocker({ loaded });
+  if (blocker !== null) return { stages: [], notes: [`not probed: ${blocker}`] };
+  if (recipe.model.kind !== "initialize" || recipe.tokenizer.source.kind !== "local")
+    return { stages: [], notes: [] }; // narrowed above
+  const steps = Math.max(2, params.steps ?? 3);
+  const runners = { ...defaultStageRunners, ...params.runners };
+  const tokenizerDirectory = resolve(loaded.packageDirectory, recipe.tokenizer.source.directory);
+  const model = {
+    kind: "initialize" as const,
+    config: recipe.model.config as Record<string, unknown>,
+    seed: recipe.model.seed,
+  };
+  const scratch = await mkdtemp(join(tmpdir(), "posttrain-plan-probe-"));
+  const stages: StageProbe[] = [];
+  const notes: string[] = [];
+  try {
+    for (const [index, stage] of recipe.stages.entries()) {
+      const specs = (kind: "train" | "evaluation") =>
+        stage.data[kind].map(
+          (spec, position) => params.lock?.datasets[`${stage.name}.${kind}[${position}]`] ?? spec,
+        );
+      const train = specs("train");
+      const evaluation = specs("evaluation");
+      if ([...train, ...evaluation].some((spec) => spec.kind !== "local")) {
+        notes.push(`${stage.name} not probed: its data comes from the Hub`);
+        continue;
+      }
+      // RLVR's steps are the costly ones (rollouts of an untrained model run to maxNewTokens):
+      // two steps (the first, then one steady one) and a 16-item step-0 held-out check.
+      const stageSteps = stage.type === "rlvr" ? 2 : steps;
+      const probedEvaluation =
+        stage.type === "rlvr" ? evaluation.map((spec) => ({ ...spec, amount: { rows: 16 } })) : evaluation;
+      const controller = new AbortController();
+      const directory = join(scratch, `${index + 1}-${stage.name}`);
+      const context = createRunContext({
+        directory,
+        seed: recipe.seed,
+        streamName: stage.name,
+        signal: controller.signal,
+        progressMode: "silent",
+      });
+      const seen: ProbeEvent[] = [];
+      const events: EventLog = {
+        path: context.events.path,
+        write(event) {
+          const line = context.events.write(event);
+          seen.push(line as ProbeEvent);
+          if (
+            line.type === "step-end" &&
+            seen.filter((entry) => entry.type === "step-end").length >= stageSteps
+          )
+            controller.abort();
+          return line;
+        },
+      };
+      try {
+        await runners[stage.type]({
+          recipe,
+          stage: probedStage(stage, scratch),
+          train,
+          evaluation: probedEvaluation,
+          model,
+          tokenizerDirectory,
+          packageDirectory: loaded.packageDirectory,
+          // `log` writes through the wrapper too: the trainer's start line carries its step count.
+          context: { ...context, events, log: (message) => void events.write({ type: "log", message }) },
+        });
+      } catch (error) {
+        notes.push(
+          `${stage.name} not probed: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`,
+        );
+        continue;
+      }
+      const probe = summarizeProbeEvents({ name: stage.name, type: stage.type, events: seen });
+      if (probe === null) notes.push(`${stage.name} not probed: it ran fewer than two steps`);
+      else stages.push(probe);
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return { stages, notes };
+}
