@@ -26,6 +26,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createRunContext, type EventLog } from "@posttrain/core";
 import { parseLlamaConfig } from "@posttrain/engine";
+import { RecipeError } from "./errors.js";
 import type { LoadedRecipe } from "./load.js";
 import type { RecipeLock } from "./lock.js";
 import { parameterCount, type RecipeProbe, type StageProbe } from "./plan.js";
@@ -182,8 +183,14 @@ export async function probeRecipe(params: {
           return line;
         },
       };
+      const runner = runners[stage.type];
+      if (runner === undefined)
+        throw new RecipeError({
+          code: "stage_unavailable",
+          message: `stage ${stage.name}: no trainer for stage type "${stage.type}"`,
+        });
       try {
-        await runners[stage.type]({
+        await runner({
           recipe,
           stage: probedStage(stage, scratch),
           train,
