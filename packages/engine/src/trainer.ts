@@ -193,6 +193,7 @@ export class CausalLmTrainer {
       ...(params.optimizationLevel === undefined ? {} : { optimizationLevel: params.optimizationLevel }),
       ...(params.memoryArena === undefined ? {} : { memoryArena: params.memoryArena }),
       ...(params.memoryPattern === undefined ? {} : { memoryPattern: params.memoryPattern }),
+      ...(params.profileFilePrefix === undefined ? {} : { profileFilePrefix: params.profileFilePrefix }),
     });
     const layout = new ParameterLayout(params.model.parameterSpecs());
     let parameters: Float32Array;
