@@ -29,6 +29,7 @@ const { values } = parseArgs({
     arena: { type: "string", default: "true" },
     "memory-pattern": { type: "string", default: "false" },
     "peak-repeats": { type: "string", default: "5" },
+    "gradient-slice-mb": { type: "string" },
   },
 });
 const threads = Number(values.threads);
@@ -36,6 +37,9 @@ const repeats = Number(values.repeats);
 const lossChunks = Number(values["loss-chunks"]);
 const memoryArena = values.arena !== "false";
 const memoryPattern = values["memory-pattern"] === "true";
+/** MiB; absent = the trainer's default (`defaultGradientOutputSliceBytes`), 0 = whole gradients. */
+const gradientSliceMegabytes =
+  values["gradient-slice-mb"] === undefined ? undefined : Number(values["gradient-slice-mb"]);
 
 /** Our side, in its own process: median fwd+bwd and optimizer seconds over `repeats` steps. */
 async function runOurs(name: string): Promise<void> {
@@ -48,6 +52,9 @@ async function runOurs(name: string): Promise<void> {
     threads,
     memoryArena,
     memoryPattern,
+    ...(gradientSliceMegabytes === undefined
+      ? {}
+      : { gradientOutputSliceBytes: Math.round(gradientSliceMegabytes * 1024 * 1024) }),
     options: { schedule: { kind: "constant", peak: 1e-4, totalSteps: 1000 }, lossChunks },
   });
   const sessionSeconds = (performance.now() - created) / 1000;
@@ -55,6 +62,7 @@ async function runOurs(name: string): Promise<void> {
   await trainer.trainStep({ microBatches: [batch] });
   const forwardBackward: number[] = [];
   const optimizer: number[] = [];
+  const usageBefore = process.resourceUsage();
   for (let index = 0; index < repeats; index += 1) {
     const result = await trainer.trainStep({ microBatches: [batch] });
     forwardBackward.push(result.seconds.forwardBackward);
@@ -67,6 +75,8 @@ async function runOurs(name: string): Promise<void> {
     session_seconds: sessionSeconds,
     parameters: model.parameterCount(),
     peak_rss_mb: peakRssMegabytes(),
+    minor_page_faults_per_step:
+      (process.resourceUsage().minorPageFault - usageBefore.minorPageFault) / repeats,
   });
 }
 
