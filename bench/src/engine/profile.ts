@@ -37,15 +37,13 @@ const steps = Number(values.steps);
 const threads = Number(values.threads);
 const loadStart = loadavg()[0]!;
 const directory = mkdtempSync(join(tmpdir(), "bench-engine-profile-"));
-const workingDirectory = process.cwd();
-process.chdir(directory);
 try {
   const model = new LlamaModel(parseLlamaConfig(shape.config));
   const trainer = await CausalLmTrainer.create({
     model,
     seed: 0,
     threads,
-    profileFilePrefix: "train",
+    profileFilePrefix: join(directory, "train"),
     options: {
       schedule: { kind: "constant", peak: 1e-4, totalSteps: 1000 },
       lossChunks: Number(values["loss-chunks"]),
@@ -106,6 +104,5 @@ try {
     by_graph_op: summary.by_graph_op.slice(0, top),
   });
 } finally {
-  process.chdir(workingDirectory);
   rmSync(directory, { recursive: true, force: true });
 }
