@@ -43,7 +43,8 @@ export interface CompileOptions {
   memoryPattern?: boolean;
   /**
    * Writes an ONNX Runtime profile (Chrome trace JSON, one event per node run) to
-   * `<profileFilePrefix>_<timestamp>.json` in the working directory, finished by
+   * `<profileFilePrefix>_<timestamp>.json` (a path prefix, relative to the working directory
+   * unless absolute), finished by
    * {@link CompiledGraph.endProfiling}. For benchmarks (bench/src/engine/profile.ts); off by default.
    */
   profileFilePrefix?: string;
