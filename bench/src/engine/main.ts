@@ -1,7 +1,10 @@
 // bench/engine: forward+backward tokens/s and the whole optimizer step of the ONNX-graph
 // trainer against PyTorch CPU (1.13 + OpenBLAS, same threads, same shapes), for a ~9M model
-// and the SmolLM2-135M shape; effective GFLOP/s against the measured MatMul peak; peak RSS of
-// each side measured in its own process. Ends with one JSON line.
+// and the SmolLM2-135M shape; effective GFLOP/s against the honest GEMM peak of this machine
+// (bench/src/peak: the best sustained fp32 GEMM with the same threads, onnxruntime and OpenBLAS
+// side by side, the share computed against the higher); peak RSS of each side measured in its
+// own process. Every JSON line names the CPU (lscpu model, instruction sets) and thread counts.
+// Ends with one JSON line.
 //
 //   pnpm bench:engine                    # both shapes
 //   node dist/engine/main.js --shapes small --repeats 3
@@ -9,64 +12,11 @@ import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import {
-  allocatorEnvironment,
-  CausalLmTrainer,
-  compileGraph,
-  emitModel,
-  GraphBuilder,
-  type LlamaConfigInput,
-  LlamaModel,
-  OutputBuffer,
-  parseLlamaConfig,
-  type TokenBatch,
-} from "@posttrain/engine";
-import {
-  machineDescription,
-  medianSeconds,
-  peakRssMegabytes,
-  printResultLine,
-  runPythonReference,
-} from "../measure.js";
-
-interface Shape {
-  config: LlamaConfigInput;
-  batch: number;
-  sequence: number;
-}
-
-const shapes: Record<string, Shape> = {
-  small: {
-    config: {
-      vocab_size: 8192,
-      hidden_size: 256,
-      intermediate_size: 688,
-      num_hidden_layers: 6,
-      num_attention_heads: 4,
-      num_key_value_heads: 4,
-      rms_norm_eps: 1e-5,
-      rope_theta: 10000,
-      tie_word_embeddings: false,
-    },
-    batch: 8,
-    sequence: 256,
-  },
-  smollm2_135m: {
-    config: {
-      vocab_size: 49152,
-      hidden_size: 576,
-      intermediate_size: 1536,
-      num_hidden_layers: 30,
-      num_attention_heads: 9,
-      num_key_value_heads: 3,
-      rms_norm_eps: 1e-5,
-      rope_theta: 100000,
-      tie_word_embeddings: true,
-    },
-    batch: 1,
-    sequence: 512,
-  },
-};
+import { allocatorEnvironment, CausalLmTrainer, LlamaModel, parseLlamaConfig } from "@posttrain/engine";
+import { machineDescription, peakRssMegabytes, printResultLine, runPythonReference } from "../measure.js";
+import { describeCpu, describePeak, measurePeak } from "../peak/probe.js";
+import { shareOfPeak } from "../peak/shapes.js";
+import { randomBatch, shapes, stepFlops } from "./shapes.js";
 
 const { values } = parseArgs({
   options: {
@@ -78,6 +28,8 @@ const { values } = parseArgs({
     "loss-chunks": { type: "string", default: "4" },
     arena: { type: "string", default: "true" },
     "memory-pattern": { type: "string", default: "false" },
+    "peak-repeats": { type: "string", default: "5" },
+    "gradient-slice-mb": { type: "string" },
   },
 });
 const threads = Number(values.threads);
@@ -85,60 +37,9 @@ const repeats = Number(values.repeats);
 const lossChunks = Number(values["loss-chunks"]);
 const memoryArena = values.arena !== "false";
 const memoryPattern = values["memory-pattern"] === "true";
-
-/** Model FLOPs of one fwd+bwd step: 6·(non-embedding matmul params incl. LM head)·tokens + attention. */
-function stepFlops(shape: Shape): number {
-  const c = parseLlamaConfig(shape.config);
-  const attention = c.num_attention_heads * c.head_dim;
-  const keyValue = c.num_key_value_heads * c.head_dim;
-  const perLayer =
-    c.hidden_size * (attention + 2 * keyValue) +
-    attention * c.hidden_size +
-    3 * c.hidden_size * c.intermediate_size;
-  const matmulParameters = c.num_hidden_layers * perLayer + c.hidden_size * c.vocab_size;
-  const tokens = shape.batch * shape.sequence;
-  // Attention scores and weighted values: 2·2·T·attention per token per layer forward, ×3 with backward.
-  const attentionFlops = 12 * c.num_hidden_layers * shape.sequence * attention * tokens;
-  return 6 * matmulParameters * tokens + attentionFlops;
-}
-
-async function matmulPeak(): Promise<number> {
-  const [m, k, n] = [2048, 768, 3072];
-  const graph = new GraphBuilder();
-  const a = graph.input({ name: "a", dtype: "float32", shape: [m, k] });
-  const b = graph.input({ name: "b", dtype: "float32", shape: [k, n] });
-  const compiled = await compileGraph({
-    model: emitModel({ graph, outputs: { c: graph.matMul(a, b) } }),
-    threads,
-  });
-  const feeds = {
-    a: { data: Float32Array.from({ length: m * k }, (_, index) => (index % 7) - 3), dims: [m, k] },
-    b: { data: Float32Array.from({ length: k * n }, (_, index) => (index % 5) - 2), dims: [k, n] },
-  };
-  const outputs = { c: new OutputBuffer(new Float32Array(m * n), [m, n], "float32") };
-  const { median } = await medianSeconds({
-    run: () => compiled.run({ feeds, outputs }),
-    warmup: 2,
-    repeats: 7,
-  });
-  return (2 * m * k * n) / median / 1e9;
-}
-
-function randomBatch(shape: Shape, vocabulary: number, seed: number): TokenBatch {
-  const count = shape.batch * shape.sequence;
-  let state = seed;
-  const next = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state % vocabulary;
-  };
-  return {
-    batchSize: shape.batch,
-    sequenceLength: shape.sequence,
-    inputIds: BigInt64Array.from({ length: count }, () => BigInt(next())),
-    labels: BigInt64Array.from({ length: count }, () => BigInt(next())),
-    lossMask: new Float32Array(count).fill(1),
-  };
-}
+/** MiB; absent = the trainer's default (`defaultGradientOutputSliceBytes`), 0 = whole gradients. */
+const gradientSliceMegabytes =
+  values["gradient-slice-mb"] === undefined ? undefined : Number(values["gradient-slice-mb"]);
 
 /** Our side, in its own process: median fwd+bwd and optimizer seconds over `repeats` steps. */
 async function runOurs(name: string): Promise<void> {
@@ -151,6 +52,9 @@ async function runOurs(name: string): Promise<void> {
     threads,
     memoryArena,
     memoryPattern,
+    ...(gradientSliceMegabytes === undefined
+      ? {}
+      : { gradientOutputSliceBytes: Math.round(gradientSliceMegabytes * 1024 * 1024) }),
     options: { schedule: { kind: "constant", peak: 1e-4, totalSteps: 1000 }, lossChunks },
   });
   const sessionSeconds = (performance.now() - created) / 1000;
@@ -158,6 +62,7 @@ async function runOurs(name: string): Promise<void> {
   await trainer.trainStep({ microBatches: [batch] });
   const forwardBackward: number[] = [];
   const optimizer: number[] = [];
+  const usageBefore = process.resourceUsage();
   for (let index = 0; index < repeats; index += 1) {
     const result = await trainer.trainStep({ microBatches: [batch] });
     forwardBackward.push(result.seconds.forwardBackward);
@@ -170,6 +75,8 @@ async function runOurs(name: string): Promise<void> {
     session_seconds: sessionSeconds,
     parameters: model.parameterCount(),
     peak_rss_mb: peakRssMegabytes(),
+    minor_page_faults_per_step:
+      (process.resourceUsage().minorPageFault - usageBefore.minorPageFault) / repeats,
   });
 }
 
@@ -199,11 +106,15 @@ async function main(): Promise<void> {
   process.stderr.write(
     `machine: ${machineDescription()}; threads ${threads}; load average ${load.toFixed(2)}\n`,
   );
-  const peak = await matmulPeak();
-  process.stderr.write(`MatMul 2048×768×3072: ${peak.toFixed(1)} GFLOP/s\n`);
+  const cpu = describeCpu();
+  const peak = await measurePeak({ threads, repeats: Number(values["peak-repeats"]) });
+  process.stderr.write(`${describePeak(peak)}\n`);
   const figures: Record<string, unknown> = {
+    benchmark: "engine",
     machine: machineDescription(),
+    cpu,
     threads,
+    torch_threads: threads,
     loss_chunks: lossChunks,
     memory_arena: memoryArena,
     memory_pattern: memoryPattern,
@@ -212,7 +123,7 @@ async function main(): Promise<void> {
       MALLOC_TRIM_THRESHOLD_: childEnvironment.MALLOC_TRIM_THRESHOLD_,
     },
     load_average_start: load,
-    matmul_peak_gflops: peak,
+    peak,
   };
   for (const name of values.shapes!.split(",")) {
     const shape = shapes[name]!;
@@ -262,14 +173,21 @@ async function main(): Promise<void> {
       torch_step_seconds: (torch["fwd_bwd_seconds"] as number) + (torch["optimizer_seconds"] as number),
       gflops,
       torch_gflops: stepFlops(shape) / (torch["fwd_bwd_seconds"] as number) / 1e9,
-      matmul_peak_gflops: peak,
-      share_of_matmul_peak: gflops / peak,
+      peak_gflops: peak.peak_gflops,
+      peak_library: peak.higher,
+      share_of_peak: shareOfPeak({ gflops, peakGflops: peak.peak_gflops }),
+      torch_share_of_peak: shareOfPeak({
+        gflops: stepFlops(shape) / (torch["fwd_bwd_seconds"] as number) / 1e9,
+        peakGflops: peak.peak_gflops,
+      }),
       optimizer_seconds: optimizer,
       optimizer_share: optimizer / (forwardBackward + optimizer),
       torch_optimizer_seconds: torch["optimizer_seconds"],
       session_seconds: ours["session_seconds"],
       peak_rss_mb: ours["peak_rss_mb"],
       torch_peak_rss_mb: torch["peak_rss_mb"],
+      torch_version: torch["torch"],
+      torch_reported_threads: torch["threads"],
     };
   }
   figures["load_average_end"] = (await import("node:os")).loadavg()[0];

@@ -41,6 +41,13 @@ export interface CompileOptions {
    * peak RSS with the arena), so per-tensor allocation from the arena is both faster and smaller.
    */
   memoryPattern?: boolean;
+  /**
+   * Writes an ONNX Runtime profile (Chrome trace JSON, one event per node run) to
+   * `<profileFilePrefix>_<timestamp>.json` (a path prefix, relative to the working directory
+   * unless absolute), finished by
+   * {@link CompiledGraph.endProfiling}. For benchmarks (bench/src/engine/profile.ts); off by default.
+   */
+  profileFilePrefix?: string;
 }
 
 /**
@@ -159,9 +166,12 @@ export class CompiledGraph {
       executionMode: "sequential",
       enableCpuMemArena: params.memoryArena ?? true,
       enableMemPattern: params.memoryPattern ?? false,
+      ...(params.profileFilePrefix === undefined
+        ? {}
+        : { enableProfiling: true, profileFilePrefix: params.profileFilePrefix }),
     };
     const hash = sha256Hex(params.model.bytes);
-    const key = `${hash}:${executionProvider}:${options.intraOpNumThreads}:${options.graphOptimizationLevel}:${options.enableCpuMemArena}:${options.enableMemPattern}`;
+    const key = `${hash}:${executionProvider}:${options.intraOpNumThreads}:${options.graphOptimizationLevel}:${options.enableCpuMemArena}:${options.enableMemPattern}:${params.profileFilePrefix ?? ""}`;
     let session = sessions.get(key);
     if (session === undefined) {
       if (executionProvider !== "cpu" && !availableExecutionProviders().includes(executionProvider)) {
@@ -209,6 +219,11 @@ export class CompiledGraph {
       values[name] = { data: tensor.data as Feed["data"], dims: tensor.dims };
     }
     return values;
+  }
+
+  /** Ends a profile started with {@link CompileOptions.profileFilePrefix} and writes its file. */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 }
 

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { LlamaModel } from "./model/llama.js";
 import { parseLlamaConfig } from "./model/llama-config.js";
 import { globalGradientNorm } from "./optimizer.js";
-import { CausalLmTrainer, type TokenBatch } from "./trainer.js";
+import {
+  buildCausalLmTrainingGraph,
+  CausalLmTrainer,
+  defaultGradientOutputSliceBytes,
+  gradientRowSlices,
+  type TokenBatch,
+} from "./trainer.js";
 
 const model = new LlamaModel(
   parseLlamaConfig({
@@ -86,5 +92,74 @@ describe("CausalLmTrainer", () => {
     expect(short.tokens).toBeGreaterThan(0);
     expect(long.tokens).toBeGreaterThan(short.tokens);
     expect(Number.isFinite(long.loss)).toBe(true);
+  });
+});
+
+describe("gradient outputs below the mmap threshold", () => {
+  it("splits only tensors larger than the slice size, into as few even row slices as fit", () => {
+    // The SmolLM2-135M tied embedding: 49152 × 576 float32 = 108 MiB.
+    const embedding = gradientRowSlices({ shape: [49152, 576], sliceBytes: defaultGradientOutputSliceBytes });
+    expect(embedding).toHaveLength(5);
+    expect(embedding[0]).toEqual({ start: 0, end: 9831 });
+    expect(embedding.at(-1)!.end).toBe(49152);
+    for (const [index, slice] of embedding.entries()) {
+      expect(4 * 576 * (slice.end - slice.start)).toBeLessThanOrEqual(defaultGradientOutputSliceBytes);
+      if (index > 0) expect(slice.start).toBe(embedding[index - 1]!.end);
+    }
+    expect(gradientRowSlices({ shape: [1536, 576], sliceBytes: defaultGradientOutputSliceBytes })).toEqual([
+      { start: 0, end: 1536 },
+    ]);
+    expect(gradientRowSlices({ shape: [49152, 576], sliceBytes: 0 })).toEqual([{ start: 0, end: 49152 }]);
+    expect(gradientRowSlices({ shape: [], sliceBytes: 1 })).toEqual([{ start: 0, end: 1 }]);
+    // A row larger than the slice size still gets one row per slice.
+    expect(gradientRowSlices({ shape: [3, 100], sliceBytes: 16 })).toEqual([
+      { start: 0, end: 1 },
+      { start: 1, end: 2 },
+      { start: 2, end: 3 },
+    ]);
+  });
+
+  it("emits row-sliced outputs only for large gradients and leaves the small graphs unchanged", () => {
+    const whole = buildCausalLmTrainingGraph({ model, lossChunks: 3 });
+    const sliced = buildCausalLmTrainingGraph({ model, lossChunks: 3, gradientOutputSliceBytes: 1024 });
+    const embeddingName = Object.keys(whole.outputs).find((name) => name.includes("embed"))!;
+    expect(embeddingName).toBeDefined();
+    expect(Object.keys(sliced.outputs)).not.toContain(embeddingName);
+    // 50 rows × 32 floats = 128 bytes a row: 8 rows per 1 KiB slice, 7 slices.
+    expect(Object.keys(sliced.outputs).filter((name) => name.startsWith(`${embeddingName}@`))).toHaveLength(
+      7,
+    );
+    const untouched = buildCausalLmTrainingGraph({
+      model,
+      lossChunks: 3,
+      gradientOutputSliceBytes: defaultGradientOutputSliceBytes,
+    });
+    expect(Object.keys(untouched.outputs)).toEqual(Object.keys(whole.outputs));
+  });
+
+  it("writes bit-identical gradients, losses and parameters whether gradients leave ORT whole or sliced", async () => {
+    const whole = await CausalLmTrainer.create({
+      model,
+      options,
+      seed: 3,
+      threads: 1,
+      gradientOutputSliceBytes: 0,
+    });
+    const sliced = await CausalLmTrainer.create({
+      model,
+      options,
+      seed: 3,
+      threads: 1,
+      gradientOutputSliceBytes: 1024,
+    });
+    for (let step = 0; step < 2; step += 1) {
+      const batch = rows(step, 3, 8);
+      const a = await whole.trainStep({ microBatches: [batch] });
+      const b = await sliced.trainStep({ microBatches: [batch] });
+      expect(b.loss).toBe(a.loss);
+      expect(b.gradientNorm).toBe(a.gradientNorm);
+      expect(Buffer.from(sliced.gradients.buffer).equals(Buffer.from(whole.gradients.buffer))).toBe(true);
+      expect(Buffer.from(sliced.parameters.buffer).equals(Buffer.from(whole.parameters.buffer))).toBe(true);
+    }
   });
 });

@@ -7,6 +7,7 @@
 import { parseWithSchema, Random } from "@posttrain/core";
 import { z } from "zod";
 import { gradients } from "./autodiff.js";
+import { isConcrete } from "./dims.js";
 import { emitModel } from "./emit.js";
 import { GraphBuilder, type GraphTensor } from "./graph.js";
 import { type Reduction, tokenCrossEntropy } from "./losses.js";
@@ -89,21 +90,69 @@ function gradientSquareSum(params: { graph: GraphBuilder; gradients: readonly Gr
 }
 
 /**
+ * Default {@link CausalLmTrainer.create} `gradientOutputSliceBytes`: gradient outputs larger than
+ * this are emitted as row slices, so no single ORT output crosses glibc's largest mmap threshold
+ * (32 MiB on 64-bit, what `allocatorEnvironment` sets), above which every malloc is a fresh
+ * mmap page-faulted (and zeroed by the kernel) page by page on every step.
+ */
+export const defaultGradientOutputSliceBytes = 24 * 1024 * 1024;
+
+/**
+ * Row ranges `[start, end)` along axis 0 that split a float32 tensor of `shape` into slices of at
+ * most `sliceBytes` each (as few and as even as possible); one range covering every row when the
+ * tensor fits, is rank 0 or `sliceBytes` is 0 (slicing off).
+ */
+export function gradientRowSlices(params: {
+  shape: readonly number[];
+  sliceBytes: number;
+}): { start: number; end: number }[] {
+  const rows = params.shape[0] ?? 1;
+  const rowBytes = 4 * params.shape.slice(1).reduce((a, b) => a * b, 1);
+  const totalBytes = rows * rowBytes;
+  if (params.shape.length === 0 || params.sliceBytes <= 0 || totalBytes <= params.sliceBytes || rows < 2) {
+    return [{ start: 0, end: rows }];
+  }
+  const rowsPerSlice = Math.max(1, Math.floor(params.sliceBytes / rowBytes));
+  const count = Math.ceil(rows / rowsPerSlice);
+  const even = Math.ceil(rows / count);
+  const slices: { start: number; end: number }[] = [];
+  for (let start = 0; start < rows; start += even) slices.push({ start, end: Math.min(rows, start + even) });
+  return slices;
+}
+
+/** The output name of one gradient slice: `grad:<name>`, or `grad:<name>@<first row>` when sliced. */
+export function gradientOutputName(params: { name: string; start: number; sliced: boolean }): string {
+  return params.sliced ? `grad:${params.name}@${params.start}` : `grad:${params.name}`;
+}
+
+/**
  * The gradient outputs of a training graph: `grad:<name>` for every parameter (in the
  * parameters' order, the {@link ParameterLayout} order) and `gradient_square_sum` (see
- * {@link gradientSquareSum}, which also fixes ORT's schedule of the backward pass).
+ * {@link gradientSquareSum}, which also fixes ORT's schedule of the backward pass). With
+ * `sliceBytes`, a gradient larger than that is emitted as row slices `grad:<name>@<row>`
+ * ({@link gradientRowSlices}); the values are the same, only how they leave ORT differs.
  */
 export function parameterGradientOutputs(params: {
   graph: GraphBuilder;
   loss: GraphTensor;
   parameters: ReadonlyMap<string, GraphTensor>;
+  sliceBytes?: number;
 }): Record<string, GraphTensor> {
   const { graph } = params;
   const names = [...params.parameters.keys()];
   const grads = gradients({ graph, loss: params.loss, parameters: [...params.parameters.values()] });
   const outputs: Record<string, GraphTensor> = {};
   names.forEach((name, index) => {
-    outputs[`grad:${name}`] = grads[index]!;
+    const gradient = grads[index]!;
+    const concrete = gradient.shape.every(isConcrete);
+    const shape = gradient.shape.map((dimension) => dimension.coefficient);
+    const slices = gradientRowSlices({ shape, sliceBytes: concrete ? (params.sliceBytes ?? 0) : 0 });
+    const sliced = slices.length > 1;
+    for (const { start, end } of slices) {
+      outputs[gradientOutputName({ name, start, sliced })] = sliced
+        ? graph.slice(gradient, { axis: 0, start, end })
+        : gradient;
+    }
   });
   outputs["gradient_square_sum"] = gradientSquareSum({ graph, gradients: grads });
   return outputs;
@@ -114,6 +163,8 @@ export function buildCausalLmTrainingGraph(params: {
   model: LlamaModel;
   lossChunks: number;
   reduction?: Reduction;
+  /** See {@link parameterGradientOutputs}; no slicing when absent. */
+  gradientOutputSliceBytes?: number;
 }): {
   graph: GraphBuilder;
   outputs: Record<string, GraphTensor>;
@@ -135,7 +186,20 @@ export function buildCausalLmTrainingGraph(params: {
     tokenCrossEntropy({ graph, logProbs, mask, reduction: params.reduction ?? "sum" }),
     lossScale,
   );
-  return { graph, outputs: { loss, ...parameterGradientOutputs({ graph, loss, parameters }) } };
+  return {
+    graph,
+    outputs: {
+      loss,
+      ...parameterGradientOutputs({
+        graph,
+        loss,
+        parameters,
+        ...(params.gradientOutputSliceBytes === undefined
+          ? {}
+          : { sliceBytes: params.gradientOutputSliceBytes }),
+      }),
+    },
+  };
 }
 
 export class CausalLmTrainer {
@@ -155,6 +219,7 @@ export class CausalLmTrainer {
     readonly options: z.output<typeof trainerOptionsSchema>,
     readonly compiled: CompiledGraph,
     parameters: Float32Array,
+    private readonly gradientOutputSliceBytes: number,
   ) {
     this.layout = new ParameterLayout(model.parameterSpecs());
     this.parameters = parameters;
@@ -175,6 +240,12 @@ export class CausalLmTrainer {
       options: TrainerOptions;
       seed?: number;
       initialParameters?: Float32Array;
+      /**
+       * Gradients larger than this leave ORT as row slices (default
+       * {@link defaultGradientOutputSliceBytes}; 0 = whole tensors). Values are identical either
+       * way; see {@link parameterGradientOutputs} and bench/RESULTS.md for the measured effect.
+       */
+      gradientOutputSliceBytes?: number;
     } & CompileOptions,
   ): Promise<CausalLmTrainer> {
     const options = parseWithSchema({
@@ -182,9 +253,11 @@ export class CausalLmTrainer {
       value: params.options,
       label: "trainer options",
     });
+    const gradientOutputSliceBytes = params.gradientOutputSliceBytes ?? defaultGradientOutputSliceBytes;
     const { graph, outputs } = buildCausalLmTrainingGraph({
       model: params.model,
       lossChunks: options.lossChunks,
+      gradientOutputSliceBytes,
     });
     const compiled = await compileGraph({
       model: emitModel({ graph, outputs, name: "causal-lm-train" }),
@@ -193,6 +266,7 @@ export class CausalLmTrainer {
       ...(params.optimizationLevel === undefined ? {} : { optimizationLevel: params.optimizationLevel }),
       ...(params.memoryArena === undefined ? {} : { memoryArena: params.memoryArena }),
       ...(params.memoryPattern === undefined ? {} : { memoryPattern: params.memoryPattern }),
+      ...(params.profileFilePrefix === undefined ? {} : { profileFilePrefix: params.profileFilePrefix }),
     });
     const layout = new ParameterLayout(params.model.parameterSpecs());
     let parameters: Float32Array;
@@ -209,17 +283,25 @@ export class CausalLmTrainer {
         buffer: parameters,
       });
     }
-    return new CausalLmTrainer(params.model, options, compiled, parameters);
+    return new CausalLmTrainer(params.model, options, compiled, parameters, gradientOutputSliceBytes);
   }
 
   private outputViews(buffer: Float32Array): Record<string, OutputBuffer> {
     const outputs: Record<string, OutputBuffer> = {};
     for (const entry of this.layout.entries) {
-      outputs[`grad:${entry.name}`] = new OutputBuffer(
-        this.layout.view(buffer, entry.name),
-        entry.shape,
-        "float32",
-      );
+      const view = this.layout.view(buffer, entry.name);
+      const slices = gradientRowSlices({ shape: entry.shape, sliceBytes: this.gradientOutputSliceBytes });
+      const sliced = slices.length > 1;
+      const rowSize = entry.shape.slice(1).reduce((a, b) => a * b, 1);
+      for (const { start, end } of slices) {
+        outputs[gradientOutputName({ name: entry.name, start, sliced })] = sliced
+          ? new OutputBuffer(
+              view.subarray(start * rowSize, end * rowSize),
+              [end - start, ...entry.shape.slice(1)],
+              "float32",
+            )
+          : new OutputBuffer(view, entry.shape, "float32");
+      }
     }
     return outputs;
   }
