@@ -66,14 +66,22 @@ export { type Reduction, sequenceLogProbs, tokenCrossEntropy } from "./losses.js
 export {
   type ArchitectureName,
   type DecoderConfig,
+  decoderConfigFromLlama,
   type Llama3RopeScaling,
   parseHuggingFaceConfig,
   ropeInverseFrequencies,
   supportedArchitectures,
   UnsupportedModelError,
 } from "./model/architecture.js";
-export { DecoderModel } from "./model/decoder.js";
-export { type DecoderInputs, LlamaModel, type ParameterSpec } from "./model/llama.js";
+export {
+  type DecoderInputs,
+  DecoderModel,
+  type DecoderModelOptions,
+  type ParameterSpec,
+  threadInvariantInnerBlock,
+} from "./model/decoder.js";
+/** @deprecated `new DecoderModel(config, { threadInvariantGemms: false })` (see model/llama.ts). */
+export { LlamaModel } from "./model/llama.js";
 export {
   type LlamaConfig,
   type LlamaConfigInput,
