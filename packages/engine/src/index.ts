@@ -88,14 +88,19 @@ export {
   llamaConfigSchema,
   parseLlamaConfig,
 } from "./model/llama-config.js";
+// `initModel`, `LoadedModel`, `loadModel`, `saveModel`: deprecated former names (model/pretrained.ts).
 export {
   huggingFaceTensors,
+  initializePretrainedModel,
   initModel,
   type LoadedModel,
   loadModel,
+  loadPretrainedModel,
   ModelFolderError,
   modelHash,
+  type PretrainedModel,
   saveModel,
+  savePretrainedModel,
   tokenizerFileNames,
 } from "./model/pretrained.js";
 export { decodeModel, encodeModel } from "./onnx-proto.js";

@@ -15,14 +15,14 @@
  *   them (in place, or by assigning a buffer of the same layout) needs no new backend.
  */
 import { type Completion, type GenerationBackend, type GenerationRequest, Random } from "@posttrain/core";
-import { type LoadedModel, modelHash } from "../model/pretrained.js";
+import { type PretrainedModel, modelHash } from "../model/pretrained.js";
 import type { ExecutionProvider } from "../runtime.js";
 import { DecodingSession } from "./decoding-session.js";
 import { type GenerationRow, generateTokens } from "./generate.js";
 import type { GenerationTokenizer } from "./tokenizer.js";
 
 export interface EmbeddedGenerationBackendOptions {
-  model: LoadedModel;
+  model: PretrainedModel;
   tokenizer: GenerationTokenizer;
   /** Intra-op threads (default: all cores). */
   threads?: number;

@@ -21,7 +21,7 @@ if (!torchAvailable) {
     "skipping the PyTorch parity test: /usr/bin/python3 cannot import torch (apt install python3-torch)",
   );
 }
-const referenceScript = fileURLToPath(new URL("../testing/llama_reference.py", import.meta.url));
+const referenceScript = fileURLToPath(new URL("../test/llama_reference.py", import.meta.url));
 
 const batch = 2;
 const sequence = 7;
