@@ -15,7 +15,7 @@
  *   them (in place, or by assigning a buffer of the same layout) needs no new backend.
  */
 import { type Completion, type GenerationBackend, type GenerationRequest, Random } from "@posttrain/core";
-import { type PretrainedModel, modelHash } from "../model/pretrained.js";
+import { modelHash, type PretrainedModel } from "../model/pretrained.js";
 import type { ExecutionProvider } from "../runtime.js";
 import { DecodingSession } from "./decoding-session.js";
 import { type GenerationRow, generateTokens } from "./generate.js";

@@ -15,10 +15,10 @@ import { tinyConfigs, tinyModel } from "../test/tiny-models.js";
 import { parseHuggingFaceConfig, UnsupportedModelError } from "./architecture.js";
 import {
   initializePretrainedModel,
-  type PretrainedModel,
   loadPretrainedModel,
   ModelFolderError,
   modelHash,
+  type PretrainedModel,
   savePretrainedModel,
 } from "./pretrained.js";
 
@@ -95,7 +95,9 @@ describe.skipIf(!torchAvailable)("parity with a PyTorch reference of the Hugging
   labels.forEach((label, index) => {
     it(`${label}: logits within 1e-5 relative, greedy decoding (KV cache, batched) identical`, async () => {
       const reference = answers[index]!;
-      const model = await loadPretrainedModel({ directory: join(scratch, label.replace(/[^a-z0-9]+/gi, "-")) });
+      const model = await loadPretrainedModel({
+        directory: join(scratch, label.replace(/[^a-z0-9]+/gi, "-")),
+      });
       for (const [row, prompt] of prompts.entries()) {
         const logits = await engineLogits(model, prompt);
         expect(logits.length).toBe(reference.logits[row]!.length);
@@ -191,7 +193,10 @@ describe("Hugging Face folders", () => {
       code: "model_folder_missing",
     });
     const directory = join(scratch, "mismatch");
-    await savePretrainedModel({ model: initializePretrainedModel({ config: tinyConfigs["llama (tied, GQA)"]!, seed: 1 }), directory });
+    await savePretrainedModel({
+      model: initializePretrainedModel({ config: tinyConfigs["llama (tied, GQA)"]!, seed: 1 }),
+      directory,
+    });
     const wrong = { ...tinyConfigs["llama (tied, GQA)"]!, intermediate_size: 40 };
     writeFileSync(join(directory, "config.json"), JSON.stringify(wrong));
     const error = await loadPretrainedModel({ directory }).catch((caught: unknown) => caught);
