@@ -1,7 +1,7 @@
 // The layer rules of the monorepo, checked by scripts/layers.test.ts (part of `npm test`).
 //
-//   core ← hub ← data;  core ← verifiers;  core ← engine;
-//   (data, engine, verifiers) ← (sft, dpo, rlvr, evals) ← recipe ← export ← cli
+//   core ← hub ← data;  core ← verifiers;  core ← engine;  (data, verifiers) ← tools;
+//   (data, engine, verifiers, tools) ← (sft, dpo, rlvr, evals) ← recipe ← export ← cli
 //
 // A package may depend on (and import) only the packages listed for it below: never a
 // higher layer, never a sibling in its own layer, and the workspace graph has no cycles.
@@ -18,13 +18,27 @@ export const allowedDependencies: Record<string, readonly string[]> = {
   data: ["core", "hub"],
   verifiers: ["core"],
   engine: ["core"],
+  tools: ["core", "hub", "data", "verifiers"],
   sft: ["core", "hub", "data", "verifiers", "engine"],
   dpo: ["core", "hub", "data", "verifiers", "engine"],
-  rlvr: ["core", "hub", "data", "verifiers", "engine"],
-  evals: ["core", "hub", "data", "verifiers", "engine"],
-  recipe: ["core", "hub", "data", "verifiers", "engine", "sft", "dpo", "rlvr", "evals"],
-  export: ["core", "hub", "data", "verifiers", "engine", "sft", "dpo", "rlvr", "evals", "recipe"],
-  cli: ["core", "hub", "data", "verifiers", "engine", "sft", "dpo", "rlvr", "evals", "recipe", "export"],
+  rlvr: ["core", "hub", "data", "verifiers", "engine", "tools"],
+  evals: ["core", "hub", "data", "verifiers", "engine", "tools"],
+  recipe: ["core", "hub", "data", "verifiers", "engine", "tools", "sft", "dpo", "rlvr", "evals"],
+  export: ["core", "hub", "data", "verifiers", "engine", "tools", "sft", "dpo", "rlvr", "evals", "recipe"],
+  cli: [
+    "core",
+    "hub",
+    "data",
+    "verifiers",
+    "engine",
+    "tools",
+    "sft",
+    "dpo",
+    "rlvr",
+    "evals",
+    "recipe",
+    "export",
+  ],
 };
 
 export interface LayerViolation {

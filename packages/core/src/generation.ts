@@ -59,8 +59,36 @@ export interface GenerationBackendDescription {
   modelHash?: string;
 }
 
+/**
+ * A continuation to score after a prompt (lm-evaluation-harness `loglikelihood`):
+ * - `assistant`: a chat prompt's next assistant turn, tokenized as the chat template renders
+ *   the whole conversation (its end-of-turn tokens included) — the tokens DPO trains on;
+ * - `text`: raw text appended to a text or token prompt, encoded without special tokens.
+ */
+export type Continuation = { kind: "assistant"; content: string } | { kind: "text"; text: string };
+
+export interface ContinuationRequest {
+  prompt: GenerationPrompt;
+  continuation: Continuation;
+}
+
+export interface ContinuationScore {
+  /** Sum over the continuation's tokens of log p(token | prompt, earlier tokens), natural log. */
+  logProbability: number;
+  tokenCount: number;
+}
+
 export interface GenerationBackend {
   describe(): GenerationBackendDescription;
+  /**
+   * Log-probabilities of continuations, one per request, in request order. Optional: a
+   * backend that cannot score text it did not generate (most HTTP servers) leaves it out,
+   * and tasks that need it say so.
+   */
+  scoreContinuations?(params: {
+    requests: ContinuationRequest[];
+    signal?: AbortSignal;
+  }): Promise<ContinuationScore[]>;
   /** One array of `samples` completions per request, in request order. */
   generate(params: {
     requests: GenerationRequest[];

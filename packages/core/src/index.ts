@@ -15,6 +15,9 @@ export { createEventLog, readEvents } from "./events.js";
 export type {
   ChatMessage,
   Completion,
+  Continuation,
+  ContinuationRequest,
+  ContinuationScore,
   GenerationBackend,
   GenerationBackendDescription,
   GenerationPrompt,

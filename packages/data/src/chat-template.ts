@@ -60,11 +60,33 @@ export interface TemplateSpecialTokens {
   additionalSpecialTokens: string[];
 }
 
+/**
+ * A message of a tool-use conversation, in the shape Hugging Face chat templates read:
+ * an assistant turn may carry `tool_calls` (`{ name, arguments }`, arguments an object),
+ * a `tool` turn carries one tool's output as `content`.
+ */
+export interface ToolConversationMessage {
+  role: "system" | "user" | "assistant" | "tool";
+  content: string;
+  tool_calls?: ReadonlyArray<{ name: string; arguments: Record<string, unknown> }>;
+  name?: string;
+}
+
 /** A compiled chat template. `source` is the Jinja text; `sha256` its hash (for cache keys). */
 export interface ChatTemplate {
   source: string;
   sha256: string;
   render(params: { messages: readonly ChatMessage[]; addGenerationPrompt: boolean }): string;
+  /**
+   * Renders a tool-use conversation: messages keep `tool_calls` and `name`, and `tools`
+   * (OpenAI-style function definitions) is bound as the template's `tools` variable, as
+   * transformers' `apply_chat_template(messages, tools=…)` does.
+   */
+  renderToolConversation(params: {
+    messages: readonly ToolConversationMessage[];
+    tools?: readonly unknown[];
+    addGenerationPrompt: boolean;
+  }): string;
 }
 
 /**
@@ -94,24 +116,45 @@ export function createChatTemplate(params: {
     unk_token: specialTokens.unknownToken ?? "",
     additional_special_tokens: specialTokens.additionalSpecialTokens,
   };
+  const renderWith = (variables: Record<string, unknown>): string => {
+    try {
+      return template.render({ ...context, ...variables });
+    } catch (error) {
+      if (error instanceof DataError) throw error;
+      throw new DataError({
+        code: "data_template_failed",
+        message: "could not render the chat template",
+        cause: error,
+      });
+    }
+  };
   return {
     source: params.source,
     sha256: sha256Hex(params.source),
     render({ messages, addGenerationPrompt }) {
-      try {
-        return template.render({
-          ...context,
-          messages: messages.map((message) => ({ role: message.role, content: message.content })),
-          add_generation_prompt: addGenerationPrompt,
-        });
-      } catch (error) {
-        if (error instanceof DataError) throw error;
-        throw new DataError({
-          code: "data_template_failed",
-          message: "could not render the chat template",
-          cause: error,
-        });
-      }
+      return renderWith({
+        messages: messages.map((message) => ({ role: message.role, content: message.content })),
+        add_generation_prompt: addGenerationPrompt,
+      });
+    },
+    renderToolConversation({ messages, tools, addGenerationPrompt }) {
+      return renderWith({
+        messages: messages.map((message) => ({
+          role: message.role,
+          content: message.content,
+          ...(message.tool_calls === undefined
+            ? {}
+            : {
+                tool_calls: message.tool_calls.map((call) => ({
+                  name: call.name,
+                  arguments: call.arguments,
+                })),
+              }),
+          ...(message.name === undefined ? {} : { name: message.name }),
+        })),
+        ...(tools === undefined || tools.length === 0 ? {} : { tools }),
+        add_generation_prompt: addGenerationPrompt,
+      });
     },
   };
 }

@@ -41,6 +41,11 @@ export {
   type CompletionRow,
   computeCompletionLogProbs,
 } from "./generation/completion-log-probs.js";
+export {
+  ConversationDecoder,
+  type ConversationTurn,
+  type ConversationTurnRequest,
+} from "./generation/conversation-decoder.js";
 export { DecodeState, DecodingSession } from "./generation/decoding-session.js";
 export { type GeneratedSequence, type GenerationRow, generateTokens } from "./generation/generate.js";
 export {

@@ -10,9 +10,10 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { GenerationBackend } from "@posttrain/core";
+import { type ChatMessage, type GenerationBackend, Random } from "@posttrain/core";
 import type { BuiltinChatTemplateName } from "@posttrain/data";
 import { EvaluationError } from "./errors.js";
+import type { ToolGenerationBackend } from "./tool-eval.js";
 
 export async function createEmbeddedBackend(params: {
   modelDirectory: string;
@@ -56,4 +57,67 @@ export async function createEmbeddedBackend(params: {
     ...(params.threads === undefined ? {} : { threads: params.threads }),
     ...(params.maxBatchSize === undefined ? {} : { maxBatchSize: params.maxBatchSize }),
   });
+}
+
+/**
+ * The embedded backend's multi-turn side, for tasks that allow tools: the engine's
+ * `ConversationDecoder` (each conversation keeps its KV cache between turns; tool output is
+ * appended on it, never re-prefilled). Conversation `id` samples from
+ * `Random.fromSeed(seed).stream("conversation id")`.
+ */
+export async function createEmbeddedToolBackend(params: {
+  modelDirectory: string;
+  threads?: number;
+  chatTemplate?: BuiltinChatTemplateName;
+}): Promise<ToolGenerationBackend> {
+  const directory = params.modelDirectory;
+  if (!existsSync(join(directory, "config.json"))) {
+    throw new EvaluationError({
+      code: "embedded_backend_unavailable",
+      message: `--model ${directory} is not a model folder (no config.json)`,
+      details: { modelDirectory: directory },
+    });
+  }
+  const [{ ConversationDecoder, DecodingSession, loadPretrainedModel }, { loadTokenizer }] =
+    await Promise.all([import("@posttrain/engine"), import("@posttrain/data")]);
+  const [model, tokenizer] = await Promise.all([
+    loadPretrainedModel({ directory }),
+    loadTokenizer({
+      directory,
+      ...(params.chatTemplate === undefined ? {} : { chatTemplate: params.chatTemplate }),
+    }),
+  ]);
+  const session = await DecodingSession.create({
+    model,
+    ...(params.threads === undefined ? {} : { threads: params.threads }),
+  });
+  const generationTokenizer = {
+    encode: (text: string, options?: { addSpecialTokens?: boolean }) => tokenizer.encode(text, options),
+    decode: (ids: readonly number[], options?: { skipSpecialTokens?: boolean }) =>
+      ids.length === 0 ? "" : tokenizer.decode(ids, options),
+    eosTokenIds: tokenizer.eosTokenIds,
+    applyChatTemplate: (chat: { messages: readonly ChatMessage[]; addGenerationPrompt: boolean }) =>
+      tokenizer.applyChatTemplate(chat as Parameters<typeof tokenizer.applyChatTemplate>[0]),
+  };
+  const endOfTurnId = tokenizer.eosTokenIds[0];
+  return {
+    tokenizer: generationTokenizer,
+    chatTemplate: tokenizer.chatTemplate,
+    eosTokenIds: tokenizer.eosTokenIds,
+    endOfTurnText:
+      endOfTurnId === undefined ? "" : tokenizer.decode([endOfTurnId], { skipSpecialTokens: false }),
+    createGenerator: ({ temperature, topP, seed }) => {
+      const decoder = ConversationDecoder.create({
+        session,
+        tokenizer: generationTokenizer,
+        sampling: { temperature, ...(topP === undefined ? {} : { topP }) },
+        randomFor: (id) => Random.fromSeed(seed).stream(`conversation ${id}`),
+      });
+      return {
+        generateTurns: (request) => decoder.generateTurns(request),
+        release: (request) => decoder.release(request),
+      };
+    },
+    describe: () => ({ kind: "embedded", model: directory }),
+  };
 }

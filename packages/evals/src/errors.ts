@@ -10,7 +10,9 @@ import { PosttrainError, type PosttrainErrorParams } from "@posttrain/core";
  * - `eval_row_verifier_missing`: a task that takes each row's verifier from its `dataset` column met a row without one;
  * - `eval_responses_invalid`: a `--responses` file that does not fit the task;
  * - `embedded_backend_unavailable`: `--model DIR` before the engine has a generation backend;
- * - `eval_backend_mismatch`: a backend returned the wrong number of completions.
+ * - `eval_backend_mismatch`: a backend returned the wrong number of completions;
+ * - `eval_tools_unsupported`: a task allows tools but the backend cannot run tool use (only `--model`
+ *   can), or its prompt is token ids.
  */
 export class EvaluationError extends PosttrainError {
   constructor(params: PosttrainErrorParams) {

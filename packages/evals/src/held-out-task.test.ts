@@ -107,17 +107,22 @@ describe("held-out tasks over a split that mixes verifiers", () => {
     expect(PosttrainError.hasCode(failure, "eval_row_verifier_missing")).toBe(true);
   });
 
-  it("micro_gsm and micro_ifeval read datasets/micro's rlvr test split, one verifier each", () => {
+  it("micro_gsm, micro_gsm_sampled and micro_ifeval read datasets/micro's eval split, one verifier each", () => {
     const gsm = getTask({ name: "micro_gsm" });
-    expect(gsm.version).toBe("2.0.0");
+    expect(gsm.version).toBe("3.0.0");
     expect(gsm.dataset).toMatchObject({
       kind: "local",
       directory: "datasets/micro",
-      config: "rlvr",
+      config: "eval",
       split: "test",
     });
     expect(gsm.rowFilter).toEqual({ column: "dataset", values: ["gsm8k"] });
+    expect(gsm.generation).toMatchObject({ temperature: 0, samples: 1, maxNewTokens: 64 });
+    const sampled = getTask({ name: "micro_gsm_sampled" });
+    expect(sampled.dataset).toEqual(gsm.dataset);
+    expect(sampled.generation).toMatchObject({ temperature: 0.7, samples: 4, maxNewTokens: 64 });
     expect(getTask({ name: "micro_ifeval" }).rowFilter).toEqual({ column: "dataset", values: ["ifeval"] });
+    expect(getTask({ name: "micro_preference" }).scoring).toEqual({ kind: "preference" });
   });
 });
 

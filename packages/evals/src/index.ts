@@ -7,7 +7,7 @@ export type { Comparison, ComparisonRow, ExpectedResult } from "./compare.js";
 export { compareWithExpected, expectedResultSchema, expectedResultsSchema } from "./compare.js";
 export type { DatasetFileRecord, DatasetSource } from "./dataset.js";
 export { loadTaskItems, readRows } from "./dataset.js";
-export { createEmbeddedBackend } from "./embedded-backend.js";
+export { createEmbeddedBackend, createEmbeddedToolBackend } from "./embedded-backend.js";
 export { EvaluationError, HttpBackendError } from "./errors.js";
 export type { Exemplar } from "./exemplars.js";
 export { exemplarSets, gsm8kChainOfThoughtExemplars, minervaMathExemplars } from "./exemplars.js";
@@ -62,6 +62,9 @@ export type {
   SuiteSpec,
   TaskSpec,
   TaskSpecInput,
+  ToolUseSpec,
 } from "./task-spec.js";
-export { defineTask, suiteSpecSchema, taskHash, taskSpecSchema } from "./task-spec.js";
+export { defineTask, suiteSpecSchema, taskHash, taskSpecSchema, toolUseSpecSchema } from "./task-spec.js";
 export { builtinTasks, defineHeldOutTask } from "./tasks/builtin.js";
+export type { ToolGenerationBackend, ToolUseReport } from "./tool-eval.js";
+export { generateWithTools } from "./tool-eval.js";

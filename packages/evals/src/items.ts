@@ -6,12 +6,16 @@
  *   subject (`subject`, else `type`).
  * - `ifeval`: `{ key, prompt, instruction_id_list, kwargs }`; the label is the row itself.
  * - `humaneval`: `{ task_id, prompt, canonical_solution, test, entry_point }`.
+ * - `preference`: Tulu preference rows `{ chosen, rejected }` (message lists sharing their
+ *   prompt turns and ending with an assistant turn); the label is `{ chosen, rejected }`, the
+ *   two assistant replies, scored by log-likelihood (`scoring: { kind: "preference" }`).
  * - `rlvr`: open-instruct RLVR rows `{ messages, ground_truth, dataset? }`; the prompt is the
  *   messages up to (not including) a final assistant turn; `dataset` (a name, or a list of
  *   one name) is the row's verifier, used by `scoring: { kind: "verifier", verifier:
  *   { fromColumn: "dataset" } }`.
  */
 import type { ChatMessage } from "@posttrain/core";
+import { checkPreferenceRow } from "@posttrain/data";
 import { lastBoxedContent, stripThousandsSeparators } from "@posttrain/verifiers";
 import { z } from "zod";
 import { EvaluationError } from "./errors.js";
@@ -160,6 +164,25 @@ export function itemFromRow(params: { row: unknown; index: number; format: RowFo
         question: parsed.prompt,
         label: { prompt: parsed.prompt, test: parsed.test, entryPoint: parsed.entry_point },
         reference: parsed.canonical_solution,
+      };
+    }
+    case "preference": {
+      const checked = checkPreferenceRow(row);
+      if (!checked.ok) {
+        throw new EvaluationError({
+          code: "eval_dataset_row_invalid",
+          message: `row ${index} does not fit the preference row format: ${checked.detail}`,
+          details: { row: index, format, reason: checked.reason },
+        });
+      }
+      const nativeId = (row as { id?: unknown }).id;
+      return {
+        index,
+        nativeId:
+          typeof nativeId === "string" || typeof nativeId === "number" ? String(nativeId) : String(index),
+        question: checked.row.prompt.map((message) => message.content).join("\n"),
+        messages: checked.row.prompt,
+        label: { chosen: checked.row.chosen.content, rejected: checked.row.rejected.content },
       };
     }
     case "rlvr": {

@@ -24,9 +24,9 @@ const suites = new Map<string, SuiteSpec>(
       { name: "math", version: "1.0.0", description: "GSM8K and MATH-500", tasks: ["gsm8k", "math500"] },
       {
         name: "micro",
-        version: "2.0.0",
+        version: "3.0.0",
         description: "The micro recipe's held-out tasks",
-        tasks: ["micro_gsm", "micro_ifeval"],
+        tasks: ["micro_gsm", "micro_gsm_sampled", "micro_ifeval", "micro_preference"],
       },
     ] satisfies Array<SuiteSpec>
   ).map((suite) => [suite.name, suite]),

@@ -21,8 +21,9 @@ import { estimateMacroMetric, estimateMetric, type MetricEstimate } from "./metr
 import { writeOlmesFiles } from "./olmes-files.js";
 import { describePrompt, renderPrompt } from "./prompt.js";
 import { getSuite, getTask } from "./registry.js";
-import { cutAtStop, type ItemScore, scoreItem } from "./scoring.js";
+import { cutAtStop, type ItemScore, scoreItem, scorePreferenceItem } from "./scoring.js";
 import { type GenerationSpec, type TaskSpec, taskHash } from "./task-spec.js";
+import { generateWithTools, type ToolGenerationBackend, type ToolUseReport } from "./tool-eval.js";
 
 /** The results of one task. */
 export interface TaskResult {
@@ -46,6 +47,8 @@ export interface TaskResult {
   groups?: Record<string, Record<string, MetricEstimate>>;
   /** Completions cut by the token limit. */
   truncatedResponses: number;
+  /** The with-tools row of a task that allows tools (`<name>+tools`): how tools were used. */
+  toolUse?: ToolUseReport;
 }
 
 /** A whole run: model, suite, tasks. */
@@ -91,6 +94,11 @@ export interface RunEvalParams {
   bootstrapResamples?: number;
   signal?: AbortSignal;
   onProgress?: (progress: { task: string; completedRequests: number; totalRequests: number }) => void;
+  /**
+   * Multi-turn generation for tasks that allow tools (created once, when the first such task
+   * runs). Without it, such a task fails with `eval_tools_unsupported`.
+   */
+  toolBackend?: () => Promise<ToolGenerationBackend>;
 }
 
 const mean = (values: readonly number[]) =>
@@ -169,12 +177,16 @@ export async function scoreTask(params: {
   truncatedResponses?: number;
   seed?: number;
   bootstrapResamples?: number;
+  /** Item scores computed elsewhere (preference tasks, from log-likelihoods); else scored from `responses`. */
+  scores?: readonly ItemScore[];
 }): Promise<{ result: TaskResult; predictions: PredictionRow[] }> {
   const { task, items } = params;
   const seed = params.seed ?? 0;
-  const scores: ItemScore[] = await mapLimited(items, 4, (item, index) =>
-    scoreItem({ scoring: task.scoring, item, responses: params.responses[index] ?? [] }),
-  );
+  const scores: readonly ItemScore[] =
+    params.scores ??
+    (await mapLimited(items, 4, (item, index) =>
+      scoreItem({ scoring: task.scoring, item, responses: params.responses[index] ?? [] }),
+    ));
   const metricNames = [...new Set(scores.flatMap((score) => Object.keys(score.values)))].sort();
   const metrics: Record<string, MetricEstimate> = {};
   const macro = task.scoring.kind === "minerva_math" && task.scoring.macroOverSubjects;
@@ -276,9 +288,19 @@ export async function writeResults(params: {
  */
 export async function runEval(params: RunEvalParams): Promise<EvalResults> {
   const { tasks, suite } = resolveTasks(params);
+  const scoredTasks = tasks.filter((task) => task.scoring.kind === "preference").map((task) => task.name);
+  if (scoredTasks.length > 0 && params.backend.scoreContinuations === undefined) {
+    // Before any generation: a suite should not spend an hour and then fail on its last task.
+    throw new EvaluationError({
+      code: "eval_backend_cannot_score",
+      message: `${scoredTasks.join(", ")} compare${scoredTasks.length === 1 ? "s" : ""} the log-likelihoods of two replies, and this backend (${params.backend.describe().kind}) cannot score text it did not generate: evaluate with --model (the embedded engine), or run the other tasks one by one with --task`,
+      details: { tasks: scoredTasks },
+    });
+  }
   const seed = params.seed ?? 0;
   const taskResults: TaskResult[] = [];
   const allPredictions: PredictionRow[][] = [];
+  let toolBackend: ToolGenerationBackend | undefined;
   for (const task of tasks) {
     const { items, source } = await loadTaskItems({
       task,
@@ -286,6 +308,12 @@ export async function runEval(params: RunEvalParams): Promise<EvalResults> {
       ...(params.limit === undefined ? {} : { limit: params.limit }),
       ...(params.baseDirectory === undefined ? {} : { baseDirectory: params.baseDirectory }),
     });
+    if (task.scoring.kind === "preference") {
+      const { result, predictions } = await runPreferenceTask({ params, task, items, source, seed });
+      taskResults.push(result);
+      allPredictions.push(predictions);
+      continue;
+    }
     const samples = params.samples ?? task.generation.samples;
     const requests = buildRequests({ task, items, samples });
     const completions = await params.backend.generate({
@@ -324,6 +352,39 @@ export async function runEval(params: RunEvalParams): Promise<EvalResults> {
     });
     taskResults.push(result);
     allPredictions.push(predictions);
+    if (task.tools !== undefined) {
+      if (params.toolBackend === undefined)
+        throw new EvaluationError({
+          code: "eval_tools_unsupported",
+          message: `task ${task.name} allows tools (${task.tools.allow.join(", ")}): only the embedded backend (--model) runs tool use`,
+        });
+      toolBackend ??= await params.toolBackend();
+      const withTools = await generateWithTools({
+        task,
+        prompts: requests.map((request) => request.prompt),
+        samples,
+        backend: toolBackend,
+        ...(params.signal === undefined ? {} : { signal: params.signal }),
+      });
+      const scored = await scoreTask({
+        task,
+        items,
+        prompts: requests.map((request) => request.prompt),
+        responses: withTools.responses,
+        source,
+        limit: params.limit ?? null,
+        samples,
+        truncatedResponses: withTools.truncatedResponses,
+        seed,
+        ...(params.bootstrapResamples === undefined ? {} : { bootstrapResamples: params.bootstrapResamples }),
+      });
+      taskResults.push({
+        ...scored.result,
+        task: { ...scored.result.task, name: `${task.name}+tools` },
+        toolUse: withTools.report,
+      });
+      allPredictions.push(scored.predictions);
+    }
   }
   const results: EvalResults = {
     schemaVersion: 1,
@@ -336,6 +397,61 @@ export async function runEval(params: RunEvalParams): Promise<EvalResults> {
     await writeResults({ outputDirectory: params.outputDirectory, results, predictions: allPredictions });
   }
   return results;
+}
+
+/**
+ * A `preference` task: each item's chosen and rejected replies scored by the backend's
+ * log-likelihood (no generation), then pooled like any task (item-level bootstrap).
+ */
+async function runPreferenceTask(context: {
+  params: RunEvalParams;
+  task: TaskSpec;
+  items: readonly EvalItem[];
+  source: DatasetSource;
+  seed: number;
+}): Promise<{ result: TaskResult; predictions: PredictionRow[] }> {
+  const { params, task, items } = context;
+  const backend = params.backend;
+  if (backend.scoreContinuations === undefined) {
+    throw new EvaluationError({
+      code: "eval_backend_cannot_score",
+      message: `task ${task.name} compares the log-likelihoods of two replies, and this backend (${backend.describe().kind}) cannot score text it did not generate: evaluate it with --model (the embedded engine)`,
+    });
+  }
+  const prompts: GenerationPrompt[] = items.map((item) => ({ kind: "chat", messages: item.messages ?? [] }));
+  const requests = items.flatMap((item, index) => {
+    const label = item.label as { chosen: string; rejected: string };
+    return [
+      { prompt: prompts[index]!, continuation: { kind: "assistant" as const, content: label.chosen } },
+      { prompt: prompts[index]!, continuation: { kind: "assistant" as const, content: label.rejected } },
+    ];
+  });
+  const scored = await backend.scoreContinuations({
+    requests,
+    ...(params.signal === undefined ? {} : { signal: params.signal }),
+  });
+  if (scored.length !== requests.length) {
+    throw new EvaluationError({
+      code: "eval_backend_mismatch",
+      message: `backend returned ${scored.length} scores for ${requests.length} continuations`,
+    });
+  }
+  params.onProgress?.({ task: task.name, completedRequests: items.length, totalRequests: items.length });
+  const scores = items.map((item, index) =>
+    scorePreferenceItem({ item, chosen: scored[2 * index]!, rejected: scored[2 * index + 1]! }),
+  );
+  return scoreTask({
+    task,
+    items,
+    prompts,
+    responses: scores.map((score) => score.samples.map((sample) => sample.response)),
+    source: context.source,
+    limit: params.limit ?? null,
+    samples: 1,
+    seed: context.seed,
+    scores,
+    ...(params.bootstrapResamples === undefined ? {} : { bootstrapResamples: params.bootstrapResamples }),
+  });
 }
 
 /** One pre-generated response record (JSONL line of a `--responses` file). */
@@ -396,6 +512,12 @@ export async function scoreResponses(params: {
   bootstrapResamples?: number;
 }): Promise<EvalResults> {
   const task = typeof params.task === "string" ? getTask({ name: params.task }) : params.task;
+  if (task.scoring.kind === "preference") {
+    throw new EvaluationError({
+      code: "eval_invalid_argument",
+      message: `task ${task.name} is scored from log-likelihoods, not responses: evaluate a model with --model instead of --responses`,
+    });
+  }
   const { items, source } = await loadTaskItems({
     task,
     ...(params.dataPath === undefined ? {} : { dataPath: params.dataPath }),

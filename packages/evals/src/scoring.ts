@@ -4,6 +4,7 @@
  * this item (one per item for prompt-level metrics, one per instruction for IFEval
  * instruction-level metrics), so the run can pool them and compute uncertainty.
  */
+import type { ContinuationScore } from "@posttrain/core";
 import { verifyOne } from "@posttrain/verifiers";
 import { EvaluationError } from "./errors.js";
 import type { EvalItem } from "./items.js";
@@ -62,6 +63,38 @@ async function check(params: {
   });
 }
 
+/**
+ * Scores one `preference` item from the log-likelihoods of its two replies: right when the
+ * chosen reply is more likely than the rejected one (a tie is wrong), and the margin in nats.
+ */
+export function scorePreferenceItem(params: {
+  item: EvalItem;
+  chosen: ContinuationScore;
+  rejected: ContinuationScore;
+}): ItemScore {
+  const { chosen, rejected } = params;
+  const label = params.item.label as { chosen: string; rejected: string };
+  const margin = chosen.logProbability - rejected.logProbability;
+  const correct = margin > 0 ? 1 : 0;
+  return {
+    samples: [
+      {
+        response: label.chosen,
+        extracted: null,
+        score: correct,
+        metrics: { accuracy: correct, margin },
+        details: {
+          chosenLogProbability: chosen.logProbability,
+          chosenTokens: chosen.tokenCount,
+          rejectedLogProbability: rejected.logProbability,
+          rejectedTokens: rejected.tokenCount,
+        },
+      },
+    ],
+    values: { accuracy: [correct], margin: [margin] },
+  };
+}
+
 /** Scores one item's completions under `scoring`. */
 export async function scoreItem(params: {
   scoring: ScoringSpec;
@@ -70,6 +103,11 @@ export async function scoreItem(params: {
 }): Promise<ItemScore> {
   const { scoring, item, responses } = params;
   switch (scoring.kind) {
+    case "preference":
+      throw new EvaluationError({
+        code: "eval_invalid_argument",
+        message: `item ${item.index}: preference tasks are scored from log-likelihoods, not responses (scorePreferenceItem)`,
+      });
     case "gsm8k": {
       const gold = String(item.label);
       const samples: SampleVerdict[] = [];

@@ -34,7 +34,9 @@ describe("task specs and registries", () => {
       "ifeval",
       "humaneval",
       "micro_gsm",
+      "micro_gsm_sampled",
       "micro_ifeval",
+      "micro_preference",
     ]);
     expect([...suiteRegistry.keys()]).toEqual(["tulu3_dev", "math", "micro"]);
     for (const task of taskRegistry.values()) {
@@ -48,7 +50,12 @@ describe("task specs and registries", () => {
     });
     expect(getTask({ name: "ifeval" }).generation.maxNewTokens).toBe(2048);
     expect(getTask({ name: "minerva_math" }).generation).toMatchObject({ maxNewTokens: 1024, stop: [] });
-    expect(getSuite({ name: "micro" }).tasks).toEqual(["micro_gsm", "micro_ifeval"]);
+    expect(getSuite({ name: "micro" }).tasks).toEqual([
+      "micro_gsm",
+      "micro_gsm_sampled",
+      "micro_ifeval",
+      "micro_preference",
+    ]);
   });
 
   it("unknown names list the known ones", () => {

@@ -10,7 +10,7 @@ import { datasetSpecSchema } from "@posttrain/data";
 import { z } from "zod";
 
 /** How benchmark rows become eval items (see items.ts for each format's fields). */
-export const rowFormatSchema = z.enum(["gsm8k", "math", "ifeval", "humaneval", "rlvr"]);
+export const rowFormatSchema = z.enum(["gsm8k", "math", "ifeval", "humaneval", "rlvr", "preference"]);
 export type RowFormat = z.infer<typeof rowFormatSchema>;
 
 export const promptSpecSchema = z.strictObject({
@@ -67,12 +67,45 @@ export const scoringSpecSchema = z.discriminatedUnion("kind", [
    * split's single accuracy blends verifiers; to report each one separately, declare one task
    * per verifier with `rowFilter` (lm-evaluation-harness style: one metric per homogeneous task).
    */
+  /**
+   * Preference accuracy by log-likelihood, for `preference` rows: an item is right when the
+   * chosen reply's summed token log-probability (natural log, its end-of-turn tokens included,
+   * tokenized as DPO trains) exceeds the rejected reply's; a tie is wrong. Metrics `accuracy`
+   * and `margin` (chosen − rejected, in nats). No generation: the backend must score
+   * continuations (the embedded engine does). This is the policy's own preference (lm-eval's
+   * multiple-choice `acc`), not DPO's reference-relative reward accuracy, so it is defined for
+   * any model — the SFT model before DPO included.
+   */
+  z.strictObject({ kind: z.literal("preference") }),
   z.strictObject({
     kind: z.literal("verifier"),
     verifier: z.union([z.string().min(1), z.strictObject({ fromColumn: z.literal("dataset") })]),
   }),
 ]);
 export type ScoringSpec = z.infer<typeof scoringSpecSchema>;
+
+/**
+ * Tools the task allows (issue 19): the task is then run twice, without tools (the task's own
+ * row) and with them (a `<name>+tools` row), same items, prompts and sampling. `allow` names
+ * tools of @posttrain/tools' built-in registry; `format` is `tags` (open-instruct's
+ * `<name>…</name>` calls, a system paragraph tells the model how) or `chat_template` (the
+ * model's own Hermes/Qwen syntax, tool definitions passed to its template).
+ */
+export const toolUseSpecSchema = z.strictObject({
+  allow: z.array(z.string().min(1)).min(1),
+  format: z.enum(["tags", "chat_template"]).default("tags"),
+  /** Tag format: call name → tool (`{ code: "python" }`); default: each tool under its own name. */
+  callNames: z.record(z.string(), z.string()).optional(),
+  /** Calls per rollout (open-instruct `--max_steps`, default 5). */
+  maxToolCalls: z.number().int().positive().max(100).default(5),
+  /** Response tokens (model + tool output) per rollout; default `generation.maxNewTokens`. */
+  maxTotalTokens: z.number().int().positive().optional(),
+  timeoutMilliseconds: z.number().int().min(10).max(600_000).default(3000),
+  maxOutputCharacters: z.number().int().min(16).max(1_048_576).default(4000),
+  /** Tool calls run at once across the batch. */
+  concurrency: z.number().int().positive().max(64).default(4),
+});
+export type ToolUseSpec = z.infer<typeof toolUseSpecSchema>;
 
 export const taskSpecSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9_]+$/, "lowercase letters, digits and underscores"),
@@ -108,6 +141,8 @@ export const taskSpecSchema = z.strictObject({
   scoring: scoringSpecSchema,
   /** The metric a suite table shows first. */
   primaryMetric: z.string().min(1),
+  /** Tools the task allows (then reported with and without them); none by default. */
+  tools: toolUseSpecSchema.optional(),
 });
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
 export type TaskSpecInput = z.input<typeof taskSpecSchema>;

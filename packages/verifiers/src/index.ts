@@ -9,11 +9,13 @@ export type {
   CodeSandboxErrorCode,
   CodeStdioLabel,
   ProgramLanguage,
+  ProgramRunResult,
   ProgramTest,
   ProgramTestOutcome,
   ProgramTestsResult,
   SandboxLimits,
   SandboxLimitsInput,
+  TaskPool,
 } from "./code/index.js";
 export {
   CodeSandboxError,
@@ -25,6 +27,7 @@ export {
   outputsMatch,
   resolveInterpreter,
   runProgramTests,
+  runPythonProgram,
 } from "./code/index.js";
 export {
   InvalidLabelError,

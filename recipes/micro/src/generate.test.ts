@@ -27,7 +27,15 @@ describe("micro data generator", () => {
         `${path} is stale: run pnpm --filter @posttrain-recipes/micro generate`,
       ).toBe(0);
     }
-    const sizes = { sftTrain: 20, preferenceTrain: 20, rlvrTrain: 20, test: 5, instructionShare: 0.25 };
+    const sizes = {
+      sftTrain: 20,
+      preferenceTrain: 20,
+      rlvrTrain: 20,
+      test: 5,
+      evaluation: 10,
+      evaluationPreference: 10,
+      instructionShare: 0.25,
+    };
     const sftTrain = "datasets/micro/sft/train-00000-of-00001.parquet";
     const small = generateMicroFiles({ seed: microDataSeed, sizes }).files[sftTrain];
     expect(generateMicroFiles({ seed: microDataSeed, sizes }).files[sftTrain]).toEqual(small);

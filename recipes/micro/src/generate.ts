@@ -36,6 +36,17 @@ export interface MicroDataSizes {
   rlvrTrain: number;
   /** Rows in each config's held-out `test` split. */
   test: number;
+  /**
+   * Rows in the `eval` config's `test` split: the eval suite's held-out problems (rlvr rows),
+   * drawn after every train split and disjoint from all of them and from every `test` split.
+   * Large, so a stage's gain is told from item-level noise (±0.03 at 1,000 gsm8k rows).
+   */
+  evaluation: number;
+  /**
+   * Pairs in the `eval_preference` config's `test` split: held-out preference pairs drawn
+   * after the `eval` config's problems, disjoint from every other split.
+   */
+  evaluationPreference: number;
   /** Share of rows that carry an instruction-following constraint. */
   instructionShare: number;
 }
@@ -45,6 +56,8 @@ export const defaultMicroDataSizes: MicroDataSizes = {
   preferenceTrain: 2000,
   rlvrTrain: 2000,
   test: 200,
+  evaluation: 1333,
+  evaluationPreference: 1000,
   instructionShare: 0.25,
 };
 
@@ -190,6 +203,11 @@ ${table}
 - \`rlvr\`: \`messages\` (the user turn), \`ground_truth\` and \`dataset\` — the verifier key in
   open-instruct's convention: \`gsm8k\` (ground truth = the number) or \`ifeval\` (ground truth =
   \`{"instruction_id": [...], "kwargs": [...]}\` as JSON).
+- \`eval\`: the eval suite's held-out problems, in the \`rlvr\` row shape (ids \`micro-rlvr-eval-N\`).
+  Drawn after every other split, so adding it changed none of them; large, so an eval number
+  is told from item-level noise (about ±0.03 at 1,000 gsm8k rows).
+- \`eval_preference\`: 1,000 held-out preference pairs in the \`preference\` row shape (ids
+  \`micro-preference-eval-N\`), drawn after \`eval\` and disjoint from every other split.
 - Every \`test\` split is held out: no test problem shares its template and numbers (and
   names and items) with a train problem of any config.
 `;
@@ -224,6 +242,23 @@ export function generateMicroFiles(params: { seed: number; sizes?: MicroDataSize
     preference: draw("preference-train", sizes.preferenceTrain, testKeys),
     rlvr: draw("rlvr-train", sizes.rlvrTrain, testKeys),
   };
+  // Drawn last, so the train and test splits above are what they were before it existed.
+  const trainKeys = new Set(
+    [...trains.sft, ...trains.preference, ...trains.rlvr].map((example) => example.problem.key),
+  );
+  const evaluationKeys = new Set<string>();
+  const evaluation = draw(
+    "eval-test",
+    sizes.evaluation,
+    new Set([...testKeys, ...trainKeys]),
+    evaluationKeys,
+  );
+  const evaluationPreference = draw(
+    "eval-preference-test",
+    sizes.evaluationPreference,
+    new Set([...testKeys, ...trainKeys, ...evaluationKeys]),
+    new Set(),
+  );
   const rejectedRandom = root.stream("preference-rejected");
   const tables: Record<string, Record<string, Record<string, unknown>[]>> = {
     sft: { train: sftRows(trains.sft, "train"), test: sftRows(tests.sft, "test") },
@@ -232,6 +267,10 @@ export function generateMicroFiles(params: { seed: number; sizes?: MicroDataSize
       test: preferenceRows(tests.preference, "test", rejectedRandom.stream("test")),
     },
     rlvr: { train: rlvrRows(trains.rlvr, "train"), test: rlvrRows(tests.rlvr, "test") },
+    eval: { test: rlvrRows(evaluation, "eval") },
+    eval_preference: {
+      test: preferenceRows(evaluationPreference, "eval", rejectedRandom.stream("eval")),
+    },
   };
   const files: Record<string, Uint8Array | string> = {};
   const counts: Record<string, Record<string, number>> = {};

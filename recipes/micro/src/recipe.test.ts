@@ -14,15 +14,13 @@ describe("micro recipe", () => {
     expect(recipe.model.kind === "initialize" && recipe.model.config.vocab_size).toBe(512);
     const plan = planRecipe({ recipe });
     expect(plan.parameters).toBeLessThan(2_000_000);
-    // The expected table: both held-out tasks after every stage, from a measured run.
-    expect(recipe.expected.map((row) => `${row.after}/${row.task}`)).toEqual([
-      "sft/micro_gsm",
-      "sft/micro_ifeval",
-      "dpo/micro_gsm",
-      "dpo/micro_ifeval",
-      "rlvr/micro_gsm",
-      "rlvr/micro_ifeval",
-    ]);
+    // The expected table: every held-out task (and the preference margin) after every stage,
+    // from measured seeds.
+    const tasks = ["micro_gsm/accuracy", "micro_gsm_sampled/accuracy", "micro_ifeval/accuracy"];
+    const preference = ["micro_preference/accuracy", "micro_preference/margin"];
+    expect(recipe.expected.map((row) => `${row.after}/${row.task}/${row.metric}`)).toEqual(
+      ["sft", "dpo", "rlvr"].flatMap((stage) => [...tasks, ...preference].map((task) => `${stage}/${task}`)),
+    );
   });
 
   it("smoke variant: a few steps of each stage on a few rows, a few eval items", () => {

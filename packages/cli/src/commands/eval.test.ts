@@ -244,18 +244,36 @@ describe("posttrain eval", () => {
     );
   });
 
-  it("--suite micro works from a folder other than the repository root (its data resolves from the checkout)", async () => {
+  it("--task micro_gsm works from a folder other than the repository root (its data resolves from the checkout)", async () => {
     const output = join(directory, "micro-elsewhere");
     const result = await start(
-      ["eval", "--suite", "micro", "--endpoint", server.url, "--limit", "2", "--output", output, "--json"],
+      ["eval", "--task", "micro_gsm", "--endpoint", server.url, "--limit", "2", "--output", output, "--json"],
       directory,
     ).done;
     expect(result.stderr).not.toContain("unexpected error");
     expect(result.status, result.stderr).toBe(0);
     const tasks = JSON.parse(result.stdout).tasks as Array<{ task: { name: string }; count: number }>;
-    expect(tasks.map((task) => [task.task.name, task.count])).toEqual([
-      ["micro_gsm", 2],
-      ["micro_ifeval", 2],
-    ]);
+    expect(tasks.map((task) => [task.task.name, task.count])).toEqual([["micro_gsm", 2]]);
+  });
+
+  it("--suite micro on an endpoint names the preference task it cannot score, before generating anything", async () => {
+    const before = server.requests.length;
+    const result = await start(
+      [
+        "eval",
+        "--suite",
+        "micro",
+        "--endpoint",
+        server.url,
+        "--limit",
+        "2",
+        "--output",
+        join(directory, "m"),
+      ],
+      directory,
+    ).done;
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/micro_preference compares the log-likelihoods of two replies.*--model/);
+    expect(server.requests.length).toBe(before);
   });
 });

@@ -3,6 +3,8 @@
  *
  *   posttrain eval (--suite NAME | --task NAME) (--model DIR | --endpoint URL) [--limit N] [--samples N] [--json]
  *   posttrain eval --task NAME --responses FILE        (score pre-generated responses)
+ *   posttrain eval --task NAME --model DIR --tools calculator,python [--tool-format tags|chat_template]
+ *                                                      (accuracy without and with tools: two rows)
  *
  * Results go to `--output` (default `eval-results/<suite|task>`): results.json, per-task
  * predictions JSONL and OLMES-style files. HTTP responses are cached under
@@ -16,7 +18,9 @@ import {
   type Comparison,
   compareWithExpected,
   createEmbeddedBackend,
+  createEmbeddedToolBackend,
   createOpenAiBackend,
+  defineTask,
   type EvalResults,
   EvaluationError,
   getSuite,
@@ -52,6 +56,9 @@ interface EvalOptions {
   threads?: string;
   expected?: string;
   json?: boolean;
+  tools?: string;
+  toolFormat?: string;
+  maxToolCalls?: string;
 }
 
 function positiveInteger(name: string, value: string | undefined): number | undefined {
@@ -151,6 +158,13 @@ export function formatResultsTable(results: EvalResults): string {
       .join("  ")
       .trimEnd(),
   );
+  for (const task of results.tasks) {
+    const use = task.toolUse;
+    if (use === undefined) continue;
+    lines.push(
+      `tool use (${task.task.name}, ${use.format}: ${use.allow.join(", ")}): ${use.toolCallsPerRollout.toFixed(2)} calls/rollout, error rate ${use.toolErrorRate.toFixed(3)}, tool time share ${use.toolTimeShare.toFixed(3)}, ${use.rolloutsWithToolUse}/${use.rollouts} rollouts used a tool`,
+    );
+  }
   lines.push(
     `model: ${results.model.model}${results.suite === null ? "" : `   suite: ${results.suite.name} ${results.suite.version}`}   (* = primary)`,
   );
@@ -191,7 +205,7 @@ export function register(program: Command): void {
     .option("--suite <name>", "a registered suite (tulu3_dev, math, micro)")
     .option(
       "--task <name>",
-      "a registered task (gsm8k, minerva_math, math500, ifeval, humaneval, micro_gsm, micro_ifeval)",
+      "a registered task (gsm8k, minerva_math, math500, ifeval, humaneval, micro_gsm, micro_gsm_sampled, micro_ifeval, micro_preference)",
     )
     .option(
       "--model <dir>",
@@ -230,6 +244,15 @@ export function register(program: Command): void {
       "expected-results table (JSON [{task, metric, value, tolerance}]): fail when outside",
     )
     .option("--json", "print the results as JSON")
+    .option(
+      "--tools <names>",
+      "allow these tools (comma-separated: calculator, python) for --task with --model: reports the task without and with tools (a <task>+tools row)",
+    )
+    .option(
+      "--tool-format <format>",
+      "tags (open-instruct <name>…</name>, default) or chat_template (the model's own)",
+    )
+    .option("--max-tool-calls <n>", "tool calls per rollout (default 5)")
     .action(async (options: EvalOptions) => {
       if ((options.suite === undefined) === (options.task === undefined))
         throw new UsageError("give exactly one of --suite and --task");
@@ -261,6 +284,35 @@ export function register(program: Command): void {
       } else {
         if ((options.model === undefined) === (options.endpoint === undefined))
           throw new UsageError("give exactly one of --model and --endpoint (or --responses)");
+        let task: string | ReturnType<typeof defineTask> = name;
+        if (options.tools !== undefined) {
+          if (options.task === undefined) throw new UsageError("--tools applies to one task: use --task");
+          if (options.model === undefined)
+            throw new UsageError("--tools needs --model (the embedded engine runs tool use)");
+          const format = options.toolFormat ?? "tags";
+          if (format !== "tags" && format !== "chat_template")
+            throw new UsageError(`--tool-format must be tags or chat_template, got ${format}`);
+          const maxToolCalls = positiveInteger("--max-tool-calls", options.maxToolCalls);
+          try {
+            task = defineTask({
+              spec: {
+                ...getTask({ name }),
+                tools: {
+                  allow: options.tools
+                    .split(",")
+                    .map((tool) => tool.trim())
+                    .filter((tool) => tool !== ""),
+                  format,
+                  ...(maxToolCalls === undefined ? {} : { maxToolCalls }),
+                },
+              },
+            });
+          } catch (error) {
+            throw new UsageError((error as Error).message);
+          }
+        }
+        const threads = positiveInteger("--threads", options.threads);
+        const modelDirectory = options.model;
         const backend = await createBackend(
           options,
           options.cache ?? join(outputDirectory, "response-cache"),
@@ -269,8 +321,17 @@ export function register(program: Command): void {
         let progressTask = "";
         try {
           results = await runEval({
-            ...(options.suite === undefined ? { task: name } : { suite: options.suite }),
+            ...(options.suite === undefined ? { task } : { suite: options.suite }),
             backend,
+            ...(modelDirectory === undefined
+              ? {}
+              : {
+                  toolBackend: () =>
+                    createEmbeddedToolBackend({
+                      modelDirectory,
+                      ...(threads === undefined ? {} : { threads }),
+                    }),
+                }),
             outputDirectory,
             ...(options.data === undefined ? {} : { dataPath: options.data }),
             ...(limit === undefined ? {} : { limit }),

@@ -14,9 +14,16 @@
  * - parameters are read from `model.parameters` at every step, so an RLVR trainer that updates
  *   them (in place, or by assigning a buffer of the same layout) needs no new backend.
  */
-import { type Completion, type GenerationBackend, type GenerationRequest, Random } from "@posttrain/core";
+import {
+  type Completion,
+  type ContinuationRequest,
+  type GenerationBackend,
+  type GenerationRequest,
+  Random,
+} from "@posttrain/core";
 import { modelHash, type PretrainedModel } from "../model/pretrained.js";
 import type { ExecutionProvider } from "../runtime.js";
+import { type CompletionRow, computeCompletionLogProbs } from "./completion-log-probs.js";
 import { DecodingSession } from "./decoding-session.js";
 import { type GenerationRow, generateTokens } from "./generate.js";
 import type { GenerationTokenizer } from "./tokenizer.js";
@@ -42,6 +49,41 @@ export function promptTokenIds(params: {
   if (prompt.kind === "text") return tokenizer.encode(prompt.text, { addSpecialTokens: true });
   const rendered = tokenizer.applyChatTemplate({ messages: prompt.messages, addGenerationPrompt: true });
   return tokenizer.encode(rendered + (prompt.assistantPrefix ?? ""), { addSpecialTokens: false });
+}
+
+/**
+ * Prompt and continuation token ids of a scoring request. An `assistant` continuation of a
+ * chat prompt is tokenized as DPO's preference rows are: the whole conversation (prompt
+ * turns + the assistant turn) rendered by the chat template and encoded at once, the prompt
+ * being its common prefix with the rendered prompt — so the continuation carries the
+ * template's end-of-turn tokens, and a merge across the boundary is not split.
+ */
+export function continuationTokenIds(params: {
+  request: ContinuationRequest;
+  tokenizer: GenerationTokenizer;
+}): CompletionRow {
+  const { request, tokenizer } = params;
+  const promptIds = promptTokenIds({
+    request: { prompt: request.prompt, sampling: { temperature: 0, maxNewTokens: 1 } },
+    tokenizer,
+  });
+  const continuation = request.continuation;
+  if (continuation.kind === "text") {
+    return {
+      promptTokenIds: promptIds,
+      completionTokenIds: tokenizer.encode(continuation.text, { addSpecialTokens: false }),
+    };
+  }
+  if (request.prompt.kind !== "chat" || request.prompt.assistantPrefix !== undefined)
+    throw new RangeError("an assistant continuation needs a chat prompt without an assistant prefix");
+  const rendered = tokenizer.applyChatTemplate({
+    messages: [...request.prompt.messages, { role: "assistant", content: continuation.content }],
+    addGenerationPrompt: false,
+  });
+  const whole = tokenizer.encode(rendered, { addSpecialTokens: false });
+  let shared = 0;
+  while (shared < promptIds.length && whole[shared] === promptIds[shared]) shared += 1;
+  return { promptTokenIds: whole.slice(0, shared), completionTokenIds: whole.slice(shared) };
 }
 
 export function createEmbeddedGenerationBackend(
@@ -125,6 +167,28 @@ export function createEmbeddedGenerationBackend(
         params.onProgress?.({ completedRequests, totalRequests: params.requests.length, generatedTokens });
       }
       return results;
+    },
+    async scoreContinuations(params) {
+      const rows = params.requests.map((request) => continuationTokenIds({ request, tokenizer }));
+      for (const [index, row] of rows.entries())
+        if (row.promptTokenIds.length === 0 || row.completionTokenIds.length === 0)
+          throw new RangeError(`request ${index}: the prompt and the continuation each need a token`);
+      const scores = [];
+      for (let start = 0; start < rows.length; start += maxBatchSize) {
+        params.signal?.throwIfAborted();
+        const batch = rows.slice(start, start + maxBatchSize);
+        const logProbs = await computeCompletionLogProbs({
+          model,
+          batch,
+          ...(options.threads === undefined ? {} : { threads: options.threads }),
+          ...(options.executionProvider === undefined
+            ? {}
+            : { executionProvider: options.executionProvider }),
+        });
+        for (const [index, result] of logProbs.entries())
+          scores.push({ logProbability: result.sum, tokenCount: batch[index]!.completionTokenIds.length });
+      }
+      return scores;
     },
     async close() {
       session = undefined;

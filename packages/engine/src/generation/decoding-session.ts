@@ -202,6 +202,117 @@ export class DecodingSession {
   }
 
   /**
+   * Appends `tokens[row]` to every row of `state` in one call (all rows the same number of
+   * tokens, at least one) and updates it: the continuation of a conversation on its cache
+   * (e.g. a tool's output after the model's tool call) without re-running earlier tokens.
+   * Each new token attends to its row's real keys and to the new tokens before it.
+   */
+  async extend(params: { state: DecodeState; tokens: readonly (readonly number[])[] }): Promise<void> {
+    const { state, tokens } = params;
+    const batch = state.rows.length;
+    if (tokens.length !== batch)
+      throw new RangeError(`extend: ${tokens.length} token lists for ${batch} rows`);
+    const sequence = tokens[0]?.length ?? 0;
+    if (sequence === 0 || tokens.some((row) => row.length !== sequence))
+      throw new RangeError("extend: every row needs the same, non-zero number of tokens");
+    const total = state.length + sequence;
+    const inputIds = new BigInt64Array(batch * sequence);
+    const positionIds = new BigInt64Array(batch * sequence);
+    const bias = new Float32Array(batch * sequence * total).fill(maskedBias);
+    tokens.forEach((row, batchRow) => {
+      const pad = state.padding[batchRow]!;
+      const count = state.tokenCounts[batchRow]!;
+      row.forEach((token, index) => {
+        inputIds[batchRow * sequence + index] = BigInt(token);
+        positionIds[batchRow * sequence + index] = BigInt(count + index);
+        const offset = (batchRow * sequence + index) * total;
+        bias.fill(0, offset + pad, offset + state.length + index + 1);
+      });
+    });
+    const { logits, caches } = await this.run({
+      inputIds,
+      positionIds,
+      bias,
+      batch,
+      sequence,
+      total,
+      caches: state.caches,
+    });
+    state.logits = logits;
+    state.caches = caches;
+    state.length = total;
+    state.tokenCounts = state.tokenCounts.map((count) => count + sequence);
+  }
+
+  /** A new state holding copies of the rows at `rows` (positions in `state`); `state` is unchanged. */
+  selectRows(params: { state: DecodeState; rows: readonly number[] }): DecodeState {
+    const { state } = params;
+    const copy = new DecodeState(
+      [...state.rows],
+      [...state.padding],
+      [...state.tokenCounts],
+      state.length,
+      state.caches,
+      state.logits,
+    );
+    this.retainRows({ state: copy, keep: params.rows });
+    return copy;
+  }
+
+  /**
+   * One batch of the rows of every state in `states`, in order (their `rows` labels kept):
+   * shorter caches are left-padded to the longest, so each row's keys, positions and logits
+   * are exactly what they were.
+   */
+  mergeStates(params: { states: readonly DecodeState[] }): DecodeState {
+    const { states } = params;
+    if (states.length === 0) throw new RangeError("mergeStates needs at least one state");
+    if (states.length === 1) return states[0]!;
+    const c = this.model.config;
+    const heads = c.num_key_value_heads;
+    const headDimension = c.head_dim;
+    const length = Math.max(...states.map((state) => state.length));
+    const batch = states.reduce((sum, state) => sum + state.rows.length, 0);
+    const merge = (pick: (state: DecodeState) => Feed): Feed => {
+      const target = new Float32Array(batch * heads * length * headDimension);
+      let offset = 0;
+      for (const state of states) {
+        const shift = length - state.length;
+        const source = pick(state).data as Float32Array;
+        for (let row = 0; row < state.rows.length; row += 1)
+          for (let head = 0; head < heads; head += 1) {
+            const from = (row * heads + head) * state.length * headDimension;
+            const to = (((offset + row) * heads + head) * length + shift) * headDimension;
+            target.set(source.subarray(from, from + state.length * headDimension), to);
+          }
+        offset += state.rows.length;
+      }
+      return { data: target, dims: [batch, heads, 1, length, headDimension] };
+    };
+    const caches: LayerCacheFeeds[] = [];
+    for (let layer = 0; layer < c.num_hidden_layers; layer += 1)
+      caches.push({
+        key: merge((state) => state.caches[layer]!.key),
+        value: merge((state) => state.caches[layer]!.value),
+      });
+    const vocabulary = this.vocabularySize;
+    const logits = new Float32Array(batch * vocabulary);
+    let row = 0;
+    for (const state of states) {
+      logits.set(state.logits.subarray(0, state.rows.length * vocabulary), row * vocabulary);
+      row += state.rows.length;
+    }
+    return new DecodeState(
+      states.flatMap((state) => state.rows),
+      states.flatMap((state) => state.padding.map((pad) => pad + length - state.length)),
+      states.flatMap((state) => state.tokenCounts),
+      length,
+      caches,
+      logits,
+    );
+  }
+
+  /**
    * Keeps only the batch rows at `keep` (positions in the current batch, ascending): cuts their
    * cache rows and logits out into new, smaller tensors. Left padding common to every kept row
    * is trimmed from the cache too.

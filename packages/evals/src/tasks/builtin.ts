@@ -139,6 +139,8 @@ export function defineHeldOutTask(params: {
   description?: string;
   maxNewTokens?: number;
   stop?: string[];
+  /** Sampled decoding (default greedy, one sample): pass@1 is then the mean over the samples. */
+  sampling?: { temperature: number; samples: number };
 }): TaskSpec {
   const split = params.split ?? "test";
   const verifierText =
@@ -163,7 +165,12 @@ export function defineHeldOutTask(params: {
         ? {}
         : { rowFilter: { column: "dataset", values: params.onlyVerifiers } }),
       prompt: { style: "chat" },
-      generation: { temperature: 0, maxNewTokens: params.maxNewTokens ?? 512, stop: params.stop ?? [] },
+      generation: {
+        temperature: params.sampling?.temperature ?? 0,
+        maxNewTokens: params.maxNewTokens ?? 512,
+        stop: params.stop ?? [],
+        ...(params.sampling === undefined ? {} : { samples: params.sampling.samples }),
+      },
       scoring: {
         kind: "verifier",
         verifier: params.verifier === "row" ? { fromColumn: "dataset" } : params.verifier,
@@ -174,28 +181,55 @@ export function defineHeldOutTask(params: {
 }
 
 /**
- * The micro recipe's tasks: its held-out RLVR test split (`datasets/micro`, config `rlvr`,
- * relative to the working directory), which mixes gsm8k and ifeval rows; one task per
- * verifier, each scored on its own rows. 2.0.0: the data moved to the `rlvr` config and rows
- * are filtered by their `dataset` column (1.0.0 read a `gsm`/`ifeval` folder that never existed).
+ * The micro recipe's tasks, as `@posttrain-recipes/micro` 0.4.0 declares them (paths relative
+ * to the working directory): its `eval` config (1,021 gsm8k and 312 ifeval held-out rows,
+ * disjoint from every train and test split), one task per verifier, greedy; the same gsm8k
+ * rows scored as pass@1 from 4 samples at temperature 0.7; and 1,000 held-out preference pairs
+ * (`eval_preference`, drawn like `eval`). 3.0.0: the `eval` config (2.0.0 read the 200-row `rlvr` test split) and 64 new tokens,
+ * as the recipe.
  */
 export const microGsmTask: TaskSpec = defineHeldOutTask({
   name: "micro_gsm",
   directory: "datasets/micro",
-  config: "rlvr",
+  config: "eval",
   verifier: "gsm8k",
   onlyVerifiers: ["gsm8k"],
-  version: "2.0.0",
-  maxNewTokens: 96,
+  version: "3.0.0",
+  maxNewTokens: 64,
+});
+export const microGsmSampledTask: TaskSpec = defineHeldOutTask({
+  name: "micro_gsm_sampled",
+  directory: "datasets/micro",
+  config: "eval",
+  verifier: "gsm8k",
+  onlyVerifiers: ["gsm8k"],
+  version: "1.0.0",
+  maxNewTokens: 64,
+  sampling: { temperature: 0.7, samples: 4 },
 });
 export const microIfevalTask: TaskSpec = defineHeldOutTask({
   name: "micro_ifeval",
   directory: "datasets/micro",
-  config: "rlvr",
+  config: "eval",
   verifier: "ifeval",
   onlyVerifiers: ["ifeval"],
-  version: "2.0.0",
-  maxNewTokens: 96,
+  version: "3.0.0",
+  maxNewTokens: 64,
+});
+export const microPreferenceTask: TaskSpec = defineTask({
+  spec: {
+    name: "micro_preference",
+    version: "1.0.0",
+    description:
+      "held-out preference pairs of datasets/micro (eval_preference config, 1,000 pairs): the chosen reply is more likely than the rejected one",
+    olmes: { task: "none", era: "none" },
+    dataset: { kind: "local", directory: "datasets/micro", config: "eval_preference", split: "test" },
+    rowFormat: "preference",
+    prompt: { style: "chat" },
+    generation: { temperature: 0, maxNewTokens: 1, stop: [] },
+    scoring: { kind: "preference" },
+    primaryMetric: "accuracy",
+  },
 });
 
 export const builtinTasks: readonly TaskSpec[] = [
@@ -205,5 +239,7 @@ export const builtinTasks: readonly TaskSpec[] = [
   ifevalTask,
   humanevalTask,
   microGsmTask,
+  microGsmSampledTask,
   microIfevalTask,
+  microPreferenceTask,
 ];

@@ -20,6 +20,8 @@ export {
 } from "./limits.js";
 export { outputsMatch } from "./output-compare.js";
 export { codeProbes } from "./probes.js";
+export type { ProgramRunResult } from "./run-program.js";
+export { runPythonProgram } from "./run-program.js";
 export type { ProgramTest, ProgramTestOutcome, ProgramTestsResult } from "./run-program-tests.js";
 export { programTestSchema, runProgramTests, sharedSandboxPool } from "./run-program-tests.js";
 export type { TaskPool } from "./task-pool.js";
