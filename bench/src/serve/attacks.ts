@@ -18,7 +18,7 @@ import { Agent, request as httpRequest } from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeTinyServeModel } from "@posttrain/evals";
+import { writeTinyServeModel } from "@posttrain/evals/test";
 import { machineDescription, printResultLine } from "../measure.js";
 
 const binIndex = process.argv.indexOf("--bin");

@@ -27,7 +27,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeTinyServeModel } from "@posttrain/evals";
+import { writeTinyServeModel } from "@posttrain/evals/test";
 import { machineDescription, printResultLine } from "../measure.js";
 
 const bin = fileURLToPath(new URL("../../../packages/cli/dist/bin.js", import.meta.url));

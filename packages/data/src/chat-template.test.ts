@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { builtinChatTemplates, createChatTemplate, type TemplateSpecialTokens } from "./chat-template.js";
 import type { ChatMessage } from "./row-formats.js";
-import { hasSharedTokenizer, sharedTokenizerDirectory } from "./test-support.js";
+import { hasSharedTokenizer, sharedTokenizerDirectory } from "./test/index.js";
 
 const tokens: TemplateSpecialTokens = {
   bosToken: "<s>",

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { inspectSource } from "./inspect.js";
 import { materializeSource } from "./source.js";
-import { writeByteTokenizer } from "./test-support.js";
+import { writeByteTokenizer } from "./test/index.js";
 import { loadTokenizer } from "./tokenizer.js";
 
 describe("inspectSource", () => {

@@ -14,7 +14,7 @@ import { readTokenizedShards } from "./cache.js";
 import { prepareDataset } from "./prepare.js";
 import { lockSpec } from "./source.js";
 import type { DatasetSpec } from "./spec.js";
-import { writeByteTokenizer } from "./test-support.js";
+import { writeByteTokenizer } from "./test/index.js";
 import { int32Row } from "./tokenized-tables.js";
 import { ignoredLabel } from "./transforms.js";
 import { workerScriptPath } from "./worker-pool.js";

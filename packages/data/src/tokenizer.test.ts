@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hasSharedTokenizer, loadSharedTokenizer } from "./test-support.js";
+import { hasSharedTokenizer, loadSharedTokenizer } from "./test/index.js";
 import { loadTokenizer } from "./tokenizer.js";
 
 // Golden ids were checked by hand against each vocabulary (vocab.json: 19556 = "Hello",

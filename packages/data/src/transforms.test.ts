@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "./row-formats.js";
-import { hasSharedTokenizer, loadSharedTokenizer } from "./test-support.js";
+import { hasSharedTokenizer, loadSharedTokenizer } from "./test/index.js";
 import { ignoredLabel, tokenizePreference, tokenizeRlvr, tokenizeSft } from "./transforms.js";
 
 const conversation: ChatMessage[] = [

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 
 // The child must be built JS (Node 20 cannot run .ts); turbo builds before testing.
-const child = fileURLToPath(new URL("../dist/testing/train-child.js", import.meta.url));
+const child = fileURLToPath(new URL("../dist/test/train-child.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "engine-resume-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

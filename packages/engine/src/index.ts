@@ -71,28 +71,41 @@ export { type Reduction, sequenceLogProbs, tokenCrossEntropy } from "./losses.js
 export {
   type ArchitectureName,
   type DecoderConfig,
+  decoderConfigFromLlama,
   type Llama3RopeScaling,
   parseHuggingFaceConfig,
   ropeInverseFrequencies,
   supportedArchitectures,
   UnsupportedModelError,
 } from "./model/architecture.js";
-export { DecoderModel } from "./model/decoder.js";
-export { type DecoderInputs, LlamaModel, type ParameterSpec } from "./model/llama.js";
+export {
+  type DecoderInputs,
+  DecoderModel,
+  type DecoderModelOptions,
+  type ParameterSpec,
+  threadInvariantInnerBlock,
+} from "./model/decoder.js";
+/** @deprecated `new DecoderModel(config, { threadInvariantGemms: false })` (see model/llama.ts). */
+export { LlamaModel } from "./model/llama.js";
 export {
   type LlamaConfig,
   type LlamaConfigInput,
   llamaConfigSchema,
   parseLlamaConfig,
 } from "./model/llama-config.js";
+// `initModel`, `LoadedModel`, `loadModel`, `saveModel`: deprecated former names (model/pretrained.ts).
 export {
   huggingFaceTensors,
+  initializePretrainedModel,
   initModel,
   type LoadedModel,
   loadModel,
+  loadPretrainedModel,
   ModelFolderError,
   modelHash,
+  type PretrainedModel,
   saveModel,
+  savePretrainedModel,
   tokenizerFileNames,
 } from "./model/pretrained.js";
 export { decodeModel, encodeModel } from "./onnx-proto.js";

@@ -3,7 +3,7 @@ import { emitModel } from "./emit.js";
 import { GraphBuilder } from "./graph.js";
 import { sequenceLogProbs, tokenCrossEntropy } from "./losses.js";
 import { compileGraph } from "./runtime.js";
-import { checkGradients } from "./testing/gradient-check.js";
+import { checkGradients } from "./test/gradient-check.js";
 
 const logProbValues = [-0.5, -1, -2, -0.25, -3, -0.1, -0.2, -4];
 const maskValues = [0, 1, 1, 1, 0, 0, 1, 0];

@@ -1,6 +1,6 @@
 /**
  * Training objectives on per-token log-probabilities `[batch, sequence]` (from
- * {@link LlamaModel.tokenLogProbs} or `tokenLogProbs`). Masks are float tensors of 0/1.
+ * {@link DecoderModel.tokenLogProbs} or `tokenLogProbs`). Masks are float tensors of 0/1.
  */
 import type { GraphBuilder, GraphTensor } from "./graph.js";
 

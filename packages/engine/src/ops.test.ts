@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkGradients, type GradientCheckCase } from "./testing/gradient-check.js";
+import { checkGradients, type GradientCheckCase } from "./test/gradient-check.js";
 
 // One finite-difference check (float64, central differences) per gradient rule in the op table.
 const cases: Record<string, GradientCheckCase & { tolerance?: number }> = {

@@ -57,7 +57,7 @@ export class ParameterLayout {
   }
 }
 
-/** Fills a flat buffer from named arrays (e.g. {@link LlamaModel.initialValues}). */
+/** Fills a flat buffer from named arrays (e.g. {@link DecoderModel.initialValues}). */
 export function packParameters(params: {
   layout: ParameterLayout;
   values: ReadonlyMap<string, Float32Array>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LlamaModel } from "./model/llama.js";
+import { DecoderModel } from "./model/decoder.js";
 import { parseLlamaConfig } from "./model/llama-config.js";
 import { globalGradientNorm } from "./optimizer.js";
 import {
@@ -10,7 +10,7 @@ import {
   type TokenBatch,
 } from "./trainer.js";
 
-const model = new LlamaModel(
+const model = new DecoderModel(
   parseLlamaConfig({
     vocab_size: 50,
     hidden_size: 32,
@@ -19,6 +19,7 @@ const model = new LlamaModel(
     num_attention_heads: 4,
     num_key_value_heads: 1,
   }),
+  { threadInvariantGemms: false },
 );
 
 function rows(start: number, count: number, sequenceLength: number): TokenBatch {

@@ -11,7 +11,7 @@ import { isConcrete } from "./dims.js";
 import { emitModel } from "./emit.js";
 import { GraphBuilder, type GraphTensor } from "./graph.js";
 import { type Reduction, tokenCrossEntropy } from "./losses.js";
-import type { LlamaModel } from "./model/llama.js";
+import type { DecoderModel } from "./model/decoder.js";
 import { AdamW, type AdamWOptions, clipFactor, globalGradientNorm } from "./optimizer.js";
 import { ParameterLayout } from "./parameters.js";
 import { type CompiledGraph, type CompileOptions, compileGraph, type Feed, OutputBuffer } from "./runtime.js";
@@ -160,7 +160,7 @@ export function parameterGradientOutputs(params: {
 
 /** Builds the training graph: loss = reduction(masked CE) · loss_scale, plus every gradient. */
 export function buildCausalLmTrainingGraph(params: {
-  model: LlamaModel;
+  model: DecoderModel;
   lossChunks: number;
   reduction?: Reduction;
   /** See {@link parameterGradientOutputs}; no slicing when absent. */
@@ -215,7 +215,7 @@ export class CausalLmTrainer {
   private readonly squareSumOutput = new OutputBuffer(new Float32Array(1), [], "float32");
 
   private constructor(
-    readonly model: LlamaModel,
+    readonly model: DecoderModel,
     readonly options: z.output<typeof trainerOptionsSchema>,
     readonly compiled: CompiledGraph,
     parameters: Float32Array,
@@ -236,7 +236,7 @@ export class CausalLmTrainer {
    */
   static async create(
     params: {
-      model: LlamaModel;
+      model: DecoderModel;
       options: TrainerOptions;
       seed?: number;
       initialParameters?: Float32Array;

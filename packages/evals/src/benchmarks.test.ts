@@ -9,7 +9,7 @@ import { createOpenAiBackend } from "./openai-backend.js";
 import { renderPrompt } from "./prompt.js";
 import { getTask } from "./registry.js";
 import { runEval, scoreResponses } from "./run-eval.js";
-import { startFakeOpenAiServer } from "./test-support/index.js";
+import { startFakeOpenAiServer } from "./test/index.js";
 
 const benchmarks = fileURLToPath(new URL("../../../../shared/data/benchmarks/", import.meta.url));
 const smolLm = fileURLToPath(

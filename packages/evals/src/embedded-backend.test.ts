@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { initModel, saveModel } from "@posttrain/engine";
+import { initializePretrainedModel, savePretrainedModel } from "@posttrain/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEmbeddedBackend } from "./embedded-backend.js";
 import { getTask } from "./registry.js";
@@ -26,7 +26,7 @@ describe.skipIf(!existsSync(smolLm))(
     let directory: string;
     beforeAll(async () => {
       directory = await mkdtemp(join(tmpdir(), "evals-embedded-"));
-      const model = initModel({
+      const model = initializePretrainedModel({
         seed: 3,
         config: {
           architectures: ["LlamaForCausalLM"],
@@ -46,7 +46,7 @@ describe.skipIf(!existsSync(smolLm))(
           tie_word_embeddings: true,
         },
       });
-      await saveModel({
+      await savePretrainedModel({
         model,
         directory: join(directory, "model"),
         tokenizerFiles: tokenizerFiles.map((name) => join(smolLm, name)),

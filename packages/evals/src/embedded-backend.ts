@@ -1,6 +1,6 @@
 /**
  * The embedded backend: `posttrain eval --model DIR` builds its backend here. It loads the
- * Hugging Face model folder with @posttrain/engine (`loadModel`), the tokenizer from the same
+ * Hugging Face model folder with @posttrain/engine (`loadPretrainedModel`), the tokenizer from the same
  * folder with @posttrain/data (`loadTokenizer`, its chat template unless `chatTemplate`
  * names another), and returns the engine's `createEmbeddedGenerationBackend`. The engine is
  * imported lazily, so code that only uses the HTTP backend never loads onnxruntime.
@@ -32,12 +32,12 @@ export async function createEmbeddedBackend(params: {
       details: { modelDirectory: directory },
     });
   }
-  const [{ createEmbeddedGenerationBackend, loadModel }, { loadTokenizer }] = await Promise.all([
+  const [{ createEmbeddedGenerationBackend, loadPretrainedModel }, { loadTokenizer }] = await Promise.all([
     import("@posttrain/engine"),
     import("@posttrain/data"),
   ]);
   const [model, tokenizer] = await Promise.all([
-    loadModel({ directory }),
+    loadPretrainedModel({ directory }),
     loadTokenizer({
       directory,
       ...(params.chatTemplate === undefined ? {} : { chatTemplate: params.chatTemplate }),
@@ -78,12 +78,10 @@ export async function createEmbeddedToolBackend(params: {
       details: { modelDirectory: directory },
     });
   }
-  const [{ ConversationDecoder, DecodingSession, loadModel }, { loadTokenizer }] = await Promise.all([
-    import("@posttrain/engine"),
-    import("@posttrain/data"),
-  ]);
+  const [{ ConversationDecoder, DecodingSession, loadPretrainedModel }, { loadTokenizer }] =
+    await Promise.all([import("@posttrain/engine"), import("@posttrain/data")]);
   const [model, tokenizer] = await Promise.all([
-    loadModel({ directory }),
+    loadPretrainedModel({ directory }),
     loadTokenizer({
       directory,
       ...(params.chatTemplate === undefined ? {} : { chatTemplate: params.chatTemplate }),

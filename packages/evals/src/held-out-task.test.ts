@@ -9,7 +9,7 @@ import { createOpenAiBackend } from "./openai-backend.js";
 import { getTask } from "./registry.js";
 import { runEval } from "./run-eval.js";
 import { defineHeldOutTask } from "./tasks/builtin.js";
-import { type FakeOpenAiServer, startFakeOpenAiServer } from "./test-support/index.js";
+import { type FakeOpenAiServer, startFakeOpenAiServer } from "./test/index.js";
 
 // A held-out RLVR split mixing verifiers, like datasets/micro's: rows 0–3 are gsm8k (the
 // answer is 2i + 2), rows 4–5 are ifeval (answer in lowercase). The fake model answers every

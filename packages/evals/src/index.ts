@@ -51,7 +51,6 @@ export {
   defaultServedModelName,
   startServeServer,
   startServeServerFromFolder,
-  writeTinyServeModel,
 } from "./serve/start.js";
 export type { WeightUpdateAccessOptions } from "./serve/weight-access.js";
 export { minimumWeightUpdateTokenLength, weightUpdateTokenVariable } from "./serve/weight-access.js";

@@ -5,7 +5,7 @@ import { PosttrainError } from "@posttrain/core";
 import type { TextTokenizer } from "@posttrain/data";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { apiBaseUrl, createOpenAiBackend } from "./openai-backend.js";
-import { type FakeOpenAiServer, startFakeOpenAiServer } from "./test-support/index.js";
+import { type FakeOpenAiServer, startFakeOpenAiServer } from "./test/index.js";
 
 let server: FakeOpenAiServer;
 let directory: string;

@@ -10,7 +10,7 @@ import { createOpenAiBackend } from "./openai-backend.js";
 import { runEval, scoreResponses } from "./run-eval.js";
 import { cutAtStop } from "./scoring.js";
 import { defineHeldOutTask } from "./tasks/builtin.js";
-import { type FakeOpenAiServer, startFakeOpenAiServer } from "./test-support/index.js";
+import { type FakeOpenAiServer, startFakeOpenAiServer } from "./test/index.js";
 
 let directory: string;
 let server: FakeOpenAiServer;

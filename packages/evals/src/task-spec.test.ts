@@ -8,7 +8,7 @@ import { createOpenAiBackend } from "./openai-backend.js";
 import { getSuite, getTask, registerSuite, registerTask, suiteRegistry, taskRegistry } from "./registry.js";
 import { runEval, scoreResponses } from "./run-eval.js";
 import { defineTask, taskHash } from "./task-spec.js";
-import { type FakeOpenAiServer, startFakeOpenAiServer } from "./test-support/index.js";
+import { type FakeOpenAiServer, startFakeOpenAiServer } from "./test/index.js";
 
 let directory: string;
 let server: FakeOpenAiServer;

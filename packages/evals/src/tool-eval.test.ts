@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GenerationBackend } from "@posttrain/core";
 import { builtinChatTemplates, createChatTemplate } from "@posttrain/data";
-import { initModel, saveModel } from "@posttrain/engine";
+import { initializePretrainedModel, savePretrainedModel } from "@posttrain/engine";
 import type { ConversationGenerator, GeneratedTurn, TurnRequest } from "@posttrain/tools";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEmbeddedBackend, createEmbeddedToolBackend } from "./embedded-backend.js";
@@ -155,7 +155,7 @@ describe("evals with tools", () => {
   it.skipIf(!existsSync(smolLm))(
     "runs in-process on the engine's conversation decoder (a tiny random Llama, SmolLM2's tokenizer)",
     async () => {
-      const model = initModel({
+      const model = initializePretrainedModel({
         seed: 3,
         config: {
           architectures: ["LlamaForCausalLM"],
@@ -175,7 +175,7 @@ describe("evals with tools", () => {
           tie_word_embeddings: true,
         },
       });
-      await saveModel({
+      await savePretrainedModel({
         model,
         directory: join(directory, "model"),
         tokenizerFiles: [

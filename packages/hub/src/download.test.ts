@@ -9,7 +9,7 @@ import { HubError } from "./errors.js";
 import { gitBlobOid } from "./git-oid.js";
 import { resolveRevision } from "./resolve.js";
 import { snapshotRepo } from "./snapshot.js";
-import { startTestHub, type TestHub } from "./test-support/index.js";
+import { startTestHub, type TestHub } from "./test/index.js";
 
 const token = "hf_test_token";
 const repo = { type: "dataset" as const, name: "acme/math" };

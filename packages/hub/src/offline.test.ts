@@ -8,7 +8,7 @@ import { HubError } from "./errors.js";
 import { listRepoFiles } from "./list.js";
 import { resolveRevision } from "./resolve.js";
 import { snapshotRepo } from "./snapshot.js";
-import { startTestHub, type TestHub } from "./test-support/index.js";
+import { startTestHub, type TestHub } from "./test/index.js";
 
 const repo = { type: "dataset" as const, name: "acme/offline" };
 const files = {

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { HubError } from "./errors.js";
 import { listRepoFiles } from "./list.js";
 import { resolveRevision } from "./resolve.js";
-import { startTestHub, type TestHub } from "./test-support/index.js";
+import { startTestHub, type TestHub } from "./test/index.js";
 
 const token = "hf_reader";
 const dataset = { type: "dataset" as const, name: "acme/qa" };

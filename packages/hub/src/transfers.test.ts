@@ -10,10 +10,10 @@ import { listRepoFiles } from "./list.js";
 import { resolveRevision } from "./resolve.js";
 import type { RetryEvent } from "./settings.js";
 import { snapshotRepo } from "./snapshot.js";
-import { type CdnHub, startCdnHub, startTestHub } from "./test-support/index.js";
+import { type CdnHub, startCdnHub, startTestHub } from "./test/index.js";
 
 /**
- * Transfers against the second, independent Hub double (test-support/cdn-hub.ts): resolve on
+ * Transfers against the second, independent Hub double (test/cdn-hub.ts): resolve on
  * one origin, LFS on another, Xet through a bridge on a third.
  */
 const token = "hf_cdn_reader";

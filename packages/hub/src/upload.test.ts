@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { downloadRepoFile } from "./download.js";
 import { HubError } from "./errors.js";
 import { listRepoFiles } from "./list.js";
-import { startTestHub, type TestHub } from "./test-support/index.js";
+import { startTestHub, type TestHub } from "./test/index.js";
 import { uploadFiles } from "./upload.js";
 
 const token = "hf_writer";

@@ -5,7 +5,7 @@ import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadRecipe, lockPathOf } from "./load.js";
-import { fixtureRecipeInput, repositoryRoot, writeFixturePackage } from "./test-support.js";
+import { fixtureRecipeInput, repositoryRoot, writeFixturePackage } from "./test/index.js";
 import { packageVersionOf } from "./version.js";
 
 const folders: string[] = [];

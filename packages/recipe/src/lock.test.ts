@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadRecipe } from "./load.js";
 import { compareLocks, computeLock, readLock, unpinnedReferences, verifyLock, writeLock } from "./lock.js";
-import { fixtureRecipeInput, writeFixturePackage } from "./test-support.js";
+import { fixtureRecipeInput, writeFixturePackage } from "./test/index.js";
 
 const folders: string[] = [];
 afterEach(async () => {

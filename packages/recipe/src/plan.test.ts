@@ -14,7 +14,7 @@ import {
   readRecordedRuns,
 } from "./plan.js";
 import { defineRecipe, type RecipeInput } from "./schema.js";
-import { fixtureRecipeInput } from "./test-support.js";
+import { fixtureRecipeInput } from "./test/index.js";
 
 describe("parameterCount", () => {
   it("matches Llama-3.1-8B's published 8,030,261,248 parameters", () => {

@@ -12,7 +12,7 @@ import {
   provenanceSchema,
 } from "./provenance.js";
 import { defineRecipe, type RecipeInput } from "./schema.js";
-import { fixtureRecipeInput } from "./test-support.js";
+import { fixtureRecipeInput } from "./test/index.js";
 
 const hasGit = (() => {
   try {

@@ -16,7 +16,7 @@ import {
 } from "./report.js";
 import { defineRecipe, type RecipeInput } from "./schema.js";
 import type { RunSummary, StageSummary } from "./summary.js";
-import { fixtureRecipeInput } from "./test-support.js";
+import { fixtureRecipeInput } from "./test/index.js";
 import { judgeRow } from "./verdict.js";
 
 const chromium = "/usr/bin/chromium";

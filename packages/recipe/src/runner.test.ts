@@ -7,7 +7,7 @@ import { loadRecipe } from "./load.js";
 import { runRecipe, type StageEvaluator } from "./runner.js";
 import type { StageRunner } from "./stage-runners.js";
 import type { RunSummary } from "./summary.js";
-import { fixtureRecipeInput, writeFixturePackage } from "./test-support.js";
+import { fixtureRecipeInput, writeFixturePackage } from "./test/index.js";
 
 const folders: string[] = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { PosttrainError, ValidationError } from "@posttrain/core";
 import { describe, expect, it } from "vitest";
 import { applyVariant, defineRecipe, mergeVariant, parseRecipe, type RecipeInput } from "./schema.js";
-import { fixtureRecipeInput } from "./test-support.js";
+import { fixtureRecipeInput } from "./test/index.js";
 
 const valid = () => fixtureRecipeInput() as unknown as RecipeInput;
 

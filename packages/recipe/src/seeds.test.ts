@@ -7,7 +7,7 @@ import { loadRecipe } from "./load.js";
 import { runRecipe, type StageEvaluator } from "./runner.js";
 import { parseSeedList, runSeeds, type SeedsSummary } from "./seeds.js";
 import type { StageRunner } from "./stage-runners.js";
-import { fixtureRecipeInput, writeFixturePackage } from "./test-support.js";
+import { fixtureRecipeInput, writeFixturePackage } from "./test/index.js";
 
 const folders: string[] = [];
 afterEach(async () => {

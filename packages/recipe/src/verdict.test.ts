@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { loadRecipe } from "./load.js";
 import { computeLock, writeLock } from "./lock.js";
 import { defineRecipe, type RecipeInput, type RecordingMachine } from "./schema.js";
-import { fixtureRecipeInput, writeFixturePackage } from "./test-support.js";
+import { fixtureRecipeInput, writeFixturePackage } from "./test/index.js";
 import { judgeClaim, judgeExpected, judgeRow, publishProblems, rowBand } from "./verdict.js";
 
 const machines: RecordingMachine[] = [

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadRecipe } from "./load.js";
-import { writeFixturePackage } from "./test-support.js";
+import { writeFixturePackage } from "./test/index.js";
 import { findWorkspacePackage, workspacePatterns } from "./workspace.js";
 
 const folders: string[] = [];

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { VerifierPool } from "./pool.js";
 import type { CheckTask } from "./worker-protocol.js";
 
-const entry = new URL("./test-fixtures/hanging-worker.mjs", import.meta.url);
+const entry = new URL("./test/hanging-worker.mjs", import.meta.url);
 const task = (id: number, response: string, timeoutMilliseconds = 10_000, verifier = "test"): CheckTask => ({
   id,
   verifier,
@@ -76,7 +76,7 @@ describe("VerifierPool", () => {
   it("fails queued work with a clear error when workers cannot start", async () => {
     const pool = new VerifierPool({
       size: 2,
-      entry: new URL("./test-fixtures/broken-worker.mjs", import.meta.url),
+      entry: new URL("./test/broken-worker.mjs", import.meta.url),
     });
     try {
       await expect(pool.run(task(1, "a"))).rejects.toThrow(/failed to start: broken worker module/);

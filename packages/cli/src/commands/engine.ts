@@ -1,8 +1,8 @@
 import {
   availableExecutionProviders,
   CausalLmTrainer,
+  DecoderModel,
   type ExecutionProvider,
-  LlamaModel,
   parseLlamaConfig,
   type TokenBatch,
 } from "@posttrain/engine";
@@ -44,7 +44,7 @@ export async function engineCheck(params: {
   threads?: number;
   executionProvider: ExecutionProvider;
 }): Promise<EngineCheckReport> {
-  const model = new LlamaModel(
+  const model = new DecoderModel(
     parseLlamaConfig({
       vocab_size: 64,
       hidden_size: 32,
@@ -53,6 +53,7 @@ export async function engineCheck(params: {
       num_attention_heads: 4,
       num_key_value_heads: 2,
     }),
+    { threadInvariantGemms: false },
   );
   const trainer = await CausalLmTrainer.create({
     model,

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { initModel, saveModel } from "@posttrain/engine";
+import { initializePretrainedModel, savePretrainedModel } from "@posttrain/engine";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "@posttrain/evals/test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -88,7 +88,7 @@ describe("posttrain eval", () => {
     // A tiny random Llama whose greedy choice is always an EOS token (lm_head is zero except
     // ±100 on hidden dim 0 for ids 2 and 3, both EOS): every generation stops at once.
     const vocabulary = 49152;
-    const model = initModel({
+    const model = initializePretrainedModel({
       seed: 3,
       config: {
         architectures: ["LlamaForCausalLM"],
@@ -113,7 +113,7 @@ describe("posttrain eval", () => {
     head[2] = 100;
     head[3] = -100;
     const modelDirectory = join(directory, "tiny-model");
-    await saveModel({
+    await savePretrainedModel({
       model,
       directory: modelDirectory,
       tokenizerFiles: ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].map((name) =>

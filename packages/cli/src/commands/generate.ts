@@ -1,6 +1,6 @@
 import type { ChatMessage, GenerationPrompt } from "@posttrain/core";
 import { loadTokenizer } from "@posttrain/data";
-import { createEmbeddedGenerationBackend, loadModel } from "@posttrain/engine";
+import { createEmbeddedGenerationBackend, loadPretrainedModel } from "@posttrain/engine";
 import type { Command } from "commander";
 import { output } from "../command.js";
 import { UsageError } from "../usage-error.js";
@@ -78,7 +78,10 @@ export function register(program: Command): void {
           ? undefined
           : numberOption("--threads", options.threads, isCount, "a positive integer");
       const directory = await resolveModelDirectory(options.model);
-      const [model, tokenizer] = await Promise.all([loadModel({ directory }), loadTokenizer({ directory })]);
+      const [model, tokenizer] = await Promise.all([
+        loadPretrainedModel({ directory }),
+        loadTokenizer({ directory }),
+      ]);
       const messages: ChatMessage[] = [
         ...(options.system === undefined ? [] : [{ role: "system" as const, content: options.system }]),
         { role: "user", content: options.prompt },

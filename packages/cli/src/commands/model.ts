@@ -2,7 +2,13 @@ import { existsSync, statSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { hashFile } from "@posttrain/core";
-import { initModel, loadModel, modelHash, saveModel, tokenizerFileNames } from "@posttrain/engine";
+import {
+  initializePretrainedModel,
+  loadPretrainedModel,
+  modelHash,
+  savePretrainedModel,
+  tokenizerFileNames,
+} from "@posttrain/engine";
 import { snapshotRepo } from "@posttrain/hub";
 import type { Command } from "commander";
 import { output } from "../command.js";
@@ -51,7 +57,7 @@ export interface ModelInspection {
 
 /** Loads (and so validates) a model folder and describes it. */
 export async function inspectModel(directory: string): Promise<ModelInspection> {
-  const model = await loadModel({ directory });
+  const model = await loadPretrainedModel({ directory });
   const c = model.config;
   const names = (await readdir(directory, { withFileTypes: true }))
     .filter((entry) => entry.isFile())
@@ -126,14 +132,14 @@ export function register(program: Command): void {
                 .filter((path) => existsSync(path));
         if (options.tokenizer !== undefined && tokenizerFiles.length === 0)
           throw new UsageError(`--tokenizer ${options.tokenizer} holds no tokenizer files`);
-        const initialised = initModel({ config, seed });
+        const initialised = initializePretrainedModel({ config, seed });
         const generation = join(options.tokenizer ?? "", "generation_config.json");
         if (options.tokenizer !== undefined && existsSync(generation))
           initialised.generationConfig = JSON.parse(await readFile(generation, "utf8")) as Record<
             string,
             unknown
           >;
-        const { files } = await saveModel({
+        const { files } = await savePretrainedModel({
           model: initialised,
           directory: options.out,
           dtype: options.dtype === "f32" ? "F32" : "BF16",

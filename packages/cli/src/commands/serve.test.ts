@@ -3,7 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createOpenAiBackend, listServedModels, writeTinyServeModel } from "@posttrain/evals";
+import { createOpenAiBackend, listServedModels } from "@posttrain/evals";
+import { writeTinyServeModel } from "@posttrain/evals/test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // Runs the built `posttrain` bin (turbo's test task depends on build).

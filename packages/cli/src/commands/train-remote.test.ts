@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readEvents } from "@posttrain/core";
 import { loadTokenizer } from "@posttrain/data";
-import { createEmbeddedGenerationBackend, loadModel } from "@posttrain/engine";
-import { writeTinyServeModel } from "@posttrain/evals";
+import { createEmbeddedGenerationBackend, loadPretrainedModel } from "@posttrain/engine";
+import { writeTinyServeModel } from "@posttrain/evals/test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const bin = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
@@ -203,7 +203,7 @@ describe.skipIf(!existsSync(bin))("posttrain train rlvr --generation-server sgla
     // The server now serves the final model: its greedy answer and log-probs are the trainer's.
     const after = await greedy(probe);
     expect(after.meta_info.weight_version).toBe("step-000003");
-    const finalModel = await loadModel({ directory: summary.modelDirectory });
+    const finalModel = await loadPretrainedModel({ directory: summary.modelDirectory });
     const backend = createEmbeddedGenerationBackend({ model: finalModel, tokenizer, threads: 1 });
     const expected = (
       await backend.generate({

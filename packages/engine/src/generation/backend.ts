@@ -21,7 +21,7 @@ import {
   type GenerationRequest,
   Random,
 } from "@posttrain/core";
-import { type LoadedModel, modelHash } from "../model/pretrained.js";
+import { modelHash, type PretrainedModel } from "../model/pretrained.js";
 import type { ExecutionProvider } from "../runtime.js";
 import { type CompletionRow, computeCompletionLogProbs } from "./completion-log-probs.js";
 import { DecodingSession } from "./decoding-session.js";
@@ -29,7 +29,7 @@ import { type GenerationRow, generateTokens } from "./generate.js";
 import type { GenerationTokenizer } from "./tokenizer.js";
 
 export interface EmbeddedGenerationBackendOptions {
-  model: LoadedModel;
+  model: PretrainedModel;
   tokenizer: GenerationTokenizer;
   /** Intra-op threads (default: all cores). */
   threads?: number;

@@ -7,7 +7,7 @@
  */
 import { emitModel } from "../emit.js";
 import { GraphBuilder } from "../graph.js";
-import type { LoadedModel } from "../model/pretrained.js";
+import type { PretrainedModel } from "../model/pretrained.js";
 import { type CompiledGraph, type CompileOptions, compileGraph, type Feed } from "../runtime.js";
 
 export interface CompletionRow {
@@ -22,9 +22,9 @@ export interface CompletionLogProbs {
   sum: number;
 }
 
-const compiledByModel = new WeakMap<LoadedModel, Map<string, Promise<CompiledGraph>>>();
+const compiledByModel = new WeakMap<PretrainedModel, Map<string, Promise<CompiledGraph>>>();
 
-function compiledLogProbGraph(model: LoadedModel, options: CompileOptions): Promise<CompiledGraph> {
+function compiledLogProbGraph(model: PretrainedModel, options: CompileOptions): Promise<CompiledGraph> {
   let byOptions = compiledByModel.get(model);
   if (byOptions === undefined) {
     byOptions = new Map();
@@ -47,7 +47,7 @@ function compiledLogProbGraph(model: LoadedModel, options: CompileOptions): Prom
 /** Computes {@link CompletionLogProbs} for every row (see the module comment for layouts). */
 export async function computeCompletionLogProbs(
   params: {
-    model: LoadedModel;
+    model: PretrainedModel;
     batch: readonly CompletionRow[];
     layout?: "padded" | "packed";
   } & CompileOptions,

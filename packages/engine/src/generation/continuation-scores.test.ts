@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { tinyConfigs, tinyModel } from "../testing/tiny-models.js";
+import { tinyConfigs, tinyModel } from "../test/tiny-models.js";
 import { continuationTokenIds, createEmbeddedGenerationBackend } from "./backend.js";
 import { computeCompletionLogProbs } from "./completion-log-probs.js";
 import type { GenerationTokenizer } from "./tokenizer.js";

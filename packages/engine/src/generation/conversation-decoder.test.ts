@@ -1,6 +1,6 @@
 import { Random } from "@posttrain/core";
 import { describe, expect, it } from "vitest";
-import { tinyConfigs, tinyModel } from "../testing/tiny-models.js";
+import { tinyConfigs, tinyModel } from "../test/tiny-models.js";
 import { ConversationDecoder } from "./conversation-decoder.js";
 import { DecodingSession } from "./decoding-session.js";
 import type { GenerationTokenizer } from "./tokenizer.js";

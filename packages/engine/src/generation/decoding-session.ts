@@ -14,7 +14,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { emitModel } from "../emit.js";
-import type { LoadedModel } from "../model/pretrained.js";
+import type { PretrainedModel } from "../model/pretrained.js";
 import { type CompiledGraph, type CompileOptions, compileGraph, type Feed } from "../runtime.js";
 
 /** Bias for a masked attention score (softmax gives it weight 0). */
@@ -57,7 +57,7 @@ export class DecodingSession {
   private parameterBuffer: Float32Array | undefined;
 
   private constructor(
-    readonly model: LoadedModel,
+    readonly model: PretrainedModel,
     readonly compiled: CompiledGraph,
   ) {}
 
@@ -84,7 +84,7 @@ export class DecodingSession {
    * never reuses a block and keeps extending (measured 4–5× slower decode steps at a
    * 64–256-token cache with it on).
    */
-  static async create(params: { model: LoadedModel } & CompileOptions): Promise<DecodingSession> {
+  static async create(params: { model: PretrainedModel } & CompileOptions): Promise<DecodingSession> {
     const { model, ...options } = params;
     const { graph, outputs } = model.model.buildDecodeGraph();
     const compiled = await compileGraph({

@@ -2,9 +2,9 @@ import { Random } from "@posttrain/core";
 import { describe, expect, it } from "vitest";
 import { emitModel } from "../emit.js";
 import { GraphBuilder } from "../graph.js";
-import type { LoadedModel } from "../model/pretrained.js";
+import type { PretrainedModel } from "../model/pretrained.js";
 import { type CompiledGraph, compileGraph, type Feed } from "../runtime.js";
-import { tinyConfigs, tinyModel } from "../testing/tiny-models.js";
+import { tinyConfigs, tinyModel } from "../test/tiny-models.js";
 import { createEmbeddedGenerationBackend } from "./backend.js";
 import { computeCompletionLogProbs } from "./completion-log-probs.js";
 import { DecodingSession } from "./decoding-session.js";
@@ -12,10 +12,10 @@ import { generateTokens } from "./generate.js";
 import { logSoftmax, sampleToken } from "./sampling.js";
 import type { GenerationTokenizer } from "./tokenizer.js";
 
-const logitGraphs = new WeakMap<LoadedModel, Promise<CompiledGraph>>();
+const logitGraphs = new WeakMap<PretrainedModel, Promise<CompiledGraph>>();
 
 /** Full-sequence logits `[length, vocab]` of one row (training-path graph, compiled once per model). */
-async function fullLogits(model: LoadedModel, row: readonly number[]): Promise<Float32Array> {
+async function fullLogits(model: PretrainedModel, row: readonly number[]): Promise<Float32Array> {
   let compiledGraph = logitGraphs.get(model);
   if (compiledGraph === undefined) {
     const graph = new GraphBuilder();

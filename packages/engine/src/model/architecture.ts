@@ -176,6 +176,20 @@ export function parseHuggingFaceConfig(value: unknown): DecoderConfig {
 }
 
 /**
+ * The {@link DecoderConfig} of a from-scratch {@link LlamaConfig}: a `LlamaForCausalLM` with
+ * no biases, pre-norm and unscaled RoPE (the same config {@link parseHuggingFaceConfig} reads
+ * back from the `config.json` a training stage writes for it).
+ */
+export function decoderConfigFromLlama(config: LlamaConfig): DecoderConfig {
+  return parseHuggingFaceConfig({
+    architectures: [supportedArchitectures.llama],
+    model_type: "llama",
+    hidden_act: "silu",
+    ...config,
+  });
+}
+
+/**
  * RoPE inverse frequencies `1 / θ^(2i/d)` for i < d/2, rescaled for Llama 3.x: long
  * wavelengths (> original_max / low_freq_factor) are divided by `factor`, short ones
  * (< original_max / high_freq_factor) kept, and the band between interpolated smoothly

@@ -5,8 +5,11 @@ import { createEmbeddedGenerationBackend } from "../generation/backend.js";
 import type { GenerationTokenizer } from "../generation/tokenizer.js";
 import { GraphBuilder, innerBlockCount } from "../graph.js";
 import { compileGraph, type Feed } from "../runtime.js";
-import { tinyModel } from "../testing/tiny-models.js";
-import { threadInvariantInnerBlock } from "./decoder.js";
+import { tinyModel } from "../test/tiny-models.js";
+import { parseHuggingFaceConfig } from "./architecture.js";
+import { DecoderModel, threadInvariantInnerBlock } from "./decoder.js";
+import { LlamaModel } from "./llama.js";
+import { parseLlamaConfig } from "./llama-config.js";
 
 // The micro recipe's shape: the MLP down projection has K = 384 > 128, the width at which
 // onnxruntime's SGEMM starts to sum in a thread-dependent order for short inputs.
@@ -80,6 +83,60 @@ describe("linear with innerBlock", () => {
       for (let index = 0; index < plain.length; index += 1)
         expect(blocked[index]).toBeCloseTo(plain[index]!, 3);
     }
+  });
+});
+
+describe("one decoder class for from-scratch and pretrained models", () => {
+  // The micro recipe's model config, as a recipe gives it (no architecture fields).
+  const fromScratch = {
+    vocab_size: 97,
+    hidden_size: 128,
+    intermediate_size: 384,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+    tie_word_embeddings: true,
+  };
+
+  /** The widest inner dimension of any Gemm/MatMul in a from-scratch training graph. */
+  function widestInnerDimension(model: DecoderModel): number {
+    const graph = new GraphBuilder();
+    const parameters = model.declareParameters(graph);
+    const inputs = model.declareInputs(graph);
+    const labels = graph.input({ name: "labels", dtype: "int64", shape: ["batch", "sequence"] });
+    model.tokenLogProbs({ graph, parameters, inputs, labels, chunks: 1 });
+    let widest = 0;
+    for (const node of graph.nodes) {
+      if (node.op !== "gemm" && node.op !== "matMul") continue;
+      const inner = node.inputs[0]!.shape.at(-1)!;
+      if (inner.symbols.length === 0) widest = Math.max(widest, inner.coefficient);
+    }
+    return widest;
+  }
+
+  it("reads a LlamaConfig as the LlamaForCausalLM its output folder declares: same layout, same initial values", () => {
+    const scratch = new DecoderModel(parseLlamaConfig(fromScratch));
+    const pretrained = new DecoderModel(parseHuggingFaceConfig(microShaped));
+    expect(scratch.config).toMatchObject({
+      architecture: "llama",
+      queryKeyValueBias: false,
+      queryKeyNorm: false,
+      normPlacement: "pre",
+      ropeScaling: null,
+    });
+    expect(scratch.parameterSpecs()).toEqual(pretrained.parameterSpecs());
+    const a = scratch.initialValues(Random.fromSeed(3));
+    const b = pretrained.initialValues(Random.fromSeed(3));
+    for (const [name, values] of a) expect(bitsOf(values), name).toBe(bitsOf(b.get(name)!));
+  });
+
+  it("blocks Gemms at 128 input features by default and keeps one Gemm per projection without", () => {
+    const config = parseLlamaConfig(fromScratch);
+    expect(widestInnerDimension(new DecoderModel(config))).toBe(128);
+    expect(widestInnerDimension(new DecoderModel(config, { threadInvariantGemms: false }))).toBe(384);
+    expect(widestInnerDimension(new LlamaModel(config))).toBe(384);
   });
 });
 

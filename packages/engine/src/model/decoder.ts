@@ -1,9 +1,15 @@
 /**
- * The decoder family read from Hugging Face checkpoints (Llama 3.x, SmolLM2, Qwen2/2.5,
- * OLMo 2; see architecture.ts). {@link DecoderModel} extends {@link LlamaModel}, so the
- * trainer, `tokenLogProbs` and `logits` work unchanged on every architecture; it adds the
- * per-architecture parameters (q/k/v bias, q/k norms, post-norms), Llama 3 RoPE scaling, and
- * an inference graph with a KV cache ({@link DecoderModel.buildDecodeGraph}).
+ * The decoder, written once with the graph builder, for every model the engine trains or runs:
+ * models built from scratch from a {@link LlamaConfig} and checkpoints read from Hugging Face
+ * folders (Llama 3.x, SmolLM2, Qwen2/2.5, OLMo 2; see architecture.ts). RMSNorm, RoPE
+ * (rotate-half, optional Llama 3 scaling), grouped-query attention with a causal + segment
+ * (packing) mask, SwiGLU MLP, tied or untied LM head, plus the per-architecture parameters
+ * (q/k/v bias, q/k norms, post-norms). Training and log-prob graphs call
+ * {@link DecoderModel.hidden}; the KV-cache inference graph ({@link DecoderModel.buildDecodeGraph})
+ * runs the same layer stack ({@link DecoderModel.layers}) with a cache appended.
+ *
+ * Weights are stored `[in, out]` (a Hugging Face `[out, in]` Linear weight is transposed on
+ * load); the embedding is `[vocab, hidden]` and, when tied, doubles as the LM head.
  *
  * KV-cache graph (one graph serves prefill and every decode step; the past length is
  * symbolic and may be 0):
@@ -16,11 +22,41 @@
  *   tokens appended: ONNX has no in-place update, so ORT writes a new cache tensor each step).
  */
 import type { Random } from "@posttrain/core";
-import { type Dimension, dimension } from "../dims.js";
+import { type Dimension, dimension, multiplyDimensions } from "../dims.js";
 import { GraphBuilder, type GraphTensor } from "../graph.js";
 import type { ParameterLayout } from "../parameters.js";
-import { type DecoderConfig, ropeInverseFrequencies } from "./architecture.js";
-import { type DecoderInputs, LlamaModel, type ParameterSpec } from "./llama.js";
+import { type DecoderConfig, decoderConfigFromLlama, ropeInverseFrequencies } from "./architecture.js";
+import type { LlamaConfig } from "./llama-config.js";
+
+/** A named parameter with its shape and initialiser. */
+export interface ParameterSpec {
+  name: string;
+  shape: readonly number[];
+  /** `normal`: N(0, 0.02²); `ones`: RMSNorm gains. */
+  init: "normal" | "ones";
+}
+
+/** The data inputs of a decoder graph (all `[batch, sequence]`). */
+export interface DecoderInputs {
+  inputIds: GraphTensor;
+  /** Position of each token inside its sequence (restarts at 0 for each packed segment). */
+  positionIds: GraphTensor;
+  /** Packed-sequence id of each token; tokens attend only within their segment. */
+  segmentIds: GraphTensor;
+}
+
+/** How a {@link DecoderModel} builds its graphs. */
+export interface DecoderModelOptions {
+  /**
+   * Split every Gemm of the layer stack (and the decode graph's LM head) into blocks of at most
+   * {@link threadInvariantInnerBlock} input features, so few-row products (decode steps,
+   * scoring, RLVR) sum in the same order with any thread count. Default true. `false` keeps
+   * one Gemm per projection: the from-scratch SFT/DPO training graphs, whose floats the
+   * micro recipe's published numbers were recorded with (on their many-row batches the two
+   * agree bit for bit; on a 16-row batch with 2 threads they differ by up to 1.5e-7).
+   */
+  threadInvariantGemms?: boolean;
+}
 
 /**
  * The widest input block of one Gemm in the decoder's graphs (`GraphBuilder.linear`'s
@@ -43,22 +79,28 @@ interface RopeTables {
   querySin: GraphTensor;
 }
 
-const blocked = { innerBlock: threadInvariantInnerBlock };
-
 /** One layer's keys and values as used by attention (`[batch, kv_heads, 1, length, head_dim]`). */
 interface LayerCache {
   key: GraphTensor;
   value: GraphTensor;
 }
 
-export class DecoderModel extends LlamaModel {
-  declare readonly config: DecoderConfig;
+export class DecoderModel {
+  readonly config: DecoderConfig;
+  /** `GraphBuilder.linear`'s options for the layer stack's Gemms (see {@link DecoderModelOptions}). */
+  private readonly blocked: { innerBlock?: number };
 
-  constructor(config: DecoderConfig) {
-    super(config);
+  /**
+   * A decoder for `config`: a {@link DecoderConfig} (from {@link parseHuggingFaceConfig}) or a
+   * from-scratch {@link LlamaConfig}, read as a `LlamaForCausalLM` config.
+   */
+  constructor(config: DecoderConfig | LlamaConfig, options: DecoderModelOptions = {}) {
+    this.config = "architecture" in config ? (config as DecoderConfig) : decoderConfigFromLlama(config);
+    this.blocked = (options.threadInvariantGemms ?? true) ? { innerBlock: threadInvariantInnerBlock } : {};
   }
 
-  override parameterSpecs(): ParameterSpec[] {
+  /** Every parameter, in a fixed order (this order is the flat-buffer layout). */
+  parameterSpecs(): ParameterSpec[] {
     const c = this.config;
     const attentionWidth = c.num_attention_heads * c.head_dim;
     const keyValueWidth = c.num_key_value_heads * c.head_dim;
@@ -115,17 +157,182 @@ export class DecoderModel extends LlamaModel {
     return specs;
   }
 
-  /** As {@link LlamaModel.initialValues}, with projection biases zero (as Hugging Face initialises them). */
-  override initialValues(random: Random): Map<string, Float32Array> {
-    const values = super.initialValues(random);
-    for (const [name, value] of values) if (name.endsWith(".bias")) value.fill(0);
+  /** Total number of parameters. */
+  parameterCount(): number {
+    return this.parameterSpecs().reduce((total, spec) => total + spec.shape.reduce((a, b) => a * b, 1), 0);
+  }
+
+  /** Declares every parameter as a graph input. */
+  declareParameters(graph: GraphBuilder): Map<string, GraphTensor> {
+    return new Map(
+      this.parameterSpecs().map((spec) => [
+        spec.name,
+        graph.parameter({ name: spec.name, shape: spec.shape }),
+      ]),
+    );
+  }
+
+  /** Declares the `[batch, sequence]` int64 data inputs. */
+  declareInputs(graph: GraphBuilder): DecoderInputs {
+    const shape = ["batch", "sequence"];
+    return {
+      inputIds: graph.input({ name: "input_ids", dtype: "int64", shape }),
+      positionIds: graph.input({ name: "position_ids", dtype: "int64", shape }),
+      segmentIds: graph.input({ name: "segment_ids", dtype: "int64", shape }),
+    };
+  }
+
+  /** The LM head weight and whether it is stored `[vocab, hidden]` (tied). */
+  lmHead(parameters: ReadonlyMap<string, GraphTensor>): { weight: GraphTensor; transposeWeight: boolean } {
+    return this.config.tie_word_embeddings
+      ? { weight: parameters.get("model.embed_tokens.weight")!, transposeWeight: true }
+      : { weight: parameters.get("lm_head.weight")!, transposeWeight: false };
+  }
+
+  /** Final hidden states `[batch, sequence, hidden]` for packed/padded full sequences (training and log-prob graphs). */
+  hidden(params: {
+    graph: GraphBuilder;
+    parameters: ReadonlyMap<string, GraphTensor>;
+    inputs: DecoderInputs;
+  }): GraphTensor {
+    const { graph, inputs } = params;
+    const [batch, sequence] = inputs.inputIds.shape as [Dimension, Dimension];
+    // Additive mask [batch, 1, 1, sequence, sequence]: same segment and key position ≤ query position.
+    const segmentQuery = graph.reshape(inputs.segmentIds, [batch, sequence, 1]);
+    const segmentKey = graph.reshape(inputs.segmentIds, [batch, 1, sequence]);
+    const positionQuery = graph.reshape(inputs.positionIds, [batch, sequence, 1]);
+    const positionKey = graph.reshape(inputs.positionIds, [batch, 1, sequence]);
+    const allowed = graph.and(
+      graph.equal(segmentQuery, segmentKey),
+      graph.lessOrEqual(positionKey, positionQuery),
+    );
+    const bias = graph.reshape(graph.where(allowed, graph.scalar(0), graph.scalar(-1e9)), [
+      batch,
+      1,
+      1,
+      sequence,
+      sequence,
+    ]);
+    const x = graph.embedding(params.parameters.get("model.embed_tokens.weight")!, inputs.inputIds);
+    return this.layers({
+      graph,
+      parameters: params.parameters,
+      x,
+      rope: this.ropeTables(graph, inputs.positionIds),
+      bias,
+    }).hidden;
+  }
+
+  /** Full logits `[batch, sequence, vocab]` (forward-only use: evaluation, parity tests). */
+  logits(params: {
+    graph: GraphBuilder;
+    parameters: ReadonlyMap<string, GraphTensor>;
+    inputs: DecoderInputs;
+  }): GraphTensor {
+    const head = this.lmHead(params.parameters);
+    return params.graph.linear(this.hidden(params), head.weight, { transposeWeight: head.transposeWeight });
+  }
+
+  /**
+   * Per-token log-probabilities of `labels [batch, sequence]` through the chunked fused LM
+   * head (the full logits never exist at once).
+   */
+  tokenLogProbs(params: {
+    graph: GraphBuilder;
+    parameters: ReadonlyMap<string, GraphTensor>;
+    inputs: DecoderInputs;
+    labels: GraphTensor;
+    chunks: number;
+  }): GraphTensor {
+    const { graph } = params;
+    const hidden = this.hidden(params);
+    const [batch, sequence] = params.inputs.inputIds.shape as [Dimension, Dimension];
+    const rows = multiplyDimensions(batch, sequence);
+    const head = this.lmHead(params.parameters);
+    const logProbs = graph.chunkedTokenLogProbs(
+      graph.reshape(hidden, [rows, this.config.hidden_size]),
+      head.weight,
+      graph.reshape(params.labels, [rows]),
+      { chunks: params.chunks, transposeWeight: head.transposeWeight },
+    );
+    return graph.reshape(logProbs, [batch, sequence]);
+  }
+
+  /** The KV-cache inference graph described in the module comment. */
+  buildDecodeGraph(): { graph: GraphBuilder; outputs: Record<string, GraphTensor> } {
+    const c = this.config;
+    const graph = new GraphBuilder();
+    const parameters = this.declareParameters(graph);
+    const inputIds = graph.input({ name: "input_ids", dtype: "int64", shape: ["batch", "sequence"] });
+    const positionIds = graph.input({ name: "position_ids", dtype: "int64", shape: ["batch", "sequence"] });
+    const bias = graph.input({
+      name: "attention_bias",
+      dtype: "float32",
+      shape: ["batch", 1, 1, "sequence", "total"],
+    });
+    const cacheShape = ["batch", c.num_key_value_heads, 1, "past", c.head_dim];
+    const past: LayerCache[] = [];
+    for (let layer = 0; layer < c.num_hidden_layers; layer += 1) {
+      past.push({
+        key: graph.input({ name: `past_key.${layer}`, dtype: "float32", shape: cacheShape }),
+        value: graph.input({ name: `past_value.${layer}`, dtype: "float32", shape: cacheShape }),
+      });
+    }
+    const x = graph.embedding(parameters.get("model.embed_tokens.weight")!, inputIds);
+    const { hidden, present } = this.layers({
+      graph,
+      parameters,
+      x,
+      rope: this.ropeTables(graph, positionIds),
+      bias,
+      past,
+    });
+    const last = graph.reshape(graph.apply("lastPosition", [hidden])[0]!, ["batch", c.hidden_size]);
+    const head = this.lmHead(parameters);
+    const outputs: Record<string, GraphTensor> = {
+      logits: graph.linear(last, head.weight, { transposeWeight: head.transposeWeight, ...this.blocked }),
+    };
+    present.forEach((cache, layer) => {
+      outputs[`present_key.${layer}`] = cache.key;
+      outputs[`present_value.${layer}`] = cache.value;
+    });
+    return { graph, outputs };
+  }
+
+  /** Initial parameter values from `random` (one named stream per parameter), in spec order. */
+  initialValues(random: Random): Map<string, Float32Array> {
+    const values = new Map<string, Float32Array>();
+    for (const spec of this.parameterSpecs()) {
+      const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
+      this.initialize({ spec, random, target: data });
+      values.set(spec.name, data);
+    }
     return values;
   }
 
-  override initializeFlat(params: { random: Random; layout: ParameterLayout; buffer: Float32Array }): void {
-    super.initializeFlat(params);
-    for (const spec of this.parameterSpecs())
-      if (spec.name.endsWith(".bias")) params.layout.view(params.buffer, spec.name).fill(0);
+  /**
+   * Writes the same initial values as {@link DecoderModel.initialValues} straight into a flat
+   * buffer (no per-tensor copies: at 135M parameters a copy is 0.5 GB of peak memory).
+   */
+  initializeFlat(params: { random: Random; layout: ParameterLayout; buffer: Float32Array }): void {
+    for (const spec of this.parameterSpecs()) {
+      this.initialize({ spec, random: params.random, target: params.layout.view(params.buffer, spec.name) });
+    }
+  }
+
+  /**
+   * N(0, 0.02²) weights and unit norm gains, one named stream per parameter; projection biases
+   * are zero (as Hugging Face initialises them; their stream is drawn from all the same).
+   */
+  private initialize(params: { spec: ParameterSpec; random: Random; target: Float32Array }): void {
+    const { spec, target } = params;
+    if (spec.init === "ones") {
+      target.fill(1);
+      return;
+    }
+    const stream = params.random.stream(spec.name);
+    for (let index = 0; index < target.length; index += 1) target[index] = 0.02 * stream.nextNormal();
+    if (spec.name.endsWith(".bias")) target.fill(0);
   }
 
   private ropeTables(graph: GraphBuilder, positionIds: GraphTensor): RopeTables {
@@ -172,7 +379,7 @@ export class DecoderModel extends LlamaModel {
           ? graph.rmsNorm(x, weight(`${prefix}.input_layernorm.weight`), c.rms_norm_eps)
           : x;
       const project = (name: "q" | "k" | "v") => {
-        let projected = graph.linear(input, weight(`${prefix}.self_attn.${name}_proj.weight`), blocked);
+        let projected = graph.linear(input, weight(`${prefix}.self_attn.${name}_proj.weight`), this.blocked);
         if (c.queryKeyValueBias)
           projected = graph.add(projected, weight(`${prefix}.self_attn.${name}_proj.bias`));
         if (c.queryKeyNorm && name !== "v")
@@ -213,7 +420,7 @@ export class DecoderModel extends LlamaModel {
         sequence,
         c.num_attention_heads * c.head_dim,
       ]);
-      const attention = graph.linear(merged, weight(`${prefix}.self_attn.o_proj.weight`), blocked);
+      const attention = graph.linear(merged, weight(`${prefix}.self_attn.o_proj.weight`), this.blocked);
       const postAttentionNorm = weight(`${prefix}.post_attention_layernorm.weight`);
       if (c.normPlacement === "pre") {
         x = graph.add(x, attention);
@@ -237,82 +444,8 @@ export class DecoderModel extends LlamaModel {
     prefix: string,
     input: GraphTensor,
   ): GraphTensor {
-    const gate = graph.linear(input, weight(`${prefix}.mlp.gate_proj.weight`), blocked);
-    const up = graph.linear(input, weight(`${prefix}.mlp.up_proj.weight`), blocked);
-    return graph.linear(graph.swiglu(gate, up), weight(`${prefix}.mlp.down_proj.weight`), blocked);
-  }
-
-  /** Final hidden states for packed/padded full sequences (training and log-prob graphs). */
-  override hidden(params: {
-    graph: GraphBuilder;
-    parameters: ReadonlyMap<string, GraphTensor>;
-    inputs: DecoderInputs;
-  }): GraphTensor {
-    const { graph, inputs } = params;
-    const [batch, sequence] = inputs.inputIds.shape as [Dimension, Dimension];
-    const segmentQuery = graph.reshape(inputs.segmentIds, [batch, sequence, 1]);
-    const segmentKey = graph.reshape(inputs.segmentIds, [batch, 1, sequence]);
-    const positionQuery = graph.reshape(inputs.positionIds, [batch, sequence, 1]);
-    const positionKey = graph.reshape(inputs.positionIds, [batch, 1, sequence]);
-    const allowed = graph.and(
-      graph.equal(segmentQuery, segmentKey),
-      graph.lessOrEqual(positionKey, positionQuery),
-    );
-    const bias = graph.reshape(graph.where(allowed, graph.scalar(0), graph.scalar(-1e9)), [
-      batch,
-      1,
-      1,
-      sequence,
-      sequence,
-    ]);
-    const x = graph.embedding(params.parameters.get("model.embed_tokens.weight")!, inputs.inputIds);
-    return this.layers({
-      graph,
-      parameters: params.parameters,
-      x,
-      rope: this.ropeTables(graph, inputs.positionIds),
-      bias,
-    }).hidden;
-  }
-
-  /** The KV-cache inference graph described in the module comment. */
-  buildDecodeGraph(): { graph: GraphBuilder; outputs: Record<string, GraphTensor> } {
-    const c = this.config;
-    const graph = new GraphBuilder();
-    const parameters = this.declareParameters(graph);
-    const inputIds = graph.input({ name: "input_ids", dtype: "int64", shape: ["batch", "sequence"] });
-    const positionIds = graph.input({ name: "position_ids", dtype: "int64", shape: ["batch", "sequence"] });
-    const bias = graph.input({
-      name: "attention_bias",
-      dtype: "float32",
-      shape: ["batch", 1, 1, "sequence", "total"],
-    });
-    const cacheShape = ["batch", c.num_key_value_heads, 1, "past", c.head_dim];
-    const past: LayerCache[] = [];
-    for (let layer = 0; layer < c.num_hidden_layers; layer += 1) {
-      past.push({
-        key: graph.input({ name: `past_key.${layer}`, dtype: "float32", shape: cacheShape }),
-        value: graph.input({ name: `past_value.${layer}`, dtype: "float32", shape: cacheShape }),
-      });
-    }
-    const x = graph.embedding(parameters.get("model.embed_tokens.weight")!, inputIds);
-    const { hidden, present } = this.layers({
-      graph,
-      parameters,
-      x,
-      rope: this.ropeTables(graph, positionIds),
-      bias,
-      past,
-    });
-    const last = graph.reshape(graph.apply("lastPosition", [hidden])[0]!, ["batch", c.hidden_size]);
-    const head = this.lmHead(parameters);
-    const outputs: Record<string, GraphTensor> = {
-      logits: graph.linear(last, head.weight, { transposeWeight: head.transposeWeight, ...blocked }),
-    };
-    present.forEach((cache, layer) => {
-      outputs[`present_key.${layer}`] = cache.key;
-      outputs[`present_value.${layer}`] = cache.value;
-    });
-    return { graph, outputs };
+    const gate = graph.linear(input, weight(`${prefix}.mlp.gate_proj.weight`), this.blocked);
+    const up = graph.linear(input, weight(`${prefix}.mlp.up_proj.weight`), this.blocked);
+    return graph.linear(graph.swiglu(gate, up), weight(`${prefix}.mlp.down_proj.weight`), this.blocked);
   }
 }

@@ -2,8 +2,9 @@ import { parseWithSchema } from "@posttrain/core";
 import { z } from "zod";
 
 /**
- * A Llama-style decoder configuration, with Hugging Face `config.json` field names so part 2
- * can read Llama/Qwen2/OLMo2 configs directly. Unknown keys are ignored.
+ * The configuration of a decoder built from scratch, in Hugging Face `config.json` field
+ * names (so a stage's output folder is a `LlamaForCausalLM` checkpoint and
+ * `parseHuggingFaceConfig` reads it back). Unknown keys are ignored.
  */
 export const llamaConfigSchema = z
   .object({

@@ -11,15 +11,15 @@ import { generateTokens } from "../generation/generate.js";
 import { GraphBuilder } from "../graph.js";
 import { compileGraph, type Feed } from "../runtime.js";
 import { readSafetensors } from "../safetensors.js";
-import { tinyConfigs, tinyModel } from "../testing/tiny-models.js";
+import { tinyConfigs, tinyModel } from "../test/tiny-models.js";
 import { parseHuggingFaceConfig, UnsupportedModelError } from "./architecture.js";
 import {
-  initModel,
-  type LoadedModel,
-  loadModel,
+  initializePretrainedModel,
+  loadPretrainedModel,
   ModelFolderError,
   modelHash,
-  saveModel,
+  type PretrainedModel,
+  savePretrainedModel,
 } from "./pretrained.js";
 
 const python = "/usr/bin/python3";
@@ -29,12 +29,12 @@ if (!torchAvailable) {
     "skipping the PyTorch parity tests: /usr/bin/python3 cannot import torch (apt install python3-torch)",
   );
 }
-const referenceScript = fileURLToPath(new URL("../testing/hf_reference.py", import.meta.url));
+const referenceScript = fileURLToPath(new URL("../test/hf_reference.py", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "engine-pretrained-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** Full-sequence logits `[length, vocab]` of one row through the training-path graph. */
-async function engineLogits(model: LoadedModel, row: readonly number[]): Promise<Float32Array> {
+async function engineLogits(model: PretrainedModel, row: readonly number[]): Promise<Float32Array> {
   const graph = new GraphBuilder();
   const parameters = model.model.declareParameters(graph);
   const inputs = model.model.declareInputs(graph);
@@ -78,7 +78,7 @@ describe.skipIf(!torchAvailable)("parity with a PyTorch reference of the Hugging
     const requests = [];
     for (const label of labels) {
       const directory = join(scratch, label.replace(/[^a-z0-9]+/gi, "-"));
-      await saveModel({ model: tinyModel({ config: tinyConfigs[label]!, seed: 11 }), directory });
+      await savePretrainedModel({ model: tinyModel({ config: tinyConfigs[label]!, seed: 11 }), directory });
       requests.push({ directory, input_ids: prompts, greedy_steps: greedySteps });
     }
     // One Python process for every architecture (importing torch dominates its run time).
@@ -95,7 +95,9 @@ describe.skipIf(!torchAvailable)("parity with a PyTorch reference of the Hugging
   labels.forEach((label, index) => {
     it(`${label}: logits within 1e-5 relative, greedy decoding (KV cache, batched) identical`, async () => {
       const reference = answers[index]!;
-      const model = await loadModel({ directory: join(scratch, label.replace(/[^a-z0-9]+/gi, "-")) });
+      const model = await loadPretrainedModel({
+        directory: join(scratch, label.replace(/[^a-z0-9]+/gi, "-")),
+      });
       for (const [row, prompt] of prompts.entries()) {
         const logits = await engineLogits(model, prompt);
         expect(logits.length).toBe(reference.logits[row]!.length);
@@ -125,15 +127,15 @@ describe("Hugging Face folders", () => {
     const model = tinyModel({ config, seed: 5 });
     const first = join(scratch, "round-trip-1");
     const second = join(scratch, "round-trip-2");
-    const saved = await saveModel({ model, directory: first, maxShardBytes: 40_000 });
+    const saved = await savePretrainedModel({ model, directory: first, maxShardBytes: 40_000 });
     expect(saved.files).toContain("model.safetensors.index.json");
     expect(
       saved.files.filter((name) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(name)).length,
     ).toBeGreaterThan(1);
-    const loaded = await loadModel({ directory: first });
+    const loaded = await loadPretrainedModel({ directory: first });
     expect(modelHash(loaded)).toBe(modelHash(model));
-    await saveModel({ model: loaded, directory: second });
-    const reloaded = await loadModel({ directory: second });
+    await savePretrainedModel({ model: loaded, directory: second });
+    const reloaded = await loadPretrainedModel({ directory: second });
     expect(Buffer.from(reloaded.parameters.buffer).equals(Buffer.from(model.parameters.buffer))).toBe(true);
     const { tensors, metadata } = await readSafetensors({ path: join(second, "model.safetensors") });
     expect(metadata).toEqual({ format: "pt" });
@@ -151,11 +153,11 @@ describe("Hugging Face folders", () => {
     // BF16: write, read back, write again: the second BF16 file is byte-identical and the
     // values are exactly the BF16-rounded floats (BF16 → F32 is exact).
     const bf16 = join(scratch, "bf16");
-    await saveModel({ model, directory: bf16, dtype: "BF16" });
-    const fromBf16 = await loadModel({ directory: bf16 });
+    await savePretrainedModel({ model, directory: bf16, dtype: "BF16" });
+    const fromBf16 = await loadPretrainedModel({ directory: bf16 });
     expect(fromBf16.storedDtype).toBe("BF16");
     const bf16Again = join(scratch, "bf16-again");
-    await saveModel({ model: fromBf16, directory: bf16Again, dtype: "BF16" });
+    await savePretrainedModel({ model: fromBf16, directory: bf16Again, dtype: "BF16" });
     expect(
       readFileSync(join(bf16Again, "model.safetensors")).equals(
         readFileSync(join(bf16, "model.safetensors")),
@@ -173,13 +175,13 @@ describe("Hugging Face folders", () => {
 
   it("carries generation_config.json and tokenizer files through", async () => {
     const source = join(scratch, "with-tokenizer");
-    const model = initModel({ config: tinyConfigs["llama (tied, GQA)"]!, seed: 1 });
-    await saveModel({ model, directory: source });
+    const model = initializePretrainedModel({ config: tinyConfigs["llama (tied, GQA)"]!, seed: 1 });
+    await savePretrainedModel({ model, directory: source });
     writeFileSync(join(source, "tokenizer.json"), '{"version":"1.0"}');
     writeFileSync(join(source, "generation_config.json"), '{"eos_token_id":[2,3]}');
-    const loaded = await loadModel({ directory: source });
+    const loaded = await loadPretrainedModel({ directory: source });
     const target = join(scratch, "with-tokenizer-copy");
-    const { files } = await saveModel({ model: loaded, directory: target });
+    const { files } = await savePretrainedModel({ model: loaded, directory: target });
     expect(files).toEqual(
       expect.arrayContaining(["tokenizer.json", "generation_config.json", "config.json"]),
     );
@@ -187,14 +189,17 @@ describe("Hugging Face folders", () => {
   });
 
   it("rejects missing, unexpected and mis-shaped tensors and missing folders", async () => {
-    await expect(loadModel({ directory: join(scratch, "nowhere") })).rejects.toMatchObject({
+    await expect(loadPretrainedModel({ directory: join(scratch, "nowhere") })).rejects.toMatchObject({
       code: "model_folder_missing",
     });
     const directory = join(scratch, "mismatch");
-    await saveModel({ model: initModel({ config: tinyConfigs["llama (tied, GQA)"]!, seed: 1 }), directory });
+    await savePretrainedModel({
+      model: initializePretrainedModel({ config: tinyConfigs["llama (tied, GQA)"]!, seed: 1 }),
+      directory,
+    });
     const wrong = { ...tinyConfigs["llama (tied, GQA)"]!, intermediate_size: 40 };
     writeFileSync(join(directory, "config.json"), JSON.stringify(wrong));
-    const error = await loadModel({ directory }).catch((caught: unknown) => caught);
+    const error = await loadPretrainedModel({ directory }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ModelFolderError);
     expect((error as Error).message).toMatch(
       /mlp\.gate_proj\.weight has shape \[48, 32\], config\.json implies \[40, 32\]/,
@@ -203,7 +208,7 @@ describe("Hugging Face folders", () => {
       join(directory, "config.json"),
       JSON.stringify({ ...tinyConfigs["qwen2 (qkv bias, tied)"]! }),
     );
-    await expect(loadModel({ directory })).rejects.toThrow(
+    await expect(loadPretrainedModel({ directory })).rejects.toThrow(
       /missing 6 tensor\(s\): model\.layers\.0\.self_attn\.q_proj\.bias/,
     );
     expect(existsSync(join(directory, "model.safetensors"))).toBe(true);

@@ -42,7 +42,7 @@ export class ModelFolderError extends PosttrainError {
 }
 
 /** A model in memory: its architecture, flat float32 parameters and where it came from. */
-export interface LoadedModel {
+export interface PretrainedModel {
   model: DecoderModel;
   config: DecoderConfig;
   layout: ParameterLayout;
@@ -50,13 +50,13 @@ export interface LoadedModel {
   parameters: Float32Array;
   /** `generation_config.json`, when the folder had one. */
   generationConfig: Record<string, unknown> | null;
-  /** The folder it was loaded from (null for {@link initModel}). */
+  /** The folder it was loaded from (null for {@link initializePretrainedModel}). */
   directory: string | null;
-  /** Stored dtype of the weights that were read (null for {@link initModel}). */
+  /** Stored dtype of the weights that were read (null for {@link initializePretrainedModel}). */
   storedDtype: SafetensorsDtype | null;
 }
 
-/** Tokenizer files carried through {@link saveModel} when present. */
+/** Tokenizer files carried through {@link savePretrainedModel} when present. */
 export const tokenizerFileNames = [
   "tokenizer.json",
   "tokenizer_config.json",
@@ -124,14 +124,14 @@ async function weightFiles(directory: string): Promise<string[]> {
   });
 }
 
-/** Builds a {@link LoadedModel} around a validated config and a parameter buffer. */
+/** Builds a {@link PretrainedModel} around a validated config and a parameter buffer. */
 function assemble(params: {
   config: DecoderConfig;
   parameters?: Float32Array;
   generationConfig: Record<string, unknown> | null;
   directory: string | null;
   storedDtype: SafetensorsDtype | null;
-}): LoadedModel {
+}): PretrainedModel {
   const model = new DecoderModel(params.config);
   const layout = new ParameterLayout(model.parameterSpecs());
   return {
@@ -150,7 +150,7 @@ function assemble(params: {
  * the architecture needs must be present with the right shape; unexpected tensors are an
  * error (except `lm_head.weight` duplicated in a tied checkpoint and legacy `rotary_emb.inv_freq`).
  */
-export async function loadModel(params: { directory: string }): Promise<LoadedModel> {
+export async function loadPretrainedModel(params: { directory: string }): Promise<PretrainedModel> {
   const { directory } = params;
   const config = parseHuggingFaceConfig(await readJson(join(directory, "config.json")));
   const generationPath = join(directory, "generation_config.json");
@@ -207,7 +207,7 @@ export async function loadModel(params: { directory: string }): Promise<LoadedMo
  * A fresh model from a Hugging Face config object with seeded initial values (N(0, 0.02²)
  * weights, unit norm gains, zero biases; one named {@link Random} stream per parameter).
  */
-export function initModel(params: { config: unknown; seed: number }): LoadedModel {
+export function initializePretrainedModel(params: { config: unknown; seed: number }): PretrainedModel {
   const config = parseHuggingFaceConfig(params.config);
   const loaded = assemble({ config, generationConfig: null, directory: null, storedDtype: null });
   loaded.model.initializeFlat({
@@ -219,7 +219,7 @@ export function initModel(params: { config: unknown; seed: number }): LoadedMode
 }
 
 /** sha256 of the parameters (each tensor's float32 bytes in layout order, padding excluded). */
-export function modelHash(model: LoadedModel): string {
+export function modelHash(model: PretrainedModel): string {
   const bytes = new Uint8Array(model.layout.elementCount() * 4);
   const floats = new Float32Array(bytes.buffer);
   let offset = 0;
@@ -231,7 +231,7 @@ export function modelHash(model: LoadedModel): string {
 }
 
 /** The tensors of `model` in Hugging Face names and layout (`[out, in]`). */
-export function huggingFaceTensors(model: LoadedModel): TensorToWrite[] {
+export function huggingFaceTensors(model: PretrainedModel): TensorToWrite[] {
   return model.layout.entries.map((entry) => {
     const view = model.layout.view(model.parameters, entry.name);
     if (!isTransposed(entry.name, entry.shape)) return { name: entry.name, shape: entry.shape, data: view };
@@ -250,8 +250,8 @@ export function huggingFaceTensors(model: LoadedModel): TensorToWrite[] {
  * `save_pretrained`) — and the tokenizer files: `tokenizerFiles` (paths) or, by default, the
  * known tokenizer files of the folder the model was loaded from.
  */
-export async function saveModel(params: {
-  model: LoadedModel;
+export async function savePretrainedModel(params: {
+  model: PretrainedModel;
   directory: string;
   dtype?: "F32" | "BF16";
   maxShardBytes?: number;
@@ -324,3 +324,14 @@ function architectureClass(config: DecoderConfig): string {
     config.architecture
   ];
 }
+
+// Former names, kept until the code still importing them (rlvr, the training layer, bench)
+// switches: `loadModel`/`LoadedModel` also named the stages' training-model loader.
+/** @deprecated Use {@link PretrainedModel}. */
+export type LoadedModel = PretrainedModel;
+/** @deprecated Use {@link loadPretrainedModel}. */
+export const loadModel = loadPretrainedModel;
+/** @deprecated Use {@link initializePretrainedModel}. */
+export const initModel = initializePretrainedModel;
+/** @deprecated Use {@link savePretrainedModel}. */
+export const saveModel = savePretrainedModel;

@@ -6,11 +6,11 @@ import { request as httpRequest } from "node:http";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { type LoadedTokenizer, loadTokenizer } from "@posttrain/data";
-import type { GenerationTokenizer, LoadedModel } from "@posttrain/engine";
+import type { GenerationTokenizer, PretrainedModel } from "@posttrain/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTinyServeModel, microTokenizerDirectory } from "../test/serve-model.js";
 import { defaultAdmissionLimits } from "./admission.js";
 import { type ServeServer, startServeServer } from "./server.js";
-import { createTinyServeModel, microTokenizerDirectory } from "./test-model.js";
 
 setFlagsFromString("--expose-gc");
 const collectGarbage = runInNewContext("gc") as () => void;
@@ -39,7 +39,7 @@ function rawGet(port: number, target: string): Promise<{ status: number; body: s
 }
 
 describe("posttrain serve under attack (default admission limits)", () => {
-  let model: LoadedModel;
+  let model: PretrainedModel;
   let tokenizer: LoadedTokenizer;
   let server: ServeServer;
   /** The longest text the server handed the tokeniser. */

@@ -5,7 +5,7 @@
  * and running them on the scheduler ({@link ServeContext.generate}).
  */
 import { Random } from "@posttrain/core";
-import type { GenerationTokenizer, LoadedModel, SamplingParameters } from "@posttrain/engine";
+import type { GenerationTokenizer, PretrainedModel, SamplingParameters } from "@posttrain/engine";
 import { type Admission, chatMessageOverheadCharacters } from "./admission.js";
 import { ServeRequestError } from "./errors.js";
 import type { ChatCompletionRequest, CompletionRequest } from "./request-schema.js";
@@ -30,7 +30,7 @@ export interface GenerationPlan {
 }
 
 export interface ServeContext {
-  model: LoadedModel;
+  model: PretrainedModel;
   tokenizer: GenerationTokenizer;
   servedModelName: string;
   contextLength: number;
@@ -64,7 +64,7 @@ export interface ServeContext {
 }
 
 export function createServeContext(params: {
-  model: LoadedModel;
+  model: PretrainedModel;
   tokenizer: GenerationTokenizer;
   servedModelName: string;
   admission: Admission;

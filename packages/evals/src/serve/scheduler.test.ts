@@ -1,12 +1,12 @@
 import { Random } from "@posttrain/core";
 import { type LoadedTokenizer, loadTokenizer } from "@posttrain/data";
-import type { LoadedModel } from "@posttrain/engine";
+import type { PretrainedModel } from "@posttrain/engine";
 import { beforeAll, describe, expect, it } from "vitest";
+import { createTinyServeModel, microTokenizerDirectory } from "../test/serve-model.js";
 import { ContinuousBatchScheduler, type SequenceRequest, type SequenceResult } from "./scheduler.js";
-import { createTinyServeModel, microTokenizerDirectory } from "./test-model.js";
 
 describe("ContinuousBatchScheduler", () => {
-  let model: LoadedModel;
+  let model: PretrainedModel;
   let tokenizer: LoadedTokenizer;
   beforeAll(async () => {
     tokenizer = await loadTokenizer({ directory: microTokenizerDirectory });

@@ -24,8 +24,8 @@ import {
   DecodingSession,
   type ExecutionProvider,
   type GenerationTokenizer,
-  type LoadedModel,
   logSoftmax,
+  type PretrainedModel,
   type SamplingParameters,
   sampleToken,
 } from "@posttrain/engine";
@@ -139,7 +139,7 @@ const generationFailure = (error: unknown) =>
   });
 
 export interface SchedulerOptions {
-  model: LoadedModel;
+  model: PretrainedModel;
   tokenizer: GenerationTokenizer;
   /** Rows decoded together at most (default 32). */
   maxBatchSize?: number;

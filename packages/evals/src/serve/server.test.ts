@@ -2,13 +2,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LoadedTokenizer, loadTokenizer } from "@posttrain/data";
-import { createEmbeddedGenerationBackend, type LoadedModel } from "@posttrain/engine";
+import { createEmbeddedGenerationBackend, type PretrainedModel } from "@posttrain/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOpenAiBackend, listServedModels } from "../openai-backend.js";
 import { runEval } from "../run-eval.js";
 import { defineHeldOutTask } from "../tasks/builtin.js";
+import { createTinyServeModel, microTokenizerDirectory } from "../test/serve-model.js";
 import { type ServeServer, startServeServer } from "./server.js";
-import { createTinyServeModel, microTokenizerDirectory } from "./test-model.js";
 
 /** Reads an SSE response into its `data:` payloads (JSON-parsed, `[DONE]` kept as a string). */
 async function readEvents(response: Response): Promise<unknown[]> {
@@ -21,7 +21,7 @@ async function readEvents(response: Response): Promise<unknown[]> {
 }
 
 describe("posttrain serve (a tiny random Llama, the micro 512-token tokenizer)", () => {
-  let model: LoadedModel;
+  let model: PretrainedModel;
   let tokenizer: LoadedTokenizer;
   let server: ServeServer;
   let directory: string;

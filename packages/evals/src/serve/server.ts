@@ -41,7 +41,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ExecutionProvider, GenerationTokenizer, LoadedModel } from "@posttrain/engine";
+import type { ExecutionProvider, GenerationTokenizer, PretrainedModel } from "@posttrain/engine";
 import { createAdmission, defaultAdmissionLimits } from "./admission.js";
 import { createServeContext } from "./context.js";
 import { ServeError, ServeRequestError } from "./errors.js";
@@ -58,7 +58,7 @@ import { createWeightUpdateAccess, type WeightUpdateAccessOptions } from "./weig
 import { createWeightUpdater } from "./weight-updates.js";
 
 export interface ServeOptions {
-  model: LoadedModel;
+  model: PretrainedModel;
   tokenizer: GenerationTokenizer;
   /** The id clients pass as `model` (e.g. the folder name). */
   servedModelName: string;

@@ -17,7 +17,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
 }
 
 /**
- * Loads a Hugging Face model folder (weights with @posttrain/engine's `loadModel`, tokenizer
+ * Loads a Hugging Face model folder (weights with @posttrain/engine's `loadPretrainedModel`, tokenizer
  * and chat template with @posttrain/data's `loadTokenizer`) and serves it. The served name
  * defaults to {@link defaultServedModelName}.
  */
@@ -36,12 +36,12 @@ export async function startServeServerFromFolder(
       message: `${directory} is not a model folder (no config.json)`,
       details: { directory },
     });
-  const [{ loadModel }, { loadTokenizer }] = await Promise.all([
+  const [{ loadPretrainedModel }, { loadTokenizer }] = await Promise.all([
     import("@posttrain/engine"),
     import("@posttrain/data"),
   ]);
   const [model, tokenizer] = await Promise.all([
-    loadModel({ directory }),
+    loadPretrainedModel({ directory }),
     loadTokenizer({ directory, ...(chatTemplate === undefined ? {} : { chatTemplate }) }),
   ]);
   return startServeServer({
@@ -104,30 +104,4 @@ export function defaultServedModelName(params: { directory: string }): string {
   if (basename(grandparent) === "stages" && dirname(grandparent) !== grandparent)
     return `${basename(dirname(grandparent))}/${basename(parent)}`;
   return basename(parent) === "" ? own : basename(parent);
-}
-
-/**
- * Writes the tiny random Llama used by the serve tests and `bench:serve` (micro tokenizer,
- * 512 tokens) as a model folder; `scale` multiplies the initial weights (N(0, 0.02²) gives
- * near-uniform logits).
- */
-export async function writeTinyServeModel(params: {
-  directory: string;
-  seed: number;
-  hiddenSize?: number;
-  layers?: number;
-  scale?: number;
-}): Promise<void> {
-  const [{ createTinyServeModel, saveTinyServeModel, microTokenizerDirectory }, { loadTokenizer }] =
-    await Promise.all([import("./test-model.js"), import("@posttrain/data")]);
-  const tokenizer = await loadTokenizer({ directory: microTokenizerDirectory });
-  const model = createTinyServeModel({
-    seed: params.seed,
-    eosTokenId: tokenizer.eosTokenIds[0]!,
-    ...(params.hiddenSize === undefined ? {} : { hiddenSize: params.hiddenSize }),
-    ...(params.layers === undefined ? {} : { layers: params.layers }),
-  });
-  const scale = params.scale ?? 1;
-  for (let index = 0; index < model.parameters.length; index += 1) model.parameters[index]! *= scale;
-  await saveTinyServeModel({ model, directory: params.directory });
 }

@@ -2,11 +2,12 @@ import { copyFile, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { loadTokenizer } from "@posttrain/data";
-import { createEmbeddedGenerationBackend, loadModel } from "@posttrain/engine";
+import { createEmbeddedGenerationBackend, loadPretrainedModel } from "@posttrain/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { microTokenizerDirectory } from "../test/serve-model.js";
+import { writeTinyServeModel } from "../test/write-serve-model.js";
 import type { ServeServer } from "./server.js";
-import { startServeServerFromFolder, writeTinyServeModel } from "./start.js";
-import { microTokenizerDirectory } from "./test-model.js";
+import { startServeServerFromFolder } from "./start.js";
 
 interface NativeAnswer {
   text: string;
@@ -26,7 +27,7 @@ const json = async (response: Response | Promise<Response>): Promise<Json> => (a
 /** Greedy ids and log-probs of `prompt` under the model folder `directory`, in process. */
 async function greedyInProcess(directory: string, prompt: number[], maxNewTokens: number) {
   const [model, tokenizer] = await Promise.all([
-    loadModel({ directory }),
+    loadPretrainedModel({ directory }),
     loadTokenizer({ directory: microTokenizerDirectory }),
   ]);
   const backend = createEmbeddedGenerationBackend({ model, tokenizer, threads: 1 });

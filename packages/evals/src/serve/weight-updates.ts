@@ -5,7 +5,7 @@
  * - SGLang's `POST /update_weights_from_disk` `{ model_path, load_format?, weight_version?,
  *   abort_all_requests? }` → `{ success, message, num_paused_requests }` (200, or 400 with
  *   `success: false`). The folder must hold a model of the same architecture and parameter
- *   shapes (config.json + model.safetensors, as `writeModelDirectory`/`saveModel` write);
+ *   shapes (config.json + model.safetensors, as `writeModelDirectory`/`savePretrainedModel` write);
  *   like SGLang, only the weights change, not the config.
  * - vLLM's dev-mode `POST /collective_rpc` `{ "method": "reload_weights" }` → `{ results: [null] }`:
  *   reloads the folder the server was started from (the trainer overwrote its files), and
@@ -18,8 +18,8 @@
  * `"default"` at start) is reported by `/get_model_info` and every native `/generate` answer.
  */
 
-import type { LoadedModel } from "@posttrain/engine";
-import { loadModel } from "@posttrain/engine";
+import type { PretrainedModel } from "@posttrain/engine";
+import { loadPretrainedModel } from "@posttrain/engine";
 import { z } from "zod";
 import { ServeRequestError } from "./errors.js";
 import { parseRequestBody } from "./request-schema.js";
@@ -65,7 +65,7 @@ export interface WeightUpdater {
 }
 
 export function createWeightUpdater(params: {
-  model: LoadedModel;
+  model: PretrainedModel;
   scheduler: ContinuousBatchScheduler;
 }): WeightUpdater {
   const { model, scheduler } = params;
@@ -80,9 +80,9 @@ export function createWeightUpdater(params: {
       return updates;
     },
     async updateFromDisk({ directory, weightVersion: label }) {
-      let loaded: LoadedModel;
+      let loaded: PretrainedModel;
       try {
-        loaded = await loadModel({ directory });
+        loaded = await loadPretrainedModel({ directory });
       } catch (error) {
         return {
           success: false,

@@ -1,6 +1,6 @@
 import { PosttrainError } from "@posttrain/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestRayServer, type TestRayServer } from "../test-support/ray-server.js";
+import { startTestRayServer, type TestRayServer } from "../test/ray-server.js";
 import { createRayJobClient, normalizeRayAddress } from "./ray-jobs.js";
 
 describe("Ray Job Submission client against a local API server", () => {

@@ -7,7 +7,7 @@ import type { ProbeReport } from "@posttrain/verifiers";
 import { recipe as tulu3 } from "@posttrain-recipes/tulu3-8b";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareResultsWithRecipe } from "../results/compare.js";
-import { resultsFile } from "../test-support/results-file.js";
+import { resultsFile } from "../test/results-file.js";
 import { planPush, pushToHub } from "./push.js";
 
 const lock: RecipeLock = {

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGenerationServer, type TestGenerationServer } from "../test-support/generation-server.js";
+import { startTestGenerationServer, type TestGenerationServer } from "../test/generation-server.js";
 import { createWeightPushingBackend, parametersVersion } from "./weight-push.js";
 import { createRemoteGenerationBackend } from "./weight-sync.js";
 

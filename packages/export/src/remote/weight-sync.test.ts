@@ -2,14 +2,10 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PosttrainError } from "@posttrain/core";
-import {
-  defineHeldOutTask,
-  runEval,
-  startServeServerFromFolder,
-  writeTinyServeModel,
-} from "@posttrain/evals";
+import { defineHeldOutTask, runEval, startServeServerFromFolder } from "@posttrain/evals";
+import { writeTinyServeModel } from "@posttrain/evals/test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startTestGenerationServer, type TestGenerationServer } from "../test-support/generation-server.js";
+import { startTestGenerationServer, type TestGenerationServer } from "../test/generation-server.js";
 import { createRemoteGenerationBackend } from "./weight-sync.js";
 
 async function weights(root: string, name: string, skill: number, architecture = "LlamaForCausalLM") {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { PosttrainError } from "@posttrain/core";
 import { recipe as tulu3 } from "@posttrain-recipes/tulu3-8b";
 import { describe, expect, it } from "vitest";
-import { resultsFile } from "../test-support/results-file.js";
+import { resultsFile } from "../test/results-file.js";
 import {
   compareResultsWithRecipe,
   formatResultsComparison,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { type Case, verdictOf } from "../test/ifeval.js";
 import { googleInstructionIds } from "./registry.js";
-import { type Case, verdictOf } from "./test-support.js";
 
 /**
  * Pass and fail cases for each of Google's 25 instructions, pinning the reference's exact

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { type Case, verdictOf } from "../test/ifeval.js";
 import { iftrainInstructionIds } from "./registry.js";
-import { type Case, verdictOf } from "./test-support.js";
 
 /** Pass and fail cases for the 29 IFTrain constraints, including the reference's quirks. */
 const cases: Array<{ id: string; kwargs: Record<string, unknown>; cases: Case[] }> = [

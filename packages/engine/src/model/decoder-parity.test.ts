@@ -11,7 +11,7 @@ import { GraphBuilder, type GraphTensor } from "../graph.js";
 import { tokenCrossEntropy } from "../losses.js";
 import { ParameterLayout, packParameters } from "../parameters.js";
 import { compileGraph, type Feed } from "../runtime.js";
-import { LlamaModel } from "./llama.js";
+import { DecoderModel } from "./decoder.js";
 import { parseLlamaConfig } from "./llama-config.js";
 
 const python = "/usr/bin/python3";
@@ -21,7 +21,7 @@ if (!torchAvailable) {
     "skipping the PyTorch parity test: /usr/bin/python3 cannot import torch (apt install python3-torch)",
   );
 }
-const referenceScript = fileURLToPath(new URL("../testing/llama_reference.py", import.meta.url));
+const referenceScript = fileURLToPath(new URL("../test/llama_reference.py", import.meta.url));
 
 const batch = 2;
 const sequence = 7;
@@ -42,7 +42,7 @@ async function runParity(tied: boolean) {
     rope_theta: 10000,
     tie_word_embeddings: tied,
   });
-  const model = new LlamaModel(config);
+  const model = new DecoderModel(config, { threadInvariantGemms: false });
   const layout = new ParameterLayout(model.parameterSpecs());
   const values = model.initialValues(Random.fromSeed(3));
   // Perturb the norm gains so their gradients are not trivially symmetric.

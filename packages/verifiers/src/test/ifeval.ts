@@ -1,4 +1,4 @@
-import { checkIfevalInstructions, type InstructionVerdict } from "./check.js";
+import { checkIfevalInstructions, type InstructionVerdict } from "../ifeval/check.js";
 
 /** The verdict on one instruction (test helper). */
 export async function verdictOf(params: {

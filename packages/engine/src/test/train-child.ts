@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { Random, sha256Hex } from "@posttrain/core";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../checkpoint.js";
-import { LlamaModel } from "../model/llama.js";
+import { DecoderModel } from "../model/decoder.js";
 import { parseLlamaConfig } from "../model/llama-config.js";
 import { CausalLmTrainer, type TokenBatch } from "../trainer.js";
 
@@ -14,7 +14,7 @@ const { values } = parseArgs({ options: { directory: { type: "string" }, steps: 
 const directory = values.directory!;
 const steps = Number(values.steps);
 
-const model = new LlamaModel(
+const model = new DecoderModel(
   parseLlamaConfig({
     vocab_size: 97,
     hidden_size: 32,
@@ -24,6 +24,7 @@ const model = new LlamaModel(
     num_key_value_heads: 2,
     tie_word_embeddings: true,
   }),
+  { threadInvariantGemms: false },
 );
 const trainer = await CausalLmTrainer.create({
   model,

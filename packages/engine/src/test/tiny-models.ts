@@ -4,7 +4,7 @@
  * gains, non-zero biases), so parity and decoding tests exercise every parameter.
  */
 import { Random } from "@posttrain/core";
-import { initModel, type LoadedModel } from "../model/pretrained.js";
+import { initializePretrainedModel, type PretrainedModel } from "../model/pretrained.js";
 
 const shared = {
   vocab_size: 67,
@@ -62,9 +62,9 @@ export const tinyConfigs: Record<string, Record<string, unknown>> = {
   },
 };
 
-/** {@link initModel} then perturbed: weights ×10, norm gains 1 + 0.2·N(0,1), biases 0.3·N(0,1). */
-export function tinyModel(params: { config: Record<string, unknown>; seed: number }): LoadedModel {
-  const model = initModel(params);
+/** {@link initializePretrainedModel} then perturbed: weights ×10, norm gains 1 + 0.2·N(0,1), biases 0.3·N(0,1). */
+export function tinyModel(params: { config: Record<string, unknown>; seed: number }): PretrainedModel {
+  const model = initializePretrainedModel(params);
   const random = Random.fromSeed(params.seed).stream("perturb");
   for (const entry of model.layout.entries) {
     const view = model.layout.view(model.parameters, entry.name);

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const repositoryRoot = fileURLToPath(new URL("../../../", import.meta.url));
+export const repositoryRoot = fileURLToPath(new URL("../../../../", import.meta.url));
 export const microTokenizerDirectory = join(repositoryRoot, "recipes/micro/tokenizer");
 export const microDataDirectory = join(repositoryRoot, "datasets/micro");
 

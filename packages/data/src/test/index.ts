@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { builtinChatTemplates, type ChatTemplateChoice } from "./chat-template.js";
-import { type LoadedTokenizer, loadTokenizer } from "./tokenizer.js";
+import { builtinChatTemplates, type ChatTemplateChoice } from "../chat-template.js";
+import { type LoadedTokenizer, loadTokenizer } from "../tokenizer.js";
 
 /** Absolute path of a shared tokenizer folder (from /work/shared/data/tokenizers), used by tests. */
 export function sharedTokenizerDirectory(name: string): string {
-  return fileURLToPath(new URL(`../../../../shared/data/tokenizers/${name}`, import.meta.url));
+  return fileURLToPath(new URL(`../../../../../shared/data/tokenizers/${name}`, import.meta.url));
 }
 
 /** True when the shared tokenizer folder is present (tests skip cleanly otherwise). */

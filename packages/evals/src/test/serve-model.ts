@@ -6,9 +6,9 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { initModel, type LoadedModel, saveModel } from "@posttrain/engine";
+import { initializePretrainedModel, type PretrainedModel, savePretrainedModel } from "@posttrain/engine";
 
-/** recipes/micro/tokenizer, resolved from this file (src/serve or dist/serve). */
+/** recipes/micro/tokenizer, resolved from this file (src/test or dist/test). */
 export const microTokenizerDirectory = fileURLToPath(
   new URL("../../../../recipes/micro/tokenizer/", import.meta.url),
 );
@@ -28,9 +28,9 @@ export function createTinyServeModel(params: {
   hiddenSize?: number;
   layers?: number;
   contextLength?: number;
-}): LoadedModel {
+}): PretrainedModel {
   const hidden = params.hiddenSize ?? 32;
-  return initModel({
+  return initializePretrainedModel({
     seed: params.seed,
     config: {
       architectures: ["LlamaForCausalLM"],
@@ -53,8 +53,11 @@ export function createTinyServeModel(params: {
 }
 
 /** Writes `model` with the micro tokenizer's files to `directory`. */
-export async function saveTinyServeModel(params: { model: LoadedModel; directory: string }): Promise<void> {
-  await saveModel({
+export async function saveTinyServeModel(params: {
+  model: PretrainedModel;
+  directory: string;
+}): Promise<void> {
+  await savePretrainedModel({
     model: params.model,
     directory: params.directory,
     tokenizerFiles: tokenizerFiles.map((name) => join(microTokenizerDirectory, name)),
