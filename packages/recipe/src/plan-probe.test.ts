@@ -6,7 +6,7 @@ import { formatPlan, planRecipe, probeEstimateSeconds, type RecipeProbe } from "
 import { type ProbeEvent, probeBlocker, probeRecipe, summarizeProbeEvents } from "./plan-probe.js";
 import { defineRecipe, type RecipeInput } from "./schema.js";
 import type { StageRunner, StageRunParams } from "./stage-runners.js";
-import { fixtureRecipeInput, writeFixturePackage } from "./test-support.js";
+import { fixtureRecipeInput, writeFixturePackage } from "./test/index.js";
 
 const stepEnds = (elapsed: readonly number[]): ProbeEvent[] =>
   elapsed.map((value, index) => ({ type: "step-end", step: index + 1, elapsed: value }));

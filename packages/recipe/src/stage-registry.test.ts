@@ -18,7 +18,7 @@ import { loadRecipe } from "./load.js";
 import { runRecipe, type StageEvaluator } from "./runner.js";
 import type { Stage } from "./schema.js";
 import { getStage, stageRegistry } from "./stage-registry.js";
-import { fixtureRecipeInput, writeFixturePackage } from "./test-support.js";
+import { fixtureRecipeInput, writeFixturePackage } from "./test/index.js";
 
 const folders: string[] = [];
 afterEach(async () => {
