@@ -8,7 +8,7 @@
 //     --variant "whole=--gradient-slice-mb 0" --variant "sliced=--gradient-slice-mb 24"
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { allocatorEnvironment, CausalLmTrainer, LlamaModel, parseLlamaConfig } from "@posttrain/engine";
+import { allocatorEnvironment, CausalLmTrainer, DecoderModel, parseLlamaConfig } from "@posttrain/engine";
 import { machineDescription, peakRssMegabytes, printResultLine } from "../measure.js";
 import { describeCpu } from "../peak/probe.js";
 import { randomBatch, shapes } from "./shapes.js";
@@ -47,7 +47,7 @@ function median(samples: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-const model = new LlamaModel(parseLlamaConfig(shape.config));
+const model = new DecoderModel(parseLlamaConfig(shape.config), { threadInvariantGemms: false });
 const batch = randomBatch(shape, model.config.vocab_size, 1);
 const trainers = new Map<string, CausalLmTrainer>();
 for (const variant of variants) {

@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { allocatorEnvironment, CausalLmTrainer, LlamaModel, parseLlamaConfig } from "@posttrain/engine";
+import { allocatorEnvironment, CausalLmTrainer, DecoderModel, parseLlamaConfig } from "@posttrain/engine";
 import { machineDescription, peakRssMegabytes, printResultLine, runPythonReference } from "../measure.js";
 import { describeCpu, describePeak, measurePeak } from "../peak/probe.js";
 import { shareOfPeak } from "../peak/shapes.js";
@@ -44,7 +44,7 @@ const gradientSliceMegabytes =
 /** Our side, in its own process: median fwd+bwd and optimizer seconds over `repeats` steps. */
 async function runOurs(name: string): Promise<void> {
   const shape = shapes[name]!;
-  const model = new LlamaModel(parseLlamaConfig(shape.config));
+  const model = new DecoderModel(parseLlamaConfig(shape.config), { threadInvariantGemms: false });
   const created = performance.now();
   const trainer = await CausalLmTrainer.create({
     model,

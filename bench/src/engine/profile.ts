@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { allocatorEnvironment, CausalLmTrainer, LlamaModel, parseLlamaConfig } from "@posttrain/engine";
+import { allocatorEnvironment, CausalLmTrainer, DecoderModel, parseLlamaConfig } from "@posttrain/engine";
 import { machineDescription, peakRssMegabytes, printResultLine } from "../measure.js";
 import { describeCpu } from "../peak/probe.js";
 import { type ProfileEvent, summariseProfile } from "./profile-summary.js";
@@ -38,7 +38,7 @@ const threads = Number(values.threads);
 const loadStart = loadavg()[0]!;
 const directory = mkdtempSync(join(tmpdir(), "bench-engine-profile-"));
 try {
-  const model = new LlamaModel(parseLlamaConfig(shape.config));
+  const model = new DecoderModel(parseLlamaConfig(shape.config), { threadInvariantGemms: false });
   const trainer = await CausalLmTrainer.create({
     model,
     seed: 0,

@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { DecodingSession, initModel, saveModel } from "@posttrain/engine";
+import { DecodingSession, initializePretrainedModel, savePretrainedModel } from "@posttrain/engine";
 import { machineDescription, peakRssMegabytes, printResultLine, runPythonReference } from "../measure.js";
 import { describeCpu, describePeak, measurePeak } from "../peak/probe.js";
 import { shareOfPeak } from "../peak/shapes.js";
@@ -108,9 +108,9 @@ try {
   for (const shapeName of values.shapes.split(",")) {
     const config = shapes[shapeName];
     if (config === undefined) throw new Error(`unknown shape ${shapeName}`);
-    const model = initModel({ config, seed: 1 });
+    const model = initializePretrainedModel({ config, seed: 1 });
     const directory = join(scratch, shapeName);
-    await saveModel({ model, directory });
+    await savePretrainedModel({ model, directory });
     const session = await DecodingSession.create({ model, threads });
     const vocabulary = model.config.vocab_size;
     for (const batch of values.batches.split(",").map(Number)) {

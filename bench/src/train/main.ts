@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createRunContext, Random, readEvents } from "@posttrain/core";
 import * as dpo from "@posttrain/dpo";
-import { CausalLmTrainer, type LlamaConfigInput, LlamaModel, parseLlamaConfig } from "@posttrain/engine";
+import { CausalLmTrainer, DecoderModel, type LlamaConfigInput, parseLlamaConfig } from "@posttrain/engine";
 import * as rlvr from "@posttrain/rlvr";
 import * as sft from "@posttrain/sft";
 import { loadTrainingModel } from "@posttrain/training";
@@ -96,7 +96,7 @@ const sftRows: sft.SftRow[] = Array.from({ length: rows * (warmup + measured) },
   const ids = Int32Array.from({ length: sequence + 1 }, token).subarray(0, sequence);
   return { inputIds: ids, labels: Int32Array.from(ids, (id, index) => (index < 32 ? -100 : id)) };
 });
-const llama = new LlamaModel(parseLlamaConfig(modelConfig));
+const llama = new DecoderModel(parseLlamaConfig(modelConfig), { threadInvariantGemms: false });
 const raw = await CausalLmTrainer.create({
   model: llama,
   seed: 2,

@@ -1,6 +1,6 @@
 /**
  * The DPO training graph and optimizer state, built from the public engine API (GraphBuilder
- * + LlamaModel + sequenceLogProbs + gradients): both sides of each pair run through the same
+ * + DecoderModel + sequenceLogProbs + gradients): both sides of each pair run through the same
  * parameters, the per-pair loss (loss.ts) is summed and scaled by `loss_scale`, and every
  * parameter gradient is an output written straight into a flat buffer. The same graph, cut at
  * the per-sequence log-probs, is the forward-only scoring model (reference log-probs,
@@ -9,10 +9,10 @@
 
 import {
   type CompiledGraph,
+  type DecoderModel,
   GraphBuilder,
   type GraphTensor,
   type LearningRateSchedule,
-  type LlamaModel,
   learningRateAt,
   parameterGradientOutputs,
   sequenceLogProbs,
@@ -26,7 +26,7 @@ import type { PairBatch } from "./pairs.js";
 const sides = ["chosen", "rejected"] as const;
 
 /** Builds the preference graph; returns the training and scoring output sets. */
-export function buildPreferenceGraph(params: { model: LlamaModel; loss: LossConfig; lossChunks: number }): {
+export function buildPreferenceGraph(params: { model: DecoderModel; loss: LossConfig; lossChunks: number }): {
   graph: GraphBuilder;
   training: Record<string, GraphTensor>;
   scoring: Record<string, GraphTensor>;
@@ -96,7 +96,7 @@ export interface PairScores {
 
 export class PreferenceTrainer extends GraphTrainer {
   private constructor(
-    readonly model: LlamaModel,
+    readonly model: DecoderModel,
     parameters: Float32Array,
     private readonly graphs: { training: CompiledGraph; scoring: CompiledGraph },
     adamW: z.output<typeof adamWConfigSchema>,
@@ -105,7 +105,7 @@ export class PreferenceTrainer extends GraphTrainer {
   }
 
   static async create(params: {
-    model: LlamaModel;
+    model: DecoderModel;
     loss: LossConfig;
     lossChunks: number;
     threads: number;

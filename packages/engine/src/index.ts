@@ -85,26 +85,19 @@ export {
   type ParameterSpec,
   threadInvariantInnerBlock,
 } from "./model/decoder.js";
-/** @deprecated `new DecoderModel(config, { threadInvariantGemms: false })` (see model/llama.ts). */
-export { LlamaModel } from "./model/llama.js";
 export {
   type LlamaConfig,
   type LlamaConfigInput,
   llamaConfigSchema,
   parseLlamaConfig,
 } from "./model/llama-config.js";
-// `initModel`, `LoadedModel`, `loadModel`, `saveModel`: deprecated former names (model/pretrained.ts).
 export {
   huggingFaceTensors,
   initializePretrainedModel,
-  initModel,
-  type LoadedModel,
-  loadModel,
   loadPretrainedModel,
   ModelFolderError,
   modelHash,
   type PretrainedModel,
-  saveModel,
   savePretrainedModel,
   tokenizerFileNames,
 } from "./model/pretrained.js";

@@ -1,5 +1,5 @@
 import { Random } from "@posttrain/core";
-import { LlamaModel, parseLlamaConfig } from "@posttrain/engine";
+import { DecoderModel, parseLlamaConfig } from "@posttrain/engine";
 import { loadTrainingModel } from "@posttrain/training";
 import { describe, expect, it } from "vitest";
 import { optimize } from "./optimize.js";
@@ -16,7 +16,7 @@ const config = toyRlvrConfig({
 async function optimizeOnce(completions: readonly { ids: number[]; mask: number[]; advantage: number }[]) {
   const loaded = await loadTrainingModel({ source: { kind: "initialize", config: toyModelConfig, seed: 3 } });
   const trainer = await PolicyTrainer.create({
-    model: new LlamaModel(parseLlamaConfig(toyModelConfig)),
+    model: new DecoderModel(parseLlamaConfig(toyModelConfig), { threadInvariantGemms: false }),
     kl: config.kl,
     clip: config.clip,
     lossChunks: 1,

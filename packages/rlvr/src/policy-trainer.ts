@@ -9,10 +9,10 @@
 
 import {
   type CompiledGraph,
+  type DecoderModel,
   type Feed,
   GraphBuilder,
   type GraphTensor,
-  type LlamaModel,
   parameterGradientOutputs,
   type TokenBatch,
 } from "@posttrain/engine";
@@ -28,7 +28,7 @@ export interface PolicyBatch extends TokenBatch {
 }
 
 export function buildPolicyGraph(params: {
-  model: LlamaModel;
+  model: DecoderModel;
   kl: Config["kl"];
   clip: Config["clip"];
   lossChunks: number;
@@ -74,7 +74,7 @@ export function buildPolicyGraph(params: {
 
 export class PolicyTrainer extends GraphTrainer {
   private constructor(
-    readonly model: LlamaModel,
+    readonly model: DecoderModel,
     /** The policy's parameters; generation shares this buffer, so rollouts use the current weights. */
     parameters: Float32Array,
     private readonly graphs: { training: CompiledGraph; scoring: CompiledGraph },
@@ -84,7 +84,7 @@ export class PolicyTrainer extends GraphTrainer {
   }
 
   static async create(params: {
-    model: LlamaModel;
+    model: DecoderModel;
     kl: Config["kl"];
     clip: Config["clip"];
     lossChunks: number;

@@ -2,7 +2,7 @@ import type { GenerationBackend, RunContext } from "@posttrain/core";
 import {
   createEmbeddedGenerationBackend,
   DecoderModel,
-  type LoadedModel as EngineModel,
+  type PretrainedModel as EngineModel,
   type GenerationTokenizer,
   learningRateAt,
   parseHuggingFaceConfig,
@@ -107,7 +107,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     `rlvr: ${config.rollouts.promptsPerStep} prompts × ${config.rollouts.samplesPerPrompt} samples per step, effective batch ${effectiveBatch} completions, ${config.steps} steps`,
   );
 
-  // The decoder is a LlamaModel with the same parameter layout for Llama configs.
+  // The decoder is a DecoderModel with the same parameter layout for Llama configs.
   const decoderConfig = parseHuggingFaceConfig(huggingFaceConfig(loaded.config));
   const decoder = new DecoderModel(decoderConfig);
   const trainer = await PolicyTrainer.create({

@@ -6,10 +6,10 @@
 import {
   type CompiledGraph,
   compileGraph,
+  type DecoderModel,
   emitModel,
   type Feed,
   GraphBuilder,
-  type LlamaModel,
   type ParameterLayout,
   type TokenBatch,
 } from "@posttrain/engine";
@@ -44,7 +44,7 @@ export class TokenScorer {
   ) {}
 
   static async create(params: {
-    model: LlamaModel;
+    model: DecoderModel;
     layout: ParameterLayout;
     lossChunks: number;
     threads: number;

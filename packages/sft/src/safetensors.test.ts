@@ -1,10 +1,10 @@
-import { loadTrainingModel as loadModel, safetensorsBytes } from "@posttrain/training";
+import { loadTrainingModel, safetensorsBytes } from "@posttrain/training";
 import { describe, expect, it } from "vitest";
 import { toyModelConfig } from "./test/toy.js";
 
 describe("safetensors export", () => {
   it("writes HF names, [out, in] linear weights and exact bytes", async () => {
-    const loaded = await loadModel({
+    const loaded = await loadTrainingModel({
       source: { kind: "initialize", config: { ...toyModelConfig, tie_word_embeddings: false }, seed: 1 },
     });
     const bytes = safetensorsBytes({ layout: loaded.layout, parameters: loaded.parameters });

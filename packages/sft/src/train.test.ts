@@ -4,13 +4,13 @@ import { join } from "node:path";
 import { createRunContext, Random, readEvents } from "@posttrain/core";
 import {
   CausalLmTrainer,
+  DecoderModel,
   DecodingSession,
   generateTokens,
-  LlamaModel,
-  loadModel as loadServableModel,
+  loadPretrainedModel as loadServableModel,
   parseLlamaConfig,
 } from "@posttrain/engine";
-import { loadTrainingModel as loadModel } from "@posttrain/training";
+import { loadTrainingModel } from "@posttrain/training";
 import { describe, expect, it } from "vitest";
 import { tokenBatchOf } from "./batches.js";
 import { TokenScorer } from "./forward.js";
@@ -45,7 +45,9 @@ describe("sft train", () => {
     expect(result.metrics.lastStep!.tokenLoss).toBeLessThan(0.05);
     expect(result.metrics.evaluationLoss!).toBeLessThan(0.05);
     // The written model folder loads back and greedy decoding reproduces the targets.
-    const loaded = await loadModel({ source: { kind: "directory", directory: result.modelDirectory! } });
+    const loaded = await loadTrainingModel({
+      source: { kind: "directory", directory: result.modelDirectory! },
+    });
     expect(Array.from(loaded.parameters)).toEqual(Array.from(result.parameters));
     const session = await DecodingSession.create({
       model: await loadServableModel({ directory: result.modelDirectory! }),
@@ -112,8 +114,10 @@ describe("sft train", () => {
 
 describe("sft loss reductions (open-instruct semantics)", () => {
   const setup = async () => {
-    const model = new LlamaModel(parseLlamaConfig(toyModelConfig));
-    const loaded = await loadModel({ source: { kind: "initialize", config: toyModelConfig, seed: 3 } });
+    const model = new DecoderModel(parseLlamaConfig(toyModelConfig), { threadInvariantGemms: false });
+    const loaded = await loadTrainingModel({
+      source: { kind: "initialize", config: toyModelConfig, seed: 3 },
+    });
     const examples = toyExamples({ count: 3, seed: 9 });
     // Micro-batches with different trained-token counts: 1 row (5 tokens) and 2 rows (10).
     const first = tokenBatchOf([examples[0]!.row]);

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LlamaConfigInput } from "@posttrain/engine";
-import { loadModel, readSafetensors } from "@posttrain/engine";
+import { loadPretrainedModel, readSafetensors } from "@posttrain/engine";
 import { afterEach, describe, expect, it } from "vitest";
 import { TrainError } from "./errors.js";
 import { writeModelDirectory } from "./model-directory.js";
@@ -25,7 +25,7 @@ const config: LlamaConfigInput = {
 
 describe("training model folders", () => {
   for (const tied of [false, true]) {
-    it(`round-trips through loadTrainingModel and the engine's HF loadModel (tied: ${tied})`, async () => {
+    it(`round-trips through loadTrainingModel and the engine's HF loadPretrainedModel (tied: ${tied})`, async () => {
       const directory = await mkdtemp(join(tmpdir(), "training-model-"));
       directories.push(directory);
       const initial = await loadTrainingModel({
@@ -35,7 +35,7 @@ describe("training model folders", () => {
       const reloaded = await loadTrainingModel({ source: { kind: "directory", directory } });
       expect(reloaded.hash).toBe(initial.hash);
       expect(Array.from(reloaded.parameters)).toEqual(Array.from(initial.parameters));
-      const huggingFace = await loadModel({ directory });
+      const huggingFace = await loadPretrainedModel({ directory });
       expect(huggingFace.storedDtype).toBe("F32");
       for (const entry of initial.layout.entries)
         expect(Array.from(huggingFace.layout.view(huggingFace.parameters, entry.name))).toEqual(

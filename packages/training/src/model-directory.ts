@@ -2,7 +2,7 @@
  * The model folder every training stage writes as its output: `parameters.bin` (flat float32
  * in {@link ParameterLayout} order, sha256 sidecar; what {@link loadTrainingModel} reads back),
  * `model.safetensors` and `config.json` (`LlamaForCausalLM`), which Hugging Face `transformers`
- * and the engine's `loadModel` load. The safetensors bytes come from the engine's
+ * and the engine's `loadPretrainedModel` load. The safetensors bytes come from the engine's
  * {@link encodeSafetensors} (F32, `{format: "pt"}` metadata). The engine stores linear weights
  * `[in, out]`; HF stores `[out, in]`, so every 2-D weight but the embedding is transposed.
  */

@@ -1,16 +1,16 @@
 /**
  * Where a training stage's initial weights come from: a fresh initialisation, a flat buffer in
  * memory, or a model folder written by {@link writeModelDirectory} (which every stage writes
- * as its final output, so SFT → DPO → RLVR chain). The stages re-export these under their old
- * names (`loadModel`, `LoadedModel`); the engine's own `loadModel` reads HF checkpoint folders.
+ * as its final output, so SFT → DPO → RLVR chain): `loadTrainingModel` → `TrainingModel`. The
+ * engine's `loadPretrainedModel` → `PretrainedModel` reads Hugging Face checkpoint folders.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseWithSchema, Random, readFileVerified, sha256Hex } from "@posttrain/core";
 import {
+  DecoderModel,
   type LlamaConfig,
   type LlamaConfigInput,
-  LlamaModel,
   llamaConfigSchema,
   ParameterLayout,
   parseLlamaConfig,
@@ -19,7 +19,7 @@ import { z } from "zod";
 import { TrainError } from "./errors.js";
 
 export type ModelSource =
-  /** Fresh weights from `LlamaModel`'s initialiser, seeded (`Random.fromSeed(seed).stream("init")`). */
+  /** Fresh weights from `DecoderModel`'s initialiser, seeded (`Random.fromSeed(seed).stream("init")`). */
   | { kind: "initialize"; config: LlamaConfigInput; seed: number }
   /** A flat buffer in the engine's `ParameterLayout` order (copied). */
   | { kind: "parameters"; config: LlamaConfigInput; parameters: Float32Array }
@@ -34,7 +34,7 @@ export const modelSourceSchema = z.discriminatedUnion("kind", [
 
 /** A training stage's model: the Llama graph builder, its config, layout and initial weights. */
 export interface TrainingModel {
-  model: LlamaModel;
+  model: DecoderModel;
   config: LlamaConfig;
   layout: ParameterLayout;
   /** A fresh copy the caller owns. */
@@ -63,7 +63,7 @@ export async function loadTrainingModel(params: { source: ModelSource }): Promis
     config = parseLlamaConfig(source.config);
     if (source.kind === "parameters") parameters = Float32Array.from(source.parameters);
     else {
-      const model = new LlamaModel(config);
+      const model = new DecoderModel(config, { threadInvariantGemms: false });
       const layout = new ParameterLayout(model.parameterSpecs());
       parameters = new Float32Array(layout.length);
       model.initializeFlat({
@@ -73,7 +73,7 @@ export async function loadTrainingModel(params: { source: ModelSource }): Promis
       });
     }
   }
-  const model = new LlamaModel(config);
+  const model = new DecoderModel(config, { threadInvariantGemms: false });
   const layout = new ParameterLayout(model.parameterSpecs());
   if (parameters.length !== layout.length) {
     throw new TrainError({

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRunContext, readEvents } from "@posttrain/core";
-import { CausalLmTrainer, LlamaModel, parseLlamaConfig } from "@posttrain/engine";
+import { CausalLmTrainer, DecoderModel, parseLlamaConfig } from "@posttrain/engine";
 import { afterEach, describe, expect, it } from "vitest";
 import { TrainError } from "./errors.js";
 import { openRunCheckpoints } from "./run-checkpoints.js";
@@ -23,7 +23,7 @@ const config = parseLlamaConfig({
 
 async function trainer(): Promise<CausalLmTrainer> {
   return CausalLmTrainer.create({
-    model: new LlamaModel(config),
+    model: new DecoderModel(config, { threadInvariantGemms: false }),
     seed: 3,
     threads: 1,
     options: { schedule: { kind: "constant", peak: 1e-3, totalSteps: 4, warmup: { steps: 0 } } },

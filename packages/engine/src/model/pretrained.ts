@@ -324,14 +324,3 @@ function architectureClass(config: DecoderConfig): string {
     config.architecture
   ];
 }
-
-// Former names, kept until the code still importing them (rlvr, the training layer, bench)
-// switches: `loadModel`/`LoadedModel` also named the stages' training-model loader.
-/** @deprecated Use {@link PretrainedModel}. */
-export type LoadedModel = PretrainedModel;
-/** @deprecated Use {@link loadPretrainedModel}. */
-export const loadModel = loadPretrainedModel;
-/** @deprecated Use {@link initializePretrainedModel}. */
-export const initModel = initializePretrainedModel;
-/** @deprecated Use {@link savePretrainedModel}. */
-export const saveModel = savePretrainedModel;
