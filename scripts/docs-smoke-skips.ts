@@ -65,6 +65,11 @@ export const skippedCommands: readonly SkippedCommand[] = [
     why: "a benchmark (minutes, needs PyTorch); results in bench/RESULTS.md",
   },
   {
+    command: "npm run bench:peak",
+    reason: "expensive",
+    why: "a benchmark (a minute, needs PyTorch): the machine's GEMM peak; results in bench/RESULTS.md",
+  },
+  {
     command: "npm run bench:serve",
     reason: "expensive",
     why: "a benchmark (minutes); results in bench/RESULTS.md",

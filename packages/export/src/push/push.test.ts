@@ -125,7 +125,7 @@ describe("posttrain push against the local Hub-compatible server", () => {
     const card = stored.get("README.md")!.toString("utf8");
     expect(card).toContain('base_model: "meta-llama/Llama-3.1-8B"');
     expect(card).toContain('- "allenai/tulu-3-sft-mixture"');
-    expect(card).toContain("# tulu3-8b 0.1.0 — checkpoint after stage `rlvr`");
+    expect(card).toContain(`# tulu3-8b ${tulu3.version} — checkpoint after stage \`rlvr\``);
     expect(card).toContain(`| sft.train[0] | allenai/tulu-3-sft-mixture | \`${"2".repeat(40)}\` |`);
     expect(card).toContain("| loss.beta | 5 |");
     expect(card).toContain('| kl.estimator | "k1" |');
