@@ -289,7 +289,8 @@ export async function writeResults(params: {
 export async function runEval(params: RunEvalParams): Promise<EvalResults> {
   const { tasks, suite } = resolveTasks(params);
   const scoredTasks = tasks.filter((task) => task.scoring.kind === "preference").map((task) => task.name);
-  if (scoredTasks.length > 0 && params.backend.scoreContinuations === undefined) {
+  const scoreContinuations = params.backend.scoreContinuations?.bind(params.backend);
+  if (scoredTasks.length > 0 && scoreContinuations === undefined) {
     // Before any generation: a suite should not spend an hour and then fail on its last task.
     throw new EvaluationError({
       code: "eval_backend_cannot_score",
@@ -308,8 +309,16 @@ export async function runEval(params: RunEvalParams): Promise<EvalResults> {
       ...(params.limit === undefined ? {} : { limit: params.limit }),
       ...(params.baseDirectory === undefined ? {} : { baseDirectory: params.baseDirectory }),
     });
-    if (task.scoring.kind === "preference") {
-      const { result, predictions } = await runPreferenceTask({ params, task, items, source, seed });
+    // A preference task without a scorer was refused above, before any generation.
+    if (task.scoring.kind === "preference" && scoreContinuations !== undefined) {
+      const { result, predictions } = await runPreferenceTask({
+        params,
+        scoreContinuations,
+        task,
+        items,
+        source,
+        seed,
+      });
       taskResults.push(result);
       allPredictions.push(predictions);
       continue;
@@ -405,19 +414,13 @@ export async function runEval(params: RunEvalParams): Promise<EvalResults> {
  */
 async function runPreferenceTask(context: {
   params: RunEvalParams;
+  scoreContinuations: NonNullable<GenerationBackend["scoreContinuations"]>;
   task: TaskSpec;
   items: readonly EvalItem[];
   source: DatasetSource;
   seed: number;
 }): Promise<{ result: TaskResult; predictions: PredictionRow[] }> {
   const { params, task, items } = context;
-  const backend = params.backend;
-  if (backend.scoreContinuations === undefined) {
-    throw new EvaluationError({
-      code: "eval_backend_cannot_score",
-      message: `task ${task.name} compares the log-likelihoods of two replies, and this backend (${backend.describe().kind}) cannot score text it did not generate: evaluate it with --model (the embedded engine)`,
-    });
-  }
   const prompts: GenerationPrompt[] = items.map((item) => ({ kind: "chat", messages: item.messages ?? [] }));
   const requests = items.flatMap((item, index) => {
     const label = item.label as { chosen: string; rejected: string };
@@ -426,7 +429,7 @@ async function runPreferenceTask(context: {
       { prompt: prompts[index]!, continuation: { kind: "assistant" as const, content: label.rejected } },
     ];
   });
-  const scored = await backend.scoreContinuations({
+  const scored = await context.scoreContinuations({
     requests,
     ...(params.signal === undefined ? {} : { signal: params.signal }),
   });
