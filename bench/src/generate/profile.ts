@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DecodingSession, initializePretrainedModel } from "@posttrain/engine";
 import { type ProfileEvent, summariseProfile } from "../engine/profile-summary.js";
-import { machineDescription, peakRssMegabytes, printResultLine } from "../measure.js";
+import { garbageCollectionTimer, machineDescription, peakRssMegabytes, printResultLine } from "../measure.js";
 import { describeCpu } from "../peak/probe.js";
 import { argmaxRows, generateShapes, median, syntheticPrompts } from "./shapes.js";
 
@@ -52,8 +52,10 @@ try {
   // One untimed pass (session warm-up), then the profiled one.
   const stepSeconds: number[] = [];
   const sampleSeconds: number[] = [];
+  const garbageCollection = garbageCollectionTimer();
   for (const timed of [false, true]) {
     const state = await session.prefill({ prompts });
+    if (timed) garbageCollection.start();
     for (let step = 0; step < steps; step += 1) {
       let start = performance.now();
       const next = argmaxRows(state.logits, batch, vocabulary);
@@ -63,6 +65,7 @@ try {
       if (timed) stepSeconds.push((performance.now() - start) / 1000);
     }
   }
+  const collected = await garbageCollection.stop();
   session.compiled.endProfiling();
   const file = readdirSync(directory).find((name) => name.startsWith("decode") && name.endsWith(".json"));
   if (file === undefined) throw new Error("ORT wrote no profile file");
@@ -78,11 +81,13 @@ try {
     outside_ort_run_seconds: wall - summary.run_seconds,
     outside_kernels_share: (wall - summary.kernel_seconds) / wall,
     argmax_seconds: median(sampleSeconds),
+    /** V8 garbage collection per step (mean over the timed steps). */
+    gc_seconds_per_step: collected.seconds / steps,
     decode_tokens_per_second: batch / (wall + median(sampleSeconds)),
   };
   const ms = (seconds: number) => `${(seconds * 1000).toFixed(2)} ms`;
   process.stderr.write(
-    `${values.shape} batch ${batch}: step ${ms(wall)} = kernels ${ms(summary.kernel_seconds)} + ORT run overhead ${ms(split.inside_run_outside_kernels_seconds)} + outside ORT run ${ms(split.outside_ort_run_seconds)} (outside kernels ${(100 * split.outside_kernels_share).toFixed(1)}%); argmax ${ms(split.argmax_seconds)}\n`,
+    `${values.shape} batch ${batch}: step ${ms(wall)} = kernels ${ms(summary.kernel_seconds)} + ORT run overhead ${ms(split.inside_run_outside_kernels_seconds)} + outside ORT run ${ms(split.outside_ort_run_seconds)} (outside kernels ${(100 * split.outside_kernels_share).toFixed(1)}%; GC ${ms(split.gc_seconds_per_step)}); argmax ${ms(split.argmax_seconds)}\n`,
   );
   for (const row of summary.by_op_type.slice(0, top))
     process.stderr.write(
