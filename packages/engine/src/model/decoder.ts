@@ -24,8 +24,10 @@
  *   keys/values, which the caller writes into its buffer after the past (ONNX has no in-place
  *   update; outputting the whole cache made ORT allocate it and the node binding copy it into
  *   JS every step). Inside the graph each layer concatenates past and new keys/values along
- *   time and transposes them to `[batch, kv_heads, 1, total, head_dim]` — the same tensor
- *   attention read when the cache was fed in that layout, so the logits are bit for bit the same.
+ *   time and transposes them to `[batch, kv_heads, 1, total, head_dim]` (ORT folds that
+ *   transpose into attention's FusedMatMul): the logits are bit for bit those of the former
+ *   `[batch, kv_heads, 1, past, head_dim]` layout, except for one key/value head at batch 1
+ *   (≤ 4e-6; packages/engine/README.md, KV cache).
  */
 import type { Random } from "@posttrain/core";
 import { type Dimension, dimension, multiplyDimensions } from "../dims.js";
