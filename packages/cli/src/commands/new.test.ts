@@ -53,6 +53,9 @@ describe.skipIf(!ready)("posttrain new recipe: a scaffold that runs on its first
     );
     expect(created.status, created.stderr).toBe(0);
     expect(created.stdout).toContain("build it: npx tsc -b recipes/first-try");
+    // Every command in the hint runs as printed from the root (no bare `posttrain` on the PATH).
+    expect(created.stdout).toContain("try it: npx posttrain run recipes/first-try --smoke");
+    expect(created.stdout).not.toMatch(/(^|[^x] )posttrain (run|lock) /m);
     const directory = join(scratch, "recipes/first-try");
     const packageJson = JSON.parse(await readFile(join(directory, "package.json"), "utf8"));
     for (const shipped of ["tokenizer", "datasets", "recipe.smoke.lock.json"])

@@ -260,8 +260,9 @@ export function register(program: Command): void {
             "next:",
             `  1. add { "path": "recipes/${name}" } to the root tsconfig.json references, then run pnpm install (node scripts/pnpm.mjs install)`,
             `  2. build it: npx tsc -b ${relativeDirectory}`,
-            `  3. try it: posttrain run ${relativeDirectory} --smoke   (a few steps; ends with expected table: PASS)`,
-            `  4. edit src/recipe.ts (model, data, stages, evals), rebuild, then posttrain lock ${relativeDirectory} and posttrain run ${relativeDirectory}`,
+            // `npx posttrain` (the checkout's root bin): nothing puts a bare `posttrain` on the PATH.
+            `  3. try it: npx posttrain run ${relativeDirectory} --smoke   (a few steps; ends with expected table: PASS)`,
+            `  4. edit src/recipe.ts (model, data, stages, evals), rebuild, then npx posttrain lock ${relativeDirectory} and npx posttrain run ${relativeDirectory}`,
           ].join("\n"),
       });
     });
