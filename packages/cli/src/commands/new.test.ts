@@ -68,6 +68,16 @@ describe.skipIf(!ready)("posttrain new recipe: a scaffold that runs on its first
       expect(existsSync(join(directory, file)), file).toBe(true);
     const recipeSource = await readFile(join(directory, "src/recipe.ts"), "utf8");
     expect(recipeSource).not.toContain("../");
+    // The repository's lint passes on the scaffold as written (`npm run lint` right after `new`).
+    const biome = join(root, "node_modules/.bin/biome");
+    if (existsSync(biome)) {
+      const lint = spawnSync(
+        biome,
+        ["check", "--config-path", join(root, "biome.json"), "--vcs-enabled=false", directory],
+        { encoding: "utf8" },
+      );
+      expect(lint.status, `${lint.stdout}${lint.stderr}`).toBe(0);
+    }
 
     await installAndBuild(directory);
     const runs = join(scratch, "runs");
