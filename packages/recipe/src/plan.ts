@@ -18,9 +18,10 @@
  *   machine (`runs`: each stage type's effective FLOP/s, this plan's FLOPs for the run's own
  *   recipe.json ÷ the stage's recorded wall time, summed over runs); else the first steps of
  *   the stage run here just now (`probe`, see plan-probe.ts: start-up + steps × the median step
- *   time, an RL step's generation and optimization rescaled from the untrained probe's completion
- *   length to the SFT'd policy's expected one, {@link rolloutScale}); else FLOPs / (measured MatMul GFLOP/s × efficiency, `matmul`), efficiency being the
- *   share of the MatMul peak a whole training step reaches (an assumption, 0.5 by default).
+ *   time, an RL step's generation and optimization rescaled from the untrained probe's
+ *   completion length to the SFT'd policy's expected one, {@link rolloutScale}); else FLOPs /
+ *   (measured MatMul GFLOP/s × efficiency, `matmul`), efficiency being the share of the MatMul
+ *   peak a whole training step reaches (an assumption, 0.5 by default).
  */
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
