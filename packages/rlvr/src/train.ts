@@ -179,7 +179,12 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   const syncEverySteps = generation.backend === "remote" ? generation.syncEverySteps : 1;
   const toolUse: ToolUse | null =
     config.tools === null ? null : createToolUse({ config: config.tools, tokenizer: params.tokenizer });
-  let conversationGenerator: ((seed: number) => Promise<ConversationGenerator>) | null = null;
+  let conversationGenerator:
+    | ((
+        seed: number,
+        options?: { temperature: number; samplesPerPrompt: number },
+      ) => Promise<ConversationGenerator>)
+    | null = null;
   if (toolUse !== null) {
     if (generation.backend === "remote" && params.createConversationGenerator === undefined)
       throw new TrainError({
@@ -195,11 +200,11 @@ export async function train(params: TrainParams): Promise<TrainResult> {
             threads: config.threads,
           })
         : null;
-    conversationGenerator = (seed) => {
+    conversationGenerator = (seed, sampling) => {
       const options = {
         seed,
-        temperature: config.rollouts.temperature,
-        samplesPerPrompt: config.rollouts.samplesPerPrompt,
+        temperature: sampling?.temperature ?? config.rollouts.temperature,
+        samplesPerPrompt: sampling?.samplesPerPrompt ?? config.rollouts.samplesPerPrompt,
       };
       return params.createConversationGenerator === undefined
         ? embedded!(options)
@@ -256,6 +261,27 @@ export async function train(params: TrainParams): Promise<TrainResult> {
 
   /** Per-item held-out scores (the monitor tests a drop on the same items). */
   const heldOutScores = async (): Promise<number[]> => {
+    // With tools, the held-out answers use them too (greedy, one conversation per prompt).
+    if (toolUse !== null && conversationGenerator !== null) {
+      const { completions } = await toolRollout({
+        generator: await conversationGenerator(0, { temperature: 0, samplesPerPrompt: 1 }),
+        tokenizer: params.tokenizer,
+        eosTokenIds,
+        toolUse,
+        prompts: evaluationRows,
+        samplesPerPrompt: 1,
+        maxNewTokens: config.rollouts.maxNewTokens,
+      });
+      return verifyResponses({
+        items: completions.map((completion) => ({
+          response: completion.text,
+          row: completion.row,
+          tokenCount: completion.completionMask.reduce((total, value) => total + value, 0),
+        })),
+        workers: config.verifierWorkers,
+        timeoutMilliseconds: config.verifierTimeoutMilliseconds,
+      });
+    }
     const completions = await backend.generate({
       requests: evaluationRows.map((row) => ({
         prompt: { kind: "tokens" as const, tokenIds: [...row.promptIds] },
