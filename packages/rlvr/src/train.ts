@@ -25,6 +25,7 @@ import { type OverOptimizationCheck, OverOptimizationMonitor } from "./monitor.j
 import { optimize } from "./optimize.js";
 import { PolicyTrainer } from "./policy-trainer.js";
 import { type RlvrData, validateRlvrRows } from "./prompts.js";
+import { createRemoteConversationGenerator } from "./remote-generation/conversations.js";
 import { createRemoteBackendFromConfig, type GenerationEndpoint } from "./remote-generation/from-config.js";
 import { canSyncWeights } from "./remote-generation/weight-sync.js";
 import { type RolloutCompletion, rollout } from "./rollout.js";
@@ -64,7 +65,8 @@ export interface TrainParams {
   /**
    * With `config.tools`: the multi-turn generator of one step's rollouts (its conversation `id`
    * = group × samplesPerPrompt + sample). Default: the engine's `ConversationDecoder` over the
-   * live policy (KV cache kept across turns), seeded like single-turn sampling.
+   * live policy (KV cache kept across turns), seeded like single-turn sampling; with a remote
+   * `generation` backend, `createRemoteConversationGenerator` over it.
    */
   createConversationGenerator?: (params: {
     policy: EngineModel;
@@ -186,20 +188,19 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       ) => Promise<ConversationGenerator>)
     | null = null;
   if (toolUse !== null) {
-    if (generation.backend === "remote" && params.createConversationGenerator === undefined)
-      throw new TrainError({
-        code: "train_config_invalid",
-        message:
-          "rlvr config tools: multi-turn tool rollouts run on the embedded engine only (generation.backend must be embedded)",
-      });
+    // Embedded: the engine's ConversationDecoder (KV cache kept across turns); remote: each turn
+    // resends the conversation's token ids to the server (its prefix cache reuses them).
     const embedded =
-      params.createConversationGenerator === undefined
-        ? createEmbeddedConversationGenerators({
-            policy,
-            tokenizer: params.tokenizer,
-            threads: config.threads,
-          })
-        : null;
+      params.createConversationGenerator !== undefined
+        ? null
+        : generation.backend === "remote"
+          ? async (options: { seed: number; temperature: number }) =>
+              createRemoteConversationGenerator({ backend, tokenizer: params.tokenizer, ...options })
+          : createEmbeddedConversationGenerators({
+              policy,
+              tokenizer: params.tokenizer,
+              threads: config.threads,
+            });
     conversationGenerator = (seed, sampling) => {
       const options = {
         seed,
