@@ -216,7 +216,9 @@ export async function train(params: TrainParams): Promise<TrainResult> {
             ...options,
           });
     };
-    const unaware = params.data.train.filter(
+    // The check decodes prompts: the first 1000 rows are enough to catch a dataset without them.
+    const checked = params.data.train.slice(0, 1000);
+    const unaware = checked.filter(
       (row) =>
         !promptsMentionTools({
           toolUse,
@@ -227,7 +229,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       `rlvr: tools ${config.tools!.allow.join(", ")} (${config.tools!.format}), at most ${config.tools!.maxToolCalls} calls per rollout`,
     );
     if (unaware > 0) {
-      const message = `${unaware} of ${params.data.train.length} training prompts do not mention the tools (${
+      const message = `${unaware} of ${checked.length === params.data.train.length ? "" : "the first "}${checked.length} training prompts do not mention the tools (${
         config.tools!.format === "tags"
           ? Object.keys(toolUse.callNames)
               .map((name) => `<${name}>`)
