@@ -7,6 +7,7 @@ import {
   learningRateAt,
   parseHuggingFaceConfig,
 } from "@posttrain/engine";
+import type { ConversationGenerator, ToolRolloutMetrics } from "@posttrain/tools";
 import {
   checkStageInputs,
   DataOrder,
@@ -24,11 +25,19 @@ import { type OverOptimizationCheck, OverOptimizationMonitor } from "./monitor.j
 import { optimize } from "./optimize.js";
 import { PolicyTrainer } from "./policy-trainer.js";
 import { type RlvrData, validateRlvrRows } from "./prompts.js";
+import { createRemoteConversationGenerator } from "./remote-generation/conversations.js";
 import { createRemoteBackendFromConfig, type GenerationEndpoint } from "./remote-generation/from-config.js";
 import { canSyncWeights } from "./remote-generation/weight-sync.js";
-import { rollout } from "./rollout.js";
+import { type RolloutCompletion, rollout } from "./rollout.js";
 import { score, verifyResponses } from "./score.js";
 import { type StepMetrics, stepMetrics } from "./step-metrics.js";
+import {
+  createEmbeddedConversationGenerators,
+  createToolUse,
+  promptsMentionTools,
+  type ToolUse,
+  toolRollout,
+} from "./tool-rollout.js";
 
 export interface TrainParams {
   config: ConfigInput;
@@ -53,6 +62,20 @@ export interface TrainParams {
   }) => GenerationBackend;
   /** URL and API key of a remote generation server (flags; they override config and environment). */
   generationEndpoint?: GenerationEndpoint;
+  /**
+   * With `config.tools`: the multi-turn generator of one step's rollouts (its conversation `id`
+   * = group × samplesPerPrompt + sample). Default: the engine's `ConversationDecoder` over the
+   * live policy (KV cache kept across turns), seeded like single-turn sampling; with a remote
+   * `generation` backend, `createRemoteConversationGenerator` over it.
+   */
+  createConversationGenerator?: (params: {
+    policy: EngineModel;
+    tokenizer: GenerationTokenizer;
+    threads: number;
+    seed: number;
+    temperature: number;
+    samplesPerPrompt: number;
+  }) => Promise<ConversationGenerator>;
 }
 
 /** What `train` returns (@posttrain/training's {@link TrainingRunResult} with this stage's metrics). */
@@ -156,6 +179,68 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     threads: config.threads,
   });
   const syncEverySteps = generation.backend === "remote" ? generation.syncEverySteps : 1;
+  const toolUse: ToolUse | null =
+    config.tools === null ? null : createToolUse({ config: config.tools, tokenizer: params.tokenizer });
+  let conversationGenerator:
+    | ((
+        seed: number,
+        options?: { temperature: number; samplesPerPrompt: number },
+      ) => Promise<ConversationGenerator>)
+    | null = null;
+  if (toolUse !== null) {
+    // Embedded: the engine's ConversationDecoder (KV cache kept across turns); remote: each turn
+    // resends the conversation's token ids to the server (its prefix cache reuses them).
+    const embedded =
+      params.createConversationGenerator !== undefined
+        ? null
+        : generation.backend === "remote"
+          ? async (options: { seed: number; temperature: number }) =>
+              createRemoteConversationGenerator({ backend, tokenizer: params.tokenizer, ...options })
+          : createEmbeddedConversationGenerators({
+              policy,
+              tokenizer: params.tokenizer,
+              threads: config.threads,
+            });
+    conversationGenerator = (seed, sampling) => {
+      const options = {
+        seed,
+        temperature: sampling?.temperature ?? config.rollouts.temperature,
+        samplesPerPrompt: sampling?.samplesPerPrompt ?? config.rollouts.samplesPerPrompt,
+      };
+      return params.createConversationGenerator === undefined
+        ? embedded!(options)
+        : params.createConversationGenerator({
+            policy,
+            tokenizer: params.tokenizer,
+            threads: config.threads,
+            ...options,
+          });
+    };
+    // The check decodes prompts: the first 1000 rows are enough to catch a dataset without them.
+    const checked = params.data.train.slice(0, 1000);
+    const unaware = checked.filter(
+      (row) =>
+        !promptsMentionTools({
+          toolUse,
+          promptText: params.tokenizer.decode([...row.promptIds], { skipSpecialTokens: false }),
+        }),
+    ).length;
+    context.log(
+      `rlvr: tools ${config.tools!.allow.join(", ")} (${config.tools!.format}), at most ${config.tools!.maxToolCalls} calls per rollout`,
+    );
+    if (unaware > 0) {
+      const message = `${unaware} of ${checked.length === params.data.train.length ? "" : "the first "}${checked.length} training prompts do not mention the tools (${
+        config.tools!.format === "tags"
+          ? Object.keys(toolUse.callNames)
+              .map((name) => `<${name}>`)
+              .join(", ")
+          : [...toolUse.registry.keys()].join(", ")
+      }): put tagFormatInstructions (or the template's tool definitions) into the prompts when the data is prepared`;
+      context.events.write({ type: "warning", step: 0, message });
+      context.log(`rlvr: warning: ${message}`);
+    }
+  }
+  const eosTokenIds = [...new Set([...params.tokenizer.eosTokenIds, ...decoderConfig.eosTokenIds])];
   /** Pushes the current policy to a backend that generates elsewhere (no-op for the embedded one). */
   const syncWeights = async () => {
     if (!canSyncWeights(backend)) return;
@@ -179,6 +264,27 @@ export async function train(params: TrainParams): Promise<TrainResult> {
 
   /** Per-item held-out scores (the monitor tests a drop on the same items). */
   const heldOutScores = async (): Promise<number[]> => {
+    // With tools, the held-out answers use them too (greedy, one conversation per prompt).
+    if (toolUse !== null && conversationGenerator !== null) {
+      const { completions } = await toolRollout({
+        generator: await conversationGenerator(0, { temperature: 0, samplesPerPrompt: 1 }),
+        tokenizer: params.tokenizer,
+        eosTokenIds,
+        toolUse,
+        prompts: evaluationRows,
+        samplesPerPrompt: 1,
+        maxNewTokens: config.rollouts.maxNewTokens,
+      });
+      return verifyResponses({
+        items: completions.map((completion) => ({
+          response: completion.text,
+          row: completion.row,
+          tokenCount: completion.completionMask.reduce((total, value) => total + value, 0),
+        })),
+        workers: config.verifierWorkers,
+        timeoutMilliseconds: config.verifierTimeoutMilliseconds,
+      });
+    }
     const completions = await backend.generate({
       requests: evaluationRows.map((row) => ({
         prompt: { kind: "tokens" as const, tokenIds: [...row.promptIds] },
@@ -228,15 +334,35 @@ export async function train(params: TrainParams): Promise<TrainResult> {
         .microBatches.flat()
         .map((index) => params.data.train[index]!);
       const generateStarted = performance.now();
-      const completions = await rollout({
-        backend,
-        prompts,
-        samplesPerPrompt: config.rollouts.samplesPerPrompt,
-        temperature: config.rollouts.temperature,
-        maxNewTokens: config.rollouts.maxNewTokens,
-        seed: stepRandom.stream("sampling").nextUint32(),
-      });
-      const generateSeconds = (performance.now() - generateStarted) / 1000;
+      const seed = stepRandom.stream("sampling").nextUint32();
+      let completions: RolloutCompletion[];
+      let toolMetrics: ToolRolloutMetrics | undefined;
+      if (toolUse === null || conversationGenerator === null)
+        completions = await rollout({
+          backend,
+          prompts,
+          samplesPerPrompt: config.rollouts.samplesPerPrompt,
+          temperature: config.rollouts.temperature,
+          maxNewTokens: config.rollouts.maxNewTokens,
+          seed,
+        });
+      else {
+        const result = await toolRollout({
+          generator: await conversationGenerator(seed),
+          tokenizer: params.tokenizer,
+          eosTokenIds,
+          toolUse,
+          prompts,
+          samplesPerPrompt: config.rollouts.samplesPerPrompt,
+          maxNewTokens: config.rollouts.maxNewTokens,
+        });
+        completions = result.completions;
+        toolMetrics = result.metrics;
+      }
+      const rolloutSeconds = (performance.now() - generateStarted) / 1000;
+      const toolSeconds = toolMetrics === undefined ? undefined : toolMetrics.toolMilliseconds / 1000;
+      const generateSeconds =
+        toolSeconds === undefined ? rolloutSeconds : Math.max(0, rolloutSeconds - toolSeconds);
       const verifyStarted = performance.now();
       const { scored, kept, filteredGroups } = await score({ completions, groups: prompts.length, config });
       const verifySeconds = (performance.now() - verifyStarted) / 1000;
@@ -260,7 +386,11 @@ export async function train(params: TrainParams): Promise<TrainResult> {
         optimization,
         learningRate,
         epochs: config.epochs,
-        seconds: { generate: generateSeconds, verify: verifySeconds, train: trainSeconds },
+        seconds:
+          toolSeconds === undefined
+            ? { generate: generateSeconds, verify: verifySeconds, train: trainSeconds }
+            : { generate: generateSeconds, tools: toolSeconds, verify: verifySeconds, train: trainSeconds },
+        ...(toolMetrics === undefined ? {} : { tools: toolMetrics }),
       });
       monitor.recordReward(metrics.rewardMean);
       return {
@@ -270,6 +400,9 @@ export async function train(params: TrainParams): Promise<TrainResult> {
           accuracy: metrics.accuracy,
           kl: metrics.kl,
           "tok/s": Math.round(metrics.trainTokensPerSecond),
+          ...(metrics.toolCallsPerRollout === undefined
+            ? {}
+            : { "calls/rollout": metrics.toolCallsPerRollout }),
         },
       };
     },
