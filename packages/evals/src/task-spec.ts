@@ -96,6 +96,12 @@ export const toolUseSpecSchema = z.strictObject({
   format: z.enum(["tags", "chat_template"]).default("tags"),
   /** Tag format: call name → tool (`{ code: "python" }`); default: each tool under its own name. */
   callNames: z.record(z.string(), z.string()).optional(),
+  /**
+   * Tag format: the system paragraph that tells the model the tools; default
+   * @posttrain/tools' `tagFormatInstructions` (every call tag with the tool's description).
+   * A model trained with a shorter paragraph (recipes/micro-tools) is evaluated with its own.
+   */
+  instructions: z.string().min(1).optional(),
   /** Calls per rollout (open-instruct `--max_steps`, default 5). */
   maxToolCalls: z.number().int().positive().max(100).default(5),
   /** Response tokens (model + tool output) per rollout; default `generation.maxNewTokens`. */
