@@ -120,6 +120,7 @@ export {
   type RecordingMachine,
   recipeSchema,
   recordingMachineSchema,
+  reportedTasks,
   type Stage,
   type StageData,
   stageDataSchema,
