@@ -184,3 +184,11 @@ describe("scoring kinds end to end", () => {
     expect(metrics["inst_level_strict_acc"]?.count).toBe(2);
   });
 });
+
+describe("task tools", () => {
+  it("are @posttrain/tools' toolUseConfigSchema (the schema rlvr's tools uses too)", async () => {
+    const { toolUseConfigSchema } = await import("@posttrain/tools");
+    const { toolUseSpecSchema } = await import("./index.js");
+    expect(toolUseSpecSchema).toBe(toolUseConfigSchema);
+  });
+});

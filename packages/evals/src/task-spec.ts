@@ -7,6 +7,7 @@
  */
 import { fingerprint, parseWithSchema } from "@posttrain/core";
 import { datasetSpecSchema } from "@posttrain/data";
+import { toolUseConfigSchema } from "@posttrain/tools";
 import { z } from "zod";
 
 /** How benchmark rows become eval items (see items.ts for each format's fields). */
@@ -89,28 +90,11 @@ export type ScoringSpec = z.infer<typeof scoringSpecSchema>;
  * row) and with them (a `<name>+tools` row), same items, prompts and sampling. `allow` names
  * tools of @posttrain/tools' built-in registry; `format` is `tags` (open-instruct's
  * `<name>…</name>` calls, a system paragraph tells the model how) or `chat_template` (the
- * model's own Hermes/Qwen syntax, tool definitions passed to its template).
+ * model's own Hermes/Qwen syntax, tool definitions passed to its template). The schema is
+ * @posttrain/tools' `toolUseConfigSchema` (the same object rlvr's `tools` uses); `maxTotalTokens`
+ * defaults to the task's `generation.maxNewTokens`.
  */
-export const toolUseSpecSchema = z.strictObject({
-  allow: z.array(z.string().min(1)).min(1),
-  format: z.enum(["tags", "chat_template"]).default("tags"),
-  /** Tag format: call name → tool (`{ code: "python" }`); default: each tool under its own name. */
-  callNames: z.record(z.string(), z.string()).optional(),
-  /**
-   * Tag format: the system paragraph that tells the model the tools; default
-   * @posttrain/tools' `tagFormatInstructions` (every call tag with the tool's description).
-   * A model trained with a shorter paragraph (recipes/micro-tools) is evaluated with its own.
-   */
-  instructions: z.string().min(1).optional(),
-  /** Calls per rollout (open-instruct `--max_steps`, default 5). */
-  maxToolCalls: z.number().int().positive().max(100).default(5),
-  /** Response tokens (model + tool output) per rollout; default `generation.maxNewTokens`. */
-  maxTotalTokens: z.number().int().positive().optional(),
-  timeoutMilliseconds: z.number().int().min(10).max(600_000).default(3000),
-  maxOutputCharacters: z.number().int().min(16).max(1_048_576).default(4000),
-  /** Tool calls run at once across the batch. */
-  concurrency: z.number().int().positive().max(64).default(4),
-});
+export const toolUseSpecSchema = toolUseConfigSchema;
 export type ToolUseSpec = z.infer<typeof toolUseSpecSchema>;
 
 export const taskSpecSchema = z.strictObject({

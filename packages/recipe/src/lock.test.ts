@@ -62,6 +62,9 @@ describe("recipe lock", () => {
     expect(lock.tokenizer.chatTemplateSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(lock.model.kind).toBe("initialize");
     expect(lock.packages["@posttrain/data"]).toMatch(/^\d+\.\d+\.\d+/);
+    // Every package a run executes: the stage seam and the tools of tool-use rollouts too.
+    for (const name of ["@posttrain/training", "@posttrain/tools", "@posttrain/rlvr"])
+      expect(lock.packages[name], name).toMatch(/^\d+\.\d+\.\d+/);
     expect(lock.packages["onnxruntime-node"]).toMatch(/^\d+\.\d+\.\d+/);
     expect(lock.verifiers["gsm8k"]).toMatch(/^\d+\.\d+\.\d+/);
     expect(lock.evalTasks["fixture_gsm"]?.version).toBe("1.0.0");

@@ -110,6 +110,8 @@ export const recordedPackages = [
   "@posttrain/hub",
   "@posttrain/data",
   "@posttrain/engine",
+  "@posttrain/training",
+  "@posttrain/tools",
   "@posttrain/sft",
   "@posttrain/dpo",
   "@posttrain/rlvr",

@@ -1,3 +1,4 @@
+import { toolUseConfigSchema } from "@posttrain/tools";
 import { adamWConfigSchema, batchConfigSchema, learningRateConfigSchema } from "@posttrain/training";
 import { z } from "zod";
 
@@ -69,6 +70,12 @@ export const Config = z.strictObject({
     format: z.strictObject({ pattern: z.string().min(1), reward: z.number() }).nullable(),
     /** A truncated (non-stop) completion's reward is replaced by `value` (Tulu 3: −10). `null` = off. */
     nonStopPenalty: z.strictObject({ value: z.number() }).nullable(),
+    /**
+     * With `tools`: subtracted once per tool call of a rollout (reward − toolCallCost × calls),
+     * a small price that keeps the policy from calling tools it does not need. Default 0;
+     * open-instruct has no such cost.
+     */
+    toolCallCost: z.number().nonnegative().default(0),
   }),
   /** `centered`: r − mean(group); `standard`: (r − mean) / (std + 1e-8), population std (open-instruct). */
   advantages: z.enum(["centered", "standard"]),
@@ -109,6 +116,15 @@ export const Config = z.strictObject({
    * fingerprints and locks stay unchanged).
    */
   generation: generationConfigSchema.optional(),
+  /**
+   * Multi-turn tool use in rollouts (@posttrain/tools' `toolUseConfigSchema`, the schema eval
+   * tasks use): generation stops at a tool call, the tool runs, its output is appended (masked
+   * from the loss and the KL term) and generation resumes, up to `maxToolCalls` calls and
+   * `maxTotalTokens` response tokens (default `rollouts.maxNewTokens`; one turn gets at most
+   * `rollouts.maxNewTokens`). The verifier scores the model's final turn. The prompt must
+   * already tell the model the tools (see README "Tool use"). `null` = single-turn.
+   */
+  tools: toolUseConfigSchema.nullable().default(null),
 });
 
 export type Config = z.output<typeof Config>;

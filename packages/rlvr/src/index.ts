@@ -33,5 +33,20 @@ export { completionReward, type GroupAdvantages, groupAdvantages, klEstimate } f
 export { type RolloutCompletion, rollout } from "./rollout.js";
 export { type ScoredCompletion, score, verifyResponses } from "./score.js";
 export { rlvrRowSchema, rlvrStage } from "./stage.js";
-export { type StepMetrics, stepMetrics, type VerifierStatistics } from "./step-metrics.js";
+export {
+  type StepMetrics,
+  stepMetrics,
+  toolMetricNames,
+  toolStepMetrics,
+  type VerifierStatistics,
+} from "./step-metrics.js";
+export {
+  conversationRandom,
+  createEmbeddedConversationGenerators,
+  createToolUse,
+  promptsMentionTools,
+  type ToolRolloutCompletion,
+  type ToolUse,
+  toolRollout,
+} from "./tool-rollout.js";
 export { type TrainParams, type TrainResult, train } from "./train.js";

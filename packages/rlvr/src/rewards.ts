@@ -10,7 +10,7 @@
 import type { Config } from "./config.js";
 
 export function completionReward(params: {
-  rewards: Config["rewards"];
+  rewards: Pick<Config["rewards"], "verificationReward" | "format" | "nonStopPenalty">;
   score: number;
   response: string;
   truncated: boolean;

@@ -19,9 +19,14 @@ export interface RolloutCompletion {
   completionMask: Uint8Array;
   /** The sampler's log-prob of each completion token (null when the backend gives none). */
   samplingLogProbs: number[] | null;
+  /** What the verifier scores: the completion (with tools: the model's final turn). */
   text: string;
   /** Ended by the token budget, not a stop token. */
   truncated: boolean;
+  /** Tool calls the rollout made (tool-use rollouts only; absent = single-turn). */
+  toolCalls?: number;
+  /** Of those, calls whose observation is an error. */
+  toolErrors?: number;
 }
 
 /** Samples every prompt `samplesPerPrompt` times through `backend` (one request per prompt). */

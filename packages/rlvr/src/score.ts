@@ -70,22 +70,28 @@ export async function score(params: {
     items: params.completions.map((completion) => ({
       response: completion.text,
       row: completion.row,
-      tokenCount: completion.completionIds.length,
+      // The model's own tokens (tool output excluded; every token of a single-turn rollout).
+      tokenCount: completion.completionMask.reduce((total, value) => total + value, 0),
     })),
     workers: config.verifierWorkers,
     timeoutMilliseconds: config.verifierTimeoutMilliseconds,
   });
-  const scored: ScoredCompletion[] = params.completions.map((completion, index) => ({
-    ...completion,
-    score: scores[index]!,
-    reward: completionReward({
+  const scored: ScoredCompletion[] = params.completions.map((completion, index) => {
+    const reward = completionReward({
       rewards: config.rewards,
       score: scores[index]!,
       response: completion.text,
       truncated: completion.truncated,
-    }),
-    advantage: 0,
-  }));
+    });
+    const calls = completion.toolCalls ?? 0;
+    const cost = config.rewards.toolCallCost ?? 0;
+    return {
+      ...completion,
+      score: scores[index]!,
+      reward: calls > 0 && cost > 0 ? reward - cost * calls : reward,
+      advantage: 0,
+    };
+  });
   let filteredGroups = 0;
   const kept: ScoredCompletion[] = [];
   for (let group = 0; group < params.groups; group += 1) {

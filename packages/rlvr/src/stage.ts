@@ -11,6 +11,7 @@ import { numericFields, parseModelSource, type StageDefinition, TrainError } fro
 import { z } from "zod";
 import { Config } from "./config.js";
 import { type RlvrRow, readRlvrRows } from "./prompts.js";
+import { toolMetricNames } from "./step-metrics.js";
 import { type TrainResult, train } from "./train.js";
 
 const int32Array = z.array(z.number().int()).transform((values) => Int32Array.from(values));
@@ -57,6 +58,8 @@ export const rlvrStage: StageDefinition<RlvrRow, TrainResult["metrics"]> = {
     "gradientNorm",
     "learningRate",
     "trainTokensPerSecond",
+    // With `tools` only.
+    ...toolMetricNames,
   ],
   // A remote server's weights folder is relative to the config file, like every path in it.
   resolveConfigPaths: ({ config, resolvePath }) => {

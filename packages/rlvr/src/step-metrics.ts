@@ -2,6 +2,7 @@
  * RLVR step, part 4 — the step's figures (the `step-end` event) from the scored completions
  * and the optimisation statistics; a pure function.
  */
+import type { ToolRolloutMetrics } from "@posttrain/tools";
 import type { OptimizationStatistics } from "./optimize.js";
 import type { ScoredCompletion } from "./score.js";
 
@@ -39,8 +40,58 @@ export interface StepMetrics {
   gradientNorm: number;
   learningRate: number;
   trainTokensPerSecond: number;
-  seconds: { generate: number; verify: number; train: number };
+  /** With tools, `generate` is the model's share of the rollouts and `tools` the time in tool calls. */
+  seconds: { generate: number; tools?: number; verify: number; train: number };
+  /** Tool-use rollouts only (absent for single-turn RLVR, whose events stay as they were). */
+  toolCallsPerRollout?: number;
+  /** Calls whose observation is an error (malformed, unknown tool, bad arguments, timeout, failure) / calls. */
+  toolErrorRate?: number;
+  /** Wall time in tool calls / the rollout phase's wall time. */
+  toolTimeShare?: number;
+  /** Share of rollouts with at least one tool call. */
+  toolUseRate?: number;
+  /** Mean reward and accuracy of the rollouts with at least one call, and of those without (null: none such). */
+  rewardWithTools?: number | null;
+  rewardWithoutTools?: number | null;
+  accuracyWithTools?: number | null;
+  accuracyWithoutTools?: number | null;
 }
+
+/** The tool figures of a step's `step-end` event (see {@link StepMetrics}). */
+export function toolStepMetrics(params: {
+  scored: readonly ScoredCompletion[];
+  tools: ToolRolloutMetrics;
+}): Required<Pick<StepMetrics, ToolMetricName>> {
+  const { scored, tools } = params;
+  const withTools = scored.filter((completion) => (completion.toolCalls ?? 0) > 0);
+  const withoutTools = scored.filter((completion) => (completion.toolCalls ?? 0) === 0);
+  const meanOrNull = (values: readonly number[]) => (values.length === 0 ? null : mean(values));
+  const accuracyOf = (completions: readonly ScoredCompletion[]) =>
+    meanOrNull(completions.map((completion) => (completion.score >= 1 ? 1 : 0)));
+  return {
+    toolCallsPerRollout: tools.toolCallsPerRollout,
+    toolErrorRate: tools.toolErrorRate,
+    toolTimeShare: tools.toolTimeShare,
+    toolUseRate: scored.length === 0 ? 0 : withTools.length / scored.length,
+    rewardWithTools: meanOrNull(withTools.map((completion) => completion.reward)),
+    rewardWithoutTools: meanOrNull(withoutTools.map((completion) => completion.reward)),
+    accuracyWithTools: accuracyOf(withTools),
+    accuracyWithoutTools: accuracyOf(withoutTools),
+  };
+}
+
+/** The names of the tool figures of a step (numeric or null). */
+export const toolMetricNames = [
+  "toolCallsPerRollout",
+  "toolErrorRate",
+  "toolTimeShare",
+  "toolUseRate",
+  "rewardWithTools",
+  "rewardWithoutTools",
+  "accuracyWithTools",
+  "accuracyWithoutTools",
+] as const;
+type ToolMetricName = (typeof toolMetricNames)[number];
 
 const mean = (values: readonly number[]) =>
   values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
@@ -59,7 +110,9 @@ export function stepMetrics(params: {
   learningRate: number;
   /** Passes over the rollout batch (the trained tokens were seen this many times). */
   epochs: number;
-  seconds: { generate: number; verify: number; train: number };
+  seconds: StepMetrics["seconds"];
+  /** The tool driver's metrics of a tool-use step (absent = single-turn). */
+  tools?: ToolRolloutMetrics;
 }): StepMetrics {
   const { scored, optimization } = params;
   const rewards = scored.map((completion) => completion.reward);
@@ -94,5 +147,6 @@ export function stepMetrics(params: {
     learningRate: params.learningRate,
     trainTokensPerSecond: (trainedTokens * params.epochs) / Math.max(1e-9, params.seconds.train),
     seconds: params.seconds,
+    ...(params.tools === undefined ? {} : toolStepMetrics({ scored, tools: params.tools })),
   };
 }

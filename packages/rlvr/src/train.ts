@@ -7,6 +7,7 @@ import {
   learningRateAt,
   parseHuggingFaceConfig,
 } from "@posttrain/engine";
+import type { ConversationGenerator, ToolRolloutMetrics } from "@posttrain/tools";
 import {
   checkStageInputs,
   DataOrder,
@@ -26,9 +27,16 @@ import { PolicyTrainer } from "./policy-trainer.js";
 import { type RlvrData, validateRlvrRows } from "./prompts.js";
 import { createRemoteBackendFromConfig, type GenerationEndpoint } from "./remote-generation/from-config.js";
 import { canSyncWeights } from "./remote-generation/weight-sync.js";
-import { rollout } from "./rollout.js";
+import { type RolloutCompletion, rollout } from "./rollout.js";
 import { score, verifyResponses } from "./score.js";
 import { type StepMetrics, stepMetrics } from "./step-metrics.js";
+import {
+  createEmbeddedConversationGenerators,
+  createToolUse,
+  promptsMentionTools,
+  type ToolUse,
+  toolRollout,
+} from "./tool-rollout.js";
 
 export interface TrainParams {
   config: ConfigInput;
@@ -53,6 +61,19 @@ export interface TrainParams {
   }) => GenerationBackend;
   /** URL and API key of a remote generation server (flags; they override config and environment). */
   generationEndpoint?: GenerationEndpoint;
+  /**
+   * With `config.tools`: the multi-turn generator of one step's rollouts (its conversation `id`
+   * = group × samplesPerPrompt + sample). Default: the engine's `ConversationDecoder` over the
+   * live policy (KV cache kept across turns), seeded like single-turn sampling.
+   */
+  createConversationGenerator?: (params: {
+    policy: EngineModel;
+    tokenizer: GenerationTokenizer;
+    threads: number;
+    seed: number;
+    temperature: number;
+    samplesPerPrompt: number;
+  }) => Promise<ConversationGenerator>;
 }
 
 /** What `train` returns (@posttrain/training's {@link TrainingRunResult} with this stage's metrics). */
@@ -156,6 +177,62 @@ export async function train(params: TrainParams): Promise<TrainResult> {
     threads: config.threads,
   });
   const syncEverySteps = generation.backend === "remote" ? generation.syncEverySteps : 1;
+  const toolUse: ToolUse | null =
+    config.tools === null ? null : createToolUse({ config: config.tools, tokenizer: params.tokenizer });
+  let conversationGenerator: ((seed: number) => Promise<ConversationGenerator>) | null = null;
+  if (toolUse !== null) {
+    if (generation.backend === "remote" && params.createConversationGenerator === undefined)
+      throw new TrainError({
+        code: "train_config_invalid",
+        message:
+          "rlvr config tools: multi-turn tool rollouts run on the embedded engine only (generation.backend must be embedded)",
+      });
+    const embedded =
+      params.createConversationGenerator === undefined
+        ? createEmbeddedConversationGenerators({
+            policy,
+            tokenizer: params.tokenizer,
+            threads: config.threads,
+          })
+        : null;
+    conversationGenerator = (seed) => {
+      const options = {
+        seed,
+        temperature: config.rollouts.temperature,
+        samplesPerPrompt: config.rollouts.samplesPerPrompt,
+      };
+      return params.createConversationGenerator === undefined
+        ? embedded!(options)
+        : params.createConversationGenerator({
+            policy,
+            tokenizer: params.tokenizer,
+            threads: config.threads,
+            ...options,
+          });
+    };
+    const unaware = params.data.train.filter(
+      (row) =>
+        !promptsMentionTools({
+          toolUse,
+          promptText: params.tokenizer.decode([...row.promptIds], { skipSpecialTokens: false }),
+        }),
+    ).length;
+    context.log(
+      `rlvr: tools ${config.tools!.allow.join(", ")} (${config.tools!.format}), at most ${config.tools!.maxToolCalls} calls per rollout`,
+    );
+    if (unaware > 0) {
+      const message = `${unaware} of ${params.data.train.length} training prompts do not mention the tools (${
+        config.tools!.format === "tags"
+          ? Object.keys(toolUse.callNames)
+              .map((name) => `<${name}>`)
+              .join(", ")
+          : [...toolUse.registry.keys()].join(", ")
+      }): put tagFormatInstructions (or the template's tool definitions) into the prompts when the data is prepared`;
+      context.events.write({ type: "warning", step: 0, message });
+      context.log(`rlvr: warning: ${message}`);
+    }
+  }
+  const eosTokenIds = [...new Set([...params.tokenizer.eosTokenIds, ...decoderConfig.eosTokenIds])];
   /** Pushes the current policy to a backend that generates elsewhere (no-op for the embedded one). */
   const syncWeights = async () => {
     if (!canSyncWeights(backend)) return;
@@ -228,15 +305,35 @@ export async function train(params: TrainParams): Promise<TrainResult> {
         .microBatches.flat()
         .map((index) => params.data.train[index]!);
       const generateStarted = performance.now();
-      const completions = await rollout({
-        backend,
-        prompts,
-        samplesPerPrompt: config.rollouts.samplesPerPrompt,
-        temperature: config.rollouts.temperature,
-        maxNewTokens: config.rollouts.maxNewTokens,
-        seed: stepRandom.stream("sampling").nextUint32(),
-      });
-      const generateSeconds = (performance.now() - generateStarted) / 1000;
+      const seed = stepRandom.stream("sampling").nextUint32();
+      let completions: RolloutCompletion[];
+      let toolMetrics: ToolRolloutMetrics | undefined;
+      if (toolUse === null || conversationGenerator === null)
+        completions = await rollout({
+          backend,
+          prompts,
+          samplesPerPrompt: config.rollouts.samplesPerPrompt,
+          temperature: config.rollouts.temperature,
+          maxNewTokens: config.rollouts.maxNewTokens,
+          seed,
+        });
+      else {
+        const result = await toolRollout({
+          generator: await conversationGenerator(seed),
+          tokenizer: params.tokenizer,
+          eosTokenIds,
+          toolUse,
+          prompts,
+          samplesPerPrompt: config.rollouts.samplesPerPrompt,
+          maxNewTokens: config.rollouts.maxNewTokens,
+        });
+        completions = result.completions;
+        toolMetrics = result.metrics;
+      }
+      const rolloutSeconds = (performance.now() - generateStarted) / 1000;
+      const toolSeconds = toolMetrics === undefined ? undefined : toolMetrics.toolMilliseconds / 1000;
+      const generateSeconds =
+        toolSeconds === undefined ? rolloutSeconds : Math.max(0, rolloutSeconds - toolSeconds);
       const verifyStarted = performance.now();
       const { scored, kept, filteredGroups } = await score({ completions, groups: prompts.length, config });
       const verifySeconds = (performance.now() - verifyStarted) / 1000;
@@ -260,7 +357,11 @@ export async function train(params: TrainParams): Promise<TrainResult> {
         optimization,
         learningRate,
         epochs: config.epochs,
-        seconds: { generate: generateSeconds, verify: verifySeconds, train: trainSeconds },
+        seconds:
+          toolSeconds === undefined
+            ? { generate: generateSeconds, verify: verifySeconds, train: trainSeconds }
+            : { generate: generateSeconds, tools: toolSeconds, verify: verifySeconds, train: trainSeconds },
+        ...(toolMetrics === undefined ? {} : { tools: toolMetrics }),
       });
       monitor.recordReward(metrics.rewardMean);
       return {
@@ -270,6 +371,9 @@ export async function train(params: TrainParams): Promise<TrainResult> {
           accuracy: metrics.accuracy,
           kl: metrics.kl,
           "tok/s": Math.round(metrics.trainTokensPerSecond),
+          ...(metrics.toolCallsPerRollout === undefined
+            ? {}
+            : { "calls/rollout": metrics.toolCallsPerRollout }),
         },
       };
     },

@@ -28,6 +28,8 @@ export type { PythonArguments } from "./python.js";
 export { createPythonTool } from "./python.js";
 export type { ToolRegistry } from "./registry.js";
 export { createToolRegistry, selectTools } from "./registry.js";
+export type { ToolUseConfig, ToolUseConfigInput } from "./tool-use-config.js";
+export { toolUseConfigSchema } from "./tool-use-config.js";
 export type {
   Tool,
   ToolCall,

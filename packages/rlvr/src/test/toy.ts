@@ -75,3 +75,47 @@ export function toyRlvrConfig(overrides: Partial<ConfigInput> = {}): ConfigInput
     ...overrides,
   };
 }
+
+/**
+ * A character-level tokenizer over printable ASCII and newline for tool-use tests: 0 `<pad>`,
+ * 1 `<s>`, 2 `</s>` (EOS), then `\n` (3) and the characters 32–126 (4–98). Tool calls
+ * (`<c>12*34</c>`) and wrapped outputs (`<output>\n408\n</output>\n`) are one token per character;
+ * other characters encode as `?`.
+ */
+export const toolToyTokenizer: GenerationTokenizer = {
+  encode(text, options) {
+    const ids = [...text].map((character) => {
+      if (character === "\n") return 3;
+      const code = character.codePointAt(0)!;
+      // Anything else (an error message's `…`) reads as `?`, as an unknown token would.
+      return code < 32 || code > 126 ? "?".codePointAt(0)! - 28 : code - 28;
+    });
+    return options?.addSpecialTokens === true ? [1, ...ids] : ids;
+  },
+  decode(ids, options) {
+    return ids
+      .filter((id) => options?.skipSpecialTokens !== true || id > 2)
+      .map((id) => (id === 3 ? "\n" : id >= 4 && id <= 98 ? String.fromCodePoint(id + 28) : `<${id}>`))
+      .join("");
+  },
+  eosTokenIds: [2],
+  applyChatTemplate(params: { messages: readonly ChatMessage[]; addGenerationPrompt: boolean }) {
+    return params.messages.map((message) => message.content).join("\n");
+  },
+};
+
+export const toolToyModelConfig: LlamaConfigInput = { ...toyModelConfig, vocab_size: 99 };
+
+/** `Q<a>*<b>:` prompts whose label is the product (the `gsm8k` verifier: last number). */
+export function toolToyRlvrRows(params: { count: number; instructions?: string }): RlvrRow[] {
+  return Array.from({ length: params.count }, (_, index) => {
+    const a = 11 + index;
+    const b = 23 + 2 * index;
+    const text = `${params.instructions === undefined ? "" : `${params.instructions}\n`}Q${a}*${b}:`;
+    return {
+      promptIds: Int32Array.from(toolToyTokenizer.encode(text, { addSpecialTokens: true })),
+      groundTruth: [String(a * b)],
+      dataset: ["gsm8k"],
+    };
+  });
+}
