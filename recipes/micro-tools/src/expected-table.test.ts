@@ -21,8 +21,8 @@ const values = (rows: readonly ExpectedRow[], task: string) =>
 
 // What the table shows (README.md, "Measured across seeds"): each arm's rows from five root
 // seeds, and the claim the recipe exists for — with the calculator, held-out accuracy beats
-// the same recipe without tools on every seed, its paired interval above zero — judged with
-// the machinery and the publishing rule of recipe claims.
+// the same recipe without tools — judged with the machinery and the publishing rule of recipe
+// claims (every seed, and a paired interval above zero).
 describe("micro-tools expected table", () => {
   it("both arms record seed rows of both eval rows from five seeds, by this version, on a named machine", () => {
     for (const rows of [recipe.expected, noTools.expected]) {
@@ -38,21 +38,27 @@ describe("micro-tools expected table", () => {
     expect(publishProblems({ recipe: noTools })).toEqual([]);
   });
 
-  it("with the calculator, held-out accuracy beats the same recipe without tools on every seed (paired interval above 0)", () => {
+  it("with the calculator the tools arm beats the no-tools arm on all five seeds, but the paired interval still reaches zero", () => {
+    // README, "The claim": the seeds disagree on *how much* the tool pays (0.04 to 1.0: when
+    // each learned to copy the output), so the t interval over five seeds is wide. Holding on
+    // every seed is not enough to publish: the claim stays unpublished until more seeds or a
+    // longer SFT narrow it. This test changes when the table does.
     const verdict = judgeRecordedArms({ recipe, stage: "sft" });
     expect(verdict.seeds).toEqual([1, 2, 3, 4, 5]);
     expect(verdict.reversedSeeds).toEqual([]);
-    expect(verdict.status).toBe("supported");
-    expect(verdict.test!.interval!.lower).toBeGreaterThan(0);
-    expect(armsPublishProblems(verdict)).toEqual([]);
+    for (const difference of verdict.test!.differences) expect(difference).toBeGreaterThan(0.03);
+    expect(verdict.test!.meanDifference).toBeGreaterThan(0.5);
+    expect(verdict.status).toBe("inconclusive");
+    expect(verdict.test!.interval!.lower).toBeLessThan(0);
+    expect(armsPublishProblems(verdict)[0]).toMatch(/the paired interval does not exclude zero/);
   });
 
   it("refuses what the seeds do not support: the no-tools arm ahead, and tool-trained weights without the tool", () => {
     const tools = values(recipe.expected, `${armsTask}+tools`);
     const direct = values(noTools.expected, armsTask);
     const reversed = judgeArms({ stage: "sft", tools: direct, noTools: tools });
-    expect(reversed.status).toBe("reversed");
-    expect(armsPublishProblems(reversed)[0]).toMatch(/reversed or tied on seed/);
+    expect(reversed.reversedSeeds).toEqual([1, 2, 3, 4, 5]);
+    expect(armsPublishProblems(reversed)[0]).toMatch(/reversed or tied on seed\(s\) 1, 2, 3, 4, 5/);
     // The tools arm's model asked without the tool (it writes calls nobody answers) does not
     // beat the no-tools arm: what pays is the tool, not the training on tool transcripts.
     const withoutTool = judgeArms({

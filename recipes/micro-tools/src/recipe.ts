@@ -16,6 +16,31 @@ import { calculatorInstructions } from "./problems.js";
 const adamW = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0 };
 const data = "datasets";
 
+/** The machine that measured the expected table (lscpu model name and instruction sets). */
+const measuredOn = [
+  {
+    cpu: "Intel(R) Xeon(R) Processor",
+    instructionSets: ["sse4_2", "avx", "avx2", "avx512f", "avx512_vnni", "amx"],
+    threads: 2,
+  },
+] as const;
+const measurementSource =
+  "posttrain run recipes/micro-tools [--variant no-tools] --seeds 5 (2026-12-06; raw numbers, model hashes and wall times in measurements/2026-12-06-seeds-1-5.json), Intel Xeon (AVX-512 + AMX), 2 threads; README.md";
+
+/** One eval row after SFT from per-seed counts (seeds 1..5) of correct answers out of 500. */
+function seedRow(task: string, correct: readonly number[]) {
+  return {
+    after: "sft",
+    task,
+    metric: "accuracy",
+    perSeed: Object.fromEntries(correct.map((count, index) => [String(index + 1), count / 500])),
+    machines: measuredOn.map((machine) => ({ ...machine, instructionSets: [...machine.instructionSets] })),
+    codeVersion: "0.1.0",
+    items: 500,
+    source: measurementSource,
+  };
+}
+
 /** The tag format's tool output (@posttrain/tools): what SFT must not train on. */
 export const toolOutputSpan = { start: "<output>\n", end: "\n</output>\n" } as const;
 
@@ -179,13 +204,24 @@ export const recipe = defineRecipe({
       },
     ],
   },
-  expected: [],
+  // Five root seeds of each arm (README.md, "Measured across seeds"): each row's band is the
+  // 95% prediction interval for one new run, from the seed spread and never narrower than the
+  // item-level noise of its 500 items. The claim across the arms (tools arm's `+tools` row vs
+  // the no-tools arm's own row) is in arms.ts: a recipe's `claims` compare stages of one run.
+  expected: [
+    seedRow("micro_tools_arithmetic", [0, 0, 0, 0, 0]),
+    seedRow("micro_tools_arithmetic+tools", [500, 211, 20, 500, 97]),
+  ],
   claims: [],
   variants: {
     // The arm without tools: the same problems in the same order and the same steps, answered
     // directly (`47 * 58 = 2726`), no system paragraph, nothing masked.
     "no-tools": {
       stages: { $replace: [sftStage("direct")] },
+      expected: [
+        seedRow("micro_tools_arithmetic", [3, 3, 3, 3, 2]),
+        seedRow("micro_tools_arithmetic+tools", [1, 1, 0, 0, 0]),
+      ],
     },
     // Both arms followed by RLVR (GRPO, 60 steps of 8 prompts × 4 samples): with the
     // calculator in the rollouts (tool output masked from loss and KL), and single-turn.
