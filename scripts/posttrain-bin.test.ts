@@ -1,7 +1,7 @@
 // The root package's `posttrain` bin (scripts/posttrain.mjs): what `npx posttrain` runs in a
 // checkout. It passes the CLI's exit codes through and says what to do when the CLI is not built.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,6 +39,21 @@ describe("npx posttrain in the checkout", () => {
     const failure = npx(["plan", "recipes/does-not-exist"]);
     expect(failure.status).toBe(1);
     expect(failure.stderr).toMatch(/posttrain: error \[recipe_\w+\]/);
+  });
+
+  it("hands the CLI itself over as the entry point (runs record the CLI's path and version)", () => {
+    const folder = mkdtempSync(join(tmpdir(), "posttrain-bin-"));
+    folders.push(folder);
+    mkdirSync(join(folder, "scripts"));
+    mkdirSync(join(folder, "packages", "cli", "dist"), { recursive: true });
+    copyFileSync(join(root, "scripts", "posttrain.mjs"), join(folder, "scripts", "posttrain.mjs"));
+    // A stand-in CLI that prints the entry point it sees.
+    writeFileSync(join(folder, "packages", "cli", "dist", "bin.js"), "console.log(process.argv[1]);\n");
+    const result = spawnSync(process.execPath, [join(folder, "scripts", "posttrain.mjs"), "run", "x"], {
+      encoding: "utf8",
+    });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe(join(folder, "packages", "cli", "dist", "bin.js"));
   });
 
   it("says to run the set-up when the CLI is not built", () => {

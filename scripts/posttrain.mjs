@@ -13,4 +13,6 @@ if (!existsSync(fileURLToPath(bin))) {
   );
   process.exit(1);
 }
+// The CLI is the entry point: runs record its path and version (provenance), not npx's shim.
+process.argv[1] = fileURLToPath(bin);
 await import(bin.href);

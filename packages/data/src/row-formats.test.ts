@@ -4,6 +4,7 @@ import {
   checkRlvrRow,
   checkRow,
   checkSftRow,
+  detectRowFormat,
   MalformedRowTracker,
 } from "./row-formats.js";
 
@@ -81,5 +82,15 @@ describe("MalformedRowTracker", () => {
     const lenient = new MalformedRowTracker({ maximumMalformedRows: 2 });
     lenient.merge(summary);
     expect(() => lenient.enforce()).not.toThrow();
+  });
+});
+
+describe("detectRowFormat", () => {
+  it("names the format from open-instruct's column names, preference and rlvr before sft", () => {
+    expect(detectRowFormat({ columns: ["messages", "source"] })).toBe("sft");
+    expect(detectRowFormat({ columns: ["messages", "ground_truth", "dataset"] })).toBe("rlvr");
+    expect(detectRowFormat({ columns: ["prompt", "chosen", "rejected", "messages"] })).toBe("preference");
+    expect(detectRowFormat({ columns: ["chosen", "text"] })).toBeNull();
+    expect(detectRowFormat({ columns: [] })).toBeNull();
   });
 });

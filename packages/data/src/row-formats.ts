@@ -185,6 +185,19 @@ export function checkRlvrRow(value: unknown): RowCheck<RlvrRow> {
   return { ok: true, row: { messages: prompt, groundTruth: groundTruth.row, dataset: dataset.row } };
 }
 
+/**
+ * The row format a table's columns are laid out for, as open-instruct's datasets name them:
+ * `chosen` + `rejected` → preference, `ground_truth` → rlvr, `messages` → sft; null when none
+ * fits. `posttrain data inspect` uses it when no `--format` is given.
+ */
+export function detectRowFormat(params: { columns: readonly string[] }): RowFormat | null {
+  const columns = new Set(params.columns);
+  if (columns.has("chosen") && columns.has("rejected")) return "preference";
+  if (columns.has("ground_truth")) return "rlvr";
+  if (columns.has("messages")) return "sft";
+  return null;
+}
+
 /** Checks a row of the given format. */
 export function checkRow<Format extends RowFormat>(params: {
   format: Format;

@@ -24,6 +24,7 @@ export {
 export {
   alignColumns,
   calibrateFromRuns,
+  type ExpectedCompletion,
   formatPlan,
   formatSeconds,
   parameterCount,
@@ -32,16 +33,22 @@ export {
   type RecipePlan,
   type RecipeProbe,
   type RecordedRun,
+  type RolloutProbe,
   type RunCalibration,
   readRecordedRuns,
+  rolloutScale,
+  type StageCompletion,
   type StagePlan,
   type StageProbe,
+  steadyStepSeconds,
 } from "./plan.js";
 export {
+  expectedCompletionOf,
   type ProbeEvent,
   probeBlocker,
   probeParameterLimit,
   probeRecipe,
+  promptTokensOf,
   summarizeProbeEvents,
 } from "./plan-probe.js";
 export {

@@ -1,5 +1,5 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadRecipe } from "./load.js";
 import { compareLocks, computeLock, readLock, unpinnedReferences, verifyLock, writeLock } from "./lock.js";
@@ -124,6 +124,19 @@ describe("recipe lock", () => {
     const lines = text.slice(0, 300).split("\n");
     expect((failure as Error).message).toContain(`${path}:${lines.length}:`);
     expect((failure as Error).message).toMatch(/at position \d+; the file looks truncated/);
+    // The remedy writes this very lock: the variant's lock is written with its --variant.
+    const folder = relative(process.cwd(), directory);
+    expect((failure as Error).message).toContain(`run \`posttrain lock ${folder}\` to write it again`);
+    const smoke = await loadRecipe({ reference: directory, variant: "smoke" });
+    await writeFile(join(directory, "recipe.smoke.lock.json"), text.slice(0, 300));
+    const smokeFailure = await readLock({ loaded: smoke }).catch((error: unknown) => error);
+    expect(smokeFailure).toMatchObject({
+      code: "recipe_lock_invalid",
+      details: { path: join(directory, "recipe.smoke.lock.json") },
+    });
+    expect((smokeFailure as Error).message).toContain(
+      `run \`posttrain lock ${folder} --variant smoke\` to write it again`,
+    );
   });
 
   it("a missing local dataset folder fails lock and run with data_no_files, naming the folder", async () => {

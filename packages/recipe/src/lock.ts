@@ -10,7 +10,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { fingerprint, hashFile, parseWithSchema, sha256Hex, writeJsonAtomic } from "@posttrain/core";
 import {
   builtinChatTemplates,
@@ -371,7 +371,12 @@ export async function computeLock(params: {
  * JSON.parse with the file named: a truncated or hand-broken lock is a `recipe_lock_invalid`
  * error with the path, line and column (and the byte position), not a bare SyntaxError.
  */
-export function parseJsonFile(params: { text: string; path: string }): unknown {
+export function parseJsonFile(params: {
+  text: string;
+  path: string;
+  /** The command that writes the file again (default `posttrain lock`). */
+  rewriteCommand?: string;
+}): unknown {
   try {
     return JSON.parse(params.text);
   } catch (error) {
@@ -386,7 +391,7 @@ export function parseJsonFile(params: { text: string; path: string }): unknown {
       code: "recipe_lock_invalid",
       message: `${params.path}:${line}:${column} is not valid JSON (${reason.replace(/ in JSON at position \d+.*$/, "")} at position ${position}${
         truncated ? "; the file looks truncated" : ""
-      }): delete it and run \`posttrain lock\` to write it again`,
+      }): delete it and run \`${params.rewriteCommand ?? "posttrain lock"}\` to write it again`,
       cause: error,
       details: { path: params.path, line, column, position },
     });
@@ -403,7 +408,14 @@ export async function readLock(params: { loaded: LoadedRecipe }): Promise<Recipe
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
-  return parseWithSchema({ schema: recipeLockSchema, value: parseJsonFile({ text, path }), label: path });
+  // The command that writes this lock: the variant's lock needs its --variant.
+  const folder = relative(process.cwd(), params.loaded.packageDirectory) || ".";
+  const rewriteCommand = `posttrain lock ${folder}${params.loaded.variant === null ? "" : ` --variant ${params.loaded.variant}`}`;
+  return parseWithSchema({
+    schema: recipeLockSchema,
+    value: parseJsonFile({ text, path, rewriteCommand }),
+    label: path,
+  });
 }
 
 /** Writes the lock atomically; returns its path. */

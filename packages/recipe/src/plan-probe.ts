@@ -9,10 +9,17 @@
  * line); the estimate is start-up + (steps − 1) × time per step.
  *
  * What it cannot see, and how that is handled:
- * - RLVR rollouts of an untrained model run to `maxNewTokens` (a trained one stops earlier),
- *   and all its rewards are equal, so zero-variance filtering would leave nothing to train:
- *   the probe trains on every completion (`filterZeroVarianceGroups: false`). Both make the
- *   RLVR figure an upper bound.
+ * - RLVR rollouts of an untrained model run to `maxNewTokens`, while the SFT'd policy that
+ *   really enters the stage stops after its answer. The probe records each steady step's
+ *   generation and optimization seconds and mean completion length, and the plan rescales them
+ *   to the expected completion length: the mean assistant tokens per conversation of the SFT
+ *   stage before it ({@link expectedCompletionOf}; generation ∝ generated tokens, optimization ∝
+ *   prompt + completion tokens, see `rolloutScale` in plan.ts). On recipes/micro that mean is
+ *   24.6 tokens and the SFT'd policy's rollouts average 24.6 tokens.
+ * - All the untrained model's rewards are equal, so zero-variance filtering would leave nothing
+ *   to train: the probe trains on every completion (`filterZeroVarianceGroups: false`). How many
+ *   groups the real policy's filter drops depends on how often it is right, which nothing before
+ *   the run knows, so the optimization time stays an upper bound.
  * - Periodic checkpoints, evaluations and held-out checks after the probe's few steps are in
  *   the per-step time only as far as they fall inside the probe. To keep the probe to seconds,
  *   RLVR runs two steps and its step-0 held-out check reads 16 items.
@@ -25,11 +32,19 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createRunContext, type EventLog } from "@posttrain/core";
+import { type DatasetSpec, prepareDataset } from "@posttrain/data";
 import { parseLlamaConfig } from "@posttrain/engine";
+import { z } from "zod";
 import { RecipeError } from "./errors.js";
 import type { LoadedRecipe } from "./load.js";
 import type { RecipeLock } from "./lock.js";
-import { parameterCount, type RecipeProbe, type StageProbe } from "./plan.js";
+import {
+  type ExpectedCompletion,
+  parameterCount,
+  type RecipeProbe,
+  type RolloutProbe,
+  type StageProbe,
+} from "./plan.js";
 import type { Stage } from "./schema.js";
 import { defaultStageRunners, type StageRunner } from "./stage-runners.js";
 
@@ -62,10 +77,13 @@ export function summarizeProbeEvents(params: {
   name: string;
   type: Stage["type"];
   events: readonly ProbeEvent[];
+  /** RL stages: the rollouts' token limit; with it, the steady steps' rollout figures are read too. */
+  maxNewTokens?: number;
 }): StageProbe | null {
-  const ends = params.events
-    .filter((event) => event.type === "step-end" && typeof event.elapsed === "number")
-    .map((event) => event.elapsed as number);
+  const stepEnds = params.events.filter(
+    (event) => event.type === "step-end" && typeof event.elapsed === "number",
+  );
+  const ends = stepEnds.map((event) => event.elapsed as number);
   if (ends.length < 2) return null;
   const gaps = ends.slice(1).map((end, index) => end - (ends[index] as number));
   let totalSteps: number | null = null;
@@ -77,6 +95,8 @@ export function summarizeProbeEvents(params: {
       break;
     }
   }
+  const rollout =
+    params.maxNewTokens === undefined ? undefined : rolloutOf(stepEnds.slice(1), params.maxNewTokens);
   return {
     name: params.name,
     type: params.type,
@@ -84,6 +104,32 @@ export function summarizeProbeEvents(params: {
     secondsPerStep: median(gaps),
     totalSteps,
     probedSteps: ends.length,
+    ...(rollout === undefined ? {} : { rollout }),
+  };
+}
+
+const rolloutStepSchema = z
+  .object({
+    responseLength: z.number().nonnegative(),
+    seconds: z.object({ generate: z.number().nonnegative(), train: z.number().nonnegative() }).loose(),
+  })
+  .loose();
+
+/**
+ * The steady steps' rollout figures (RLVR's `step-end`: `seconds.generate`, `seconds.train`,
+ * `responseLength`): median generation and optimization seconds, mean completion length. Undefined
+ * when a step lacks them.
+ */
+function rolloutOf(steady: readonly ProbeEvent[], maxNewTokens: number): RolloutProbe | undefined {
+  const steps = steady.map((event) => rolloutStepSchema.safeParse(event));
+  if (steps.length === 0 || steps.some((step) => !step.success)) return undefined;
+  const parsed = steps.map((step) => step.data as z.infer<typeof rolloutStepSchema>);
+  return {
+    generateSeconds: median(parsed.map((step) => step.seconds.generate)),
+    optimizeSeconds: median(parsed.map((step) => step.seconds.train)),
+    completionTokens: parsed.reduce((sum, step) => sum + step.responseLength, 0) / parsed.length,
+    promptTokens: null,
+    maxNewTokens,
   };
 }
 
@@ -96,6 +142,87 @@ export function probeBlocker(params: { loaded: LoadedRecipe }): string | null {
   if (parameters > probeParameterLimit)
     return `${parameters} parameters is over the probe's ${probeParameterLimit} (a few steps would take minutes)`;
   return null;
+}
+
+/** A stage's dataset specs as the run would use them (the lock's, where it has one). */
+function lockedSpecs(params: {
+  lock: RecipeLock | null;
+  stage: Stage;
+  kind: "train" | "evaluation";
+}): DatasetSpec[] {
+  return params.stage.data[params.kind].map(
+    (spec, position) => params.lock?.datasets[`${params.stage.name}.${params.kind}[${position}]`] ?? spec,
+  );
+}
+
+/** Prepares (or finds in the tokenized cache) a stage's training data exactly as its run does. */
+async function preparedTotals(params: {
+  loaded: LoadedRecipe;
+  lock: RecipeLock | null;
+  stage: Stage;
+  format: "sft" | "rlvr";
+}) {
+  const { recipe } = params.loaded;
+  if (recipe.tokenizer.source.kind !== "local") return null;
+  const sources = lockedSpecs({ lock: params.lock, stage: params.stage, kind: "train" });
+  if (sources.length === 0 || sources.some((spec) => spec.kind !== "local")) return null;
+  const template = recipe.tokenizer.chatTemplate;
+  const prepared = await prepareDataset({
+    sources,
+    format: params.format,
+    tokenizer: {
+      directory: resolve(params.loaded.packageDirectory, recipe.tokenizer.source.directory),
+      ...(template === "tokenizer" ? {} : { chatTemplate: template }),
+    },
+    maxLength: params.stage.data.maxLength,
+    ...(params.format === "sft" && params.stage.data.packing !== null
+      ? { packing: params.stage.data.packing }
+      : {}),
+    seed: recipe.seed,
+    baseDirectory: params.loaded.packageDirectory,
+    progress: "silent",
+  });
+  return prepared.manifest.totals;
+}
+
+/**
+ * The completion length the policy entering the RL stage at `stageIndex` is expected to write:
+ * the mean trained (assistant) tokens per conversation of the nearest SFT stage before it, its
+ * training data tokenized as its run tokenizes it (so the end-of-turn token counts, as it does
+ * in a completion). Why the SFT answers: that policy was trained to write them; the RLVR rows'
+ * ground truths are final answers (`42`) or constraint specs, not replies. Null when no SFT
+ * stage comes before it or its data is not local.
+ */
+export async function expectedCompletionOf(params: {
+  loaded: LoadedRecipe;
+  lock: RecipeLock | null;
+  stageIndex: number;
+}): Promise<ExpectedCompletion | null> {
+  const earlier = params.loaded.recipe.stages.slice(0, params.stageIndex);
+  const sft = earlier.reverse().find((stage) => stage.type === "sft");
+  if (sft === undefined) return null;
+  const totals = await preparedTotals({
+    loaded: params.loaded,
+    lock: params.lock,
+    stage: sft,
+    format: "sft",
+  });
+  if (totals === null || totals.documents === 0) return null;
+  return {
+    tokens: totals.trainedTokens / totals.documents,
+    stage: sft.name,
+    conversations: totals.documents,
+  };
+}
+
+/** The mean prompt tokens of an RLVR stage's training rows (null: not local). */
+export async function promptTokensOf(params: {
+  loaded: LoadedRecipe;
+  lock: RecipeLock | null;
+  stage: Stage;
+}): Promise<number | null> {
+  const totals = await preparedTotals({ ...params, format: "rlvr" });
+  return totals === null || totals.rows === 0 ? null : totals.tokens / totals.rows;
 }
 
 /** The stage as the probe runs it: RLVR trains on every completion (see the module comment). */
@@ -145,12 +272,8 @@ export async function probeRecipe(params: {
   const notes: string[] = [];
   try {
     for (const [index, stage] of recipe.stages.entries()) {
-      const specs = (kind: "train" | "evaluation") =>
-        stage.data[kind].map(
-          (spec, position) => params.lock?.datasets[`${stage.name}.${kind}[${position}]`] ?? spec,
-        );
-      const train = specs("train");
-      const evaluation = specs("evaluation");
+      const train = lockedSpecs({ lock: params.lock, stage, kind: "train" });
+      const evaluation = lockedSpecs({ lock: params.lock, stage, kind: "evaluation" });
       if ([...train, ...evaluation].some((spec) => spec.kind !== "local")) {
         notes.push(`${stage.name} not probed: its data comes from the Hub`);
         continue;
@@ -207,9 +330,32 @@ export async function probeRecipe(params: {
         );
         continue;
       }
-      const probe = summarizeProbeEvents({ name: stage.name, type: stage.type, events: seen });
-      if (probe === null) notes.push(`${stage.name} not probed: it ran fewer than two steps`);
-      else stages.push(probe);
+      const probe = summarizeProbeEvents({
+        name: stage.name,
+        type: stage.type,
+        events: seen,
+        ...(stage.type === "rlvr" ? { maxNewTokens: stage.hyperparameters.rollouts.maxNewTokens } : {}),
+      });
+      if (probe === null) {
+        notes.push(`${stage.name} not probed: it ran fewer than two steps`);
+        continue;
+      }
+      if (probe.rollout !== undefined) {
+        // Both are usually cache hits: the probe's own runs just prepared this data.
+        try {
+          probe.rollout.promptTokens = await promptTokensOf({ loaded, lock: params.lock, stage });
+          probe.expectedCompletion = await expectedCompletionOf({
+            loaded,
+            lock: params.lock,
+            stageIndex: index,
+          });
+        } catch (error) {
+          notes.push(
+            `${stage.name}: completion length not measured (${error instanceof Error ? error.message.split("\n")[0] : String(error)}); timed at the probed length`,
+          );
+        }
+      }
+      stages.push(probe);
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });

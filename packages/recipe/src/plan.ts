@@ -18,8 +18,10 @@
  *   machine (`runs`: each stage type's effective FLOP/s, this plan's FLOPs for the run's own
  *   recipe.json ÷ the stage's recorded wall time, summed over runs); else the first steps of
  *   the stage run here just now (`probe`, see plan-probe.ts: start-up + steps × the median step
- *   time); else FLOPs / (measured MatMul GFLOP/s × efficiency, `matmul`), efficiency being the
- *   share of the MatMul peak a whole training step reaches (an assumption, 0.5 by default).
+ *   time, an RL step's generation and optimization rescaled from the untrained probe's
+ *   completion length to the SFT'd policy's expected one, {@link rolloutScale}); else FLOPs /
+ *   (measured MatMul GFLOP/s × efficiency, `matmul`), efficiency being the share of the MatMul
+ *   peak a whole training step reaches (an assumption, 0.5 by default).
  */
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
@@ -77,6 +79,21 @@ export interface StagePlan {
   timeFrom: "runs" | "probe" | "matmul" | null;
   /** Optimizer steps the stage runs (the trainer's count when probed, else from rows and batch). */
   steps: number | null;
+  /** RL stages: the completion length the time assumes (null for SFT and DPO). */
+  completion: StageCompletion | null;
+}
+
+/** The completion length an RL stage's time assumes, and how the probe's step was rescaled to it. */
+export interface StageCompletion {
+  maxNewTokens: number;
+  /** The expected mean completion length (null: none measured; the time assumes the probed length). */
+  expectedTokens: number | null;
+  /** The SFT stage whose data gave `expectedTokens`. */
+  expectedFrom: string | null;
+  /** The probed (untrained) policy's mean completion length (null: not probed). */
+  probedTokens: number | null;
+  /** The factors applied to the probed step's generation and optimization seconds. */
+  scale: { generate: number; optimize: number } | null;
 }
 
 /** Effective FLOP/s per stage type, measured from earlier runs (see {@link calibrateFromRuns}). */
@@ -97,6 +114,35 @@ export interface RecordedRun {
   stages: Array<{ name: string; type: Stage["type"]; status: string; wallSeconds: number | null }>;
 }
 
+/**
+ * What the probe saw of an RL stage's steady steps: the two parts of a step whose cost grows
+ * with the completions' length, and the lengths it ran at.
+ */
+export interface RolloutProbe {
+  /** Median seconds per steady step spent generating the rollouts. */
+  generateSeconds: number;
+  /** Median seconds per steady step spent optimizing on them (scoring + updates). */
+  optimizeSeconds: number;
+  /** Mean completion length (tokens) the probed, untrained policy wrote (≈ maxNewTokens). */
+  completionTokens: number;
+  /** Mean prompt length (tokens) of the stage's training rows (null: not measured). */
+  promptTokens: number | null;
+  maxNewTokens: number;
+}
+
+/**
+ * The completion length the stage's real policy is expected to write: the mean assistant tokens
+ * per conversation of the training data of the SFT stage before it (what that policy was trained
+ * to answer; the RLVR rows' ground truths are final answers, not replies).
+ */
+export interface ExpectedCompletion {
+  tokens: number;
+  /** The SFT stage whose training data it was measured on. */
+  stage: string;
+  /** Conversations it was measured on. */
+  conversations: number;
+}
+
 /** What the probe saw of one stage's first steps. */
 export interface StageProbe {
   name: string;
@@ -109,6 +155,10 @@ export interface StageProbe {
   totalSteps: number | null;
   /** Steps the probe ran. */
   probedSteps: number;
+  /** RL stages: the length-dependent parts of a steady step. */
+  rollout?: RolloutProbe;
+  /** RL stages: the trained policy's expected completion length (null: no SFT stage before it). */
+  expectedCompletion?: ExpectedCompletion | null;
 }
 
 /** The probe of every stage it could run, or why it ran none. */
@@ -118,14 +168,60 @@ export interface RecipeProbe {
   notes: string[];
 }
 
-/** A stage's estimated seconds from its probe and its step count (the trainer's, else `plannedSteps`). */
+/**
+ * How much a steady RL step's length-dependent parts shrink (or grow) from the probed completion
+ * length to the expected one (capped at maxNewTokens): generation by the ratio of generated
+ * tokens, optimization by the ratio of the sequences it scores and trains (prompt + completion;
+ * with the prompt length unknown, optimization is left as probed).
+ */
+export function rolloutScale(params: { rollout: RolloutProbe; expectedCompletionTokens: number }): {
+  generate: number;
+  optimize: number;
+} {
+  const { rollout } = params;
+  const expected = Math.min(Math.max(0, params.expectedCompletionTokens), rollout.maxNewTokens);
+  const probed = rollout.completionTokens > 0 ? rollout.completionTokens : rollout.maxNewTokens;
+  return {
+    generate: expected / probed,
+    optimize:
+      rollout.promptTokens === null ? 1 : (rollout.promptTokens + expected) / (rollout.promptTokens + probed),
+  };
+}
+
+/**
+ * A stage's steady seconds per step: the probe's median, with an RL stage's generation and
+ * optimization parts rescaled to the expected completion length ({@link rolloutScale}).
+ */
+export function steadyStepSeconds(params: { probe: StageProbe }): number {
+  const { probe } = params;
+  if (
+    probe.rollout === undefined ||
+    probe.expectedCompletion === undefined ||
+    probe.expectedCompletion === null
+  )
+    return probe.secondsPerStep;
+  const scale = rolloutScale({
+    rollout: probe.rollout,
+    expectedCompletionTokens: probe.expectedCompletion.tokens,
+  });
+  const { generateSeconds, optimizeSeconds } = probe.rollout;
+  // The step's other work (verification, bookkeeping) does not depend on the completion length.
+  const other = Math.max(0, probe.secondsPerStep - generateSeconds - optimizeSeconds);
+  return other + generateSeconds * scale.generate + optimizeSeconds * scale.optimize;
+}
+
+/**
+ * A stage's estimated seconds from its probe and its step count (the trainer's, else
+ * `plannedSteps`): start-up and the first step as probed, then the remaining steps at the steady
+ * rate ({@link steadyStepSeconds}).
+ */
 export function probeEstimateSeconds(params: {
   probe: StageProbe;
   plannedSteps: number | null;
 }): number | null {
   const steps = params.probe.totalSteps ?? params.plannedSteps;
   if (steps === null || !(steps >= 1)) return null;
-  return params.probe.firstStepSeconds + (steps - 1) * params.probe.secondsPerStep;
+  return params.probe.firstStepSeconds + (steps - 1) * steadyStepSeconds({ probe: params.probe });
 }
 
 export interface RecipePlan {
@@ -328,9 +424,24 @@ export function planRecipe(params: {
         : trainingRows === null
           ? null
           : Math.ceil(trainingRows / effectiveBatch(stage));
-    const probedSteps = params.probe?.stages.find(
+    const probed = params.probe?.stages.find(
       (candidate) => candidate.name === stage.name && candidate.type === stage.type,
-    )?.totalSteps;
+    );
+    const probedSteps = probed?.totalSteps;
+    const expected = probed?.expectedCompletion ?? null;
+    const completion: StageCompletion | null =
+      rl === null
+        ? null
+        : {
+            maxNewTokens: rl.response,
+            expectedTokens: probed?.rollout === undefined || expected === null ? null : expected.tokens,
+            expectedFrom: probed?.rollout === undefined || expected === null ? null : expected.stage,
+            probedTokens: probed?.rollout?.completionTokens ?? null,
+            scale:
+              probed?.rollout === undefined || expected === null
+                ? null
+                : rolloutScale({ rollout: probed.rollout, expectedCompletionTokens: expected.tokens }),
+          };
     return {
       name: stage.name,
       type: stage.type,
@@ -342,6 +453,7 @@ export function planRecipe(params: {
       tokensPerRowFrom: measured === undefined ? "max_length" : "measured",
       flops,
       memoryBytes,
+      completion,
       ...timing(stage, flops, plannedSteps),
     };
   });
@@ -461,11 +573,22 @@ function timeNotes(plan: RecipePlan): string[] {
       `time (probe): the first steps of each stage run here just now (${probed
         .map((stage) => `${stage.name} ${stage.probedSteps}`)
         .join(", ")}): start-up + steps × the median time per step${
-        probed.some((stage) => stage.type === "rlvr")
-          ? "; RLVR is timed from an untrained model (rollouts run to maxNewTokens, every completion trained): an upper bound"
+        probed.some((stage) => stage.rollout !== undefined)
+          ? "; RL steps are timed on an untrained model, whose rollouts run to maxNewTokens and all of whose completions are trained"
           : ""
       }`,
     );
+    for (const stage of plan.stages) {
+      if (stage.timeFrom !== "probe" || stage.completion === null || stage.completion.probedTokens === null)
+        continue;
+      const { completion } = stage;
+      const probedLength = completion.probedTokens ?? completion.maxNewTokens;
+      notes.push(
+        completion.scale === null || completion.expectedTokens === null
+          ? `completion (${stage.name}): no SFT stage before it to measure answers on: taken at the probed ${probedLength.toFixed(1)} tokens of maxNewTokens ${completion.maxNewTokens}, an upper bound`
+          : `completion (${stage.name}): ${completion.expectedTokens.toFixed(1)} tokens, the mean assistant answer of stage ${completion.expectedFrom}'s training data (what the policy learned to write; the untrained probe wrote ${probedLength.toFixed(1)} of maxNewTokens ${completion.maxNewTokens}): generation × ${completion.scale.generate.toFixed(2)}, optimization × ${completion.scale.optimize.toFixed(2)}; every completion is still trained (zero-variance groups are not filtered), so the optimization time stays an upper bound`,
+      );
+    }
   }
   if (plan.probe !== null) for (const note of plan.probe.notes) notes.push(`probe: ${note}`);
   if (used.has("matmul") && plan.throughput !== null)
@@ -477,9 +600,18 @@ function timeNotes(plan: RecipePlan): string[] {
   return notes;
 }
 
+/** An RL stage's completion length as a table cell: `24.6/64 (sft)` expected, `≤64` assumed, `-` for others. */
+function formatCompletion(completion: StageCompletion | null): string {
+  if (completion === null) return "-";
+  if (completion.expectedTokens === null) return `≤${completion.maxNewTokens}`;
+  return `${completion.expectedTokens.toFixed(1)}/${completion.maxNewTokens} (${completion.expectedFrom})`;
+}
+
 /** The plan as the table `posttrain plan` prints. */
 export function formatPlan(plan: RecipePlan): string {
-  const rows: string[][] = [["stage", "type", "rows", "steps", "tokens", "FLOPs", "memory", "time"]];
+  const rows: string[][] = [
+    ["stage", "type", "rows", "steps", "tokens", "FLOPs", "memory", "completion", "time"],
+  ];
   for (const stage of plan.stages)
     rows.push([
       stage.name,
@@ -489,6 +621,7 @@ export function formatPlan(plan: RecipePlan): string {
       `${formatCount(stage.trainingTokens)}${stage.tokensPerRowFrom === "max_length" ? " ≤" : ""}`,
       formatCount(stage.flops),
       formatBytes(stage.memoryBytes.total),
+      formatCompletion(stage.completion),
       `${formatSeconds(stage.estimatedSeconds)}${stage.timeFrom === null ? "" : ` (${stage.timeFrom})`}`,
     ]);
   const lines = [
@@ -498,7 +631,7 @@ export function formatPlan(plan: RecipePlan): string {
     ...alignColumns(rows),
     "",
     `total: ${formatCount(plan.totalFlops)} FLOPs, ${formatSeconds(plan.totalSeconds)} of training (the evals after each stage come on top)`,
-    "(≤: tokens per row taken as maxLength, an upper bound; memory: fp32 weights + gradients + AdamW + reference + one micro-batch of activations)",
+    "(≤: tokens per row taken as maxLength, an upper bound; completion: expected/maximum tokens per RL completion, from the named SFT stage's answers; memory: fp32 weights + gradients + AdamW + reference + one micro-batch of activations)",
   ];
   return lines.join("\n");
 }

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -12,7 +13,9 @@ import {
   provenanceSchema,
 } from "./provenance.js";
 import { defineRecipe, type RecipeInput } from "./schema.js";
-import { fixtureRecipeInput } from "./test/index.js";
+import { fixtureRecipeInput, repositoryRoot } from "./test/index.js";
+
+const cliBin = join(repositoryRoot, "packages", "cli", "dist", "bin.js");
 
 const hasGit = (() => {
   try {
@@ -38,7 +41,37 @@ describe("describeProvenance", () => {
     expect(provenance.node).toBe(process.versions.node);
     expect(provenance.commandLine).toEqual(process.argv.slice(1));
     expect(provenance.seeds).toEqual({ root: 3, all: [3, 4] });
+    // Beyond the lock's list: what the stages and evals load under them.
+    for (const name of ["@posttrain/training", "@posttrain/tools", "@posttrain/verifiers"])
+      expect(provenance.packages[name], name).toMatch(/^\d+\.\d+\.\d+/);
   });
+
+  it.skipIf(!existsSync(cliBin))(
+    "records the CLI and what it loads when it is the entry point, through a symlinked bin (npx)",
+    async () => {
+      const folder = await mkdtemp(join(tmpdir(), "posttrain-provenance-"));
+      const entry = process.argv[1];
+      try {
+        await symlink(cliBin, join(folder, "posttrain"));
+        process.argv[1] = join(folder, "posttrain");
+        const packages = describeProvenance({ seed: 1 }).packages;
+        const version = (name: string) =>
+          (
+            JSON.parse(readFileSync(join(repositoryRoot, "packages", name, "package.json"), "utf8")) as {
+              version: string;
+            }
+          ).version;
+        expect(packages["@posttrain/cli"]).toBe(version("cli"));
+        expect(packages["@posttrain/export"]).toBe(version("export"));
+        process.argv[1] = join(folder, "no-such-bin");
+        expect(describeProvenance({ seed: 1 }).packages["@posttrain/cli"]).toBeUndefined();
+      } finally {
+        if (entry === undefined) process.argv.splice(1, 1);
+        else process.argv[1] = entry;
+        await rm(folder, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe.skipIf(!hasGit)("gitState", () => {

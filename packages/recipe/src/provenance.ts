@@ -8,13 +8,12 @@
  * and `compare` ({@link provenanceDifferences}: a difference is reported, never fatal).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { onnxruntimeNodeVersion, type RunEnvironment } from "./environment.js";
-import { recordedPackages } from "./lock.js";
 import type { Recipe } from "./schema.js";
 import { findPackageDirectory } from "./version.js";
 
@@ -40,42 +39,61 @@ export const provenanceSchema = z.strictObject({
 });
 export type Provenance = z.infer<typeof provenanceSchema>;
 
-/** Version of the package.json at or above a resolved module path, or null. */
-function versionAbove(path: string): { name: string; version: string } | null {
+/** The package.json at or above a path: its folder, name, version and `@posttrain/*` dependencies. */
+function packageAbove(path: string): {
+  directory: string;
+  name: string;
+  version: string;
+  dependencies: string[];
+} | null {
   const directory = findPackageDirectory(dirname(path));
   if (directory === null) return null;
   try {
     const json = JSON.parse(readFileSync(join(directory, "package.json"), "utf8")) as {
       name?: unknown;
       version?: unknown;
+      dependencies?: unknown;
     };
-    return typeof json.name === "string" && typeof json.version === "string"
-      ? { name: json.name, version: json.version }
-      : null;
+    if (typeof json.name !== "string" || typeof json.version !== "string") return null;
+    const dependencies =
+      typeof json.dependencies === "object" && json.dependencies !== null
+        ? Object.keys(json.dependencies).filter((name) => name.startsWith("@posttrain/"))
+        : [];
+    return { directory, name: json.name, version: json.version, dependencies };
   } catch {
     return null;
   }
 }
 
+/**
+ * Every `@posttrain/*` package the code that ran can load: starting from this package and the
+ * entry point (the CLI, or a script, when it is a posttrain package; a symlinked bin such as
+ * npx's is followed to its file), each package's `@posttrain/*` dependencies as Node resolves
+ * them from that package's folder (so `@posttrain/training` under the stages and
+ * `@posttrain/tools` under the evals are in, at the versions really installed there).
+ */
 function resolvedPackages(): Record<string, string> {
-  const require = createRequire(import.meta.url);
   const packages: Record<string, string> = {};
-  const own = versionAbove(fileURLToPath(import.meta.url));
-  if (own !== null) packages[own.name] = own.version;
-  for (const name of recordedPackages) {
-    if (packages[name] !== undefined) continue;
-    try {
-      const found = versionAbove(require.resolve(`${name}/package.json`));
-      if (found !== null) packages[name] = found.version;
-    } catch {
-      // not installed beside this package: not loaded
-    }
-  }
-  // The entry point (the CLI, or a script) when it is a posttrain package too.
+  const queue: string[] = [fileURLToPath(import.meta.url)];
   const entry = process.argv[1];
   if (entry !== undefined && existsSync(entry)) {
-    const found = versionAbove(entry);
-    if (found?.name.startsWith("@posttrain/") === true) packages[found.name] = found.version;
+    const real = realpathSync(entry);
+    if (packageAbove(real)?.name.startsWith("@posttrain/") === true) queue.push(real);
+  }
+  const visited = new Set<string>();
+  while (queue.length > 0) {
+    const found = packageAbove(queue.shift() as string);
+    if (found === null || visited.has(found.directory)) continue;
+    visited.add(found.directory);
+    if (found.name.startsWith("@posttrain/")) packages[found.name] ??= found.version;
+    const require = createRequire(join(found.directory, "package.json"));
+    for (const name of found.dependencies) {
+      try {
+        queue.push(require.resolve(`${name}/package.json`));
+      } catch {
+        // declared but not installed here: not loadable, not recorded
+      }
+    }
   }
   return Object.fromEntries(Object.entries(packages).sort(([a], [b]) => a.localeCompare(b)));
 }

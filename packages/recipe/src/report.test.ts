@@ -9,7 +9,9 @@ import { describeEnvironment } from "./environment.js";
 import {
   collectWarnings,
   describeStatus,
+  expectedVerdict,
   exponentialMovingAverage,
+  renderMarkdown,
   smoothingWeight,
   summarizeCurve,
   writeReports,
@@ -210,6 +212,20 @@ describe("report.md", () => {
     };
     expect(describeStatus(summary)).toBe(
       "interrupted in stage sft; not run: rlvr — continue with `posttrain run @posttrain-recipes/fixture --smoke --resume 20260101-000000Z --runs /runs`",
+    );
+    // The finished stages' rows passing is no PASS for the run: the headline says not judged.
+    const partial = { ...summary, expected: { passed: true, rows: 10, failed: 0 } };
+    expect(expectedVerdict(partial)).toBe(
+      "expected table: not judged — the run was interrupted (10 of 10 rows of the finished stages inside their band)",
+    );
+    expect(expectedVerdict({ ...partial, status: "failed" as const })).toMatch(
+      /^expected table: not judged — the run failed \(10 of 10/,
+    );
+    expect(expectedVerdict({ ...partial, status: "completed" as const })).toBe(
+      "expected table: PASS (10 of 10 rows inside their band)",
+    );
+    expect(renderMarkdown({ summary: partial, recipe, curves: [] })).toContain(
+      "**expected table: not judged — the run was interrupted",
     );
   });
 });

@@ -371,7 +371,17 @@ export function describeStatus(summary: RunSummary): string {
   return `${summary.status}${where}${error}${unfinished.length === 0 ? "" : `; not run: ${unfinished.join(", ")}`} — continue with \`${resumeCommandOf(summary)}\``;
 }
 
-function expectedVerdict(summary: RunSummary): string {
+/**
+ * The headline verdict. A run that did not complete is not judged (its later stages' rows are
+ * missing), whatever its finished stages' rows say — as `posttrain run` prints it.
+ */
+export function expectedVerdict(summary: RunSummary): string {
+  if (summary.status !== "completed")
+    return `expected table: not judged — the run ${summary.status === "interrupted" ? "was interrupted" : "failed"}${
+      summary.expected === null
+        ? ""
+        : ` (${summary.expected.rows - summary.expected.failed} of ${summary.expected.rows} rows of the finished stages inside their band)`
+    }`;
   return summary.expected === null
     ? "expected table: not checked"
     : summary.expected.passed

@@ -17,6 +17,7 @@ export { completionBatchOf, type RlvrData, type RlvrRow, readRlvrRows, validateR
 export {
   canSyncWeights,
   createRemoteBackendFromConfig,
+  createRemoteConversationGenerator,
   createRemoteGenerationBackend,
   type GenerationEndpoint,
   generationApiKeyVariable,

@@ -283,6 +283,36 @@ describe("rlvr train with tools", () => {
     expect(result.metrics.lastStep?.toolCallsPerRollout).toBe(0.75);
   }, 120_000);
 
+  it("runs the over-optimisation monitor's held-out answers with the tools too (greedy)", async () => {
+    const runDirectory = directory("monitor");
+    const temperatures: number[] = [];
+    await train({
+      config: toyRlvrConfig({
+        steps: 1,
+        rollouts: { promptsPerStep: 2, samplesPerPrompt: 2, temperature: 1, maxNewTokens: 32 },
+        monitor: { everySteps: 1, klBound: null },
+        tools: { allow: ["calculator"], callNames: { c: "calculator" }, maxTotalTokens: 128 },
+      }),
+      model: { kind: "initialize", config: toolToyModelConfig, seed: 3 },
+      data: {
+        train: toolToyRlvrRows({ count: 2, instructions }),
+        evaluation: toolToyRlvrRows({ count: 4, instructions }),
+      },
+      context: context(runDirectory),
+      tokenizer: toolToyTokenizer,
+      createConversationGenerator: async ({ temperature }) => {
+        temperatures.push(temperature);
+        return scripted(script);
+      },
+    });
+    const checks = readEvents({ path: join(runDirectory, "events.jsonl") }).events.filter(
+      (event) => event.type === "over-optimization-check",
+    );
+    // One held-out conversation per prompt (ids 0–3): the called-and-answered and the direct answer are right.
+    expect(checks.map((event) => event["heldOutAccuracy"])).toEqual([0.5, 0.5]);
+    expect(temperatures).toEqual([0, 1, 0]);
+  }, 60_000);
+
   it("warns when the prompts do not mention the tools", async () => {
     const runDirectory = directory("warn");
     await train({

@@ -25,6 +25,7 @@ import { type OverOptimizationCheck, OverOptimizationMonitor } from "./monitor.j
 import { optimize } from "./optimize.js";
 import { PolicyTrainer } from "./policy-trainer.js";
 import { type RlvrData, validateRlvrRows } from "./prompts.js";
+import { createRemoteConversationGenerator } from "./remote-generation/conversations.js";
 import { createRemoteBackendFromConfig, type GenerationEndpoint } from "./remote-generation/from-config.js";
 import { canSyncWeights } from "./remote-generation/weight-sync.js";
 import { type RolloutCompletion, rollout } from "./rollout.js";
@@ -64,7 +65,8 @@ export interface TrainParams {
   /**
    * With `config.tools`: the multi-turn generator of one step's rollouts (its conversation `id`
    * = group × samplesPerPrompt + sample). Default: the engine's `ConversationDecoder` over the
-   * live policy (KV cache kept across turns), seeded like single-turn sampling.
+   * live policy (KV cache kept across turns), seeded like single-turn sampling; with a remote
+   * `generation` backend, `createRemoteConversationGenerator` over it.
    */
   createConversationGenerator?: (params: {
     policy: EngineModel;
@@ -179,27 +181,31 @@ export async function train(params: TrainParams): Promise<TrainResult> {
   const syncEverySteps = generation.backend === "remote" ? generation.syncEverySteps : 1;
   const toolUse: ToolUse | null =
     config.tools === null ? null : createToolUse({ config: config.tools, tokenizer: params.tokenizer });
-  let conversationGenerator: ((seed: number) => Promise<ConversationGenerator>) | null = null;
+  let conversationGenerator:
+    | ((
+        seed: number,
+        options?: { temperature: number; samplesPerPrompt: number },
+      ) => Promise<ConversationGenerator>)
+    | null = null;
   if (toolUse !== null) {
-    if (generation.backend === "remote" && params.createConversationGenerator === undefined)
-      throw new TrainError({
-        code: "train_config_invalid",
-        message:
-          "rlvr config tools: multi-turn tool rollouts run on the embedded engine only (generation.backend must be embedded)",
-      });
+    // Embedded: the engine's ConversationDecoder (KV cache kept across turns); remote: each turn
+    // resends the conversation's token ids to the server (its prefix cache reuses them).
     const embedded =
-      params.createConversationGenerator === undefined
-        ? createEmbeddedConversationGenerators({
-            policy,
-            tokenizer: params.tokenizer,
-            threads: config.threads,
-          })
-        : null;
-    conversationGenerator = (seed) => {
+      params.createConversationGenerator !== undefined
+        ? null
+        : generation.backend === "remote"
+          ? async (options: { seed: number; temperature: number }) =>
+              createRemoteConversationGenerator({ backend, tokenizer: params.tokenizer, ...options })
+          : createEmbeddedConversationGenerators({
+              policy,
+              tokenizer: params.tokenizer,
+              threads: config.threads,
+            });
+    conversationGenerator = (seed, sampling) => {
       const options = {
         seed,
-        temperature: config.rollouts.temperature,
-        samplesPerPrompt: config.rollouts.samplesPerPrompt,
+        temperature: sampling?.temperature ?? config.rollouts.temperature,
+        samplesPerPrompt: sampling?.samplesPerPrompt ?? config.rollouts.samplesPerPrompt,
       };
       return params.createConversationGenerator === undefined
         ? embedded!(options)
@@ -210,7 +216,9 @@ export async function train(params: TrainParams): Promise<TrainResult> {
             ...options,
           });
     };
-    const unaware = params.data.train.filter(
+    // The check decodes prompts: the first 1000 rows are enough to catch a dataset without them.
+    const checked = params.data.train.slice(0, 1000);
+    const unaware = checked.filter(
       (row) =>
         !promptsMentionTools({
           toolUse,
@@ -221,7 +229,7 @@ export async function train(params: TrainParams): Promise<TrainResult> {
       `rlvr: tools ${config.tools!.allow.join(", ")} (${config.tools!.format}), at most ${config.tools!.maxToolCalls} calls per rollout`,
     );
     if (unaware > 0) {
-      const message = `${unaware} of ${params.data.train.length} training prompts do not mention the tools (${
+      const message = `${unaware} of ${checked.length === params.data.train.length ? "" : "the first "}${checked.length} training prompts do not mention the tools (${
         config.tools!.format === "tags"
           ? Object.keys(toolUse.callNames)
               .map((name) => `<${name}>`)
@@ -256,6 +264,27 @@ export async function train(params: TrainParams): Promise<TrainResult> {
 
   /** Per-item held-out scores (the monitor tests a drop on the same items). */
   const heldOutScores = async (): Promise<number[]> => {
+    // With tools, the held-out answers use them too (greedy, one conversation per prompt).
+    if (toolUse !== null && conversationGenerator !== null) {
+      const { completions } = await toolRollout({
+        generator: await conversationGenerator(0, { temperature: 0, samplesPerPrompt: 1 }),
+        tokenizer: params.tokenizer,
+        eosTokenIds,
+        toolUse,
+        prompts: evaluationRows,
+        samplesPerPrompt: 1,
+        maxNewTokens: config.rollouts.maxNewTokens,
+      });
+      return verifyResponses({
+        items: completions.map((completion) => ({
+          response: completion.text,
+          row: completion.row,
+          tokenCount: completion.completionMask.reduce((total, value) => total + value, 0),
+        })),
+        workers: config.verifierWorkers,
+        timeoutMilliseconds: config.verifierTimeoutMilliseconds,
+      });
+    }
     const completions = await backend.generate({
       requests: evaluationRows.map((row) => ({
         prompt: { kind: "tokens" as const, tokenIds: [...row.promptIds] },

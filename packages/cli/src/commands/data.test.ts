@@ -191,9 +191,19 @@ describe("posttrain data", () => {
     expect(ambiguous.stderr).toContain("holds 2 configs (rlvr, sft): choose one with --config <name>");
     const rlvr = await posttrain([...args, "--config", "rlvr", "--format", "rlvr", "--json"]);
     expect(rlvr.status, rlvr.stderr).toBe(0);
-    expect(JSON.parse(rlvr.stdout)).toMatchObject({ rows: 2, malformed: { malformed: 0 } });
+    expect(JSON.parse(rlvr.stdout)).toMatchObject({ format: "rlvr", rows: 2, malformed: { malformed: 0 } });
+    // Without --format the columns decide (ground_truth: rlvr), and the report says so; an
+    // explicit --format still wins (every prompt-only row is then malformed as sft).
+    const detected = await posttrain([...args, "--config", "rlvr"]);
+    expect(detected.status, detected.stderr).toBe(0);
+    expect(detected.stdout).toContain(
+      "format            rlvr (from the columns messages, ground_truth, dataset; --format to choose)",
+    );
+    expect(detected.stdout).toContain("malformed         0");
+    const forced = await posttrain([...args, "--config", "rlvr", "--format", "sft", "--json"]);
+    expect(JSON.parse(forced.stdout)).toMatchObject({ format: "sft", malformed: { malformed: 2 } });
     const sft = await posttrain([...args, "--config", "sft", "--json"]);
-    expect(JSON.parse(sft.stdout)).toMatchObject({ rows: 3, malformed: { malformed: 0 } });
+    expect(JSON.parse(sft.stdout)).toMatchObject({ format: "sft", rows: 3, malformed: { malformed: 0 } });
     const unknown = await posttrain([...args, "--config", "dpo"]);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('has no config "dpo"; its configs: rlvr, sft');

@@ -8,6 +8,7 @@ import {
   type DatasetSpec,
   dataFileFormat,
   describeSpec,
+  detectRowFormat,
   inspectSource,
   isBuiltinChatTemplateName,
   loadTokenizer,
@@ -15,6 +16,7 @@ import {
   materializeSource,
   parseDatasetSpec,
   type RowFormat,
+  readTableBatches,
 } from "@posttrain/data";
 import type { Command } from "commander";
 import { output } from "../command.js";
@@ -262,7 +264,10 @@ export function register(program: Command): void {
       "(required) tokenizer folder (tokenizer.json + tokenizer_config.json)",
     )
     .option("--chat-template <name>", "tulu, chatml or zephyr instead of the tokenizer's own template")
-    .option("--format <format>", "row format: sft, preference or rlvr", "sft")
+    .option(
+      "--format <format>",
+      "row format: sft, preference or rlvr (default: from the columns — chosen + rejected: preference, ground_truth: rlvr, else sft)",
+    )
     .option(
       "--config <name>",
       "config folder to inspect in a dataset folder (required when it holds several, e.g. sft, preference, rlvr)",
@@ -277,7 +282,7 @@ export function register(program: Command): void {
         options: {
           tokenizer: string;
           chatTemplate?: string;
-          format: string;
+          format?: string;
           config?: string;
           split?: string;
           maxLength?: string;
@@ -285,7 +290,7 @@ export function register(program: Command): void {
           json?: boolean;
         },
       ) => {
-        const format = rowFormat(options.format);
+        const chosenFormat = options.format === undefined ? undefined : rowFormat(options.format);
         const template = chatTemplate(options.chatTemplate);
         const maxLength = positiveInteger("--max-length", options.maxLength);
         const sampleRows = positiveInteger("--sample-rows", options.sampleRows);
@@ -297,6 +302,14 @@ export function register(program: Command): void {
           directory: options.tokenizer,
           ...(template === undefined ? {} : { chatTemplate: template }),
         });
+        const detected = chosenFormat === undefined ? await formatFromColumns(source.files) : null;
+        const format = chosenFormat ?? detected?.format ?? "sft";
+        const formatLine =
+          chosenFormat !== undefined
+            ? `${format} (--format)`
+            : detected === null
+              ? "sft (the default: no row to read columns from)"
+              : `${format} (from the columns ${detected.columns.join(", ")}${detected.format === null ? ": none fits, the default" : ""}; --format to choose)`;
         const report = await inspectSource({
           source,
           format,
@@ -304,7 +317,24 @@ export function register(program: Command): void {
           ...(maxLength === undefined ? {} : { maxLength }),
           ...(sampleRows === undefined ? {} : { sampleRows }),
         });
-        output({ json: options.json, value: report, human: () => describeInspection(report) });
+        output({
+          json: options.json,
+          value: { format, ...report },
+          human: () => `format            ${formatLine}\n${describeInspection(report)}`,
+        });
       },
     );
+}
+
+/** The columns of a source's first data file and the row format they fit (null: none fits). */
+async function formatFromColumns(
+  files: ReadonlyArray<{ localPath: string }>,
+): Promise<{ format: RowFormat | null; columns: string[] } | null> {
+  const first = files[0];
+  if (first === undefined) return null;
+  for await (const table of readTableBatches({ path: first.localPath, batchRows: 1 })) {
+    const columns = table.schema.fields.map((field) => field.name);
+    return { format: detectRowFormat({ columns }), columns };
+  }
+  return null;
 }

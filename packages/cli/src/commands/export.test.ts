@@ -115,11 +115,11 @@ describe("posttrain export", () => {
       "--engine",
       "open-instruct",
       "--commit",
-      "e6c3044",
+      "1a2b3c4",
       "--dry-run",
     );
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toContain("no flag table for open-instruct commit e6c3044");
+    expect(unknown.stderr).toContain("no flag table for open-instruct commit 1a2b3c4");
     const engine = await posttrain("export", tulu3, "--engine", "torchtune", "--dry-run");
     expect(engine.status).toBe(2);
     expect(engine.stderr).toContain("open-instruct");

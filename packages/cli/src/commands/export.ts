@@ -25,6 +25,7 @@ interface ExportOptions {
   deepspeedStage?: string[];
   rewardModel?: string[];
   vllmEngines?: string[];
+  pythonToolEndpoint?: string;
   partition?: string;
   account?: string;
   time?: string;
@@ -69,10 +70,15 @@ function stageOptions(options: ExportOptions): StageCommandOptions {
     layout(stage).rewardModel = value;
   for (const [stage, value] of pairs(options.vllmEngines, "--vllm-engines"))
     layout(stage).vllmEngines = positiveInteger(value, "--vllm-engines");
+  if (options.pythonToolEndpoint !== undefined && !/^https?:\/\/\S+$/.test(options.pythonToolEndpoint))
+    throw new UsageError(`--python-tool-endpoint must be an http(s) URL, got ${options.pythonToolEndpoint}`);
   return {
     startFrom: options.startFrom,
     deepspeedStages,
     reinforcementLayouts: layouts,
+    ...(options.pythonToolEndpoint === undefined
+      ? {}
+      : { toolEndpoints: { python: options.pythonToolEndpoint } }),
     ...(options.gpusPerNode === undefined
       ? {}
       : { gpusPerNode: positiveInteger(options.gpusPerNode, "--gpus-per-node") }),
@@ -107,6 +113,10 @@ export function register(program: Command): void {
       collect,
     )
     .option("--vllm-engines <stage=n>", "RL stages: vLLM engines (repeatable)", collect)
+    .option(
+      "--python-tool-endpoint <url>",
+      "tool-use RLVR stages: the URL of open-instruct's python tool server (its --tool_configs api_endpoint)",
+    )
     .option("--partition <name>", "Slurm partition")
     .option("--account <name>", "Slurm account")
     .option("--time <limit>", "Slurm time limit, e.g. 48:00:00")

@@ -53,6 +53,9 @@ describe.skipIf(!ready)("posttrain new recipe: a scaffold that runs on its first
     );
     expect(created.status, created.stderr).toBe(0);
     expect(created.stdout).toContain("build it: npx tsc -b recipes/first-try");
+    // Every command in the hint runs as printed from the root (no bare `posttrain` on the PATH).
+    expect(created.stdout).toContain("try it: npx posttrain run recipes/first-try --smoke");
+    expect(created.stdout).not.toMatch(/(^|[^x] )posttrain (run|lock) /m);
     const directory = join(scratch, "recipes/first-try");
     const packageJson = JSON.parse(await readFile(join(directory, "package.json"), "utf8"));
     for (const shipped of ["tokenizer", "datasets", "recipe.smoke.lock.json"])
@@ -65,6 +68,16 @@ describe.skipIf(!ready)("posttrain new recipe: a scaffold that runs on its first
       expect(existsSync(join(directory, file)), file).toBe(true);
     const recipeSource = await readFile(join(directory, "src/recipe.ts"), "utf8");
     expect(recipeSource).not.toContain("../");
+    // The repository's lint passes on the scaffold as written (`npm run lint` right after `new`).
+    const biome = join(root, "node_modules/.bin/biome");
+    if (existsSync(biome)) {
+      const lint = spawnSync(
+        biome,
+        ["check", "--config-path", join(root, "biome.json"), "--vcs-enabled=false", directory],
+        { encoding: "utf8" },
+      );
+      expect(lint.status, `${lint.stdout}${lint.stderr}`).toBe(0);
+    }
 
     await installAndBuild(directory);
     const runs = join(scratch, "runs");

@@ -68,12 +68,14 @@ The \`smoke\` variant trains a few steps and evaluates a few items: its expected
 that the pipeline runs end to end and produces an accuracy (any value in [0, 1]). Put measured
 numbers with honest tolerances in the full recipe's \`expected\` table.
 
+From the repository root:
+
 \`\`\`sh
-npx tsc -b recipes/${name}             # build (after pnpm install)
-posttrain run recipes/${name} --smoke  # a few steps: expected table: PASS
-posttrain plan recipes/${name}
-posttrain lock recipes/${name}
-posttrain run recipes/${name}
+npx tsc -b recipes/${name}                 # build (after pnpm install)
+npx posttrain run recipes/${name} --smoke  # a few steps: expected table: PASS
+npx posttrain plan recipes/${name}
+npx posttrain lock recipes/${name}
+npx posttrain run recipes/${name}
 \`\`\`
 `,
     "src/recipe.ts": `/** The ${name} recipe (see docs/recipe-format.md for every field). */
@@ -87,7 +89,14 @@ export const recipe = defineRecipe({
   seed: 1,
   model: {
     kind: "initialize",
-    config: { vocab_size: 512, hidden_size: 64, intermediate_size: 192, num_hidden_layers: 2, num_attention_heads: 4, tie_word_embeddings: true },
+    config: {
+      vocab_size: 512,
+      hidden_size: 64,
+      intermediate_size: 192,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      tie_word_embeddings: true,
+    },
     seed: 1,
   },
   // Inside this package (copied from the micro recipe by \`posttrain new recipe\`), so it is published with it.
@@ -97,7 +106,12 @@ export const recipe = defineRecipe({
     {
       name: "sft",
       type: "sft",
-      data: { train: [{ kind: "local", directory: "datasets", config: "sft", split: "train", amount: { rows: 800 } }], maxLength: 128 },
+      data: {
+        train: [
+          { kind: "local", directory: "datasets", config: "sft", split: "train", amount: { rows: 800 } },
+        ],
+        maxLength: 128,
+      },
       hyperparameters: {
         seed: 1,
         batch: { devices: 1, perDeviceBatchSize: 8, gradientAccumulationSteps: 1 },
@@ -141,7 +155,11 @@ export const recipe = defineRecipe({
       stages: [
         {
           name: "sft",
-          data: { train: [{ kind: "local", directory: "datasets", config: "sft", split: "train", amount: { rows: 64 } }] },
+          data: {
+            train: [
+              { kind: "local", directory: "datasets", config: "sft", split: "train", amount: { rows: 64 } },
+            ],
+          },
           hyperparameters: { duration: { $replace: { steps: 3 } }, checkpointEverySteps: 3 },
         },
       ],
@@ -260,8 +278,9 @@ export function register(program: Command): void {
             "next:",
             `  1. add { "path": "recipes/${name}" } to the root tsconfig.json references, then run pnpm install (node scripts/pnpm.mjs install)`,
             `  2. build it: npx tsc -b ${relativeDirectory}`,
-            `  3. try it: posttrain run ${relativeDirectory} --smoke   (a few steps; ends with expected table: PASS)`,
-            `  4. edit src/recipe.ts (model, data, stages, evals), rebuild, then posttrain lock ${relativeDirectory} and posttrain run ${relativeDirectory}`,
+            // `npx posttrain` (the checkout's root bin): nothing puts a bare `posttrain` on the PATH.
+            `  3. try it: npx posttrain run ${relativeDirectory} --smoke   (a few steps; ends with expected table: PASS)`,
+            `  4. edit src/recipe.ts (model, data, stages, evals), rebuild, then npx posttrain lock ${relativeDirectory} and npx posttrain run ${relativeDirectory}`,
           ].join("\n"),
       });
     });

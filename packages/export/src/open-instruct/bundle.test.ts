@@ -303,7 +303,7 @@ describe("exportOpenInstructBundle (Tulu 3 8B against a local Hub)", () => {
 
   it("fails before downloading for a commit without a flag table", async () => {
     const outputDirectory = await mkdtemp(join(tmpdir(), "posttrain-bundle-"));
-    const error = await exportOpenInstructBundle({ loaded, lock, commit: "e6c3044", outputDirectory }).catch(
+    const error = await exportOpenInstructBundle({ loaded, lock, commit: "1a2b3c4", outputDirectory }).catch(
       (caught: unknown) => caught,
     );
     expect(PosttrainError.hasCode(error, "export_unknown_commit")).toBe(true);

@@ -110,7 +110,23 @@ export type GrpoFlag =
   | "weightDecay"
   | "gradientCheckpointing"
   | "outputDirectory"
+  | "perTurnMaxTokens"
+  | ToolFlag
   | ReinforcementCommonFlag;
+
+/**
+ * grpo_fast.py's tool flags (open-instruct's EnvsConfig, `open_instruct/environments/tools/utils.py`
+ * at e6c3044; `--mask_tool_use` is the StreamingDataLoaderConfig's). Null before that commit.
+ */
+export type ToolFlag =
+  | "tools"
+  | "toolCallNames"
+  | "toolConfigs"
+  | "toolParserType"
+  | "maxToolSteps"
+  | "passToolsToChatTemplate"
+  | "toolPoolSize"
+  | "maskToolUse";
 
 /** PPO (`ppo_vllm_thread_ray_gtrl.py`) flags. */
 export type PpoFlag =
@@ -193,7 +209,8 @@ export interface OpenInstructCommit {
   fullCommit: string;
   scripts: {
     sft: string;
-    dpo: string;
+    /** `null`: this export has no DPO table at this commit. */
+    dpo: string | null;
     /** `null`: the script does not exist at this commit. */
     ppo: string | null;
     grpo: string | null;
@@ -201,7 +218,7 @@ export interface OpenInstructCommit {
     grpoRay: string | null;
   };
   sft: Record<TrainingFlag, string | null>;
-  dpo: Record<TrainingFlag | DpoFlag, string | null>;
+  dpo: Record<TrainingFlag | DpoFlag, string | null> | null;
   grpo: Record<GrpoFlag, string | null> | null;
   grpoRay: Record<GrpoRayFlag, string | null> | null;
   ppo: Record<PpoFlag, string | null> | null;
@@ -390,6 +407,15 @@ const grpoFlags: Record<GrpoFlag, string | null> = {
   weightDecay: "--weight_decay",
   gradientCheckpointing: "--gradient_checkpointing",
   outputDirectory: "--output_dir",
+  perTurnMaxTokens: null,
+  tools: null,
+  toolCallNames: null,
+  toolConfigs: null,
+  toolParserType: null,
+  maxToolSteps: null,
+  passToolsToChatTemplate: null,
+  toolPoolSize: null,
+  maskToolUse: null,
   ...reinforcementCommon,
   ...rayScriptsAt89b4f62,
   // grpo_fast.py's Args has no local_rollout_forward_batch_size / num_evals / stop_token.
@@ -481,8 +507,70 @@ const olmo2: OpenInstructCommit = {
   removedBehaviour: { sftReduction: null },
 };
 
-/** Every supported commit, newest first (each has generated flag tables for its scripts). */
-export const openInstructCommits: readonly OpenInstructCommit[] = [olmo2, release];
+/**
+ * The tools era (HEAD on 2026-08-20): grpo_fast.py on GRPOExperimentConfig +
+ * StreamingDataLoaderConfig + VLLMConfig + EnvsConfig, with multi-turn tool rollouts (`--tools`,
+ * `--tool_call_names`, `--tool_configs`, `--tool_parser_type`, `--max_steps`,
+ * `--per_turn_max_tokens`, `--pass_tools_to_chat_template`, `--pool_size`, `--mask_tool_use`;
+ * docs/algorithms/tool_training.md). The KL estimator is an index (`Literal[0, 1, 2, 3]`,
+ * model_utils.estimate_kl: 0 = k1, 1 = k2, 2 = k3, 3 = k4); `--max_token_length` is gone.
+ * finetune.py lost `--reduce_loss` (its loss is the model's token mean, finetune.py:824) and
+ * `--use_flash_attn`. DPO moved to DPOExperimentConfig with renamed flags (`--loss_type`,
+ * `--mixer_list`, …): no DPO table here (a DPO stage is refused at this commit).
+ * Saving as at 89b4f62 (run-name subfolders).
+ */
+const toolsEra: OpenInstructCommit = {
+  commit: "e6c3044",
+  fullCommit: "e6c3044aa6201c8bfa4573c1b03142af599e730d",
+  date: "2026-08-20",
+  description:
+    "tools era (docs/algorithms/tool_training.md): grpo_fast.py with EnvsConfig tool flags, finetune.py",
+  scripts: {
+    sft: "open_instruct/finetune.py",
+    dpo: null,
+    ppo: null,
+    grpo: "open_instruct/grpo_fast.py",
+    grpoRay: null,
+  },
+  sft: {
+    ...sftFlags,
+    doNotRandomizeOutputDirectory: "--do_not_randomize_output_dir",
+    reduceLoss: null,
+    useFlashAttention: null,
+  },
+  dpo: null,
+  grpo: {
+    ...grpoFlags,
+    maxTokenLength: null,
+    localEvalEvery: "--local_eval_every",
+    filterZeroStdSamples: "--filter_zero_std_samples",
+    perTurnMaxTokens: "--per_turn_max_tokens",
+    tools: "--tools",
+    toolCallNames: "--tool_call_names",
+    toolConfigs: "--tool_configs",
+    toolParserType: "--tool_parser_type",
+    maxToolSteps: "--max_steps",
+    passToolsToChatTemplate: "--pass_tools_to_chat_template",
+    toolPoolSize: "--pool_size",
+    maskToolUse: "--mask_tool_use",
+  },
+  grpoRay: null,
+  ppo: null,
+  saving: {
+    "open_instruct/finetune.py": "run-name-subfolder-unless-flag",
+    "open_instruct/grpo_fast.py": "run-name-subfolder",
+  },
+  localDataExtensions: [".jsonl"],
+  klEstimators: { k1: "0", k2: "1", k3: "2", k4: "3" },
+  removedBehaviour: { sftReduction: "mean" },
+};
+
+/**
+ * Every supported commit (each has generated flag tables for its scripts), in the order an
+ * unpinned export tries them: the eras whose exports the golden tests pin (newest first), then
+ * the tools era, which only recipes the older commits cannot express (tool-use RLVR) land on.
+ */
+export const openInstructCommits: readonly OpenInstructCommit[] = [olmo2, release, toolsEra];
 
 /** The open-instruct repository the bundle clones. */
 export const openInstructRepository = "https://github.com/allenai/open-instruct";

@@ -109,6 +109,34 @@ export const openInstructParsers: readonly ScriptParser[] = [
     ],
     parserAt: "open_instruct/grpo_fast.py:1808",
   },
+  {
+    commit: "e6c3044",
+    script: "open_instruct/finetune.py",
+    dataclasses: [
+      ["open_instruct/finetune.py", "FlatArguments"],
+      ["open_instruct/dataset_transformation.py", "TokenizerConfig"],
+    ],
+    parserAt: "open_instruct/finetune.py:1034",
+  },
+  {
+    // GRPOExperimentConfig's own fields, then its bases (olmo_core_utils), then the other
+    // dataclasses of the parser; EnvsConfig holds the tool flags.
+    commit: "e6c3044",
+    script: "open_instruct/grpo_fast.py",
+    dataclasses: [
+      ["open_instruct/grpo_utils.py", "GRPOExperimentConfig"],
+      ["open_instruct/olmo_core_utils.py", "ExperimentConfig"],
+      ["open_instruct/olmo_core_utils.py", "TrainingConfig"],
+      ["open_instruct/olmo_core_utils.py", "LoggingConfig"],
+      ["open_instruct/olmo_core_utils.py", "CheckpointConfig"],
+      ["open_instruct/dataset_transformation.py", "TokenizerConfig"],
+      ["open_instruct/model_utils.py", "ModelConfig"],
+      ["open_instruct/data_loader.py", "StreamingDataLoaderConfig"],
+      ["open_instruct/data_loader.py", "VLLMConfig"],
+      ["open_instruct/environments/tools/utils.py", "EnvsConfig"],
+    ],
+    parserAt: "open_instruct/grpo_fast.py:2392",
+  },
 ];
 
 /** Open brackets minus closed ones in a Python fragment (strings ignored). */
@@ -158,6 +186,9 @@ export function classifyAnnotation(annotation: string): Pick<FlagDefinition, "ki
   let text = annotation.replace(/\s+/g, "");
   const optional = /^Optional\[(.*)\]$/.exec(text);
   if (optional?.[1] !== undefined) text = optional[1];
+  // PEP 604: `int | None`, `list[str] | None` (newer open-instruct).
+  const pep604 = /^(.*)\|None$/.exec(text) ?? /^None\|(.*)$/.exec(text);
+  if (pep604?.[1] !== undefined) text = pep604[1];
   const union = /^Union\[(.*),None\]$/.exec(text);
   if (union?.[1] !== undefined) text = union[1];
   let list = false;
@@ -168,8 +199,9 @@ export function classifyAnnotation(annotation: string): Pick<FlagDefinition, "ki
   }
   const literal = /^Literal\[(.*)\]$/.exec(text);
   if (literal?.[1] !== undefined) {
-    const choices = [...literal[1].matchAll(/"([^"]*)"|'([^']*)'/g)].map(
-      (match) => match[1] ?? match[2] ?? "",
+    // Quoted strings, or bare numbers (`Literal[0, 1, 2, 3]`: argparse compares the typed value).
+    const choices = [...literal[1].matchAll(/"([^"]*)"|'([^']*)'|(-?\d+(?:\.\d+)?)/g)].map(
+      (match) => match[1] ?? match[2] ?? match[3] ?? "",
     );
     return { kind: "choice", list, choices };
   }
@@ -190,7 +222,11 @@ export function dataclassFields(params: {
   const start = lines.findIndex((line) => new RegExp(`^class ${params.className}\\b`).test(line));
   if (start < 0) throw new Error(`${params.file}: no class ${params.className}`);
   const fields: FlagDefinition[] = [];
-  for (let index = start + 1; index < lines.length; index++) {
+  // A header over several lines (`class C(\n    Base,\n):`) ends where its brackets close.
+  let bodyStart = start + 1;
+  let header = lines[start] ?? "";
+  while (bracketDepth(header) > 0 && bodyStart < lines.length) header += lines[bodyStart++] ?? "";
+  for (let index = bodyStart; index < lines.length; index++) {
     const line = lines[index] ?? "";
     if (/^\S/.test(line)) break;
     const match = /^ {4}([A-Za-z_]\w*)\s*:\s*(.+)$/.exec(line);

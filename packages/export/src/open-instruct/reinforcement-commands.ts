@@ -337,6 +337,12 @@ export function grpoRayStage(params: ReinforcementParams<"rlvr">): StageCommand 
   const path = `stages[${index}].hyperparameters`;
   const hyper = stage.hyperparameters;
   const rollouts = hyper.rollouts;
+  if ((hyper.tools ?? null) !== null)
+    issues.push({
+      field: `${path}.tools`,
+      message:
+        "grpo_vllm_thread_ray_gtrl.py has no multi-turn tool rollouts (grpo_fast.py at open-instruct e6c3044 has)",
+    });
   const layout = params.options.reinforcementLayouts?.[stage.name];
   const learnersPerNode = layout?.learnersPerNode ?? reference?.learnersPerNode ?? [hyper.batch.devices];
   const learners = learnersPerNode.reduce((sum, count) => sum + count, 0);
@@ -547,6 +553,97 @@ export function grpoRayStage(params: ReinforcementParams<"rlvr">): StageCommand 
  * `gpusPerNode`); one rollout step = promptsPerStep × samplesPerPrompt episodes, split into
  * `--num_mini_batches` optimizer mini-batches of the recipe's effective batch.
  */
+/** Our built-in tools → open-instruct's TOOL_REGISTRY names (`environments/tools/tools.py` at e6c3044). */
+export const openInstructToolNames: Readonly<Record<string, string | null>> = {
+  python: "python",
+  calculator: null,
+};
+
+/**
+ * The tool flags of a tool-use RLVR stage on grpo_fast.py (EnvsConfig at e6c3044): `--tools`,
+ * `--tool_call_names` (the names the model writes), `--tool_configs` (the python tool's server
+ * URL and whole-second timeout), `--tool_parser_type` (`legacy` for the tag format,
+ * `vllm_hermes` for the Hermes/Qwen chat-template syntax), `--pass_tools_to_chat_template`,
+ * `--max_steps`, `--per_turn_max_tokens`, `--pool_size`, `--mask_tool_use`. What open-instruct
+ * cannot express is an issue (the calculator, a per-call cost) or an omitted note (output bound).
+ */
+function writeToolFlags(params: {
+  writer: ArgumentWriter<GrpoFlag>;
+  tools: NonNullable<ReinforcementParams<"rlvr">["stage"]["hyperparameters"]["tools"]>;
+  maxNewTokens: number;
+  toolCallCost: number;
+  path: string;
+  script: string;
+  commit: string;
+  endpoints: Readonly<Record<string, string>>;
+  issues: ExportIssue[];
+  omitted: StageCommand["omitted"];
+}): void {
+  const { writer, tools, path, issues } = params;
+  if (!writer.has("tools")) {
+    issues.push({
+      field: `${path}.tools`,
+      message: `${params.script} at open-instruct ${params.commit} has no multi-turn tool flags of this kind (EnvsConfig: open-instruct e6c3044 and later)`,
+    });
+    return;
+  }
+  const callNameOf = Object.fromEntries(
+    Object.entries(tools.callNames ?? {}).map(([callName, tool]) => [tool, callName]),
+  );
+  const names: string[] = [];
+  const callNames: string[] = [];
+  const configs: string[] = [];
+  const seconds = Math.ceil(tools.timeoutMilliseconds / 1000);
+  for (const tool of tools.allow) {
+    const name = openInstructToolNames[tool] ?? null;
+    if (name === null) {
+      issues.push({
+        field: `${path}.tools.allow`,
+        message: `the ${tool} tool has no open-instruct equivalent (TOOL_REGISTRY: python, serper_search, s2_search, jina_browse, crawl4ai_browse, dr_agent_mcp, generic_mcp and environments); train with python instead, or serve it as an MCP tool (generic_mcp)`,
+      });
+      continue;
+    }
+    const endpoint = params.endpoints[tool];
+    if (endpoint === undefined)
+      issues.push({
+        field: `${path}.tools.allow`,
+        message: `open-instruct's ${name} tool runs code on its tool server (open_instruct/environments/tools/servers/python_server): give its URL (export option toolEndpoints.${tool}, \`posttrain export --python-tool-endpoint URL\`)`,
+      });
+    names.push(name);
+    callNames.push(callNameOf[tool] ?? tool);
+    configs.push(JSON.stringify({ api_endpoint: endpoint ?? "", timeout: seconds }));
+  }
+  writer.write("tools", names, `${path}.tools.allow`);
+  writer.write("toolCallNames", callNames, `${path}.tools.callNames`);
+  writer.write("toolConfigs", configs, `${path}.tools.timeoutMilliseconds`);
+  writer.write("toolParserType", tools.format === "tags" ? "legacy" : "vllm_hermes", `${path}.tools.format`);
+  // Tags: the prompt carries the instructions (tagFormatInstructions); chat template: the template renders the definitions.
+  writer.write(
+    "passToolsToChatTemplate",
+    tools.format === "chat_template" ? "True" : "False",
+    `${path}.tools.format`,
+  );
+  writer.write("maxToolSteps", number(tools.maxToolCalls), `${path}.tools.maxToolCalls`);
+  if (tools.maxTotalTokens !== undefined && tools.maxTotalTokens !== params.maxNewTokens)
+    writer.write("perTurnMaxTokens", number(params.maxNewTokens), `${path}.rollouts.maxNewTokens`);
+  writer.write("toolPoolSize", number(tools.concurrency), `${path}.tools.concurrency`);
+  writer.write("maskToolUse", "True");
+  if (params.toolCallCost > 0)
+    issues.push({
+      field: `${path}.rewards.toolCallCost`,
+      message: `open-instruct has no per-call cost (per-step rewards come from a tool or environment's StepResult); a cost of ${params.toolCallCost} per call cannot be exported`,
+    });
+  if (seconds * 1000 !== tools.timeoutMilliseconds)
+    params.omitted.push({
+      field: `${path}.tools.timeoutMilliseconds`,
+      reason: `open-instruct's tool timeout is whole seconds: written as ${seconds} s`,
+    });
+  params.omitted.push({
+    field: `${path}.tools.maxOutputCharacters`,
+    reason: "open-instruct's python tool returns the server's output unbounded (no character limit)",
+  });
+}
+
 export function grpoStage(params: ReinforcementParams<"rlvr">): StageCommand {
   const { recipe, stage, index, commit, issues } = params;
   const path = `stages[${index}].hyperparameters`;
@@ -661,8 +758,30 @@ export function grpoStage(params: ReinforcementParams<"rlvr">): StageCommand {
   const maxPrompt = stage.data.maxLength;
   writer.write("maxTokenLength", number(maxPrompt));
   writer.write("maxPromptTokenLength", number(maxPrompt), `stages[${index}].data.maxLength`);
-  writer.write("responseLength", number(rollouts.maxNewTokens), `${path}.rollouts.maxNewTokens`);
-  writer.write("packLength", number(maxPrompt + rollouts.maxNewTokens), `stages[${index}].data.maxLength`);
+  // With tools, the response (model turns + tool output) is bounded by tools.maxTotalTokens and
+  // each turn by rollouts.maxNewTokens: open-instruct's --response_length and --per_turn_max_tokens.
+  const tools = hyper.tools ?? null;
+  const responseBudget =
+    tools === null ? rollouts.maxNewTokens : (tools.maxTotalTokens ?? rollouts.maxNewTokens);
+  writer.write(
+    "responseLength",
+    number(responseBudget),
+    tools?.maxTotalTokens === undefined ? `${path}.rollouts.maxNewTokens` : `${path}.tools.maxTotalTokens`,
+  );
+  writer.write("packLength", number(maxPrompt + responseBudget), `stages[${index}].data.maxLength`);
+  if (tools !== null)
+    writeToolFlags({
+      writer,
+      tools,
+      maxNewTokens: rollouts.maxNewTokens,
+      toolCallCost: hyper.rewards.toolCallCost ?? 0,
+      path,
+      script,
+      commit: commit.commit,
+      endpoints: params.options.toolEndpoints ?? {},
+      issues,
+      omitted,
+    });
   writer.write("uniquePromptsPerRollout", number(rollouts.promptsPerStep), `${path}.rollouts.promptsPerStep`);
   writer.write("samplesPerPrompt", number(rollouts.samplesPerPrompt), `${path}.rollouts.samplesPerPrompt`);
   writer.write("miniBatches", number(episodesPerStep / miniBatch), `${path}.batch`);

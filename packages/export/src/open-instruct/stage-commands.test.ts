@@ -246,8 +246,8 @@ describe("each recipe at the other supported commit", () => {
   });
 
   it("a commit without a flag table is refused", () => {
-    expect(() => previewOpenInstructExport({ loaded: loadedOf(tulu3), commit: "e6c3044" })).toThrow(
-      /no flag table for open-instruct commit e6c3044/,
+    expect(() => previewOpenInstructExport({ loaded: loadedOf(tulu3), commit: "1a2b3c4" })).toThrow(
+      /no flag table for open-instruct commit 1a2b3c4/,
     );
   });
 });

@@ -27,8 +27,14 @@ export function trainingStage(params: StageTranslationParams<"sft" | "dpo">): St
   const { recipe, stage, index, commit, issues, reference } = params;
   const path = `stages[${index}].hyperparameters`;
   const hyper = stage.hyperparameters;
-  const script = stage.type === "sft" ? commit.scripts.sft : commit.scripts.dpo;
-  const table = (stage.type === "sft" ? commit.sft : commit.dpo) as Record<
+  const dpoScript = commit.scripts.dpo;
+  if (stage.type === "dpo" && (dpoScript === null || commit.dpo === null))
+    issues.push({
+      field: `stages[${index}].type`,
+      message: `open-instruct ${commit.commit} has no DPO table in this export (its DPO arguments were restructured)`,
+    });
+  const script = stage.type === "sft" ? commit.scripts.sft : (dpoScript ?? "");
+  const table = (stage.type === "sft" ? commit.sft : (commit.dpo ?? {})) as Record<
     TrainingFlag | DpoFlag,
     string | null
   >;

@@ -62,6 +62,8 @@ export interface StageCommandOptions {
   tokenizerRevision?: string;
   /** Per stage: the reference's tokenizer and reward-model revisions as pinned by the lock. */
   referenceRevisions?: Record<string, { tokenizer?: string; rewardModel?: string }>;
+  /** Tool servers by our tool name (`python`: open-instruct's code-execution server URL) for tool-use RLVR stages. */
+  toolEndpoints?: Record<string, string>;
 }
 
 /** The effective-batch arithmetic of a stage, as checked. */

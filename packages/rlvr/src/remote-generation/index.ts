@@ -1,4 +1,5 @@
 /** RLVR rollouts on an external SGLang or vLLM server, with the policy pushed to it. */
+export { createRemoteConversationGenerator } from "./conversations.js";
 export { RemoteGenerationError, type RemoteGenerationErrorCode } from "./errors.js";
 export {
   createRemoteBackendFromConfig,
