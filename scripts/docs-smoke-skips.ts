@@ -55,6 +55,43 @@ export const skippedCommands: readonly SkippedCommand[] = [
     why: "a smoke run, about 27 s; scripts/publish-flow.test.ts runs `reproduce --smoke` of the installed package",
   },
   {
+    command: "posttrain run recipes/micro-tools",
+    reason: "expensive",
+    why: "the full micro-tools run (tools arm), about 4 minutes on 2 cores; recipes/micro-tools' tests run its smoke variant",
+  },
+  {
+    command: "posttrain run recipes/micro-tools --variant no-tools",
+    reason: "expensive",
+    why: "the full micro-tools run of the no-tools arm, about 4 minutes on 2 cores",
+  },
+  {
+    command: "posttrain run recipes/micro-tools --seeds 5",
+    reason: "expensive",
+    why: "five full micro-tools runs, about 20 minutes on 2 cores (how the micro-tools expected table was recorded)",
+  },
+  {
+    command: "posttrain run recipes/micro-tools --variant no-tools --seeds 5",
+    reason: "expensive",
+    why: "five full runs of the no-tools arm, about 20 minutes on 2 cores",
+  },
+  {
+    command:
+      "node recipes/micro-tools/dist/compare-arms.js --tools TOOLS_SEEDS_RUN --no-tools NO_TOOLS_SEEDS_RUN",
+    reason: "expensive",
+    why: "needs the two five-seed runs above; recipes/micro-tools' compare-arms test runs it on recorded summaries",
+  },
+  {
+    command: "posttrain run recipes/micro-tools --smoke",
+    reason: "expensive",
+    why: "about 25 s; recipes/micro-tools' determinism test runs the smoke variant twice",
+  },
+  {
+    command:
+      "node scripts/pnpm.mjs --filter @posttrain-recipes/micro-tools build && node scripts/pnpm.mjs --filter @posttrain-recipes/micro-tools generate",
+    reason: "changes-checkout",
+    why: "rewrites the shipped micro-tools datasets and tokenizer; recipes/micro-tools' generate test checks they are what the generator produces",
+  },
+  {
     command: "node scripts/pnpm.mjs bench:engine",
     reason: "expensive",
     why: "a benchmark (minutes, needs PyTorch); results in bench/RESULTS.md",

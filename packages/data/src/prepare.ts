@@ -37,6 +37,7 @@ import {
 import { loadTokenizer } from "./tokenizer.js";
 import {
   ignoredLabel,
+  type MaskedSpan,
   type TokenizedPreference,
   type TokenizedRlvr,
   type TokenizedSft,
@@ -52,6 +53,8 @@ export interface PrepareDatasetParams {
   maxLength: number;
   /** SFT only: pack into rows of `sequenceLength` (≥ maxLength), best-fit decreasing within windows of `windowDocuments` (default 8192). */
   packing?: { sequenceLength: number; windowDocuments?: number };
+  /** SFT only: spans of assistant text without loss, e.g. tool output (see `tokenizeSft`). */
+  maskedSpans?: readonly MaskedSpan[];
   /** Seeds the mixture sampling. */
   seed: number;
   /** Tokenization threads (default 1: this thread). */
@@ -140,6 +143,10 @@ export async function prepareDataset(params: PrepareDatasetParams): Promise<Prep
       name: transformNames[params.format],
       maxLength: params.maxLength,
       packing: params.packing === undefined ? null : { windowDocuments: 8192, ...params.packing },
+      // Only when set, so every cache key of a run without masked spans stays what it was.
+      ...(params.maskedSpans === undefined || params.maskedSpans.length === 0
+        ? {}
+        : { maskedSpans: params.maskedSpans.map((span) => ({ start: span.start, end: span.end })) }),
     },
     tokenizer: tokenizer.assetHashes,
     chatTemplateSha256: tokenizer.chatTemplate.sha256,
@@ -177,7 +184,13 @@ export async function prepareDataset(params: PrepareDatasetParams): Promise<Prep
   const pool = await createTokenizationPool({
     workers: params.workers ?? 1,
     tokenizer: params.tokenizer,
-    settings: { format: params.format, maxLength: params.maxLength },
+    settings: {
+      format: params.format,
+      maxLength: params.maxLength,
+      ...(params.maskedSpans === undefined || params.maskedSpans.length === 0
+        ? {}
+        : { maskedSpans: params.maskedSpans }),
+    },
   });
   const total = plans.reduce((sum, plan) => sum + plan.targetRows, 0);
   const progress = createProgress({

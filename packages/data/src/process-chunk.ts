@@ -2,6 +2,7 @@ import { checkRow, MalformedRowTracker, type MalformedSummary, type RowFormat } 
 import type { TextTokenizer } from "./tokenizer.js";
 import {
   type FilterReason,
+  type MaskedSpan,
   type TokenizedPreference,
   type TokenizedRlvr,
   type TokenizedSft,
@@ -15,6 +16,8 @@ export interface TransformSettings {
   format: RowFormat;
   /** SFT/preference: maximum tokens per conversation; RLVR: maximum prompt tokens. */
   maxLength: number;
+  /** SFT only: spans of assistant text without loss (tool output); absent = none. */
+  maskedSpans?: readonly MaskedSpan[];
 }
 
 /** One source row to process, emitted `copies` times (mixture upsampling). */
@@ -65,6 +68,7 @@ export function processChunk(params: {
             tokenizer,
             messages: (checked as { messages: never }).messages,
             maxLength: settings.maxLength,
+            ...(settings.maskedSpans === undefined ? {} : { maskedSpans: settings.maskedSpans }),
           })
         : settings.format === "preference"
           ? tokenizePreference({ tokenizer, row: checked as never, maxLength: settings.maxLength })

@@ -127,3 +127,108 @@ describe.skipIf(!hasSharedTokenizer("OLMo-2-1124-13B-Instruct"))(
     });
   },
 );
+
+describe("SFT masks of tool output inside assistant turns (maskedSpans)", () => {
+  const toolOutput = { start: "<output>\n", end: "\n</output>\n" };
+  const demonstration: ChatMessage[] = [
+    { role: "system", content: "Call <calculator>expression</calculator> when you need it." },
+    { role: "user", content: "What is 347 * 58?" },
+    {
+      role: "assistant",
+      content: "<calculator>347 * 58</calculator><output>\n20126\n</output>\n#### 20126",
+    },
+  ];
+
+  /** The decoded text of each maximal run of masked tokens. */
+  function maskedRuns(params: {
+    inputIds: Int32Array;
+    labels: Int32Array;
+    decode: (ids: number[]) => string;
+  }) {
+    const runs: string[] = [];
+    let current: number[] = [];
+    params.labels.forEach((label, index) => {
+      if (label === ignoredLabel) current.push(params.inputIds[index]!);
+      else {
+        if (current.length > 0) runs.push(params.decode(current));
+        current = [];
+      }
+    });
+    if (current.length > 0) runs.push(params.decode(current));
+    return runs;
+  }
+
+  it("masks the prompt and every tool-output span, trains on the call and the answer (byte tokenizer)", async () => {
+    const { loadTokenizer } = await import("./tokenizer.js");
+    const { mkdtemp } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { writeByteTokenizer } = await import("./test/index.js");
+    const tokenizer = await loadTokenizer({
+      directory: writeByteTokenizer(join(await mkdtemp(join(tmpdir(), "mask-spans-")), "tokenizer")),
+      chatTemplate: "tulu",
+    });
+    const twoCalls: ChatMessage[] = [
+      ...demonstration.slice(0, 2),
+      {
+        role: "assistant",
+        content:
+          "<calculator>347 * 58</calculator><output>\n20126\n</output>\n<calculator>20126 + 1</calculator><output>\n20127\n</output>\n#### 20127",
+      },
+    ];
+    const result = tokenizeSft({ tokenizer, messages: twoCalls, maskedSpans: [toolOutput] });
+    if (!result.ok) throw new Error(result.reason);
+    const decode = (ids: number[]) => tokenizer.decode(ids, { skipSpecialTokens: false });
+    expect(decode([...result.value.inputIds])).toBe(
+      tokenizer.applyChatTemplate({ messages: twoCalls, addGenerationPrompt: false }),
+    );
+    expect(trainedSpans({ ...result.value, decode })).toEqual([
+      "<calculator>347 * 58</calculator>",
+      "<calculator>20126 + 1</calculator>",
+      "#### 20127<|endoftext|>",
+    ]);
+    const masked = maskedRuns({ ...result.value, decode });
+    expect(masked.slice(1)).toEqual(["<output>\n20126\n</output>\n", "<output>\n20127\n</output>\n"]);
+    expect(masked[0]).toMatch(/^<\|system\|>[\s\S]*<\|assistant\|>\n$/);
+    // Without spans: the whole assistant turn trains, as before.
+    const plain = tokenizeSft({ tokenizer, messages: twoCalls });
+    if (!plain.ok) throw new Error(plain.reason);
+    expect(trainedSpans({ ...plain.value, decode })).toHaveLength(1);
+    // A start marker without its end marker is ordinary text; user text is never cut.
+    const unclosed = tokenizeSft({
+      tokenizer,
+      messages: [
+        { role: "user", content: "Say <output>\nhi" },
+        { role: "assistant", content: "<output>\n7 and no end" },
+      ],
+      maskedSpans: [toolOutput],
+    });
+    if (!unclosed.ok) throw new Error(unclosed.reason);
+    expect(trainedSpans({ ...unclosed.value, decode })).toEqual(["<output>\n7 and no end<|endoftext|>"]);
+  });
+
+  it.skipIf(!hasSharedTokenizer("SmolLM2-135M-Instruct"))(
+    "no token straddles a span edge, so the tool output is exactly the tokens a rollout appends (SmolLM2)",
+    async () => {
+      const tokenizer = await loadSharedTokenizer("SmolLM2-135M-Instruct", "tulu");
+      const result = tokenizeSft({ tokenizer, messages: demonstration, maskedSpans: [toolOutput] });
+      if (!result.ok) throw new Error(result.reason);
+      const decode = (ids: number[]) => tokenizer.decode(ids, { skipSpecialTokens: false });
+      const spans = trainedSpans({ ...result.value, decode });
+      expect(spans).toEqual(["<calculator>347 * 58</calculator>", "#### 20126<|im_end|>"]);
+      const output = tokenizer.encode("<output>\n20126\n</output>\n", { addSpecialTokens: false });
+      const ids = [...result.value.inputIds];
+      const at = ids.findIndex((_, index) => output.every((id, offset) => ids[index + offset] === id));
+      expect(at).toBeGreaterThan(0);
+      expect(
+        [...result.value.labels.slice(at, at + output.length)].every((label) => label === ignoredLabel),
+      ).toBe(true);
+      // One pass over the whole text merges `><` across the call/output edge in this vocabulary.
+      const whole = tokenizer.encode(
+        tokenizer.applyChatTemplate({ messages: demonstration, addGenerationPrompt: false }),
+        { addSpecialTokens: false },
+      );
+      expect(whole.length).toBeLessThan(ids.length);
+    },
+  );
+});

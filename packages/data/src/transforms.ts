@@ -54,9 +54,13 @@ export function tokenizeSft(params: {
   tokenizer: TextTokenizer;
   messages: readonly ChatMessage[];
   maxLength?: number;
+  /** Spans of assistant text without loss (tool output): see {@link tokenizeSftWithMaskedSpans}. */
+  maskedSpans?: readonly MaskedSpan[];
 }): TransformResult<TokenizedSft> {
   const { tokenizer, messages } = params;
   const maxLength = params.maxLength ?? Number.POSITIVE_INFINITY;
+  if (params.maskedSpans !== undefined && params.maskedSpans.length > 0)
+    return tokenizeSftWithMaskedSpans({ tokenizer, messages, maxLength, maskedSpans: params.maskedSpans });
   const full = encodeChat(tokenizer, messages, false);
   const length = Math.min(full.length, maxLength);
   const inputIds = Int32Array.from(full.slice(0, length));
@@ -81,6 +85,85 @@ export function tokenizeSft(params: {
   }
   if (!labels.some((label) => label !== ignoredLabel)) return { ok: false, reason: "no_trainable_tokens" };
   return { ok: true, value: { inputIds, labels } };
+}
+
+/**
+ * A span of assistant text that gets no loss: from `start` through `end`, both included, e.g.
+ * the tool output of a tool-use demonstration (`{ start: "<output>\n", end: "\n</output>\n" }`
+ * for open-instruct's tag format), which a rollout appends as tool tokens rather than
+ * generating it.
+ */
+export interface MaskedSpan {
+  start: string;
+  end: string;
+}
+
+/**
+ * SFT tokenization of tool-use demonstrations: like {@link tokenizeSft} (non-assistant
+ * messages and the assistant header masked), and inside assistant messages every
+ * `start`…`end` span of `maskedSpans` is masked too (a `start` without its `end` in the same
+ * message is ordinary text). The rendered conversation is tokenized piece by piece, cut at the
+ * edges of every masked region, as a multi-turn rollout tokenizes it — the prompt, each model
+ * turn and each tool output are encoded on their own — so no token straddles a span edge and
+ * the model trains on the token sequence it generates at inference.
+ */
+function tokenizeSftWithMaskedSpans(params: {
+  tokenizer: TextTokenizer;
+  messages: readonly ChatMessage[];
+  maxLength: number;
+  maskedSpans: readonly MaskedSpan[];
+}): TransformResult<TokenizedSft> {
+  const { tokenizer, messages } = params;
+  const render = (count: number, addGenerationPrompt: boolean) =>
+    count === 0
+      ? ""
+      : tokenizer.applyChatTemplate({ messages: messages.slice(0, count), addGenerationPrompt });
+  const text = render(messages.length, false);
+  // Masked character ranges: non-assistant messages (through the next assistant header), and
+  // the spans inside assistant messages.
+  const masked: Array<[number, number]> = [];
+  for (let index = 0; index < messages.length; index += 1) {
+    const message = messages[index]!;
+    if (message.role !== "assistant") {
+      masked.push([
+        render(index, false).length,
+        render(index + 1, messages[index + 1]?.role === "assistant").length,
+      ]);
+      continue;
+    }
+    const from = render(index, true).length;
+    const to = render(index + 1, false).length;
+    for (const span of params.maskedSpans) {
+      let cursor = from;
+      while (cursor < to) {
+        const start = text.indexOf(span.start, cursor);
+        if (start === -1 || start >= to) break;
+        const end = text.indexOf(span.end, start + span.start.length);
+        if (end === -1 || end + span.end.length > to) break;
+        masked.push([start, end + span.end.length]);
+        cursor = end + span.end.length;
+      }
+    }
+  }
+  const edges = [...new Set([0, text.length, ...masked.flat()])]
+    .filter((edge) => edge >= 0 && edge <= text.length)
+    .sort((a, b) => a - b);
+  const inputIds: number[] = [];
+  const labels: number[] = [];
+  for (let index = 0; index + 1 < edges.length; index += 1) {
+    const [from, to] = [edges[index]!, edges[index + 1]!];
+    if (from === to) continue;
+    const ids = tokenizer.encode(text.slice(from, to), { addSpecialTokens: false });
+    const isMasked = masked.some(([start, end]) => from >= start && to <= end);
+    for (const id of ids) {
+      inputIds.push(id);
+      labels.push(isMasked ? ignoredLabel : id);
+    }
+  }
+  const length = Math.min(inputIds.length, params.maxLength);
+  const cutLabels = Int32Array.from(labels.slice(0, length));
+  if (!cutLabels.some((label) => label !== ignoredLabel)) return { ok: false, reason: "no_trainable_tokens" };
+  return { ok: true, value: { inputIds: Int32Array.from(inputIds.slice(0, length)), labels: cutLabels } };
 }
 
 /**

@@ -135,6 +135,57 @@ describe("evals with tools", () => {
     });
   });
 
+  it("the tag format's system paragraph is the spec's `instructions` when given, else tagFormatInstructions", async () => {
+    const prompts: string[] = [];
+    const recording = (): ToolGenerationBackend => {
+      const backend = scriptedToolBackend();
+      return {
+        ...backend,
+        createGenerator: (params) => {
+          const generator = backend.createGenerator(params);
+          return {
+            generateTurns: async (request) => {
+              for (const turn of request.requests)
+                if (turn.appendTokenIds.length > 0 && /What is/.test(decode(turn.appendTokenIds)))
+                  prompts.push(decode(turn.appendTokenIds));
+              return generator.generateTurns(request);
+            },
+            release: (request) => generator.release(request),
+          };
+        },
+      };
+    };
+    const base = getTask({ name: "gsm8k" });
+    for (const instructions of ["Tools: <calculator>expression</calculator>", undefined]) {
+      prompts.length = 0;
+      const task = defineTask({
+        spec: {
+          ...base,
+          name: "gsm8k_products",
+          tools: { allow: ["calculator"], ...(instructions === undefined ? {} : { instructions }) },
+        },
+      });
+      const results = await runEval({
+        task,
+        backend: guessingBackend,
+        toolBackend: async () => recording(),
+        dataPath: join(directory, "gsm8k.jsonl"),
+        bootstrapResamples: 50,
+      });
+      expect(results.tasks[1]!.primaryScore).toBe(1);
+      expect(prompts).toHaveLength(2);
+      for (const prompt of prompts) {
+        if (instructions === undefined) {
+          expect(prompt).toContain("You may call tools while you work.");
+          expect(prompt).toContain("<calculator>expression</calculator>: Evaluates");
+        } else {
+          expect(prompt.startsWith(`<|im_start|>system\n${instructions}<|im_end|>`)).toBe(true);
+          expect(prompt).not.toContain("You may call tools");
+        }
+      }
+    }
+  });
+
   it("a task with tools and no tool backend (an HTTP endpoint) is eval_tools_unsupported", async () => {
     const task = defineTask({
       spec: { ...getTask({ name: "gsm8k" }), name: "gsm8k_t", tools: { allow: ["python"] } },

@@ -63,8 +63,8 @@ function formatFor(params: { spec: ToolUseSpec; registry: ToolRegistry; backend:
 }
 
 /**
- * The prompt with tools: tag format — a system paragraph saying how to call the tools (after
- * any system message the prompt has); chat-template format — the tool definitions go to the
+ * The prompt with tools: tag format — a system paragraph saying how to call the tools (the
+ * spec's `instructions`, default `tagFormatInstructions`; after any system message the prompt has); chat-template format — the tool definitions go to the
  * template as `tools`. Text prompts get the paragraph in front.
  */
 function toolPrompt(params: {
@@ -75,7 +75,9 @@ function toolPrompt(params: {
   backend: ToolGenerationBackend;
 }): { tokenIds: number[]; messages: ChatMessage[] } {
   const { prompt, backend } = params;
-  const instructions = tagFormatInstructions({ registry: params.registry, callNames: params.callNames });
+  const instructions =
+    params.spec.instructions ??
+    tagFormatInstructions({ registry: params.registry, callNames: params.callNames });
   if (prompt.kind === "tokens")
     throw new EvaluationError({
       code: "eval_tools_unsupported",

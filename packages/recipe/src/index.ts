@@ -127,6 +127,7 @@ export {
   type RecordingMachine,
   recipeSchema,
   recordingMachineSchema,
+  reportedTasks,
   type Stage,
   type StageData,
   stageDataSchema,

@@ -169,6 +169,32 @@ describe("report.md", () => {
     expect(text).toContain("## Provenance");
   });
 
+  it("a task that allows tools has its `<task>+tools` row next to its own, in both tables", async () => {
+    const withTools = defineRecipe({
+      ...(fixtureRecipeInput() as unknown as RecipeInput),
+      evals: {
+        ...(fixtureRecipeInput() as unknown as RecipeInput).evals,
+        tasks: recipe.evals.tasks.map((task) => ({ ...task, tools: { allow: ["calculator"] } })),
+      },
+      expected: [],
+    } as RecipeInput);
+    const sft = stage("sft", 0.1);
+    sft.evals["fixture_gsm+tools"] = {
+      accuracy: {
+        value: 0.9,
+        standardError: 0.01,
+        confidenceInterval: { lower: 0.88, upper: 0.92 },
+        count: 100,
+      },
+    };
+    sft.comparison = null;
+    const { markdown } = await writeReports({ summary: summaryOf([sft]), recipe: withTools });
+    const text = await readFile(markdown, "utf8");
+    expect(text).toContain("| fixture_gsm | accuracy | 0.100 [0.0800, 0.1200] (n=100) |");
+    expect(text).toContain("| fixture_gsm+tools | accuracy | 0.900 [0.8800, 0.9200] (n=100) |");
+    expect(text).toContain("| sft | fixture_gsm+tools | accuracy | 0.900 | [0.8800, 0.9200] | 100 |");
+  });
+
   it("says an interrupted run was interrupted and how to resume it", () => {
     const summary = {
       ...summaryOf([

@@ -16,7 +16,7 @@ import { readEvents, writeFileAtomic } from "@posttrain/core";
 import { RecipeError } from "./errors.js";
 import { formatProvenanceDifferences, type ProvenanceDifference } from "./provenance.js";
 import { resumeCommandOf } from "./resume-command.js";
-import type { ExpectedRow, Recipe } from "./schema.js";
+import { type ExpectedRow, type Recipe, reportedTasks } from "./schema.js";
 import type { RunSummary, StageSummary } from "./summary.js";
 import { eventMetrics } from "./tracking.js";
 import { type RowVerdict, rowBand } from "./verdict.js";
@@ -116,7 +116,7 @@ export async function collectWarnings(params: {
   for (let position = 1; position < evaluated.length; position += 1) {
     const before = evaluated[position - 1] as StageSummary;
     const after = evaluated[position] as StageSummary;
-    for (const task of params.recipe.evals.tasks) {
+    for (const task of reportedTasks(params.recipe)) {
       const previous = before.evals[task.name]?.[task.primaryMetric];
       const current = after.evals[task.name]?.[task.primaryMetric];
       if (previous === undefined || current === undefined) continue;
@@ -187,7 +187,7 @@ interface EvalRow {
 function evalRows(summary: RunSummary, recipe: Recipe): EvalRow[] {
   const rows: EvalRow[] = [];
   for (const stage of summary.stages) {
-    for (const task of recipe.evals.tasks) {
+    for (const task of reportedTasks(recipe)) {
       const metrics = stage.evals[task.name];
       if (metrics === undefined) continue;
       const names = new Set([
@@ -398,7 +398,7 @@ function acrossStages(
   metric: string;
   points: Array<{ stage: string; value: number; lower: number | null; upper: number | null; count: number }>;
 }> {
-  return recipe.evals.tasks.map((task) => ({
+  return reportedTasks(recipe).map((task) => ({
     task: task.name,
     metric: task.primaryMetric,
     points: summary.stages.flatMap((stage) => {

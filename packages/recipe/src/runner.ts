@@ -24,7 +24,13 @@ import {
   writeJsonAtomic,
 } from "@posttrain/core";
 import type { DatasetSpec } from "@posttrain/data";
-import { createEmbeddedBackend, type EvalResults, runEval, type TaskResult } from "@posttrain/evals";
+import {
+  createEmbeddedBackend,
+  createEmbeddedToolBackend,
+  type EvalResults,
+  runEval,
+  type TaskResult,
+} from "@posttrain/evals";
 import { type HubOverrides, snapshotRepo } from "@posttrain/hub";
 import { runProbes } from "@posttrain/verifiers";
 import { z } from "zod";
@@ -116,6 +122,12 @@ export const embeddedEvaluator: StageEvaluator = async (params) => {
         outputDirectory: join(params.outputDirectory, task.name),
         seed: evalBootstrapSeed,
         signal: params.signal,
+        // Tasks that allow tools run a second, multi-turn pass on the same model (`<task>+tools`).
+        toolBackend: () =>
+          createEmbeddedToolBackend({
+            modelDirectory: params.modelDirectory,
+            ...(typeof template === "string" && template !== "tokenizer" ? { chatTemplate: template } : {}),
+          }),
         ...(params.recipe.evals.limit === undefined ? {} : { limit: params.recipe.evals.limit }),
       });
       first ??= results;

@@ -1,6 +1,13 @@
 import { PosttrainError, ValidationError } from "@posttrain/core";
 import { describe, expect, it } from "vitest";
-import { applyVariant, defineRecipe, mergeVariant, parseRecipe, type RecipeInput } from "./schema.js";
+import {
+  applyVariant,
+  defineRecipe,
+  mergeVariant,
+  parseRecipe,
+  type RecipeInput,
+  reportedTasks,
+} from "./schema.js";
 import { fixtureRecipeInput } from "./test/index.js";
 
 const valid = () => fixtureRecipeInput() as unknown as RecipeInput;
@@ -57,6 +64,32 @@ describe("defineRecipe", () => {
     expect(message).toContain("stages[1].name");
     expect(message).toContain("expected[1].after");
     expect(message).toContain("expected[1].task");
+  });
+
+  it("a task that allows tools also reports `<task>+tools`: expected rows and claims may name it", () => {
+    const input = valid() as unknown as {
+      evals: { tasks: Array<Record<string, unknown>> };
+      expected: Array<Record<string, unknown>>;
+    };
+    const row = { after: "sft", metric: "accuracy", value: 0.5, tolerance: 0.1, source: "x" };
+    input.expected = [{ ...row, task: "fixture_gsm+tools" }];
+    expect(issuePaths(() => defineRecipe(input as unknown as RecipeInput))).toContain("expected[0].task");
+    input.evals.tasks[0]!["tools"] = { allow: ["calculator"] };
+    const recipe = defineRecipe(input as unknown as RecipeInput);
+    expect(reportedTasks(recipe).map((task) => task.name)).toEqual(["fixture_gsm", "fixture_gsm+tools"]);
+  });
+
+  it("stage data may mask spans of assistant text (tool output); absent by default", () => {
+    const input = valid() as unknown as { stages: Array<{ data: Record<string, unknown> }> };
+    expect(defineRecipe(input as unknown as RecipeInput).stages[0]!.data.maskedSpans).toBeUndefined();
+    input.stages[0]!.data["maskedSpans"] = [{ start: "<output>\n", end: "" }];
+    expect(issuePaths(() => defineRecipe(input as unknown as RecipeInput))).toContain(
+      "stages[0].data.maskedSpans[0].end",
+    );
+    input.stages[0]!.data["maskedSpans"] = [{ start: "<output>\n", end: "\n</output>\n" }];
+    expect(defineRecipe(input as unknown as RecipeInput).stages[0]!.data.maskedSpans).toEqual([
+      { start: "<output>\n", end: "\n</output>\n" },
+    ]);
   });
 
   it("resolves eval task names to the shipped specs", () => {

@@ -76,6 +76,15 @@ export const stageDataSchema = z.strictObject({
     .optional(),
   /** Pack SFT documents into rows of `sequenceLength`; `null` = one conversation per row. */
   packing: z.strictObject({ sequenceLength: z.number().int().positive() }).nullable().default(null),
+  /**
+   * SFT only: spans of assistant text trained without loss — the tool output of tool-use
+   * demonstrations, e.g. `[{ start: "<output>\n", end: "\n</output>\n" }]` for the tag format
+   * (@posttrain/data `tokenizeSft`). Absent = none.
+   */
+  maskedSpans: z
+    .array(z.strictObject({ start: z.string().min(1), end: z.string().min(1) }))
+    .min(1)
+    .optional(),
 });
 export type StageData = z.infer<typeof stageDataSchema>;
 
@@ -261,6 +270,9 @@ export const recipeSchema = recipeObjectSchema.superRefine((recipe, context) => 
     names.add(stage.name);
   });
   const taskNames = new Set(recipe.evals.tasks.map((task) => (typeof task === "string" ? task : task.name)));
+  // A task that allows tools also reports a `<name>+tools` row (@posttrain/evals).
+  for (const task of recipe.evals.tasks)
+    if (typeof task !== "string" && task.tools !== undefined) taskNames.add(`${task.name}+tools`);
   recipe.expected.forEach((row, index) => {
     if (!names.has(row.after))
       context.addIssue({
@@ -308,6 +320,17 @@ export type Recipe = Omit<z.output<typeof recipeSchema>, "evals"> & {
     limit?: number | undefined;
   };
 };
+
+/**
+ * The rows a run's evals report, one per task and, for a task that allows tools, a second one
+ * named `<task>+tools` (@posttrain/evals runs it again with the tools, same items and
+ * sampling): what reports, seed aggregates and expected rows list.
+ */
+export function reportedTasks(recipe: Pick<Recipe, "evals">): Recipe["evals"]["tasks"] {
+  return recipe.evals.tasks.flatMap((task) =>
+    task.tools === undefined ? [task] : [task, { ...task, name: `${task.name}+tools` }],
+  );
+}
 
 /** Validates a recipe (errors name the field) and resolves eval task names to their specs. */
 export function defineRecipe(input: RecipeInput): Recipe {

@@ -19,7 +19,13 @@ import { describeEnvironment, type RunEnvironment } from "./environment.js";
 import { RecipeError } from "./errors.js";
 import { formatInterval } from "./report.js";
 import { assertRunId, newRunId, observedMetric, type RunRecipeParams, runRecipe } from "./runner.js";
-import { type ExpectedRow, type Recipe, type RecordingMachine, recordingMachineSchema } from "./schema.js";
+import {
+  type ExpectedRow,
+  type Recipe,
+  type RecordingMachine,
+  recordingMachineSchema,
+  reportedTasks,
+} from "./schema.js";
 import { describeSample, type Interval, meanInterval } from "./statistics.js";
 import type { RunSummary } from "./summary.js";
 import { type ClaimVerdict, judgeExpected, type RowVerdict } from "./verdict.js";
@@ -287,7 +293,7 @@ export function aggregateSeeds(params: {
   };
   for (const stage of recipe.stages) {
     if (!stage.evaluate) continue;
-    for (const task of recipe.evals.tasks)
+    for (const task of reportedTasks(recipe))
       add({ after: stage.name, task: task.name, metric: task.primaryMetric });
     for (const row of recipe.expected.filter((candidate) => candidate.after === stage.name)) add(row);
   }

@@ -56,6 +56,9 @@ async function prepare(
     tokenizer: { directory: params.tokenizerDirectory, ...chatTemplateChoice(params.recipe) },
     maxLength: params.stage.data.maxLength,
     ...(format === "sft" && params.stage.data.packing !== null ? { packing: params.stage.data.packing } : {}),
+    ...(format === "sft" && params.stage.data.maskedSpans !== undefined
+      ? { maskedSpans: params.stage.data.maskedSpans }
+      : {}),
     seed: params.recipe.seed,
     baseDirectory: params.packageDirectory,
     progress: "silent",

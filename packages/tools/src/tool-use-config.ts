@@ -9,6 +9,10 @@ import { z } from "zod";
  *   definitions passed to its template);
  * - `callNames` (tag format): call name → tool (`{ code: "python" }`); default: each tool under
  *   its own name;
+ * - `instructions` (tag format, evals): the system paragraph that tells the model the tools;
+ *   default `tagFormatInstructions` (every call tag with the tool's description). A model
+ *   trained with a shorter paragraph (recipes/micro-tools) is evaluated with its own. rlvr
+ *   reads its prompts from the dataset, which must carry the paragraph itself;
  * - `maxToolCalls`: calls per rollout (open-instruct `--max_tool_calls`, default 5);
  * - `maxTotalTokens`: response tokens (model + tool output) per rollout; absent = the stage's or
  *   task's own generation budget;
@@ -19,6 +23,7 @@ export const toolUseConfigSchema = z.strictObject({
   allow: z.array(z.string().min(1)).min(1),
   format: z.enum(["tags", "chat_template"]).default("tags"),
   callNames: z.record(z.string(), z.string()).optional(),
+  instructions: z.string().min(1).optional(),
   maxToolCalls: z.number().int().positive().max(100).default(5),
   maxTotalTokens: z.number().int().positive().optional(),
   timeoutMilliseconds: z.number().int().min(10).max(600_000).default(3000),
