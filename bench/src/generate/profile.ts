@@ -3,7 +3,7 @@
 // (DecodingSession.step as JS sees it) into ORT kernel time, time inside ORT's run outside
 // kernels, and time outside ORT's run (building feeds, the node binding copying the logits into
 // a fresh JS array; the new keys/values go straight into the session's cache buffers); the
-// prefill runs the session's separate prefill graph, not profiled; the greedy argmax in JS is timed
+// greedy argmax in JS is timed
 // apart. Lists kernel time by ORT op type and by the graph op that emitted the node. Ends with
 // one JSON line. Profiling adds a little overhead per node.
 //

@@ -7,9 +7,6 @@
  * attend only to its row's real keys at or before it. Finished rows are dropped from the batch
  * (their cache rows are cut out), so a batch shrinks as rows stop.
  *
- * A prefill (an empty cache) runs a second graph, without past inputs, whose attention reads
- * the new keys/values in the layout ORT's MatMuls want (see {@link DecoderModel.buildDecodeGraph}).
- *
  * The cache lives in JS, one time-major buffer per layer for keys and one for values
  * (`[capacity, batch, kv_heads, head_dim]`, see {@link DecodeLayerCache}), with room for more
  * positions than it holds. Each call feeds the filled prefix as the graph's `past_*` inputs (a
@@ -123,10 +120,7 @@ export class DecodingSession {
 
   private constructor(
     readonly model: PretrainedModel,
-    /** The graph of every call on a cache (`step`, `extend`). */
     readonly compiled: CompiledGraph,
-    /** The graph of a first call (`prefill`: no past; see {@link DecoderModel.buildDecodeGraph}). */
-    readonly compiledPrefill: CompiledGraph,
   ) {}
 
   private currentParameterFeeds(): Record<string, ort.Tensor> {
@@ -147,20 +141,20 @@ export class DecodingSession {
   }
 
   /**
-   * Compiles the KV-cache graphs of `model`, the one for calls on a cache and the prefill one
-   * (sessions are cached by graph and options). ORT's memory arena is off unless
-   * `memoryArena: true`: the cache grows every step, so the arena never reuses a block and
-   * keeps extending (measured 4–5× slower decode steps at a 64–256-token cache with it on).
+   * Compiles the KV-cache graph of `model` (sessions are cached by graph and options). ORT's
+   * memory arena is off unless `memoryArena: true`: the cache grows every step, so the arena
+   * never reuses a block and keeps extending (measured 4–5× slower decode steps at a
+   * 64–256-token cache with it on).
    */
   static async create(params: { model: PretrainedModel } & CompileOptions): Promise<DecodingSession> {
     const { model, ...options } = params;
-    const [compiled, compiledPrefill] = await Promise.all(
-      [false, true].map((prefill) => {
-        const { graph, outputs } = model.model.buildDecodeGraph({ prefill });
-        return compileGraph({ model: emitModel({ graph, outputs }), memoryArena: false, ...options });
-      }),
-    );
-    return new DecodingSession(model, compiled!, compiledPrefill!);
+    const { graph, outputs } = model.model.buildDecodeGraph();
+    const compiled = await compileGraph({
+      model: emitModel({ graph, outputs }),
+      memoryArena: false,
+      ...options,
+    });
+    return new DecodingSession(model, compiled);
   }
 
   get vocabularySize(): number {
@@ -191,8 +185,7 @@ export class DecodingSession {
    * Runs `sequence` new tokens for every row of `state` (inputs `[rows, sequence]`, bias
    * `[rows, 1, 1, sequence, length + sequence]`): feeds the filled cache prefix, has ORT write
    * the new keys/values into the positions after it, then sets `logits` and `length` (the
-   * caller updates `tokenCounts`). An empty cache runs the prefill graph (no past inputs). On
-   * a failed run `state` keeps its length and logits.
+   * caller updates `tokenCounts`). On a failed run `state` keeps its length and logits.
    */
   private async run(params: {
     state: DecodeState;
@@ -231,8 +224,7 @@ export class DecodingSession {
         "float32",
       );
     });
-    const graph = past === 0 ? this.compiledPrefill : this.compiled;
-    const results = await graph.run({ feeds, outputs });
+    const results = await this.compiled.run({ feeds, outputs });
     state.logits = results["logits"]!.data as Float32Array;
     state.length = total;
   }

@@ -11,8 +11,8 @@
  * Weights are stored `[in, out]` (a Hugging Face `[out, in]` Linear weight is transposed on
  * load); the embedding is `[vocab, hidden]` and, when tied, doubles as the LM head.
  *
- * KV-cache graphs (two graphs: one for every call on a cache, with a symbolic past length, and
- * one for a first call, the prefill of a batch of prompts):
+ * KV-cache graph (one graph serves prefill and every decode step; the past length is
+ * symbolic and may be 0):
  * - inputs `input_ids`, `position_ids` `[batch, sequence]` (int64); `attention_bias`
  *   `[batch, 1, 1, sequence, total]` (float32, 0 where a query may attend a key, −1e9 where
  *   not; `total = past + sequence`); `past_key.{layer}`, `past_value.{layer}`
@@ -28,15 +28,6 @@
  *   transpose into attention's FusedMatMul): the logits are bit for bit those of the former
  *   `[batch, kv_heads, 1, past, head_dim]` layout, except for one key/value head at batch 1
  *   (≤ 4e-6; packages/engine/README.md, KV cache).
- * - the prefill graph (`buildDecodeGraph({ prefill: true })`) has no `past_*` inputs
- *   (`attention_bias` is `[batch, 1, 1, sequence, sequence]`) and the same outputs; its
- *   attention reads the new keys/values in the `[batch, kv_heads, 1, sequence, head_dim]`
- *   layout, from which ORT materialises the keys transposed for one plain MatMul, as in the
- *   training graph. Reading them through the time-major concatenation (batch-strided operands
- *   of FusedMatMul) made the SmolLM2-135M prefill ~1.27× slower than before the time-major
- *   cache (bench/RESULTS.md, generate, 2026-12-07); the logits are bit for bit those of the
- *   time-major graph with an empty past (model/decoder.test.ts), with the same one-head
- *   exception.
  */
 import type { Random } from "@posttrain/core";
 import { type Dimension, dimension, multiplyDimensions } from "../dims.js";
@@ -275,16 +266,9 @@ export class DecoderModel {
     return graph.reshape(logProbs, [batch, sequence]);
   }
 
-  /**
-   * The KV-cache inference graphs described in the module comment: by default the graph of a
-   * call on a cache (`past_*` inputs), with `prefill: true` the graph of a first call (no past).
-   */
-  buildDecodeGraph(params: { prefill?: boolean } = {}): {
-    graph: GraphBuilder;
-    outputs: Record<string, GraphTensor>;
-  } {
+  /** The KV-cache inference graph described in the module comment. */
+  buildDecodeGraph(): { graph: GraphBuilder; outputs: Record<string, GraphTensor> } {
     const c = this.config;
-    const prefill = params.prefill ?? false;
     const graph = new GraphBuilder();
     const parameters = this.declareParameters(graph);
     const inputIds = graph.input({ name: "input_ids", dtype: "int64", shape: ["batch", "sequence"] });
@@ -292,11 +276,11 @@ export class DecoderModel {
     const bias = graph.input({
       name: "attention_bias",
       dtype: "float32",
-      shape: ["batch", 1, 1, "sequence", prefill ? "sequence" : "total"],
+      shape: ["batch", 1, 1, "sequence", "total"],
     });
     const cacheShape = ["past", "batch", c.num_key_value_heads, 1, c.head_dim];
     const past: LayerCache[] = [];
-    for (let layer = 0; layer < c.num_hidden_layers && !prefill; layer += 1) {
+    for (let layer = 0; layer < c.num_hidden_layers; layer += 1) {
       past.push({
         key: graph.input({ name: `past_key.${layer}`, dtype: "float32", shape: cacheShape }),
         value: graph.input({ name: `past_value.${layer}`, dtype: "float32", shape: cacheShape }),
@@ -309,7 +293,7 @@ export class DecoderModel {
       x,
       rope: this.ropeTables(graph, positionIds),
       bias,
-      cache: { past },
+      past,
     });
     const last = graph.reshape(graph.apply("lastPosition", [hidden])[0]!, ["batch", c.hidden_size]);
     const head = this.lmHead(parameters);
@@ -373,12 +357,11 @@ export class DecoderModel {
   }
 
   /**
-   * The decoder stack on embedded tokens `x [batch, sequence, hidden]`. With `cache`, `present`
-   * holds each layer's new keys/values, time-major `[sequence, batch, kv_heads, 1, head_dim]`
-   * (empty without `cache`); with a non-empty `cache.past` (time-major
+   * The decoder stack on embedded tokens `x [batch, sequence, hidden]`. With `past` (time-major
    * `[past, batch, kv_heads, 1, head_dim]`), each layer's new keys/values are appended to the
    * past ones (length symbol `total`) and attention reads them transposed to
-   * `[batch, kv_heads, 1, total, head_dim]`, otherwise attention reads the new ones directly.
+   * `[batch, kv_heads, 1, total, head_dim]`; `present` holds each layer's new keys/values,
+   * time-major `[sequence, batch, kv_heads, 1, head_dim]` (empty without `past`).
    */
   private layers(params: {
     graph: GraphBuilder;
@@ -386,7 +369,7 @@ export class DecoderModel {
     x: GraphTensor;
     rope: RopeTables;
     bias: GraphTensor;
-    cache?: { past: readonly LayerCache[] };
+    past?: readonly LayerCache[];
   }): { hidden: GraphTensor; present: LayerCache[] } {
     const { graph, rope, bias } = params;
     const c = this.config;
@@ -434,16 +417,13 @@ export class DecoderModel {
         rope.sin,
       );
       let value = graph.transpose(graph.reshape(project("v"), keyValueShape), [0, 2, 3, 1, 4]);
-      if (params.cache !== undefined) {
-        // [batch, kv, 1, sequence, d] → time-major [sequence, batch, kv, 1, d] (the outputs).
+      const past = params.past?.[layer];
+      if (past !== undefined) {
+        // [batch, kv, 1, sequence, d] → time-major [sequence, batch, kv, 1, d], appended to the
+        // past along time, then back to [batch, kv, 1, total, d] for attention.
         const newKey = graph.transpose(key, [3, 0, 1, 2, 4]);
         const newValue = graph.transpose(value, [3, 0, 1, 2, 4]);
         present.push({ key: newKey, value: newValue });
-      }
-      const past = params.cache?.past[layer];
-      if (past !== undefined) {
-        // Appended to the past along time, then back to [batch, kv, 1, total, d] for attention.
-        const { key: newKey, value: newValue } = present[layer]!;
         const append = (cache: GraphTensor, next: GraphTensor) =>
           graph.transpose(
             graph.apply("appendSequence", [cache, next], { axis: 0, resultSymbol: "total" })[0]!,
