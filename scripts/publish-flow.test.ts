@@ -30,6 +30,8 @@ const recordedPackages = [
   "hub",
   "data",
   "engine",
+  "training",
+  "tools",
   "sft",
   "dpo",
   "rlvr",

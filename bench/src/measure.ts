@@ -2,6 +2,7 @@
 // the one JSON line every benchmark ends with.
 import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
+import { PerformanceObserver } from "node:perf_hooks";
 
 /** Peak resident set size of this process so far, in MiB. */
 export function peakRssMegabytes(): number {
@@ -64,4 +65,38 @@ export function runPythonReference(params: {
 /** Prints the closing JSON line of a benchmark. */
 export function printResultLine(figures: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+/**
+ * Garbage-collection time of this process while a measured block runs: `start()` before it,
+ * `await stop()` after it (GC entries arrive asynchronously; `stop` lets them through first).
+ * V8 counts external memory (ArrayBuffers the onnxruntime binding allocates for every output)
+ * towards its GC heuristics, so a step with large outputs can trigger full collections.
+ */
+export function garbageCollectionTimer(): {
+  start: () => void;
+  stop: () => Promise<{ seconds: number; collections: number }>;
+} {
+  let from = 0;
+  let milliseconds = 0;
+  let collections = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.startTime < from) continue;
+      milliseconds += entry.duration;
+      collections += 1;
+    }
+  });
+  return {
+    start: () => {
+      from = performance.now();
+      observer.observe({ entryTypes: ["gc"] });
+    },
+    stop: async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      observer.disconnect();
+      return { seconds: milliseconds / 1000, collections };
+    },
+  };
 }

@@ -12,7 +12,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { allocatorEnvironment, CausalLmTrainer, DecoderModel, parseLlamaConfig } from "@posttrain/engine";
-import { machineDescription, peakRssMegabytes, printResultLine } from "../measure.js";
+import { garbageCollectionTimer, machineDescription, peakRssMegabytes, printResultLine } from "../measure.js";
 import { describeCpu } from "../peak/probe.js";
 import { type ProfileEvent, summariseProfile } from "./profile-summary.js";
 import { randomBatch, shapes } from "./shapes.js";
@@ -53,11 +53,14 @@ try {
   await trainer.trainStep({ microBatches: [batch] });
   const forwardBackward: number[] = [];
   const optimizer: number[] = [];
+  const garbageCollection = garbageCollectionTimer();
+  garbageCollection.start();
   for (let index = 0; index < steps; index += 1) {
     const result = await trainer.trainStep({ microBatches: [batch] });
     forwardBackward.push(result.seconds.forwardBackward);
     optimizer.push(result.seconds.optimizer);
   }
+  const collected = await garbageCollection.stop();
   trainer.compiled.endProfiling();
   const file = readdirSync(directory).find((name) => name.startsWith("train") && name.endsWith(".json"));
   if (file === undefined) throw new Error("ORT wrote no profile file");
@@ -75,9 +78,12 @@ try {
     outside_ort_run_seconds: wall - summary.run_seconds,
     outside_kernels_share: (wall - summary.kernel_seconds) / wall,
     optimizer_seconds: optimizerMedian,
+    /** V8 garbage collection per step (mean over the measured steps; part of the time outside ORT's run). */
+    gc_seconds_per_step: collected.seconds / steps,
+    gc_collections_per_step: collected.collections / steps,
   };
   process.stderr.write(
-    `${values.shape}: fwd+bwd ${wall.toFixed(3)} s = kernels ${summary.kernel_seconds.toFixed(3)} + ORT run overhead ${split.inside_run_outside_kernels_seconds.toFixed(3)} + outside ORT run ${split.outside_ort_run_seconds.toFixed(3)} (outside kernels ${(100 * split.outside_kernels_share).toFixed(1)}%); optimizer ${optimizerMedian.toFixed(3)} s\n`,
+    `${values.shape}: fwd+bwd ${wall.toFixed(3)} s = kernels ${summary.kernel_seconds.toFixed(3)} + ORT run overhead ${split.inside_run_outside_kernels_seconds.toFixed(3)} + outside ORT run ${split.outside_ort_run_seconds.toFixed(3)} (outside kernels ${(100 * split.outside_kernels_share).toFixed(1)}%; GC ${split.gc_seconds_per_step.toFixed(3)} s per step); optimizer ${optimizerMedian.toFixed(3)} s\n`,
   );
   for (const row of summary.by_op_type.slice(0, top))
     process.stderr.write(

@@ -11,7 +11,7 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "packages", "engine", "src", "testing"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "packages", "engine", "src", "test"))
 
 import torch  # noqa: E402
 from llama_reference import hidden_states, init_parameters, logits_of, masked_mean_loss  # noqa: E402

@@ -18,32 +18,7 @@ import { DecodingSession, initializePretrainedModel, savePretrainedModel } from 
 import { machineDescription, peakRssMegabytes, printResultLine, runPythonReference } from "../measure.js";
 import { describeCpu, describePeak, measurePeak } from "../peak/probe.js";
 import { shareOfPeak } from "../peak/shapes.js";
-
-const shapes: Record<string, Record<string, unknown>> = {
-  small: {
-    architectures: ["LlamaForCausalLM"],
-    vocab_size: 8192,
-    hidden_size: 256,
-    intermediate_size: 688,
-    num_hidden_layers: 6,
-    num_attention_heads: 4,
-    num_key_value_heads: 4,
-    rms_norm_eps: 1e-5,
-    tie_word_embeddings: false,
-  },
-  smollm2_135m: {
-    architectures: ["LlamaForCausalLM"],
-    vocab_size: 49152,
-    hidden_size: 576,
-    intermediate_size: 1536,
-    num_hidden_layers: 30,
-    num_attention_heads: 9,
-    num_key_value_heads: 3,
-    rms_norm_eps: 1e-5,
-    rope_theta: 100000,
-    tie_word_embeddings: true,
-  },
-};
+import { argmaxRows, generateShapes, median, syntheticPrompts } from "./shapes.js";
 
 const { values } = parseArgs({
   options: {
@@ -61,22 +36,6 @@ const promptLength = Number(values.prompt);
 const steps = Number(values.steps);
 const repeats = Number(values.repeats);
 const torchScript = fileURLToPath(new URL("../../src/generate/torch_generate.py", import.meta.url));
-
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-function argmaxRows(logits: Float32Array, rows: number, vocabulary: number): number[] {
-  return Array.from({ length: rows }, (_, row) => {
-    let best = 0;
-    const offset = row * vocabulary;
-    for (let index = 1; index < vocabulary; index += 1)
-      if (logits[offset + index]! > logits[offset + best]!) best = index;
-    return best;
-  });
-}
 
 /**
  * Model FLOPs of `tokens` forward tokens whose attention reads `context` positions on average:
@@ -106,7 +65,7 @@ process.stderr.write(`${describePeak(peak)}\n`);
 const scratch = mkdtempSync(join(tmpdir(), "bench-generate-"));
 try {
   for (const shapeName of values.shapes.split(",")) {
-    const config = shapes[shapeName];
+    const config = generateShapes[shapeName];
     if (config === undefined) throw new Error(`unknown shape ${shapeName}`);
     const model = initializePretrainedModel({ config, seed: 1 });
     const directory = join(scratch, shapeName);
@@ -114,9 +73,7 @@ try {
     const session = await DecodingSession.create({ model, threads });
     const vocabulary = model.config.vocab_size;
     for (const batch of values.batches.split(",").map(Number)) {
-      const prompts = Array.from({ length: batch }, (_, row) =>
-        Array.from({ length: promptLength }, (_, index) => (row * 31 + index * 17 + 3) % vocabulary),
-      );
+      const prompts = syntheticPrompts({ batch, length: promptLength, vocabulary });
       const prefillTimes: number[] = [];
       const decodeTimes: number[] = [];
       let tokens: number[][] = [];

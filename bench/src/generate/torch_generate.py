@@ -1,7 +1,7 @@
 """PyTorch eager reference for bench/generate: prefill + greedy decode with a KV cache.
 
 Loads the Hugging Face folder the benchmark wrote (same weights as the engine) with the plain
-torch implementation in packages/engine/src/testing/hf_reference.py (transformers is not
+torch implementation in packages/engine/src/test/hf_reference.py (transformers is not
 installed with Debian's torch 1.13), then times prefill of a [batch, prompt] block and
 `steps` single-token decode steps, each a forward over the new token with the cache
 (keys/values concatenated per step, as transformers' DynamicCache does).
@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(
     0,
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "packages", "engine", "src", "testing"),
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "packages", "engine", "src", "test"),
 )
 from hf_reference import Reference, load_folder  # noqa: E402
 

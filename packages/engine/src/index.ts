@@ -46,7 +46,7 @@ export {
   type ConversationTurn,
   type ConversationTurnRequest,
 } from "./generation/conversation-decoder.js";
-export { DecodeState, DecodingSession } from "./generation/decoding-session.js";
+export { type DecodeLayerCache, DecodeState, DecodingSession } from "./generation/decoding-session.js";
 export { type GeneratedSequence, type GenerationRow, generateTokens } from "./generation/generate.js";
 export {
   logSoftmax,

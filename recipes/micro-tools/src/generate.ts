@@ -19,8 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Random, writeFileAtomic } from "@posttrain/core";
 import { builtinChatTemplates, tokenizerJsonFromVocabulary } from "@posttrain/data";
-import { trainByteLevelBpe } from "@posttrain-recipes/micro";
-import { parquetWriteBuffer } from "hyparquet-writer";
+import { parquetFileOfRows, trainByteLevelBpe } from "@posttrain-recipes/micro";
 import {
   type ArithmeticProblem,
   answerDirectly,
@@ -107,18 +106,6 @@ function rlvrRows(params: {
     dataset: "gsm8k",
     kind: problem.kind,
   }));
-}
-
-function parquet(rows: Record<string, unknown>[]): Uint8Array {
-  const columns = Object.keys(rows[0] ?? {});
-  return new Uint8Array(
-    parquetWriteBuffer({
-      columnData: columns.map((name) => {
-        const data = rows.map((row) => row[name]);
-        return typeof data[0] === "string" ? { name, data, type: "STRING" as const } : { name, data };
-      }),
-    }),
-  );
 }
 
 function datasetCard(counts: Record<string, Record<string, number>>): string {
@@ -217,7 +204,7 @@ export function generateMicroToolsFiles(params: {
   for (const [config, splits] of Object.entries(tables)) {
     counts[config] = {};
     for (const [split, rows] of Object.entries(splits)) {
-      files[`datasets/micro-tools/${config}/${split}-00000-of-00001.parquet`] = parquet(rows);
+      files[`datasets/micro-tools/${config}/${split}-00000-of-00001.parquet`] = parquetFileOfRows(rows);
       counts[config][split] = rows.length;
     }
   }

@@ -146,7 +146,8 @@ function rlvrRows(examples: Example[], split: string) {
   }));
 }
 
-function parquet(rows: Record<string, unknown>[]): Uint8Array {
+/** One Parquet file of `rows` (columns from the first row; string columns typed STRING). */
+export function parquetFileOfRows(rows: Record<string, unknown>[]): Uint8Array {
   const columns = Object.keys(rows[0] ?? {});
   return new Uint8Array(
     parquetWriteBuffer({
@@ -277,7 +278,7 @@ export function generateMicroFiles(params: { seed: number; sizes?: MicroDataSize
   for (const [config, splits] of Object.entries(tables)) {
     counts[config] = {};
     for (const [split, rows] of Object.entries(splits)) {
-      files[`datasets/micro/${config}/${split}-00000-of-00001.parquet`] = parquet(rows);
+      files[`datasets/micro/${config}/${split}-00000-of-00001.parquet`] = parquetFileOfRows(rows);
       counts[config][split] = rows.length;
     }
   }

@@ -6,6 +6,7 @@ export {
   type MicroDataSizes,
   microDataSeed,
   microDataVersion,
+  parquetFileOfRows,
   writeMicroFiles,
 } from "./generate.js";
 export {

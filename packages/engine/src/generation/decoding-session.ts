@@ -7,43 +7,105 @@
  * attend only to its row's real keys at or before it. Finished rows are dropped from the batch
  * (their cache rows are cut out), so a batch shrinks as rows stop.
  *
- * The cache is the graph's `present_*` outputs fed back as the next call's `past_*` inputs (no
- * copy on the JS side); ORT appends the new keys/values with a Concat, i.e. writes a new cache
- * tensor per layer and step (ONNX has no in-place update; ORT's in-place GroupQueryAttention
- * is a contrib op outside the standard opset the engine emits).
+ * The cache lives in JS, one time-major buffer per layer for keys and one for values
+ * (`[capacity, batch, kv_heads, head_dim]`, see {@link DecodeLayerCache}), with room for more
+ * positions than it holds. Each call feeds the filled prefix as the graph's `past_*` inputs (a
+ * view, no copy) and has ORT write only the new tokens' keys/values (`new_*` outputs) into the
+ * slots after it; when the room runs out the buffer is replaced by one 1.5× larger (one copy of
+ * the prefix). Earlier versions had the graph output the whole grown cache every step, which ORT
+ * allocated and the node binding copied into a fresh JS array: at the ~9M shape, batch 16, that
+ * was about half of a decode step (bench/RESULTS.md, generate, 2026-12-06).
  */
 import * as ort from "onnxruntime-node";
 import { emitModel } from "../emit.js";
 import type { PretrainedModel } from "../model/pretrained.js";
-import { type CompiledGraph, type CompileOptions, compileGraph, type Feed } from "../runtime.js";
+import {
+  type CompiledGraph,
+  type CompileOptions,
+  compileGraph,
+  type Feed,
+  OutputBuffer,
+} from "../runtime.js";
 
 /** Bias for a masked attention score (softmax gives it weight 0). */
 const maskedBias = -1e9;
 
-/** Per-layer caches for the rows currently in the batch. */
-interface LayerCacheFeeds {
-  key: Feed;
-  value: Feed;
+/** Positions of room a new cache buffer gets beyond what it must hold. */
+const minimumRoom = 32;
+
+/**
+ * One layer's cache: keys and values, time-major. Position `t` of batch row `b` starts at
+ * `(t · rows + b) · width` (`rows` = the state's batch size, `width` = kv heads × head dim),
+ * so the cache of the first `length` positions is one contiguous prefix.
+ */
+export interface DecodeLayerCache {
+  key: Float32Array;
+  value: Float32Array;
 }
 
 /**
  * The state of a batch being decoded: which original rows are still in it, their left
- * padding, how many tokens each has, and the cache.
+ * padding, how many tokens each has, and the cache. A state owns its cache buffers (every
+ * call writes new positions into them in place): make new states with
+ * {@link DecodingSession.selectRows} / {@link DecodingSession.mergeStates}, never by sharing
+ * another state's `caches`.
  */
 export class DecodeState {
-  constructor(
-    /** Original row index of each batch row. */
-    public rows: number[],
-    /** Left padding of each batch row (cache slots that are not tokens). */
-    public padding: number[],
-    /** Real tokens (prompt + generated) of each batch row. */
-    public tokenCounts: number[],
-    /** Cache length (same for all rows: padding + tokens). */
-    public length: number,
-    public caches: LayerCacheFeeds[],
-    /** Last-position logits `[rows.length, vocab]` of the latest call. */
-    public logits: Float32Array,
-  ) {}
+  /** Original row index of each batch row. */
+  rows: number[];
+  /** Left padding of each batch row (cache slots that are not tokens). */
+  padding: number[];
+  /** Real tokens (prompt + generated) of each batch row. */
+  tokenCounts: number[];
+  /** Cache length (same for all rows: padding + tokens). */
+  length: number;
+  /** Positions each layer's buffers have room for (≥ `length`). */
+  capacity: number;
+  /** Floats per row and position in a cache buffer (kv heads × head dim). */
+  readonly width: number;
+  /** Per layer, time-major `[capacity, rows.length, width]`; positions ≥ `length` are scratch. */
+  caches: DecodeLayerCache[];
+  /** Last-position logits `[rows.length, vocab]` of the latest call. */
+  logits: Float32Array;
+
+  constructor(params: {
+    rows: number[];
+    padding: number[];
+    tokenCounts: number[];
+    length: number;
+    capacity: number;
+    width: number;
+    caches: DecodeLayerCache[];
+    logits: Float32Array;
+  }) {
+    this.rows = params.rows;
+    this.padding = params.padding;
+    this.tokenCounts = params.tokenCounts;
+    this.length = params.length;
+    this.capacity = params.capacity;
+    this.width = params.width;
+    this.caches = params.caches;
+    this.logits = params.logits;
+  }
+
+  /** Floats of one position of the whole batch in a cache buffer. */
+  get positionSize(): number {
+    return this.rows.length * this.width;
+  }
+}
+
+/** Empty caches of `layers` layers with room for `capacity` positions of `rows` rows. */
+function allocateCaches(params: {
+  layers: number;
+  rows: number;
+  width: number;
+  capacity: number;
+}): DecodeLayerCache[] {
+  const size = params.capacity * params.rows * params.width;
+  return Array.from({ length: params.layers }, () => ({
+    key: new Float32Array(size),
+    value: new Float32Array(size),
+  }));
 }
 
 /**
@@ -99,32 +161,72 @@ export class DecodingSession {
     return this.model.config.vocab_size;
   }
 
+  /**
+   * Replaces `state`'s cache buffers by larger ones if they have no room for `positions`
+   * positions (1.5× the old room, at least `positions` + {@link minimumRoom}; one copy of the
+   * filled prefix).
+   */
+  private ensureRoom(params: { state: DecodeState; positions: number }): void {
+    const { state, positions } = params;
+    if (positions <= state.capacity) return;
+    const capacity = Math.max(positions + minimumRoom, Math.ceil(state.capacity * 1.5));
+    const filled = state.length * state.positionSize;
+    state.caches = state.caches.map((cache) => {
+      const key = new Float32Array(capacity * state.positionSize);
+      const value = new Float32Array(capacity * state.positionSize);
+      key.set(cache.key.subarray(0, filled));
+      value.set(cache.value.subarray(0, filled));
+      return { key, value };
+    });
+    state.capacity = capacity;
+  }
+
+  /**
+   * Runs `sequence` new tokens for every row of `state` (inputs `[rows, sequence]`, bias
+   * `[rows, 1, 1, sequence, length + sequence]`): feeds the filled cache prefix, has ORT write
+   * the new keys/values into the positions after it, then sets `logits` and `length` (the
+   * caller updates `tokenCounts`). On a failed run `state` keeps its length and logits.
+   */
   private async run(params: {
+    state: DecodeState;
     inputIds: BigInt64Array;
     positionIds: BigInt64Array;
     bias: Float32Array;
-    batch: number;
     sequence: number;
-    total: number;
-    caches: LayerCacheFeeds[];
-  }): Promise<{ logits: Float32Array; caches: LayerCacheFeeds[] }> {
-    const { batch, sequence, total } = params;
+  }): Promise<void> {
+    const { state, sequence } = params;
+    const batch = state.rows.length;
+    const past = state.length;
+    const total = past + sequence;
+    this.ensureRoom({ state, positions: total });
+    const c = this.model.config;
+    const position = state.positionSize;
     const feeds: Record<string, Feed | ort.Tensor> = {
       ...this.currentParameterFeeds(),
       input_ids: { data: params.inputIds, dims: [batch, sequence] },
       position_ids: { data: params.positionIds, dims: [batch, sequence] },
       attention_bias: { data: params.bias, dims: [batch, 1, 1, sequence, total] },
     };
-    params.caches.forEach((cache, layer) => {
-      feeds[`past_key.${layer}`] = cache.key;
-      feeds[`past_value.${layer}`] = cache.value;
+    const outputs: Record<string, OutputBuffer> = {};
+    const pastDims = [past, batch, c.num_key_value_heads, 1, c.head_dim];
+    const newDims = [sequence, batch, c.num_key_value_heads, 1, c.head_dim];
+    state.caches.forEach((cache, layer) => {
+      feeds[`past_key.${layer}`] = { data: cache.key.subarray(0, past * position), dims: pastDims };
+      feeds[`past_value.${layer}`] = { data: cache.value.subarray(0, past * position), dims: pastDims };
+      outputs[`new_key.${layer}`] = new OutputBuffer(
+        cache.key.subarray(past * position, total * position),
+        newDims,
+        "float32",
+      );
+      outputs[`new_value.${layer}`] = new OutputBuffer(
+        cache.value.subarray(past * position, total * position),
+        newDims,
+        "float32",
+      );
     });
-    const results = await this.compiled.run({ feeds });
-    const caches: LayerCacheFeeds[] = params.caches.map((_, layer) => ({
-      key: results[`present_key.${layer}`]!,
-      value: results[`present_value.${layer}`]!,
-    }));
-    return { logits: results["logits"]!.data as Float32Array, caches };
+    const results = await this.compiled.run({ feeds, outputs });
+    state.logits = results["logits"]!.data as Float32Array;
+    state.length = total;
   }
 
   /** Runs every prompt (left-padded into one batch) and returns the state after it. */
@@ -151,27 +253,20 @@ export class DecodingSession {
       }
     });
     const c = this.model.config;
-    const empty = (): Feed => ({
-      data: new Float32Array(0),
-      dims: [batch, c.num_key_value_heads, 1, 0, c.head_dim],
-    });
-    const { logits, caches } = await this.run({
-      inputIds,
-      positionIds,
-      bias,
-      batch,
-      sequence: length,
-      total: length,
-      caches: Array.from({ length: c.num_hidden_layers }, () => ({ key: empty(), value: empty() })),
-    });
-    return new DecodeState(
-      prompts.map((_, row) => row),
+    const width = c.num_key_value_heads * c.head_dim;
+    const capacity = length + minimumRoom;
+    const state = new DecodeState({
+      rows: prompts.map((_, row) => row),
       padding,
-      prompts.map((prompt) => prompt.length),
-      length,
-      caches,
-      logits,
-    );
+      tokenCounts: prompts.map((prompt) => prompt.length),
+      length: 0,
+      capacity,
+      width,
+      caches: allocateCaches({ layers: c.num_hidden_layers, rows: batch, width, capacity }),
+      logits: new Float32Array(0),
+    });
+    await this.run({ state, inputIds, positionIds, bias, sequence: length });
+    return state;
   }
 
   /** Appends one token to every row of `state` and updates it (logits, cache, counts). */
@@ -186,18 +281,7 @@ export class DecodingSession {
     state.padding.forEach((pad, row) => {
       bias.fill(maskedBias, row * total, row * total + pad);
     });
-    const { logits, caches } = await this.run({
-      inputIds,
-      positionIds,
-      bias,
-      batch,
-      sequence: 1,
-      total,
-      caches: state.caches,
-    });
-    state.logits = logits;
-    state.caches = caches;
-    state.length = total;
+    await this.run({ state, inputIds, positionIds, bias, sequence: 1 });
     state.tokenCounts = state.tokenCounts.map((count) => count + 1);
   }
 
@@ -229,32 +313,24 @@ export class DecodingSession {
         bias.fill(0, offset + pad, offset + state.length + index + 1);
       });
     });
-    const { logits, caches } = await this.run({
-      inputIds,
-      positionIds,
-      bias,
-      batch,
-      sequence,
-      total,
-      caches: state.caches,
-    });
-    state.logits = logits;
-    state.caches = caches;
-    state.length = total;
+    await this.run({ state, inputIds, positionIds, bias, sequence });
     state.tokenCounts = state.tokenCounts.map((count) => count + sequence);
   }
 
   /** A new state holding copies of the rows at `rows` (positions in `state`); `state` is unchanged. */
   selectRows(params: { state: DecodeState; rows: readonly number[] }): DecodeState {
     const { state } = params;
-    const copy = new DecodeState(
-      [...state.rows],
-      [...state.padding],
-      [...state.tokenCounts],
-      state.length,
-      state.caches,
-      state.logits,
-    );
+    const copy = new DecodeState({
+      rows: [...state.rows],
+      padding: [...state.padding],
+      tokenCounts: [...state.tokenCounts],
+      length: state.length,
+      capacity: state.capacity,
+      width: state.width,
+      caches: state.caches,
+      logits: state.logits,
+    });
+    // retainRows gives `copy` new buffers, so the two states share none.
     this.retainRows({ state: copy, keep: params.rows });
     return copy;
   }
@@ -262,39 +338,33 @@ export class DecodingSession {
   /**
    * One batch of the rows of every state in `states`, in order (their `rows` labels kept):
    * shorter caches are left-padded to the longest, so each row's keys, positions and logits
-   * are exactly what they were.
+   * are exactly what they were. The states are unchanged (with one state, it is returned).
    */
   mergeStates(params: { states: readonly DecodeState[] }): DecodeState {
     const { states } = params;
     if (states.length === 0) throw new RangeError("mergeStates needs at least one state");
     if (states.length === 1) return states[0]!;
     const c = this.model.config;
-    const heads = c.num_key_value_heads;
-    const headDimension = c.head_dim;
+    const width = c.num_key_value_heads * c.head_dim;
     const length = Math.max(...states.map((state) => state.length));
     const batch = states.reduce((sum, state) => sum + state.rows.length, 0);
-    const merge = (pick: (state: DecodeState) => Feed): Feed => {
-      const target = new Float32Array(batch * heads * length * headDimension);
-      let offset = 0;
-      for (const state of states) {
-        const shift = length - state.length;
-        const source = pick(state).data as Float32Array;
-        for (let row = 0; row < state.rows.length; row += 1)
-          for (let head = 0; head < heads; head += 1) {
-            const from = (row * heads + head) * state.length * headDimension;
-            const to = (((offset + row) * heads + head) * length + shift) * headDimension;
-            target.set(source.subarray(from, from + state.length * headDimension), to);
-          }
-        offset += state.rows.length;
-      }
-      return { data: target, dims: [batch, heads, 1, length, headDimension] };
-    };
-    const caches: LayerCacheFeeds[] = [];
-    for (let layer = 0; layer < c.num_hidden_layers; layer += 1)
-      caches.push({
-        key: merge((state) => state.caches[layer]!.key),
-        value: merge((state) => state.caches[layer]!.value),
+    const capacity = length + minimumRoom;
+    const caches = allocateCaches({ layers: c.num_hidden_layers, rows: batch, width, capacity });
+    let rowOffset = 0;
+    for (const state of states) {
+      // This state's positions go `shift` positions later; the slots before stay zero (masked).
+      const shift = length - state.length;
+      const size = state.positionSize;
+      state.caches.forEach((cache, layer) => {
+        const target = caches[layer]!;
+        for (let position = 0; position < state.length; position += 1) {
+          const to = ((position + shift) * batch + rowOffset) * width;
+          target.key.set(cache.key.subarray(position * size, (position + 1) * size), to);
+          target.value.set(cache.value.subarray(position * size, (position + 1) * size), to);
+        }
       });
+      rowOffset += state.rows.length;
+    }
     const vocabulary = this.vocabularySize;
     const logits = new Float32Array(batch * vocabulary);
     let row = 0;
@@ -302,46 +372,55 @@ export class DecodingSession {
       logits.set(state.logits.subarray(0, state.rows.length * vocabulary), row * vocabulary);
       row += state.rows.length;
     }
-    return new DecodeState(
-      states.flatMap((state) => state.rows),
-      states.flatMap((state) => state.padding.map((pad) => pad + length - state.length)),
-      states.flatMap((state) => state.tokenCounts),
+    return new DecodeState({
+      rows: states.flatMap((state) => state.rows),
+      padding: states.flatMap((state) => state.padding.map((pad) => pad + length - state.length)),
+      tokenCounts: states.flatMap((state) => state.tokenCounts),
       length,
+      capacity,
+      width,
       caches,
       logits,
-    );
+    });
   }
 
   /**
-   * Keeps only the batch rows at `keep` (positions in the current batch, ascending): cuts their
-   * cache rows and logits out into new, smaller tensors. Left padding common to every kept row
-   * is trimmed from the cache too.
+   * Keeps only the batch rows at `keep` (positions in the current batch, ascending): copies
+   * their cache rows and logits into new, smaller buffers. Left padding common to every kept
+   * row is trimmed from the cache too.
    */
   retainRows(params: { state: DecodeState; keep: readonly number[] }): void {
     const { state, keep } = params;
-    const c = this.model.config;
     const trim = Math.min(...keep.map((row) => state.padding[row]!));
     const length = state.length - trim;
-    const headDimension = c.head_dim;
-    const heads = c.num_key_value_heads;
-    const select = (feed: Feed): Feed => {
-      const source = feed.data as Float32Array;
-      const target = new Float32Array(keep.length * heads * length * headDimension);
-      keep.forEach((row, index) => {
-        for (let head = 0; head < heads; head += 1) {
-          const from = ((row * heads + head) * state.length + trim) * headDimension;
-          const to = (index * heads + head) * length * headDimension;
-          target.set(source.subarray(from, from + length * headDimension), to);
+    const width = state.width;
+    const rows = state.rows.length;
+    // Consecutive kept rows are adjacent in every position of the old and the new buffer.
+    const runs: { from: number; to: number; count: number }[] = [];
+    keep.forEach((row, index) => {
+      const last = runs[runs.length - 1];
+      if (last !== undefined && last.from + last.count === row) last.count += 1;
+      else runs.push({ from: row, to: index, count: 1 });
+    });
+    const capacity = length + minimumRoom;
+    const caches = allocateCaches({ layers: state.caches.length, rows: keep.length, width, capacity });
+    state.caches.forEach((cache, layer) => {
+      const target = caches[layer]!;
+      for (let position = trim; position < state.length; position += 1)
+        for (const run of runs) {
+          const from = (position * rows + run.from) * width;
+          const to = ((position - trim) * keep.length + run.to) * width;
+          target.key.set(cache.key.subarray(from, from + run.count * width), to);
+          target.value.set(cache.value.subarray(from, from + run.count * width), to);
         }
-      });
-      return { data: target, dims: [keep.length, heads, 1, length, headDimension] };
-    };
-    state.caches = state.caches.map((cache) => ({ key: select(cache.key), value: select(cache.value) }));
+    });
     const vocabulary = this.vocabularySize;
     const logits = new Float32Array(keep.length * vocabulary);
     keep.forEach((row, index) => {
       logits.set(state.logits.subarray(row * vocabulary, (row + 1) * vocabulary), index * vocabulary);
     });
+    state.caches = caches;
+    state.capacity = capacity;
     state.logits = logits;
     state.rows = keep.map((row) => state.rows[row]!);
     state.padding = keep.map((row) => state.padding[row]! - trim);

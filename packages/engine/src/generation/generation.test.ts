@@ -145,6 +145,55 @@ describe.each(Object.entries(tinyConfigs))("%s", (_label, config) => {
   });
 });
 
+describe("the time-major cache", () => {
+  const config = tinyConfigs["llama (tied, GQA)"]!;
+
+  it("grows past its initial room (twice) and still equals a full recompute; states share no buffer", async () => {
+    const model = tinyModel({ config, seed: 24 });
+    const session = await DecodingSession.create({ model, threads: 1 });
+    const state = await session.prefill({ prompts });
+    const firstCapacity = state.capacity;
+    const firstBuffer = state.caches[0]!.key;
+    expect(state.length).toBe(7);
+    expect(firstCapacity).toBeGreaterThan(state.length);
+    // Cache layout: time-major [capacity, rows, kv heads × head dim] per layer.
+    expect(state.width).toBe(model.config.num_key_value_heads * model.config.head_dim);
+    expect(firstBuffer.length).toBe(firstCapacity * prompts.length * state.width);
+    const sequences = prompts.map((prompt) => [...prompt]);
+    const vocabulary = session.vocabularySize;
+    let grown = 0;
+    for (let step = 0; step < 2 * firstCapacity; step += 1) {
+      const capacity = state.capacity;
+      const tokens = state.rows.map((row) => (step * 5 + row * 3 + 4) % vocabulary);
+      tokens.forEach((token, row) => {
+        sequences[row]!.push(token);
+      });
+      await session.step({ state, tokens });
+      if (state.capacity !== capacity) grown += 1;
+      expect(state.capacity).toBeGreaterThanOrEqual(state.length);
+    }
+    expect(grown).toBeGreaterThanOrEqual(2);
+    expect(state.caches[0]!.key).not.toBe(firstBuffer);
+    for (const [row, sequence] of sequences.entries()) {
+      const full = await fullLogits(model, sequence);
+      expect(
+        maxRelativeError(
+          state.logits.subarray(row * vocabulary, (row + 1) * vocabulary),
+          full.subarray(full.length - vocabulary),
+        ),
+      ).toBeLessThan(1e-5);
+    }
+    // A selected copy owns its buffers: stepping it leaves the original's cache as it was.
+    const copy = session.selectRows({ state, rows: [0, 2] });
+    expect(copy.caches.every((cache, layer) => cache.key.buffer !== state.caches[layer]!.key.buffer)).toBe(
+      true,
+    );
+    const before = Float32Array.from(state.caches[0]!.key.subarray(0, state.length * state.positionSize));
+    for (let step = 0; step < firstCapacity; step += 1) await session.step({ state: copy, tokens: [5, 6] });
+    expect(state.caches[0]!.key.subarray(0, state.length * state.positionSize)).toEqual(before);
+  });
+});
+
 describe("stopping", () => {
   it("stops rows at EOS ids, stop strings and max new tokens, each with its finish reason", async () => {
     const model = tinyModel({ config: tinyConfigs["llama (tied, GQA)"]!, seed: 23 });

@@ -16,10 +16,18 @@
  * - inputs `input_ids`, `position_ids` `[batch, sequence]` (int64); `attention_bias`
  *   `[batch, 1, 1, sequence, total]` (float32, 0 where a query may attend a key, −1e9 where
  *   not; `total = past + sequence`); `past_key.{layer}`, `past_value.{layer}`
- *   `[batch, kv_heads, 1, past, head_dim]` (keys after RoPE).
- * - outputs `logits` `[batch, vocab]` (each row's last position only), `present_key.{layer}`,
- *   `present_value.{layer}` `[batch, kv_heads, 1, total, head_dim]` (past with the new
- *   tokens appended: ONNX has no in-place update, so ORT writes a new cache tensor each step).
+ *   `[past, batch, kv_heads, 1, head_dim]` (keys after RoPE), **time-major**: the cache of
+ *   the first `past` positions is a prefix of a longer buffer, so the caller feeds a view of
+ *   its cache buffer without copying it.
+ * - outputs `logits` `[batch, vocab]` (each row's last position only), `new_key.{layer}`,
+ *   `new_value.{layer}` `[sequence, batch, kv_heads, 1, head_dim]`: only the new tokens'
+ *   keys/values, which the caller writes into its buffer after the past (ONNX has no in-place
+ *   update; outputting the whole cache made ORT allocate it and the node binding copy it into
+ *   JS every step). Inside the graph each layer concatenates past and new keys/values along
+ *   time and transposes them to `[batch, kv_heads, 1, total, head_dim]` (ORT folds that
+ *   transpose into attention's FusedMatMul): the logits are bit for bit those of the former
+ *   `[batch, kv_heads, 1, past, head_dim]` layout, except for one key/value head at batch 1
+ *   (≤ 4e-6; packages/engine/README.md, KV cache).
  */
 import type { Random } from "@posttrain/core";
 import { type Dimension, dimension, multiplyDimensions } from "../dims.js";
@@ -79,7 +87,7 @@ interface RopeTables {
   querySin: GraphTensor;
 }
 
-/** One layer's keys and values as used by attention (`[batch, kv_heads, 1, length, head_dim]`). */
+/** One layer's keys and values (time-major in the decode graph: `[length, batch, kv_heads, 1, head_dim]`). */
 interface LayerCache {
   key: GraphTensor;
   value: GraphTensor;
@@ -270,7 +278,7 @@ export class DecoderModel {
       dtype: "float32",
       shape: ["batch", 1, 1, "sequence", "total"],
     });
-    const cacheShape = ["batch", c.num_key_value_heads, 1, "past", c.head_dim];
+    const cacheShape = ["past", "batch", c.num_key_value_heads, 1, c.head_dim];
     const past: LayerCache[] = [];
     for (let layer = 0; layer < c.num_hidden_layers; layer += 1) {
       past.push({
@@ -293,8 +301,8 @@ export class DecoderModel {
       logits: graph.linear(last, head.weight, { transposeWeight: head.transposeWeight, ...this.blocked }),
     };
     present.forEach((cache, layer) => {
-      outputs[`present_key.${layer}`] = cache.key;
-      outputs[`present_value.${layer}`] = cache.value;
+      outputs[`new_key.${layer}`] = cache.key;
+      outputs[`new_value.${layer}`] = cache.value;
     });
     return { graph, outputs };
   }
@@ -349,9 +357,11 @@ export class DecoderModel {
   }
 
   /**
-   * The decoder stack on embedded tokens `x [batch, sequence, hidden]`. With `past`, each
-   * layer's new keys/values are appended to the past ones (length symbol `total`); the keys
-   * and values each layer attended to are returned (the present cache).
+   * The decoder stack on embedded tokens `x [batch, sequence, hidden]`. With `past` (time-major
+   * `[past, batch, kv_heads, 1, head_dim]`), each layer's new keys/values are appended to the
+   * past ones (length symbol `total`) and attention reads them transposed to
+   * `[batch, kv_heads, 1, total, head_dim]`; `present` holds each layer's new keys/values,
+   * time-major `[sequence, batch, kv_heads, 1, head_dim]` (empty without `past`).
    */
   private layers(params: {
     graph: GraphBuilder;
@@ -409,10 +419,19 @@ export class DecoderModel {
       let value = graph.transpose(graph.reshape(project("v"), keyValueShape), [0, 2, 3, 1, 4]);
       const past = params.past?.[layer];
       if (past !== undefined) {
-        key = graph.apply("appendSequence", [past.key, key], { axis: 3, resultSymbol: "total" })[0]!;
-        value = graph.apply("appendSequence", [past.value, value], { axis: 3, resultSymbol: "total" })[0]!;
+        // [batch, kv, 1, sequence, d] → time-major [sequence, batch, kv, 1, d], appended to the
+        // past along time, then back to [batch, kv, 1, total, d] for attention.
+        const newKey = graph.transpose(key, [3, 0, 1, 2, 4]);
+        const newValue = graph.transpose(value, [3, 0, 1, 2, 4]);
+        present.push({ key: newKey, value: newValue });
+        const append = (cache: GraphTensor, next: GraphTensor) =>
+          graph.transpose(
+            graph.apply("appendSequence", [cache, next], { axis: 0, resultSymbol: "total" })[0]!,
+            [1, 2, 3, 0, 4],
+          );
+        key = append(past.key, newKey);
+        value = append(past.value, newValue);
       }
-      present.push({ key, value });
       const rotatedQuery = graph.rope(query, rope.queryCos, rope.querySin);
       const attended = graph.attention(rotatedQuery, key, value, bias);
       const merged = graph.reshape(graph.transpose(attended, [0, 3, 1, 2, 4]), [

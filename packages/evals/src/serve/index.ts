@@ -2,7 +2,6 @@
 export type { Admission, AdmissionLimits, RequestMeasure } from "./admission.js";
 export { createAdmission, defaultAdmissionLimits, measureRequest } from "./admission.js";
 export { ServeError, ServeRequestError } from "./errors.js";
-export { mergeDecodeStates } from "./merge-states.js";
 export { chatPromptTokenIds, completionPromptTokenIds } from "./prompts.js";
 export type { ChatCompletionRequest, CompletionRequest } from "./request-schema.js";
 export { chatCompletionRequestSchema, completionRequestSchema, parseRequestBody } from "./request-schema.js";

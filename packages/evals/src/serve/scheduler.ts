@@ -5,7 +5,7 @@
  * Policy (one loop, run while there is work):
  * 1. **Admit.** Pending rows (FIFO) fill the free slots up to `maxBatchSize`: they are prefilled
  *    together (one left-padded batch) and merged into the running batch
- *    ({@link mergeDecodeStates}). New rows therefore wait at most one decode step (plus the
+ *    (`DecodingSession.mergeStates`). New rows therefore wait at most one decode step (plus the
  *    prefill of their group) — there is no batching window and no waiting for a batch to drain.
  * 2. **Sample.** Each row draws its next token from its own `Random` stream (so its output does
  *    not depend on which other rows share the batch), streams the new text, and finishes at an
@@ -30,7 +30,6 @@ import {
   sampleToken,
 } from "@posttrain/engine";
 import { ServeError } from "./errors.js";
-import { mergeDecodeStates } from "./merge-states.js";
 
 /** A candidate token with its raw model log-prob (for `top_logprobs`). */
 export interface TokenAlternative {
@@ -297,13 +296,7 @@ export class ContinuousBatchScheduler {
     this.statistics.prefills += 1;
     this.statistics.admittedRows += admitted.length;
     this.state =
-      this.state === undefined
-        ? prefilled
-        : mergeDecodeStates({
-            first: this.state,
-            second: prefilled,
-            vocabularySize: this.session.vocabularySize,
-          });
+      this.state === undefined ? prefilled : this.session.mergeStates({ states: [this.state, prefilled] });
     this.batch.push(...admitted);
   }
 
