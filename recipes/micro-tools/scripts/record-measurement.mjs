@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // Writes recipes/micro-tools/measurements/<date>-seeds-1-5.json from the two arms' `--seeds`
-// run folders: per seed, each eval row's accuracy and correct count, the model hash and the wall
-// time; the machine (lscpu) and the commands that made them.
-//   node recipes/micro-tools/scripts/record-measurement.mjs <tools-seeds-run> <no-tools-seeds-run> <out.json>
+// run folders: per seed, for every stage each eval row's accuracy and correct count, the model hash, the last
+// training metrics and the wall time; the machine (lscpu) and the commands that made them.
+//   node recipes/micro-tools/scripts/record-measurement.mjs <tools-seeds-run> <no-tools-seeds-run> <out.json> [machine note]
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-const [toolsRun, noToolsRun, out] = process.argv.slice(2);
+const [toolsRun, noToolsRun, out, note = ""] = process.argv.slice(2);
 if (out === undefined) {
-  console.error("usage: record-measurement.mjs <tools-seeds-run> <no-tools-seeds-run> <out.json>");
+  console.error(
+    "usage: record-measurement.mjs <tools-seeds-run> <no-tools-seeds-run> <out.json> [machine note]",
+  );
   process.exit(2);
 }
 const lscpu = execFileSync("lscpu", { encoding: "utf8" });
@@ -20,22 +22,29 @@ function arm(run, command) {
   const aggregate = JSON.parse(readFileSync(join(run, "summary.json"), "utf8"));
   const seeds = aggregate.runs.map((entry) => {
     const summary = JSON.parse(readFileSync(join(entry.runDirectory, "summary.json"), "utf8"));
-    const stage = summary.stages.find((candidate) => candidate.name === "sft");
     return {
       seed: entry.seed,
       runDirectory: entry.runDirectory,
       status: summary.status,
       wallSeconds: summary.wallSeconds,
-      sftWallSeconds: stage.wallSeconds,
-      evalWallSeconds: stage.evalWallSeconds,
-      modelSha256: stage.modelSha256,
-      evals: Object.fromEntries(
-        Object.entries(stage.evals).map(([task, metrics]) => [
-          task,
+      stages: Object.fromEntries(
+        summary.stages.map((stage) => [
+          stage.name,
           {
-            accuracy: metrics.accuracy.value,
-            correct: Math.round(metrics.accuracy.value * metrics.accuracy.count),
-            items: metrics.accuracy.count,
+            wallSeconds: stage.wallSeconds,
+            evalWallSeconds: stage.evalWallSeconds,
+            modelSha256: stage.modelSha256,
+            trainingMetrics: stage.trainingMetrics,
+            evals: Object.fromEntries(
+              Object.entries(stage.evals).map(([task, metrics]) => [
+                task,
+                {
+                  accuracy: metrics.accuracy.value,
+                  correct: Math.round(metrics.accuracy.value * metrics.accuracy.count),
+                  items: metrics.accuracy.count,
+                },
+              ]),
+            ),
           },
         ]),
       ),
@@ -54,7 +63,7 @@ const measurement = {
       flags.includes(flag),
     ),
     threads: 2,
-    note: "2 cores shared with three other engineers' builds, tests and runs (load average 5–10 during the runs): wall times are upper bounds for a quiet machine",
+    note,
   },
   arms: {
     tools: arm(toolsRun, "posttrain run recipes/micro-tools --seeds 5"),

@@ -1,11 +1,13 @@
 /**
  * The micro-tools recipe: does tool use pay? micro's model shape, initialised from scratch,
  * SFT-trained on demonstrations that call a calculator (the tag format: `<calculator>EXPR
- * </calculator>`, the tool's `<output>…</output>` masked from the loss), and evaluated on
- * held-out multi-digit arithmetic with and without the tool (`micro_tools_arithmetic` and
- * `micro_tools_arithmetic+tools`). The `no-tools` variant is the same recipe — same
- * problems, same order, same steps, same seeds — whose demonstrations answer directly. The
- * `smoke` variant runs a few steps and a few eval items (CI, the determinism test).
+ * </calculator>`, the tool's `<output>…</output>` masked from the loss), then RLVR whose
+ * rollouts run the calculator (tool output masked from the loss and the KL term), evaluated
+ * after each stage on held-out multi-digit arithmetic with and without the tool
+ * (`micro_tools_arithmetic` and `micro_tools_arithmetic+tools`). The `no-tools` variant is the
+ * same recipe — same problems, same order, same steps, same seeds — whose demonstrations
+ * answer directly and whose RLVR is single-turn. The `smoke` variant runs a few steps and a few
+ * eval items (CI, the determinism test).
  *
  * Paths are relative to this package's folder (`recipes/micro-tools`); `datasets` is a link
  * to `../../datasets/micro-tools`.
@@ -25,12 +27,12 @@ const measuredOn = [
   },
 ] as const;
 const measurementSource =
-  "posttrain run recipes/micro-tools [--variant no-tools] --seeds 5 (2026-12-06; raw numbers, model hashes and wall times in measurements/2026-12-06-seeds-1-5.json), Intel Xeon (AVX-512 + AMX), 2 threads; README.md";
+  "posttrain run recipes/micro-tools [--variant no-tools] --seeds 5 (2026-12-07; raw numbers, model hashes and wall times in measurements/2026-12-07-seeds-1-5.json), Intel Xeon (AVX-512 + AMX), 2 threads; README.md";
 
-/** One eval row after SFT from per-seed counts (seeds 1..5) of correct answers out of 500. */
-function seedRow(task: string, correct: readonly number[]) {
+/** One eval row after `after` from per-seed counts (seeds 1..5) of correct answers out of 500. */
+function seedRow(after: "sft" | "rlvr", task: string, correct: readonly number[]) {
   return {
-    after: "sft",
+    after,
     task,
     metric: "accuracy",
     perSeed: Object.fromEntries(correct.map((count, index) => [String(index + 1), count / 500])),
@@ -81,12 +83,12 @@ const sftStage = (
     seed: 1,
     batch: { devices: 1, perDeviceBatchSize: 4, gradientAccumulationSteps: 1 },
     reduction: "sum" as const,
-    duration: { steps: smoke?.steps ?? 1500 },
+    duration: { steps: smoke?.steps ?? 2500 },
     learningRate: { peak: 3e-3, schedule: "linear" as const, warmup: { ratio: 0.05 } },
     adamW,
     maxGradientNorm: 1,
     checkpointEverySteps: 200,
-    evaluation: { everySteps: smoke?.steps ?? 750, batchSize: 16 },
+    evaluation: { everySteps: smoke?.steps ?? 1250, batchSize: 16 },
     lossChunks: 1,
     threads: 2,
   },
@@ -171,7 +173,7 @@ export const recipe = defineRecipe({
   },
   tokenizer: { source: { kind: "local", directory: "tokenizer" }, chatTemplate: "tulu", addBos: false },
   verifiers: ["gsm8k"],
-  stages: [sftStage("tools")],
+  stages: [sftStage("tools"), rlvrStage("tools", 60)],
   evals: {
     name: "micro_tools",
     version: "1.0.0",
@@ -209,30 +211,24 @@ export const recipe = defineRecipe({
   // item-level noise of its 500 items. The claim across the arms (tools arm's `+tools` row vs
   // the no-tools arm's own row) is in arms.ts: a recipe's `claims` compare stages of one run.
   expected: [
-    seedRow("micro_tools_arithmetic", [0, 0, 0, 0, 0]),
-    seedRow("micro_tools_arithmetic+tools", [500, 211, 20, 500, 97]),
+    seedRow("sft", "micro_tools_arithmetic", [0, 0, 0, 0, 0]),
+    seedRow("sft", "micro_tools_arithmetic+tools", [500, 380, 500, 500, 500]),
+    seedRow("rlvr", "micro_tools_arithmetic", [0, 0, 0, 0, 0]),
+    seedRow("rlvr", "micro_tools_arithmetic+tools", [500, 379, 500, 500, 500]),
   ],
   claims: [],
   variants: {
-    // The arm without tools: the same problems in the same order and the same steps, answered
-    // directly (`47 * 58 = 2726`), no system paragraph, nothing masked.
+    // The arm without tools: the same problems in the same order and the same steps, SFT
+    // answered directly (`47 * 58 = 2726`), no system paragraph, nothing masked, then the same
+    // RLVR on the same prompts without the paragraph, single-turn.
     "no-tools": {
-      stages: { $replace: [sftStage("direct")] },
-      expected: [
-        seedRow("micro_tools_arithmetic", [3, 3, 3, 3, 2]),
-        seedRow("micro_tools_arithmetic+tools", [1, 1, 0, 0, 0]),
-      ],
-    },
-    // Both arms followed by RLVR (GRPO, 60 steps of 8 prompts × 4 samples): with the
-    // calculator in the rollouts (tool output masked from loss and KL), and single-turn.
-    // Runnable, not measured (README, "What is not measured").
-    rlvr: {
-      stages: { $replace: [sftStage("tools"), rlvrStage("tools", 60)] },
-      expected: [],
-    },
-    "no-tools-rlvr": {
       stages: { $replace: [sftStage("direct"), rlvrStage("direct", 60)] },
-      expected: [],
+      expected: [
+        seedRow("sft", "micro_tools_arithmetic", [7, 21, 2, 2, 2]),
+        seedRow("sft", "micro_tools_arithmetic+tools", [0, 5, 0, 0, 0]),
+        seedRow("rlvr", "micro_tools_arithmetic", [10, 13, 2, 4, 2]),
+        seedRow("rlvr", "micro_tools_arithmetic+tools", [0, 3, 0, 0, 0]),
+      ],
     },
     // CI and the determinism test: a few SFT steps, two RLVR steps with the calculator, four
     // eval items (with and without the tool).
