@@ -28,6 +28,8 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "6" },
     threads: { type: "string", default: String(cpus().length) },
     engine: { type: "string", multiple: true, default: [] },
+    /** Overrides the shape's layer count (e.g. a 4-layer SmolLM2-shaped model for a quick exactness check). */
+    layers: { type: "string" },
   },
 });
 const variants = values.engine.map((text) => {
@@ -40,8 +42,9 @@ const variants = values.engine.map((text) => {
   };
 });
 if (variants.length < 2) throw new Error("give at least two --engine name=module");
-const config = generateShapes[values.shape];
-if (config === undefined) throw new Error(`unknown shape ${values.shape}`);
+const shape = generateShapes[values.shape];
+if (shape === undefined) throw new Error(`unknown shape ${values.shape}`);
+const config = values.layers === undefined ? shape : { ...shape, num_hidden_layers: Number(values.layers) };
 const batch = Number(values.batch);
 const steps = Number(values.steps);
 const threads = Number(values.threads);
@@ -107,6 +110,7 @@ for (const variant of variants) {
     median_prefill_seconds: median(runs.map((run) => run.prefill_seconds)),
     median_decode_seconds: decode,
     decode_tokens_per_second: decodeTokens / decode,
+    prefill_samples: runs.map((run) => run.prefill_seconds),
     decode_samples: runs.map((run) => run.decode_seconds),
   };
   process.stderr.write(
@@ -120,6 +124,7 @@ printResultLine({
   cpu: describeCpu(),
   threads,
   shape: values.shape,
+  layers: config["num_hidden_layers"],
   batch,
   prompt: Number(values.prompt),
   steps,

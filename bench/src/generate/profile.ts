@@ -1,8 +1,9 @@
 // bench/generate/profile: where a KV-cache decode step's time goes. Prefills a batch, then runs
 // `--steps` greedy decode steps with ONNX Runtime profiling on, and splits each step's wall time
 // (DecodingSession.step as JS sees it) into ORT kernel time, time inside ORT's run outside
-// kernels, and time outside ORT's run (building feeds, the node binding copying every output —
-// logits and the whole present cache — into fresh JS arrays); the greedy argmax in JS is timed
+// kernels, and time outside ORT's run (building feeds, the node binding copying the logits into
+// a fresh JS array; the new keys/values go straight into the session's cache buffers); the
+// greedy argmax in JS is timed
 // apart. Lists kernel time by ORT op type and by the graph op that emitted the node. Ends with
 // one JSON line. Profiling adds a little overhead per node.
 //
