@@ -14,12 +14,15 @@
  * Run: `node scripts/pnpm.mjs --filter @posttrain-recipes/micro-tools generate` (or `node
  * dist/generate.js`). Running it twice gives byte-identical files (the test checks this).
  */
-import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Random, writeFileAtomic } from "@posttrain/core";
-import { builtinChatTemplates, tokenizerJsonFromVocabulary } from "@posttrain/data";
-import { parquetFileOfRows, trainByteLevelBpe } from "@posttrain-recipes/micro";
+import { Random } from "@posttrain/core";
+import {
+  datasetFilesOfTables,
+  type GeneratedFiles,
+  microEndOfText,
+  tokenizerFilesOfCorpus,
+  writeGeneratedFiles,
+} from "@posttrain-recipes/micro";
 import {
   type ArithmeticProblem,
   answerDirectly,
@@ -165,10 +168,7 @@ ${table}
 `;
 }
 
-export interface GeneratedFiles {
-  files: Record<string, Uint8Array | string>;
-  counts: Record<string, Record<string, number>>;
-}
+export type { GeneratedFiles };
 
 /** Builds every file in memory (paths relative to the repository root). */
 export function generateMicroToolsFiles(params: {
@@ -199,15 +199,7 @@ export function generateMicroToolsFiles(params: {
     rlvr_direct: { train: rlvrRows({ problems: rlvrTrain, split: "train", arm: "direct" }) },
     eval: { test: rlvrRows({ problems: evaluation, split: "eval", arm: "eval" }) },
   };
-  const files: Record<string, Uint8Array | string> = {};
-  const counts: Record<string, Record<string, number>> = {};
-  for (const [config, splits] of Object.entries(tables)) {
-    counts[config] = {};
-    for (const [split, rows] of Object.entries(splits)) {
-      files[`datasets/micro-tools/${config}/${split}-00000-of-00001.parquet`] = parquetFileOfRows(rows);
-      counts[config][split] = rows.length;
-    }
-  }
+  const { files, counts } = datasetFilesOfTables({ folder: "datasets/micro-tools", tables });
   files["datasets/micro-tools/README.md"] = datasetCard(counts);
 
   // The tokenizer: byte-level BPE on both arms' SFT train conversations as the Tulu template
@@ -218,54 +210,17 @@ export function generateMicroToolsFiles(params: {
   // call, its output and the answer, whatever precedes it. (Tried: digit pairs as tokens —
   // the 0.86M model then copied no number from its context within 300 steps; ten digit
   // tokens it learns to copy far sooner.)
-  const endOfText = "<|endoftext|>";
-  const padding = "<|pad|>";
   const system = calculatorInstructions;
   const corpus = sftTrain.flatMap((problem) => {
     const call = `<calculator>${problem.expression}</calculator>`;
     return [
       `<|system|>\n${system}\n<|user|>\n${problem.question}\n<|assistant|>\n${call}`,
       `<output>\n${problem.result}\n</output>\n`,
-      `${problem.result}${endOfText}`,
-      `<|user|>\n${problem.question}\n<|assistant|>\n${answerDirectly(problem)}${endOfText}`,
+      `${problem.result}${microEndOfText}`,
+      `<|user|>\n${problem.question}\n<|assistant|>\n${answerDirectly(problem)}${microEndOfText}`,
     ].map((text) => text.replace(/[0-9]/g, ""));
   });
-  const bpe = trainByteLevelBpe({ texts: corpus, vocabularySize: 512, specialTokens: [endOfText, padding] });
-  const special = (content: string) => ({
-    content,
-    lstrip: false,
-    normalized: false,
-    rstrip: false,
-    single_word: false,
-    special: true,
-  });
-  const tokenizerConfig = {
-    add_bos_token: false,
-    add_eos_token: false,
-    added_tokens_decoder: { "0": special(endOfText), "1": special(padding) },
-    bos_token: endOfText,
-    eos_token: endOfText,
-    pad_token: padding,
-    unk_token: endOfText,
-    chat_template: builtinChatTemplates.tulu,
-    clean_up_tokenization_spaces: false,
-    model_max_length: 512,
-    tokenizer_class: "GPT2Tokenizer",
-  };
-  const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
-  const merges = `#version: 0.2\n${bpe.merges.join("\n")}\n`;
-  files["recipes/micro-tools/tokenizer/vocab.json"] = json(bpe.vocabulary);
-  files["recipes/micro-tools/tokenizer/merges.txt"] = merges;
-  files["recipes/micro-tools/tokenizer/tokenizer_config.json"] = json(tokenizerConfig);
-  files["recipes/micro-tools/tokenizer/special_tokens_map.json"] = json({
-    bos_token: endOfText,
-    eos_token: endOfText,
-    pad_token: padding,
-    unk_token: endOfText,
-  });
-  files["recipes/micro-tools/tokenizer/tokenizer.json"] = json(
-    tokenizerJsonFromVocabulary({ vocabulary: bpe.vocabulary, merges, config: tokenizerConfig }),
-  );
+  Object.assign(files, tokenizerFilesOfCorpus({ corpus, folder: "recipes/micro-tools/tokenizer" }));
   return { files, counts };
 }
 
@@ -279,11 +234,7 @@ export async function writeMicroToolsFiles(params: {
     seed: params.seed,
     ...(params.sizes === undefined ? {} : { sizes: params.sizes }),
   });
-  for (const [path, content] of Object.entries(generated.files)) {
-    const target = join(params.repositoryRoot, path);
-    mkdirSync(dirname(target), { recursive: true });
-    await writeFileAtomic({ path: target, content });
-  }
+  await writeGeneratedFiles({ repositoryRoot: params.repositoryRoot, files: generated.files });
   return generated;
 }
 

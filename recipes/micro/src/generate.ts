@@ -147,7 +147,7 @@ function rlvrRows(examples: Example[], split: string) {
 }
 
 /** One Parquet file of `rows` (columns from the first row; string columns typed STRING). */
-export function parquetFileOfRows(rows: Record<string, unknown>[]): Uint8Array {
+function parquetFileOfRows(rows: Record<string, unknown>[]): Uint8Array {
   const columns = Object.keys(rows[0] ?? {});
   return new Uint8Array(
     parquetWriteBuffer({
@@ -214,9 +214,99 @@ ${table}
 `;
 }
 
+/** The end-of-text token of the micro tokenizers (also their BOS, EOS and unknown token). */
+export const microEndOfText = "<|endoftext|>";
+const microPadding = "<|pad|>";
+
+/**
+ * A micro-style tokenizer folder in memory (paths `folder/…`): a byte-level BPE of 512 tokens
+ * trained on `corpus` with `<|endoftext|>` and `<|pad|>` as tokens 0 and 1, the Tulu chat
+ * template, and the `vocab.json`, `merges.txt`, `tokenizer_config.json`,
+ * `special_tokens_map.json` and `tokenizer.json` that Hugging Face's GPT-2 tokenizer reads.
+ */
+export function tokenizerFilesOfCorpus(params: {
+  corpus: readonly string[];
+  folder: string;
+}): Record<string, string> {
+  const bpe = trainByteLevelBpe({
+    texts: [...params.corpus],
+    vocabularySize: 512,
+    specialTokens: [microEndOfText, microPadding],
+  });
+  const special = (content: string) => ({
+    content,
+    lstrip: false,
+    normalized: false,
+    rstrip: false,
+    single_word: false,
+    special: true,
+  });
+  const tokenizerConfig = {
+    add_bos_token: false,
+    add_eos_token: false,
+    added_tokens_decoder: { "0": special(microEndOfText), "1": special(microPadding) },
+    bos_token: microEndOfText,
+    eos_token: microEndOfText,
+    pad_token: microPadding,
+    unk_token: microEndOfText,
+    chat_template: builtinChatTemplates.tulu,
+    clean_up_tokenization_spaces: false,
+    model_max_length: 512,
+    tokenizer_class: "GPT2Tokenizer",
+  };
+  const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+  const merges = `#version: 0.2\n${bpe.merges.join("\n")}\n`;
+  return {
+    [`${params.folder}/vocab.json`]: json(bpe.vocabulary),
+    [`${params.folder}/merges.txt`]: merges,
+    [`${params.folder}/tokenizer_config.json`]: json(tokenizerConfig),
+    [`${params.folder}/special_tokens_map.json`]: json({
+      bos_token: microEndOfText,
+      eos_token: microEndOfText,
+      pad_token: microPadding,
+      unk_token: microEndOfText,
+    }),
+    [`${params.folder}/tokenizer.json`]: json(
+      tokenizerJsonFromVocabulary({ vocabulary: bpe.vocabulary, merges, config: tokenizerConfig }),
+    ),
+  };
+}
+
+/** Writes generated files (paths relative to `repositoryRoot`) atomically, file by file. */
+export async function writeGeneratedFiles(params: {
+  repositoryRoot: string;
+  files: GeneratedFiles["files"];
+}): Promise<void> {
+  for (const [path, content] of Object.entries(params.files)) {
+    const target = join(params.repositoryRoot, path);
+    mkdirSync(dirname(target), { recursive: true });
+    await writeFileAtomic({ path: target, content });
+  }
+}
+
 export interface GeneratedFiles {
   files: Record<string, Uint8Array | string>;
   counts: Record<string, Record<string, number>>;
+}
+
+/**
+ * A Hub-style dataset folder's Parquet files in memory: one `folder/<config>/<split>-00000-of-00001.parquet`
+ * per config and split of `tables`, and the row counts (for the dataset card).
+ */
+export function datasetFilesOfTables(params: {
+  folder: string;
+  tables: Record<string, Record<string, Record<string, unknown>[]>>;
+}): GeneratedFiles {
+  const files: GeneratedFiles["files"] = {};
+  const counts: GeneratedFiles["counts"] = {};
+  for (const [config, splits] of Object.entries(params.tables)) {
+    counts[config] = {};
+    for (const [split, rows] of Object.entries(splits)) {
+      files[`${params.folder}/${config}/${split}-00000-of-00001.parquet`] = parquetFileOfRows(rows);
+      counts[config][split] = rows.length;
+    }
+  }
+  return { files, counts };
 }
 
 /** Builds every file in memory (paths relative to the repository root). */
@@ -273,62 +363,14 @@ export function generateMicroFiles(params: { seed: number; sizes?: MicroDataSize
       test: preferenceRows(evaluationPreference, "eval", rejectedRandom.stream("eval")),
     },
   };
-  const files: Record<string, Uint8Array | string> = {};
-  const counts: Record<string, Record<string, number>> = {};
-  for (const [config, splits] of Object.entries(tables)) {
-    counts[config] = {};
-    for (const [split, rows] of Object.entries(splits)) {
-      files[`datasets/micro/${config}/${split}-00000-of-00001.parquet`] = parquetFileOfRows(rows);
-      counts[config][split] = rows.length;
-    }
-  }
+  const { files, counts } = datasetFilesOfTables({ folder: "datasets/micro", tables });
   files["datasets/micro/README.md"] = datasetCard(counts);
 
   // The tokenizer: byte-level BPE on the SFT train conversations as the Tulu template renders them.
-  const endOfText = "<|endoftext|>";
-  const padding = "<|pad|>";
   const corpus = trains.sft.map(
-    (example) => `<|user|>\n${example.prompt}\n<|assistant|>\n${example.answer}${endOfText}`,
+    (example) => `<|user|>\n${example.prompt}\n<|assistant|>\n${example.answer}${microEndOfText}`,
   );
-  const bpe = trainByteLevelBpe({ texts: corpus, vocabularySize: 512, specialTokens: [endOfText, padding] });
-  const special = (content: string) => ({
-    content,
-    lstrip: false,
-    normalized: false,
-    rstrip: false,
-    single_word: false,
-    special: true,
-  });
-  const tokenizerConfig = {
-    add_bos_token: false,
-    add_eos_token: false,
-    added_tokens_decoder: { "0": special(endOfText), "1": special(padding) },
-    bos_token: endOfText,
-    eos_token: endOfText,
-    pad_token: padding,
-    unk_token: endOfText,
-    chat_template: builtinChatTemplates.tulu,
-    clean_up_tokenization_spaces: false,
-    model_max_length: 512,
-    tokenizer_class: "GPT2Tokenizer",
-  };
-  const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
-  files["recipes/micro/tokenizer/vocab.json"] = json(bpe.vocabulary);
-  files["recipes/micro/tokenizer/merges.txt"] = `#version: 0.2\n${bpe.merges.join("\n")}\n`;
-  files["recipes/micro/tokenizer/tokenizer_config.json"] = json(tokenizerConfig);
-  files["recipes/micro/tokenizer/special_tokens_map.json"] = json({
-    bos_token: endOfText,
-    eos_token: endOfText,
-    pad_token: padding,
-    unk_token: endOfText,
-  });
-  files["recipes/micro/tokenizer/tokenizer.json"] = json(
-    tokenizerJsonFromVocabulary({
-      vocabulary: bpe.vocabulary,
-      merges: `#version: 0.2\n${bpe.merges.join("\n")}\n`,
-      config: tokenizerConfig,
-    }),
-  );
+  Object.assign(files, tokenizerFilesOfCorpus({ corpus, folder: "recipes/micro/tokenizer" }));
   return { files, counts };
 }
 
@@ -342,11 +384,7 @@ export async function writeMicroFiles(params: {
     seed: params.seed,
     ...(params.sizes ? { sizes: params.sizes } : {}),
   });
-  for (const [path, content] of Object.entries(generated.files)) {
-    const target = join(params.repositoryRoot, path);
-    mkdirSync(dirname(target), { recursive: true });
-    await writeFileAtomic({ path: target, content });
-  }
+  await writeGeneratedFiles({ repositoryRoot: params.repositoryRoot, files: generated.files });
   return generated;
 }
 

@@ -1,12 +1,15 @@
 export { byteToUnicode, type TrainedBytePairEncoding, trainByteLevelBpe } from "./byte-level-bpe.js";
 export {
+  datasetFilesOfTables,
   defaultMicroDataSizes,
   type GeneratedFiles,
   generateMicroFiles,
   type MicroDataSizes,
   microDataSeed,
   microDataVersion,
-  parquetFileOfRows,
+  microEndOfText,
+  tokenizerFilesOfCorpus,
+  writeGeneratedFiles,
   writeMicroFiles,
 } from "./generate.js";
 export {
