@@ -44,7 +44,10 @@ const variants = values.engine.map((text) => {
 if (variants.length < 2) throw new Error("give at least two --engine name=module");
 const shape = generateShapes[values.shape];
 if (shape === undefined) throw new Error(`unknown shape ${values.shape}`);
-const config = values.layers === undefined ? shape : { ...shape, num_hidden_layers: Number(values.layers) };
+const layers = values.layers === undefined ? undefined : Number(values.layers);
+if (layers !== undefined && !(Number.isInteger(layers) && layers > 0))
+  throw new Error(`--layers must be a positive integer, got ${JSON.stringify(values.layers)}`);
+const config = layers === undefined ? shape : { ...shape, num_hidden_layers: layers };
 const batch = Number(values.batch);
 const steps = Number(values.steps);
 const threads = Number(values.threads);
