@@ -18,10 +18,23 @@ const lscpu = execFileSync("lscpu", { encoding: "utf8" });
 const field = (name) => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(lscpu)?.[1]?.trim() ?? null;
 const flags = (field("Flags") ?? "").split(" ");
 
+/** A run folder's summary.json, or exit 2 naming the file that is missing or not JSON. */
+function readSummary(directory) {
+  const file = join(directory, "summary.json");
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    console.error(
+      `record-measurement: cannot read ${file} (${error.message}); give the folders \`posttrain run … --seeds 5\` printed`,
+    );
+    process.exit(2);
+  }
+}
+
 function arm(run, command) {
-  const aggregate = JSON.parse(readFileSync(join(run, "summary.json"), "utf8"));
+  const aggregate = readSummary(run);
   const seeds = aggregate.runs.map((entry) => {
-    const summary = JSON.parse(readFileSync(join(entry.runDirectory, "summary.json"), "utf8"));
+    const summary = readSummary(entry.runDirectory);
     return {
       seed: entry.seed,
       runDirectory: entry.runDirectory,
