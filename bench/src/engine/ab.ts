@@ -2,7 +2,8 @@
 // process (one trainer per variant, one warm-up step each, then rounds of one step per variant
 // in ABBA order), medians per variant. Interleaving single steps keeps the variants under the
 // same load on a shared machine; only the variants of one run are compared with each other.
-// Also reports whether the variants' losses are bit-identical (the same batch every step).
+// Also reports whether the variants' losses are bit-identical (the same batch every step) and
+// whether their parameters and AdamW moments are at the end.
 //
 //   node dist/engine/ab.js --shape smollm2_135m --rounds 4 \
 //     --variant "whole=--gradient-slice-mb 0" --variant "sliced=--gradient-slice-mb 24"
@@ -114,6 +115,16 @@ const first = samples.get(variants[0]!.name)!;
 const lossesIdentical = variants.every((variant) =>
   samples.get(variant.name)!.every((run, index) => Object.is(run["loss"], first[index]?.["loss"])),
 );
+// Every trainer took the same steps on the same batch: settings that keep the arithmetic end
+// with the same parameters and moments, bit for bit.
+const bytesOf = (array: Float32Array) => Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+const firstTrainer = trainers.get(variants[0]!.name)!;
+const stateIdentical = [...trainers.values()].every(
+  (trainer) =>
+    bytesOf(trainer.parameters).equals(bytesOf(firstTrainer.parameters)) &&
+    bytesOf(trainer.optimizer.state.firstMoment).equals(bytesOf(firstTrainer.optimizer.state.firstMoment)) &&
+    bytesOf(trainer.optimizer.state.secondMoment).equals(bytesOf(firstTrainer.optimizer.state.secondMoment)),
+);
 printResultLine({
   benchmark: "engine-ab",
   machine: machineDescription(),
@@ -124,6 +135,7 @@ printResultLine({
   rounds: Number(values.rounds),
   order,
   losses_bit_identical: lossesIdentical,
+  parameters_and_moments_bit_identical: stateIdentical,
   process_peak_rss_mb: peakRssMegabytes(),
   load_average_start: loadStart,
   load_average_end: loadavg()[0],

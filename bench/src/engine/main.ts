@@ -143,6 +143,9 @@ async function main(): Promise<void> {
       String(memoryArena),
       "--memory-pattern",
       String(memoryPattern),
+      ...(values["gradient-slice-mb"] === undefined
+        ? []
+        : ["--gradient-slice-mb", values["gradient-slice-mb"]]),
     ]);
     process.stderr.write(`${name} ours: ${JSON.stringify(ours)}\n`);
     const torch = runPythonReference({

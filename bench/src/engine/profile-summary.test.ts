@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { graphOpOf, type ProfileEvent, summariseProfile } from "./profile-summary.js";
+import { graphOpOf, matrixProductFloor, type ProfileEvent, summariseProfile } from "./profile-summary.js";
 
 const kernel = (name: string, op: string, ts: number, dur: number): ProfileEvent => ({
   cat: "Node",
@@ -39,5 +39,35 @@ describe("summariseProfile", () => {
   it("names the graph op from the node-name prefix", () => {
     expect(graphOpOf("embeddingGradient/ScatterND_12")).toBe("embeddingGradient");
     expect(graphOpOf("MatMul_3")).toBe("(unscoped)");
+  });
+});
+
+describe("matrixProductFloor", () => {
+  it("sums Gemm, MatMul and FusedMatMul only, and bounds the step by them", () => {
+    const floor = matrixProductFloor({
+      byOpType: [
+        { op: "Gemm", seconds: 2 },
+        { op: "Softmax", seconds: 0.5 },
+        { op: "FusedMatMul", seconds: 0.25 },
+        { op: "MatMul", seconds: 0.25 },
+        { op: "Mul", seconds: 0.5 },
+      ],
+      stepFlops: 500e9,
+      stepSeconds: 4,
+    });
+    expect(floor.matrix_product_seconds).toBe(2.5);
+    expect(floor.matrix_product_share_of_step).toBe(0.625);
+    expect(floor.matrix_product_gflops).toBe(200);
+    expect(floor.speedup_if_only_matrix_products).toBe(1.6);
+  });
+
+  it("reports no rate when the profile has no matrix product", () => {
+    const floor = matrixProductFloor({
+      byOpType: [{ op: "Add", seconds: 1 }],
+      stepFlops: 1e9,
+      stepSeconds: 1,
+    });
+    expect(floor.matrix_product_seconds).toBe(0);
+    expect(floor.matrix_product_gflops).toBeNaN();
   });
 });

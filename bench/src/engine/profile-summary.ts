@@ -89,3 +89,36 @@ export function summariseProfile(params: {
     by_graph_op: table(byGraphOp),
   };
 }
+
+/** ORT op types that are matrix products (the engine's GEMMs and ORT's fusions of them). */
+export const matrixProductOps: readonly string[] = ["Gemm", "MatMul", "FusedMatMul"];
+
+/**
+ * The matrix-product floor of a step: kernel seconds per run spent in matrix products, the
+ * model-FLOP rate they ran at (`stepFlops` is the step's model FLOPs, as bench:engine counts
+ * them for its GFLOP/s and share of peak; the engine's recomputations — the LM head's logits
+ * and the attention probabilities in the backward pass — are extra work inside these seconds),
+ * and how much faster the step would be if nothing but those kernels took time. A target beyond
+ * that bound cannot be met by removing overhead; only faster matrix products reach it.
+ */
+export function matrixProductFloor(params: {
+  byOpType: readonly { op: string; seconds: number }[];
+  stepFlops: number;
+  stepSeconds: number;
+}): {
+  matrix_product_seconds: number;
+  matrix_product_share_of_step: number;
+  matrix_product_gflops: number;
+  speedup_if_only_matrix_products: number;
+} {
+  const seconds = params.byOpType
+    .filter((row) => matrixProductOps.includes(row.op))
+    .reduce((sum, row) => sum + row.seconds, 0);
+  const gflops = seconds > 0 ? params.stepFlops / seconds / 1e9 : Number.NaN;
+  return {
+    matrix_product_seconds: seconds,
+    matrix_product_share_of_step: seconds / params.stepSeconds,
+    matrix_product_gflops: gflops,
+    speedup_if_only_matrix_products: params.stepSeconds / seconds,
+  };
+}

@@ -3,7 +3,8 @@
 // (as the trainer measures it, in JS) into ORT kernel time, time inside ORT's run outside
 // kernels (allocation, scheduling), and time outside ORT's run (the node binding copying
 // outputs into JS buffers, feeds), and lists kernel time by ORT op type and by the graph op that
-// emitted the node. Ends with one JSON line. Profiling adds a little overhead per node.
+// emitted the node, and the matrix-product floor (what the step would take if only the matrix
+// products took time). Ends with one JSON line. Profiling adds a little overhead per node.
 //
 //   pnpm --filter @posttrain/bench bench:engine-profile                 # 135M, 3 steps
 //   node dist/engine/profile.js --shape small --steps 3
@@ -14,8 +15,8 @@ import { parseArgs } from "node:util";
 import { allocatorEnvironment, CausalLmTrainer, DecoderModel, parseLlamaConfig } from "@posttrain/engine";
 import { garbageCollectionTimer, machineDescription, peakRssMegabytes, printResultLine } from "../measure.js";
 import { describeCpu } from "../peak/probe.js";
-import { type ProfileEvent, summariseProfile } from "./profile-summary.js";
-import { randomBatch, shapes } from "./shapes.js";
+import { matrixProductFloor, type ProfileEvent, summariseProfile } from "./profile-summary.js";
+import { randomBatch, shapes, stepFlops } from "./shapes.js";
 
 const { values } = parseArgs({
   options: {
@@ -82,8 +83,17 @@ try {
     gc_seconds_per_step: collected.seconds / steps,
     gc_collections_per_step: collected.collections / steps,
   };
+  // The whole step as bench:engine times it (forward+backward and the optimizer).
+  const floor = matrixProductFloor({
+    byOpType: summary.by_op_type,
+    stepFlops: stepFlops(shape),
+    stepSeconds: wall + optimizerMedian,
+  });
   process.stderr.write(
     `${values.shape}: fwd+bwd ${wall.toFixed(3)} s = kernels ${summary.kernel_seconds.toFixed(3)} + ORT run overhead ${split.inside_run_outside_kernels_seconds.toFixed(3)} + outside ORT run ${split.outside_ort_run_seconds.toFixed(3)} (outside kernels ${(100 * split.outside_kernels_share).toFixed(1)}%; GC ${split.gc_seconds_per_step.toFixed(3)} s per step); optimizer ${optimizerMedian.toFixed(3)} s\n`,
+  );
+  process.stderr.write(
+    `  matrix products ${floor.matrix_product_seconds.toFixed(3)} s (${(100 * floor.matrix_product_share_of_step).toFixed(1)}% of the step) at ${floor.matrix_product_gflops.toFixed(0)} GFLOP/s: with nothing else the step would be ${floor.speedup_if_only_matrix_products.toFixed(2)}× faster\n`,
   );
   for (const row of summary.by_op_type.slice(0, top))
     process.stderr.write(
@@ -105,6 +115,8 @@ try {
     load_average_end: loadavg()[0],
     peak_rss_mb: peakRssMegabytes(),
     ...split,
+    step_flops: stepFlops(shape),
+    ...floor,
     runs: summary.runs,
     by_op_type: summary.by_op_type.slice(0, top),
     by_graph_op: summary.by_graph_op.slice(0, top),
