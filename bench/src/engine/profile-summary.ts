@@ -91,7 +91,7 @@ export function summariseProfile(params: {
 }
 
 /** ORT op types that are matrix products (the engine's GEMMs and ORT's fusions of them). */
-export const matrixProductOps: readonly string[] = ["Gemm", "MatMul", "FusedMatMul"];
+const matrixProductOps: readonly string[] = ["Gemm", "MatMul", "FusedMatMul"];
 
 /**
  * The matrix-product floor of a step: kernel seconds per run spent in matrix products, the

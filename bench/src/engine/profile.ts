@@ -84,9 +84,10 @@ try {
     gc_collections_per_step: collected.collections / steps,
   };
   // The whole step as bench:engine times it (forward+backward and the optimizer).
+  const flops = stepFlops(shape);
   const floor = matrixProductFloor({
     byOpType: summary.by_op_type,
-    stepFlops: stepFlops(shape),
+    stepFlops: flops,
     stepSeconds: wall + optimizerMedian,
   });
   process.stderr.write(
@@ -115,7 +116,7 @@ try {
     load_average_end: loadavg()[0],
     peak_rss_mb: peakRssMegabytes(),
     ...split,
-    step_flops: stepFlops(shape),
+    step_flops: flops,
     ...floor,
     runs: summary.runs,
     by_op_type: summary.by_op_type.slice(0, top),
